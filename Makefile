@@ -1,0 +1,89 @@
+# voxgender — one command builds the library and the CLI: `make`.
+# Dependencies (Debian): scripts/install-deps.sh
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+CC      ?= cc
+
+PKGS     := libavformat libavcodec libavutil libswresample fftw3f libpng libjpeg
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CFLAGS   ?= -O3 -g
+ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -pthread -Iinclude $(PKG_CFLAGS)
+LDLIBS   := $(PKG_LIBS) -lm -pthread
+
+LIB_SRC  := $(wildcard src/*.c src/*/*.c)
+CLI_SRC  := $(wildcard cli/*.c)
+TEST_SRC := $(wildcard tests/unit/*.c)
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+
+LIB_A  := $(BUILD)/libvoxgender.a
+LIB_SO := $(BUILD)/libvoxgender.so
+CLI    := $(BUILD)/voxgender
+TESTS  := $(BUILD)/unit_tests
+BENCH  := $(BUILD)/bench_frontend
+
+.PHONY: all clean test test-asan bench install uninstall demo
+all: $(LIB_A) $(LIB_SO) $(CLI)
+
+$(BUILD)/%.o: %.c include/voxgender.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libvoxgender.so.0 -o $@ $^ $(LDLIBS)
+
+$(CLI): $(CLI_OBJ) $(LIB_A)
+	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(LIB_A) $(LDFLAGS) $(LDLIBS)
+
+$(TESTS): $(TEST_OBJ) $(LIB_A)
+	$(CC) $(ALL_CFLAGS) -o $@ $(TEST_OBJ) $(LIB_A) $(LDFLAGS) $(LDLIBS)
+
+$(BENCH): $(BUILD)/bench/bench_frontend.o $(LIB_A)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+
+# The test suite: unit tests (library) and CLI tests; the last line of the
+# output is "N passed, N failed".
+test: $(CLI) $(TESTS)
+	tests/run_all.sh $(BUILD)
+
+# The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
+test-asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    LDFLAGS="-fsanitize=address,undefined" test
+
+bench: $(CLI) $(BENCH)
+	bench/run.sh $(BUILD)
+
+demo: $(CLI)
+	scripts/demo.sh $(BUILD)
+
+install: $(LIB_A) $(LIB_SO) $(CLI)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/voxgender
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libvoxgender.a
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libvoxgender.so.0
+	ln -sf libvoxgender.so.0 $(DESTDIR)$(PREFIX)/lib/libvoxgender.so
+	install -m 644 include/voxgender.h $(DESTDIR)$(PREFIX)/include/voxgender.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/.*VG_VERSION_STRING "\(.*\)".*/\1/p' include/voxgender.h)|' \
+	    -e 's|@REQUIRES@|$(PKGS)|' voxgender.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/voxgender.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/voxgender $(DESTDIR)$(PREFIX)/lib/libvoxgender.a \
+	    $(DESTDIR)$(PREFIX)/lib/libvoxgender.so $(DESTDIR)$(PREFIX)/lib/libvoxgender.so.0 \
+	    $(DESTDIR)$(PREFIX)/include/voxgender.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/voxgender.pc
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

@@ -1,0 +1,18 @@
+/* Shared helpers of the voxgender command-line tool. */
+#ifndef VG_CLI_H
+#define VG_CLI_H
+
+/* Each subcommand: argc/argv start at the subcommand name; returns the
+ * process exit status (0 ok, 1 some inputs failed, 2 usage error). */
+int cmd_spectrogram(int argc, char **argv);
+
+/* Print "voxgender: MSG" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Parse a number option; on failure print a one-line error and return -1. */
+int cli_parse_double(const char *opt, const char *s, double lo, double hi, double *out);
+int cli_parse_int(const char *opt, const char *s, long lo, long hi, int *out);
+/* Number of online CPUs (at least 1). */
+int cli_ncpus(void);
+/* mkdir -p; returns 0 or -1 with errno set. */
+int cli_mkdirs(const char *path);
+#endif

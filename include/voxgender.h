@@ -1,0 +1,180 @@
+/*
+ * voxgender — male/female speaker classification, as a C library.
+ *
+ * One public header; every symbol starts with vg_ / VG_.
+ * Conventions:
+ *   - Functions that can fail return an int status: VG_OK (0) or a negative
+ *     VG_E* code; vg_strerror() turns it into a short English phrase.
+ *     The library never prints and never exits.
+ *   - Opaque handles come in create/destroy pairs. "Caller owns" in a comment
+ *     means the caller must release the result with the named function.
+ *   - Audio is mono float32 in [-1, 1] at the configured sample rate.
+ *   - A spectrogram is a row-major float matrix [n_mels][n_frames], row 0 is
+ *     the lowest mel band.
+ */
+#ifndef VOXGENDER_H
+#define VOXGENDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VG_VERSION_STRING "0.1.0"
+
+/* ---------------------------------------------------------------- errors */
+
+enum {
+    VG_OK = 0,
+    VG_ENOMEM = -1,         /* out of memory */
+    VG_EARG = -2,           /* invalid argument */
+    VG_ENOENT = -3,         /* file not found */
+    VG_EIO = -4,            /* read or write error */
+    VG_EEMPTY = -5,         /* file is empty */
+    VG_EFORMAT = -6,        /* not a recognised audio/image format, or corrupt */
+    VG_ENOSTREAM = -7,      /* file has no audio stream */
+    VG_ENOSAMPLES = -8,     /* audio stream holds no samples */
+    VG_ENONFINITE = -9,     /* NaN or infinite samples */
+    VG_ERATE = -10,         /* sample rate outside the supported range */
+    VG_EOFFSET = -11,       /* offset is past the end of the recording */
+    VG_EDECODE = -12,       /* decoder error in the middle of the stream */
+    VG_EIMAGE = -13,        /* image cannot be read or has unsupported layout */
+    VG_EUNSUPPORTED = -14,  /* valid, but not something voxgender handles */
+};
+
+/* Static string describing a status code; never NULL. */
+const char *vg_strerror(int status);
+
+/* Library version, e.g. "0.1.0". */
+const char *vg_version(void);
+
+/* ------------------------------------------------------------ audio input */
+
+/* Decoding accepts every container/codec that the linked FFmpeg reads.
+ * Sample rates outside [VG_MIN_SOURCE_RATE, VG_MAX_SOURCE_RATE] are refused. */
+#define VG_MIN_SOURCE_RATE 1000
+#define VG_MAX_SOURCE_RATE 768000
+
+typedef struct vg_clip_info {
+    double source_seconds;   /* duration decoded up to the end of the window,
+                                or the full duration when the file ended first */
+    int source_rate;         /* sample rate of the file's audio stream */
+    int source_channels;     /* channel count of the file's audio stream */
+    size_t n_valid;          /* samples that came from the file (rest is padding) */
+    int padded;              /* 1 when the recording ended inside the window */
+} vg_clip_info;
+
+/*
+ * Decode the window [offset, offset + seconds) of the first audio stream of
+ * PATH, downmixed to mono and resampled to SAMPLE_RATE. Only the part of the
+ * file up to the end of the window is decoded, so memory stays bounded
+ * whatever the file's length. A recording that ends inside the window is
+ * zero-padded to the full length and info->padded is set.
+ *
+ * On success *out is a malloc'd array of round(seconds * sample_rate) samples
+ * (caller owns, free()). INFO may be NULL. Fails with VG_EOFFSET when offset
+ * is at or past the end of the recording.
+ */
+int vg_audio_load_window(const char *path, double offset, double seconds,
+                         int sample_rate, float **out, vg_clip_info *info);
+
+/* ---------------------------------------------------- log-mel spectrogram */
+
+/* Front-end settings. vg_mel_config_default() gives torchaudio's
+ * MelSpectrogram() defaults: 16 kHz, n_fft 400, periodic Hann window of 400,
+ * hop 200, 128 HTK mel bands from 0 Hz to Nyquist without normalisation,
+ * power 2, centred frames with reflect padding. */
+typedef struct vg_mel_config {
+    int sample_rate;
+    int n_fft;
+    int win_length;
+    int hop_length;
+    int n_mels;
+    float f_min;
+    float f_max;            /* <= 0 means sample_rate / 2 */
+} vg_mel_config;
+
+void vg_mel_config_default(vg_mel_config *cfg);
+
+/* log2 of zero power would be -inf; power is floored at this value before the
+ * logarithm, so the smallest log2 value is log2(1e-10) ≈ -33.22. */
+#define VG_POWER_FLOOR 1e-10f
+
+typedef struct vg_melspec vg_melspec;
+
+/* Build filterbank, window and FFT plan once; reuse for any number of clips.
+ * Returns NULL on invalid settings or out of memory. Caller owns the handle:
+ * vg_melspec_destroy(). A handle must not be used by two threads at once;
+ * create one per thread. */
+vg_melspec *vg_melspec_create(const vg_mel_config *cfg);
+void vg_melspec_destroy(vg_melspec *m);
+
+/* Number of frames for N samples: 1 + N / hop (centred frames). */
+int vg_melspec_frames(const vg_melspec *m, size_t n_samples);
+
+/* Mel power spectrogram of X[N] into OUT[n_mels * frames] (caller's buffer,
+ * row-major, row 0 = lowest band). */
+int vg_melspec_power(vg_melspec *m, const float *x, size_t n, float *out);
+
+/* Same, then out = log2(max(power, VG_POWER_FLOOR)). */
+int vg_melspec_log2(vg_melspec *m, const float *x, size_t n, float *out);
+
+/* ------------------------------------------------------------- images */
+
+/* An 8-bit image, row-major, interleaved channels (1 = grey, 3 = RGB). */
+typedef struct vg_image {
+    int width, height, channels;
+    uint8_t *pixels;        /* width * height * channels bytes */
+} vg_image;
+
+/* Release pixels (not the struct itself); safe on a zeroed image. */
+void vg_image_free(vg_image *img);
+
+/* Min–max scale a [n_mels][frames] spectrogram into a 1-channel image:
+ * rows = mel bands with the lowest band at the bottom, columns = frames,
+ * grey = round(255 * (v - min) / (max - min)); a constant input gives 0.
+ * IMG->pixels is malloc'd (caller owns, vg_image_free()). */
+int vg_spectrogram_to_image(const float *spec, int n_mels, int frames,
+                            vg_image *img);
+
+/* The reference project's image, exactly: from mel POWER (not log), take
+ * log2, apply OpenCV convertScaleAbs (|x| rounded half-to-even and saturated
+ * to 0..255; -inf and NaN become 0), then matplotlib's imsave with the 'gray'
+ * colour map (min–max to an index 0..255 looked up in matplotlib's table).
+ * Orientation as matplotlib's origin='upper': lowest band on the TOP row.
+ * 1 channel (the reference JPEG is RGB with R = G = B). Caller owns pixels. */
+int vg_seed_image_from_power(const float *power, int n_mels, int frames,
+                             vg_image *img);
+
+/* Number of samples the reference project used: its first 60000 (3.75 s). */
+#define VG_SEED_SAMPLES 60000
+
+/* Write IMG as PNG / JPEG (quality 1..100, 4:2:0). Atomic: written to a
+ * temporary name in the same folder and renamed over PATH. */
+int vg_image_write_png(const char *path, const vg_image *img);
+int vg_image_write_jpeg(const char *path, const vg_image *img, int quality);
+
+/* Read a PNG or JPEG (detected from its content) with 1 or 3 channels
+ * (grey+alpha and RGBA lose their alpha; 16-bit PNG is reduced to 8-bit).
+ * Caller owns img->pixels (vg_image_free()). */
+int vg_image_read(const char *path, vg_image *img);
+
+/* Turn a spectrogram image back into the float layout [rows][cols] with row 0
+ * = lowest band, values = grey level (mean of the channels) in 0..255.
+ * LOW_AT_TOP says where the image has its lowest band (1 for seed-compat /
+ * reference images, 0 for vg_spectrogram_to_image's). OUT is malloc'd
+ * (caller owns, free()). */
+int vg_image_to_spectrogram(const vg_image *img, int low_at_top, float **out);
+
+/* ------------------------------------------------------------- arrays */
+
+/* Write a float32 C-order array as NumPy .npy (version 1.0, '<f4'), atomically. */
+int vg_npy_write_f32(const char *path, const float *data, const size_t *shape,
+                     int ndim);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VOXGENDER_H */

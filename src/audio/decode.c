@@ -1,0 +1,250 @@
+/* Audio decoding: any FFmpeg-readable file -> mono float at a fixed rate,
+ * limited to one window so that memory does not grow with the file length. */
+#include "voxgender.h"
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/channel_layout.h>
+#include <libavutil/opt.h>
+#include <libswresample/swresample.h>
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* The library must not print: FFmpeg logs to stderr by default. */
+static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
+static void make_ffmpeg_quiet(void) { av_log_set_level(AV_LOG_QUIET); }
+
+typedef struct decoder {
+    AVFormatContext *fmt;
+    AVCodecContext *codec;
+    SwrContext *swr;
+    AVPacket *pkt;
+    AVFrame *frame;
+    int stream;
+} decoder;
+
+static void decoder_close(decoder *d)
+{
+    swr_free(&d->swr);
+    av_frame_free(&d->frame);
+    av_packet_free(&d->pkt);
+    avcodec_free_context(&d->codec);
+    avformat_close_input(&d->fmt);
+}
+
+/* Resampler that averages all input channels into one (the usual meaning of
+ * "downmix to mono"; FFmpeg's default rematrix would weight channels by
+ * their speaker position instead) and converts to float at OUT_RATE. */
+static int open_resampler(decoder *d, int out_rate)
+{
+    AVChannelLayout in_layout, mono = AV_CHANNEL_LAYOUT_MONO;
+    int nch = d->codec->ch_layout.nb_channels;
+    if (nch <= 0) return VG_EFORMAT;
+    if (d->codec->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
+        av_channel_layout_default(&in_layout, nch);
+    else if (av_channel_layout_copy(&in_layout, &d->codec->ch_layout) < 0)
+        return VG_ENOMEM;
+
+    int rc = swr_alloc_set_opts2(&d->swr, &mono, AV_SAMPLE_FMT_FLT, out_rate,
+                                 &in_layout, d->codec->sample_fmt,
+                                 d->codec->sample_rate, 0, NULL);
+    av_channel_layout_uninit(&in_layout);
+    if (rc < 0) return VG_EFORMAT;
+
+    double *matrix = malloc(sizeof(double) * (size_t)nch);
+    if (!matrix) return VG_ENOMEM;
+    for (int c = 0; c < nch; c++) matrix[c] = 1.0 / nch;
+    rc = swr_set_matrix(d->swr, matrix, nch);
+    free(matrix);
+    if (rc < 0 || swr_init(d->swr) < 0) return VG_EFORMAT;
+    return VG_OK;
+}
+
+static int decoder_open(decoder *d, const char *path, int out_rate,
+                        vg_clip_info *info)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) return errno == ENOENT ? VG_ENOENT : VG_EIO;
+    if (S_ISDIR(st.st_mode)) return VG_EARG;
+    if (st.st_size == 0) return VG_EEMPTY;
+
+    if (avformat_open_input(&d->fmt, path, NULL, NULL) < 0) return VG_EFORMAT;
+    if (avformat_find_stream_info(d->fmt, NULL) < 0) return VG_EFORMAT;
+
+    const AVCodec *dec = NULL;
+    d->stream = av_find_best_stream(d->fmt, AVMEDIA_TYPE_AUDIO, -1, -1, &dec, 0);
+    if (d->stream == AVERROR_STREAM_NOT_FOUND) return VG_ENOSTREAM;
+    if (d->stream < 0 || !dec) return VG_EUNSUPPORTED;
+    /* Only the chosen stream is read; dropping the others (video) saves work. */
+    for (unsigned i = 0; i < d->fmt->nb_streams; i++)
+        if ((int)i != d->stream) d->fmt->streams[i]->discard = AVDISCARD_ALL;
+
+    AVCodecParameters *par = d->fmt->streams[d->stream]->codecpar;
+    if (par->sample_rate < VG_MIN_SOURCE_RATE || par->sample_rate > VG_MAX_SOURCE_RATE)
+        return VG_ERATE;
+
+    d->codec = avcodec_alloc_context3(dec);
+    if (!d->codec) return VG_ENOMEM;
+    if (avcodec_parameters_to_context(d->codec, par) < 0) return VG_EFORMAT;
+    d->codec->thread_count = 1;   /* callers parallelise over files */
+    if (avcodec_open2(d->codec, dec, NULL) < 0) return VG_EFORMAT;
+    if (d->codec->sample_rate < VG_MIN_SOURCE_RATE ||
+        d->codec->sample_rate > VG_MAX_SOURCE_RATE)
+        return VG_ERATE;
+
+    if (info) {
+        info->source_rate = d->codec->sample_rate;
+        info->source_channels = d->codec->ch_layout.nb_channels;
+    }
+    d->pkt = av_packet_alloc();
+    d->frame = av_frame_alloc();
+    if (!d->pkt || !d->frame) return VG_ENOMEM;
+    return open_resampler(d, out_rate);
+}
+
+/* Collects resampled output: samples before SKIP are dropped, the next
+ * WANT samples go to BUF. */
+typedef struct sink {
+    float *buf;
+    size_t want, got;
+    int64_t skip;        /* output samples still to drop before the window */
+    int64_t total;       /* output samples produced so far */
+    float scratch[4096];
+} sink;
+
+static int sink_take(sink *s, const float *x, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(x[i])) return VG_ENONFINITE;
+    }
+    s->total += n;
+    int start = 0;
+    if (s->skip > 0) {
+        int drop = s->skip < n ? (int)s->skip : n;
+        s->skip -= drop;
+        start = drop;
+    }
+    size_t room = s->want - s->got;
+    size_t take = (size_t)(n - start) < room ? (size_t)(n - start) : room;
+    memcpy(s->buf + s->got, x + start, take * sizeof(float));
+    s->got += take;
+    return VG_OK;
+}
+
+/* Push one decoded frame (or NULL to flush) through the resampler. */
+static int resample_into(decoder *d, const AVFrame *f, sink *s)
+{
+    const uint8_t **in = f ? (const uint8_t **)f->extended_data : NULL;
+    int in_n = f ? f->nb_samples : 0;
+    for (;;) {
+        uint8_t *out = (uint8_t *)s->scratch;
+        int n = swr_convert(d->swr, &out, 4096, in, in_n);
+        if (n < 0) return VG_EDECODE;
+        int rc = sink_take(s, s->scratch, n);
+        if (rc) return rc;
+        /* Keep draining while the scratch buffer came back full. */
+        if (n < 4096) return VG_OK;
+        in = NULL;
+        in_n = 0;
+    }
+}
+
+static int receive_frames(decoder *d, sink *s)
+{
+    for (;;) {
+        int rc = avcodec_receive_frame(d->codec, d->frame);
+        if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return VG_OK;
+        if (rc < 0) return VG_EDECODE;
+        if (d->frame->sample_rate && d->frame->sample_rate != d->codec->sample_rate)
+            return VG_EUNSUPPORTED; /* mid-stream rate change */
+        rc = resample_into(d, d->frame, s);
+        av_frame_unref(d->frame);
+        if (rc) return rc;
+        if (s->got == s->want) return VG_OK;
+    }
+}
+
+/* Does the container claim a length much longer than what we decoded?
+ * Only trusted when the duration comes from the stream header (WAV, FLAC
+ * STREAMINFO...), not when estimated from the bitrate. */
+static int looks_truncated(const decoder *d, int64_t decoded, int out_rate)
+{
+    const AVStream *st = d->fmt->streams[d->stream];
+    if (d->fmt->duration_estimation_method != AVFMT_DURATION_FROM_STREAM) return 0;
+    if (st->duration <= 0) return 0;
+    double claimed = st->duration * av_q2d(st->time_base);
+    double got = (double)decoded / out_rate;
+    return got < 0.9 * claimed - 0.05;
+}
+
+int vg_audio_load_window(const char *path, double offset, double seconds,
+                         int sample_rate, float **out, vg_clip_info *info)
+{
+    if (!path || !out || !(seconds > 0) || !(offset >= 0) || sample_rate < 1000 ||
+        sample_rate > VG_MAX_SOURCE_RATE || seconds * sample_rate > 1e9)
+        return VG_EARG;
+    *out = NULL;
+    pthread_once(&quiet_once, make_ffmpeg_quiet);
+    if (info) memset(info, 0, sizeof *info);
+
+    size_t want = (size_t)llround(seconds * sample_rate);
+    if (want == 0) return VG_EARG;
+    sink *s = calloc(1, sizeof *s);
+    float *buf = calloc(want, sizeof(float));
+    decoder d = {0};
+    int rc = (!s || !buf) ? VG_ENOMEM : decoder_open(&d, path, sample_rate, info);
+    if (rc) goto fail;
+
+    s->buf = buf;
+    s->want = want;
+    s->skip = llround(offset * sample_rate);
+
+    int eof = 0;
+    while (s->got < s->want && !eof) {
+        int r = av_read_frame(d.fmt, d.pkt);
+        if (r == AVERROR_EOF) {
+            eof = 1;
+            if (avcodec_send_packet(d.codec, NULL) < 0) { rc = VG_EDECODE; goto fail; }
+        } else if (r < 0) {
+            rc = VG_EDECODE;
+            goto fail;
+        } else if (d.pkt->stream_index != d.stream) {
+            av_packet_unref(d.pkt);
+            continue;
+        } else {
+            r = avcodec_send_packet(d.codec, d.pkt);
+            av_packet_unref(d.pkt);
+            if (r < 0 && r != AVERROR(EAGAIN)) { rc = VG_EDECODE; goto fail; }
+        }
+        if ((rc = receive_frames(&d, s))) goto fail;
+    }
+    if (eof && s->got < s->want && (rc = resample_into(&d, NULL, s))) goto fail;
+
+    if (s->total == 0) { rc = VG_ENOSAMPLES; goto fail; }
+    if (s->got == 0) {
+        rc = VG_EOFFSET;
+        goto fail;
+    }
+    if (eof && looks_truncated(&d, s->total, sample_rate)) { rc = VG_EDECODE; goto fail; }
+
+    if (info) {
+        info->n_valid = s->got;
+        info->padded = s->got < s->want;
+        info->source_seconds = (double)s->total / sample_rate;
+    }
+    decoder_close(&d);
+    free(s);
+    *out = buf;
+    return VG_OK;
+
+fail:
+    decoder_close(&d);
+    free(s);
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,202 @@
+/* Mel power spectrogram with the definition of torchaudio's MelSpectrogram():
+ * centred frames (reflect padding), periodic Hann window, |rfft|^2, HTK mel
+ * triangles without normalisation. FFTW plans are made once per handle. */
+#include "voxgender.h"
+
+#include <fftw3.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* FFTW's planner is not thread-safe; plan creation/destruction is serialised. */
+static pthread_mutex_t planner_lock = PTHREAD_MUTEX_INITIALIZER;
+
+typedef struct mel_band {
+    int first_bin;      /* first FFT bin with a non-zero weight */
+    int n_bins;         /* number of consecutive non-zero weights */
+    int weight_offset;  /* index into vg_melspec.weights */
+} mel_band;
+
+struct vg_melspec {
+    vg_mel_config cfg;
+    int n_freqs;            /* n_fft / 2 + 1 */
+    float *window;          /* [n_fft], zero outside the centred win_length */
+    float *frame;           /* [n_fft] FFT input (fftwf_malloc) */
+    fftwf_complex *spectrum;/* [n_freqs] FFT output (fftwf_malloc) */
+    float *power;           /* [n_freqs] |X|^2 of one frame */
+    fftwf_plan plan;
+    mel_band *bands;        /* [n_mels] */
+    float *weights;         /* packed non-zero triangle weights */
+};
+
+void vg_mel_config_default(vg_mel_config *cfg)
+{
+    cfg->sample_rate = 16000;
+    cfg->n_fft = 400;
+    cfg->win_length = 400;
+    cfg->hop_length = 200;
+    cfg->n_mels = 128;
+    cfg->f_min = 0.0f;
+    cfg->f_max = 0.0f;
+}
+
+static double hz_to_mel_htk(double f) { return 2595.0 * log10(1.0 + f / 700.0); }
+static double mel_to_hz_htk(double m) { return 700.0 * (pow(10.0, m / 2595.0) - 1.0); }
+
+/* Triangular filterbank exactly as torchaudio.functional.melscale_fbanks
+ * (htk, norm=None): weight(f, m) = max(0, min(down, up)) with
+ * down = (f - f_pts[m]) / (f_pts[m+1] - f_pts[m]),
+ * up   = (f_pts[m+2] - f) / (f_pts[m+2] - f_pts[m+1]). Kept sparse, since each
+ * band covers only a few bins. Some low bands cover no bin at all (n_fft 400,
+ * 128 bands): they stay all-zero, as in torchaudio. */
+static int build_filterbank(vg_melspec *m)
+{
+    const vg_mel_config *c = &m->cfg;
+    int nf = m->n_freqs, nm = c->n_mels;
+    double f_max = c->f_max > 0 ? c->f_max : c->sample_rate / 2.0;
+    double *f_pts = malloc(sizeof(double) * (size_t)(nm + 2));
+    float *dense = malloc(sizeof(float) * (size_t)nf);
+    m->bands = calloc((size_t)nm, sizeof(mel_band));
+    m->weights = malloc(sizeof(float) * (size_t)nm * (size_t)nf); /* upper bound */
+    if (!f_pts || !dense || !m->bands || !m->weights) {
+        free(f_pts);
+        free(dense);
+        return VG_ENOMEM;
+    }
+    double m_min = hz_to_mel_htk(c->f_min), m_max = hz_to_mel_htk(f_max);
+    for (int i = 0; i < nm + 2; i++)
+        f_pts[i] = mel_to_hz_htk(m_min + (m_max - m_min) * i / (nm + 1));
+
+    int used = 0;
+    for (int b = 0; b < nm; b++) {
+        double lo = f_pts[b], mid = f_pts[b + 1], hi = f_pts[b + 2];
+        int first = -1, last = -1;
+        for (int k = 0; k < nf; k++) {
+            /* all_freqs = linspace(0, sample_rate // 2, n_freqs) */
+            double f = (double)(c->sample_rate / 2) * k / (nf - 1);
+            double down = (f - lo) / (mid - lo), up = (hi - f) / (hi - mid);
+            double w = fmax(0.0, fmin(down, up));
+            dense[k] = (float)w;
+            if (w > 0) {
+                if (first < 0) first = k;
+                last = k;
+            }
+        }
+        m->bands[b].weight_offset = used;
+        if (first < 0) continue;
+        m->bands[b].first_bin = first;
+        m->bands[b].n_bins = last - first + 1;
+        memcpy(m->weights + used, dense + first, sizeof(float) * (size_t)(last - first + 1));
+        used += last - first + 1;
+    }
+    free(f_pts);
+    free(dense);
+    return VG_OK;
+}
+
+vg_melspec *vg_melspec_create(const vg_mel_config *cfg)
+{
+    if (!cfg || cfg->n_fft < 2 || cfg->win_length < 1 || cfg->win_length > cfg->n_fft ||
+        cfg->hop_length < 1 || cfg->n_mels < 1 || cfg->sample_rate < 1000 ||
+        cfg->f_min < 0 || (cfg->f_max > 0 && cfg->f_max <= cfg->f_min))
+        return NULL;
+    vg_melspec *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->cfg = *cfg;
+    m->n_freqs = cfg->n_fft / 2 + 1;
+    m->window = calloc((size_t)cfg->n_fft, sizeof(float));
+    m->power = malloc(sizeof(float) * (size_t)m->n_freqs);
+    m->frame = fftwf_malloc(sizeof(float) * (size_t)cfg->n_fft);
+    m->spectrum = fftwf_malloc(sizeof(fftwf_complex) * (size_t)m->n_freqs);
+    if (!m->window || !m->power || !m->frame || !m->spectrum || build_filterbank(m)) {
+        vg_melspec_destroy(m);
+        return NULL;
+    }
+    /* torch.hann_window(win_length, periodic=True), centred in n_fft. */
+    int left = (cfg->n_fft - cfg->win_length) / 2;
+    for (int i = 0; i < cfg->win_length; i++)
+        m->window[left + i] = (float)(0.5 - 0.5 * cos(2.0 * M_PI * i / cfg->win_length));
+
+    pthread_mutex_lock(&planner_lock);
+    m->plan = fftwf_plan_dft_r2c_1d(cfg->n_fft, m->frame, m->spectrum, FFTW_ESTIMATE);
+    pthread_mutex_unlock(&planner_lock);
+    if (!m->plan) {
+        vg_melspec_destroy(m);
+        return NULL;
+    }
+    return m;
+}
+
+void vg_melspec_destroy(vg_melspec *m)
+{
+    if (!m) return;
+    pthread_mutex_lock(&planner_lock);
+    if (m->plan) fftwf_destroy_plan(m->plan);
+    pthread_mutex_unlock(&planner_lock);
+    fftwf_free(m->frame);
+    fftwf_free(m->spectrum);
+    free(m->window);
+    free(m->power);
+    free(m->bands);
+    free(m->weights);
+    free(m);
+}
+
+int vg_melspec_frames(const vg_melspec *m, size_t n_samples)
+{
+    return 1 + (int)(n_samples / (size_t)m->cfg.hop_length);
+}
+
+/* Index into x[0..n) of position i of the reflect-padded signal. torch's
+ * reflect pad requires pad < n; for shorter signals we keep bouncing, which
+ * is the natural extension (and what a zero-padded window never needs). */
+static inline long reflect_index(long i, long n)
+{
+    if (n == 1) return 0;
+    long period = 2 * (n - 1);
+    i %= period;
+    if (i < 0) i += period;
+    return i < n ? i : period - i;
+}
+
+int vg_melspec_power(vg_melspec *m, const float *x, size_t n, float *out)
+{
+    if (!m || !x || !out || n == 0) return VG_EARG;
+    const int n_fft = m->cfg.n_fft, hop = m->cfg.hop_length, pad = n_fft / 2;
+    const int frames = vg_melspec_frames(m, n), nm = m->cfg.n_mels;
+
+    for (int t = 0; t < frames; t++) {
+        long start = (long)t * hop - pad;   /* in unpadded coordinates */
+        if (start >= 0 && start + n_fft <= (long)n) {
+            for (int i = 0; i < n_fft; i++) m->frame[i] = x[start + i] * m->window[i];
+        } else {
+            for (int i = 0; i < n_fft; i++)
+                m->frame[i] = x[reflect_index(start + i, (long)n)] * m->window[i];
+        }
+        fftwf_execute(m->plan);
+        for (int k = 0; k < m->n_freqs; k++) {
+            float re = m->spectrum[k][0], im = m->spectrum[k][1];
+            m->power[k] = re * re + im * im;
+        }
+        for (int b = 0; b < nm; b++) {
+            const mel_band *band = &m->bands[b];
+            const float *w = m->weights + band->weight_offset;
+            const float *p = m->power + band->first_bin;
+            float acc = 0.0f;
+            for (int j = 0; j < band->n_bins; j++) acc += w[j] * p[j];
+            out[(size_t)b * frames + t] = acc;
+        }
+    }
+    return VG_OK;
+}
+
+int vg_melspec_log2(vg_melspec *m, const float *x, size_t n, float *out)
+{
+    int rc = vg_melspec_power(m, x, n, out);
+    if (rc) return rc;
+    size_t total = (size_t)m->cfg.n_mels * (size_t)vg_melspec_frames(m, n);
+    for (size_t i = 0; i < total; i++)
+        out[i] = log2f(out[i] > VG_POWER_FLOOR ? out[i] : VG_POWER_FLOOR);
+    return VG_OK;
+}
