@@ -65,6 +65,54 @@ static int open_resampler(decoder *d, int out_rate)
     return VG_OK;
 }
 
+static uint32_t le32(const unsigned char *p)
+{
+    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* FFmpeg's WAV demuxer clamps the data chunk to the file size, so a WAV cut
+ * short reads as a shorter recording. Compare the RIFF data chunk's declared
+ * size with what the file holds. Sizes 0 and 0xFFFFFFFF are the placeholders
+ * streaming writers leave, not claims. */
+static int wav_is_truncated(const char *path, off_t file_size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    unsigned char h[12], ch[8];
+    int truncated = 0;
+    if (fread(h, 1, 12, f) == 12 && !memcmp(h, "RIFF", 4) && !memcmp(h + 8, "WAVE", 4)) {
+        long pos = 12;
+        while (fread(ch, 1, 8, f) == 8) {
+            uint32_t size = le32(ch + 4);
+            pos += 8;
+            if (!memcmp(ch, "data", 4)) {
+                truncated = size != 0 && size != 0xFFFFFFFFu && pos + (off_t)size > file_size;
+                break;
+            }
+            pos += size + (size & 1);
+            if (pos >= file_size || fseek(f, pos, SEEK_SET) != 0) break;
+        }
+    }
+    fclose(f);
+    return truncated;
+}
+
+/* True when the header alone gives codec, rate, channels and sample format
+ * of an audio stream. */
+static int header_describes_audio(const AVFormatContext *fmt)
+{
+    int found = 0;
+    for (unsigned i = 0; i < fmt->nb_streams; i++) {
+        const AVCodecParameters *p = fmt->streams[i]->codecpar;
+        if (p->codec_type != AVMEDIA_TYPE_AUDIO) continue;
+        if (p->codec_id == AV_CODEC_ID_NONE || p->sample_rate <= 0 ||
+            p->ch_layout.nb_channels <= 0 || p->format < 0)
+            return 0;
+        found = 1;
+    }
+    return found && (fmt->ctx_flags & AVFMTCTX_NOHEADER) == 0;
+}
+
 static int decoder_open(decoder *d, const char *path, int out_rate,
                         vg_clip_info *info)
 {
@@ -74,7 +122,13 @@ static int decoder_open(decoder *d, const char *path, int out_rate,
     if (st.st_size == 0) return VG_EEMPTY;
 
     if (avformat_open_input(&d->fmt, path, NULL, NULL) < 0) return VG_EFORMAT;
-    if (avformat_find_stream_info(d->fmt, NULL) < 0) return VG_EFORMAT;
+    /* avformat_find_stream_info decodes frames to learn stream parameters;
+     * most containers (WAV, FLAC, Ogg, MP4/M4A, Matroska) already state them
+     * in the header, and the probe would double the decoding work. */
+    if (!header_describes_audio(d->fmt) && avformat_find_stream_info(d->fmt, NULL) < 0)
+        return VG_EFORMAT;
+    if (!strcmp(d->fmt->iformat->name, "wav") && wav_is_truncated(path, st.st_size))
+        return VG_EDECODE;
 
     const AVCodec *dec = NULL;
     d->stream = av_find_best_stream(d->fmt, AVMEDIA_TYPE_AUDIO, -1, -1, &dec, 0);
@@ -85,6 +139,11 @@ static int decoder_open(decoder *d, const char *path, int out_rate,
         if ((int)i != d->stream) d->fmt->streams[i]->discard = AVDISCARD_ALL;
 
     AVCodecParameters *par = d->fmt->streams[d->stream]->codecpar;
+    /* FFmpeg rounds PCM sample sizes below 8 bits (a 1-bit WAV) up to 8-bit
+     * and would decode noise. */
+    if (par->codec_id >= AV_CODEC_ID_FIRST_AUDIO && par->codec_id < AV_CODEC_ID_ADPCM_IMA_QT &&
+        par->bits_per_coded_sample > 0 && par->bits_per_coded_sample < 8)
+        return VG_EUNSUPPORTED;
     if (par->sample_rate < VG_MIN_SOURCE_RATE || par->sample_rate > VG_MAX_SOURCE_RATE)
         return VG_ERATE;
 

@@ -110,3 +110,11 @@ with open(os.path.join(OUT, "cases.txt"), "w") as f:
 print(f"wrote {len(cases)} cases to {OUT} (torch {torch.__version__}, "
       f"torchaudio {torchaudio.__version__}, matplotlib {matplotlib.__version__})",
       file=sys.stderr)
+
+# How Pillow decodes the reference project's test image (vg_image_read must agree).
+from PIL import Image
+seed_jpg = os.path.join(REPO, "..", "shared", "seed", "test_image_male.jpg")
+a = np.asarray(Image.open(seed_jpg)).astype(np.int64)
+with open(os.path.join(OUT, "seed_jpeg.txt"), "w") as f:
+    f.write(f"{a.shape[1]} {a.shape[0]} {a.shape[2]} {a.sum()} "
+            + " ".join(str(v) for v in a.reshape(-1)[::997][:40]) + "\n")

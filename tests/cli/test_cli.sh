@@ -1,0 +1,88 @@
+#!/bin/bash
+# CLI behaviour of `voxgender spectrogram` and the top-level options.
+# Usage: tests/cli/test_cli.sh BUILD_DIR      (run from the repository root)
+set -u
+VG="$1/voxgender"
+SHARED="${VG_SHARED:-../shared}"
+T=$(mktemp -d /tmp/vg-cli-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+passed=0 failed=0
+
+check() {   # check NAME CONDITION-COMMAND...
+    local name="$1"; shift
+    if "$@"; then passed=$((passed + 1)); echo "ok   cli: $name"
+    else failed=$((failed + 1)); echo "FAIL cli: $name"; fi
+}
+
+VCTK="$SHARED/data/vctk/audio/p225"
+good1="$VCTK/p225_003.flac"; good2="$SHARED/data/librispeech/audio/103/103-1240-0000.flac"
+short="$SHARED/data/audiomnist/audio/01/0_01_0.flac"
+printf 'not audio\n' > "$T/text.wav"
+: > "$T/empty.wav"
+
+# --version and --help everywhere
+check "--version" bash -c "'$VG' --version | grep -q '^voxgender [0-9]'"
+check "--help lists commands" bash -c "'$VG' --help | grep -q spectrogram"
+check "spectrogram --help documents every option" bash -c \
+    "h=\$('$VG' spectrogram --help); for o in --output --seconds --offset --seed-compat --format --raw --jobs --quiet --help; do grep -q -- \"\$o\" <<<\"\$h\" || exit 1; done"
+check "unknown command exits 2" bash -c "'$VG' frobnicate 2>/dev/null; [ \$? -eq 2 ]"
+check "missing -o is a usage error" bash -c "'$VG' spectrogram '$good1' 2>/dev/null; [ \$? -eq 2 ]"
+check "bad --seconds is a usage error" bash -c "'$VG' spectrogram --seconds abc '$good1' -o '$T/x' 2>&1 | grep -q 'seconds'"
+
+# A good batch
+"$VG" spectrogram "$good1" "$good2" "$short" -o "$T/out" --raw 2> "$T/err1"; rc=$?
+check "good batch exits 0" test $rc -eq 0
+check "writes one PNG per input" test -s "$T/out/p225_003.png" -a -s "$T/out/103-1240-0000.png" -a -s "$T/out/0_01_0.png"
+check "summary counts files, padded, failed" grep -q "3 files: 3 written (1 padded), 0 failed" "$T/err1"
+check "short file is reported as padded" grep -q "0_01_0.flac: note: .*zero-padded" "$T/err1"
+check "no progress bar when stderr is not a tty" bash -c "! grep -q \$'\\r' '$T/err1'"
+check ".npy loads in numpy with shape (128, 481)" /usr/bin/python3 -c "
+import numpy as np, sys
+a = np.load('$T/out/p225_003.npy'); sys.exit(0 if a.shape == (128, 481) and a.dtype == np.float32 else 1)"
+check "PNG is 481x128 8-bit grey" /usr/bin/python3 -c "
+from PIL import Image; import sys
+im = Image.open('$T/out/p225_003.png'); sys.exit(0 if im.size == (481, 128) and im.mode == 'L' else 1)"
+
+# Seed-compatible mode
+"$VG" spectrogram --seed-compat "$good1" -o "$T/seed" -q; rc=$?
+check "--seed-compat writes a 301x128 image" /usr/bin/python3 -c "
+from PIL import Image; import sys
+im = Image.open('$T/seed/p225_003.png'); sys.exit(0 if $rc == 0 and im.size == (301, 128) else 1)"
+"$VG" spectrogram --seed-compat --format jpeg "$good1" -o "$T/seedj" -q
+check "--format jpeg writes an RGB JPEG" /usr/bin/python3 -c "
+from PIL import Image; import sys
+im = Image.open('$T/seedj/p225_003.jpg'); sys.exit(0 if im.size == (301, 128) and im.mode == 'RGB' else 1)"
+
+# Bad input in a batch: others complete, each bad file gets one line, exit 1.
+"$VG" spectrogram "$good1" "$T/text.wav" "$T/empty.wav" /nonexistent.wav -o "$T/bad" 2> "$T/err2"; rc=$?
+check "batch with bad files exits 1" test $rc -eq 1
+check "good file in a bad batch still written" test -s "$T/bad/p225_003.png"
+check "no output for bad files" bash -c "[ ! -e '$T/bad/text.png' ] && [ ! -e '$T/bad/empty.png' ] && [ -z \"\$(ls '$T/bad' | grep -v p225_003)\" ]"
+check "one line per bad file naming it" bash -c "grep -c '^voxgender: .*\\(text.wav\\|empty.wav\\|nonexistent.wav\\): ' '$T/err2' | grep -qx 3"
+check "empty file cause" grep -q "empty.wav: file is empty" "$T/err2"
+check "missing file cause" grep -q "nonexistent.wav: no such file" "$T/err2"
+check "summary reports failures" grep -q "4 files: 1 written (0 padded), 3 failed" "$T/err2"
+
+"$VG" spectrogram --offset 100 "$good1" -o "$T/off" 2> "$T/err3"; rc=$?
+check "offset past the end is an error" bash -c "[ $rc -eq 1 ] && grep -q 'p225_003.flac: offset is past the end' '$T/err3' && [ ! -e '$T/off/p225_003.png' ]"
+
+mkdir -p "$T/a" "$T/b"; cp "$good1" "$T/a/same.flac"; cp "$good2" "$T/b/same.flac"
+"$VG" spectrogram "$T/a/same.flac" "$T/b/same.flac" -o "$T/clash" 2> "$T/err4"; rc=$?
+check "two inputs with one output name: the second fails" bash -c "[ $rc -eq 1 ] && grep -q 'b/same.flac: output name already used' '$T/err4'"
+
+# Output folder that cannot be created
+check "unwritable output folder is an error" bash -c "'$VG' spectrogram '$good1' -o /proc/nope 2>&1 | grep -q 'cannot create output folder'"
+
+# Parallel and serial runs give identical files
+"$VG" spectrogram -j 1 "$good1" "$good2" -o "$T/j1" -q --raw
+"$VG" spectrogram -j 2 "$good1" "$good2" -o "$T/j2" -q --raw
+check "-j 1 and -j 2 give identical outputs" bash -c "cmp -s '$T/j1/p225_003.npy' '$T/j2/p225_003.npy' && cmp -s '$T/j1/103-1240-0000.png' '$T/j2/103-1240-0000.png'"
+
+# A progress bar when stderr is a terminal (script gives us a pty)
+if command -v script >/dev/null; then
+    script -qec "'$VG' spectrogram '$good1' '$good2' -o '$T/tty'" "$T/typescript" >/dev/null 2>&1
+    check "progress bar on a terminal" grep -q "spectrogram \[" "$T/typescript"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
