@@ -84,5 +84,17 @@ if command -v script >/dev/null; then
     check "progress bar on a terminal" grep -q "spectrogram \[" "$T/typescript"
 fi
 
+# make install into a staging folder; a program builds against it with pkg-config
+make -s install DESTDIR="$T/stage" PREFIX=/usr/local BUILD="$(dirname "$VG")" >/dev/null 2>&1
+cat > "$T/hello.c" <<'C'
+#include <voxgender.h>
+#include <stdio.h>
+int main(void) { printf("%s %s\n", vg_version(), vg_strerror(VG_EEMPTY)); return 0; }
+C
+check "make install + pkg-config builds a program" bash -c "
+  export PKG_CONFIG_PATH='$T/stage/usr/local/lib/pkgconfig'
+  cc '$T/hello.c' -o '$T/hello' \$(pkg-config --define-variable=prefix='$T/stage/usr/local' --cflags --libs voxgender) &&
+  LD_LIBRARY_PATH='$T/stage/usr/local/lib' '$T/hello' | grep -q 'file is empty' && [ -x '$T/stage/usr/local/bin/voxgender' ]"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
