@@ -42,6 +42,7 @@ enum {
     VG_EDECODE = -12,       /* decoder error in the middle of the stream */
     VG_EIMAGE = -13,        /* image cannot be read or has unsupported layout */
     VG_EUNSUPPORTED = -14,  /* valid, but not something voxgender handles */
+    VG_EMODEL = -15,        /* model file is malformed or does not match its architecture */
 };
 
 /* Static string describing a status code; never NULL. */
@@ -173,6 +174,91 @@ int vg_image_to_spectrogram(const vg_image *img, int low_at_top, float **out);
 /* Write a float32 C-order array as NumPy .npy (version 1.0, '<f4'), atomically. */
 int vg_npy_write_f32(const char *path, const float *data, const size_t *shape,
                      int ndim);
+
+
+/* ------------------------------------------------------------- models */
+
+/* A convolutional network with its parameters and metadata. Built from an
+ * architecture description (see src/nn/model.c for the grammar) or a
+ * built-in name ("lenet", "cnn"), or loaded from a safetensors file. */
+typedef struct vg_model vg_model;
+
+/* The description of a built-in architecture, or NULL if unknown. */
+const char *vg_arch_builtin(const char *name);
+
+/* Build a model from a built-in name or a description, with parameters
+ * initialised from SEED. ERR (may be NULL) receives a one-line reason on
+ * failure. Caller owns *out: vg_model_destroy(). */
+int vg_model_create(const char *arch, uint64_t seed, vg_model **out, char *err, size_t errlen);
+void vg_model_destroy(vg_model *m);
+
+/* The description the model was built from (owned by the model). */
+const char *vg_model_arch(const vg_model *m);
+/* Declared input shape; 0 for a dimension of any size. */
+void vg_model_input_shape(const vg_model *m, int *c, int *h, int *w);
+int vg_model_num_classes(const vg_model *m);
+size_t vg_model_num_params(const vg_model *m);   /* trainable parameters */
+/* Multiply-accumulate operations of one forward pass on a [1,C,H,W] input. */
+double vg_model_macs(vg_model *m, int h, int w);
+
+/* Inference (batch norm with running statistics, no dropout):
+ * x[n, C, h, w] -> logits[n, classes] (caller's buffer). */
+int vg_model_forward(vg_model *m, const float *x, int n, int h, int w, float *logits);
+
+/* Metadata: string key/value pairs saved in the model file's __metadata__.
+ * Values are copied; vg_model_meta returns NULL for a missing key. */
+int vg_model_set_meta(vg_model *m, const char *key, const char *value);
+const char *vg_model_meta(const vg_model *m, const char *key);
+
+/* Save as safetensors (atomically: temporary file + rename). */
+int vg_model_save(const vg_model *m, const char *path);
+/* Load a safetensors model file written by voxgender. ERR (may be NULL)
+ * receives a one-line reason when the file is refused. Caller owns *out. */
+int vg_model_load(const char *path, vg_model **out, char *err, size_t errlen);
+
+/* Model file format version written into __metadata__["format_version"]. */
+#define VG_MODEL_FORMAT_VERSION "1"
+
+/* ---------------------------------------------------------- optimizers */
+
+typedef enum { VG_OPT_SGD, VG_OPT_ADAM, VG_OPT_ADAMW } vg_opt_kind;
+typedef enum { VG_LR_CONSTANT, VG_LR_STEP, VG_LR_COSINE } vg_lr_schedule;
+
+typedef struct vg_optim_config {
+    vg_opt_kind kind;
+    float lr;
+    float momentum;         /* SGD (PyTorch semantics, dampening 0) */
+    float beta1, beta2, eps;/* Adam/AdamW */
+    float weight_decay;     /* L2 for SGD/Adam, decoupled for AdamW */
+    float clip_norm;        /* clip the global gradient norm; 0 = off */
+    vg_lr_schedule schedule;
+    int step_size;          /* VG_LR_STEP: multiply by gamma every step_size periods */
+    float gamma;
+    int warmup;             /* VG_LR_COSINE: linear warm-up periods */
+    int total;              /* VG_LR_COSINE: periods until the rate reaches 0 */
+} vg_optim_config;
+
+/* lr 0.01, SGD, momentum 0.9 (the reference project's recipe), Adam betas
+ * 0.9/0.999, eps 1e-8, no decay, no clipping, constant rate. */
+void vg_optim_config_default(vg_optim_config *cfg);
+/* Learning rate of the schedule at period T (epoch or step, as the caller counts). */
+float vg_lr_at(const vg_optim_config *cfg, int t);
+
+typedef struct vg_optimizer vg_optimizer;
+/* Caller owns the optimizer (vg_optimizer_destroy); it refers to M, which
+ * must outlive it. */
+vg_optimizer *vg_optimizer_create(vg_model *m, const vg_optim_config *cfg);
+void vg_optimizer_destroy(vg_optimizer *o);
+/* Rate used by the next step (set from vg_lr_at by the training loop). */
+void vg_optimizer_set_lr(vg_optimizer *o, float lr);
+
+/* One training step on a batch: forward (training mode), softmax
+ * cross-entropy (CLASS_WEIGHTS[classes] or NULL), backward, clip, update.
+ * LOSS and CORRECT (may be NULL) receive the batch loss and the number of
+ * correct arg-max predictions. */
+int vg_model_train_step(vg_model *m, vg_optimizer *o, const float *x, const int *labels,
+                        int n, int h, int w, const float *class_weights, float *loss,
+                        int *correct);
 
 #ifdef __cplusplus
 }

@@ -20,6 +20,7 @@ const char *vg_strerror(int status)
     case VG_EDECODE: return "audio data is corrupt or truncated";
     case VG_EIMAGE: return "not a readable PNG or JPEG image";
     case VG_EUNSUPPORTED: return "unsupported audio codec or stream layout";
+    case VG_EMODEL: return "invalid model file";
     default: return "unknown error";
     }
 }

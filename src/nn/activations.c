@@ -1,0 +1,99 @@
+/* Element-wise and row-wise layers: ReLU, dropout, log-softmax, and the
+ * softmax cross-entropy loss. */
+#include "layers.h"
+
+#include <math.h>
+#include <string.h>
+
+void forward_relu(float *y, const float *x, size_t count)
+{
+    for (size_t i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void backward_relu(float *dx, const float *dy, const float *y, size_t count)
+{
+    for (size_t i = 0; i < count; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+void forward_dropout(float *y, float *mask, const float *x, size_t count, float p,
+                     uint64_t *rng_state)
+{
+    const float keep = 1.0f / (1.0f - p);
+    for (size_t i = 0; i < count; i++) {
+        mask[i] = rng_uniform(rng_state) < p ? 0.0f : keep;
+        y[i] = x[i] * mask[i];
+    }
+}
+
+void backward_dropout(float *dx, const float *dy, const float *mask, size_t count)
+{
+    for (size_t i = 0; i < count; i++) dx[i] = dy[i] * mask[i];
+}
+
+void forward_logsoftmax(float *y, const float *x, int n, int k)
+{
+    for (int i = 0; i < n; i++) {
+        const float *r = x + (size_t)i * k;
+        float mx = r[0];
+        for (int j = 1; j < k; j++) mx = fmaxf(mx, r[j]);
+        double s = 0;
+        for (int j = 0; j < k; j++) s += exp((double)r[j] - mx);
+        float lse = mx + (float)log(s);
+        for (int j = 0; j < k; j++) y[(size_t)i * k + j] = r[j] - lse;
+    }
+}
+
+void backward_logsoftmax(float *dx, const float *dy, const float *y, int n, int k)
+{
+    for (int i = 0; i < n; i++) {
+        const float *g = dy + (size_t)i * k, *o = y + (size_t)i * k;
+        double s = 0;
+        for (int j = 0; j < k; j++) s += g[j];
+        for (int j = 0; j < k; j++) dx[(size_t)i * k + j] = g[j] - expf(o[j]) * (float)s;
+    }
+}
+
+float softmax_cross_entropy(float *dlogits, float *probs, const float *logits,
+                            const int *labels, const float *class_weights, int n, int k)
+{
+    double loss = 0, wsum = 0;
+    for (int i = 0; i < n; i++) {
+        const float *r = logits + (size_t)i * k;
+        float mx = r[0];
+        for (int j = 1; j < k; j++) mx = fmaxf(mx, r[j]);
+        double s = 0;
+        for (int j = 0; j < k; j++) s += exp((double)r[j] - mx);
+        double lse = mx + log(s);
+        double w = class_weights ? class_weights[labels[i]] : 1.0;
+        loss += w * (lse - r[labels[i]]);
+        wsum += w;
+        for (int j = 0; j < k; j++) {
+            float p = (float)exp(r[j] - lse);
+            if (probs) probs[(size_t)i * k + j] = p;
+            if (dlogits) dlogits[(size_t)i * k + j] = (float)w * (p - (j == labels[i]));
+        }
+    }
+    if (wsum <= 0) wsum = 1;
+    if (dlogits)
+        for (size_t i = 0; i < (size_t)n * k; i++) dlogits[i] = (float)(dlogits[i] / wsum);
+    return (float)(loss / wsum);
+}
+
+/* splitmix64: small, fast, and the same sequence on every platform. */
+uint64_t rng_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+float rng_uniform(uint64_t *state) { return (float)(rng_next(state) >> 40) * (1.0f / 16777216.0f); }
+
+float rng_normal(uint64_t *state)
+{
+    /* Box–Muller; u1 in (0, 1] so the log is finite. */
+    double u1 = ((rng_next(state) >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+    double u2 = (rng_next(state) >> 11) * (1.0 / 9007199254740992.0);
+    return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
+}

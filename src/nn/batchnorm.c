@@ -1,0 +1,87 @@
+/* Batch normalisation (PyTorch BatchNorm1d/2d semantics). Per-channel sums
+ * are accumulated in double: a channel can hold 30 000 values per batch. */
+#include "layers.h"
+
+#include <math.h>
+
+void forward_batchnorm_train(float *y, float *xhat, float *invstd, float *running_mean,
+                             float *running_var, const float *x, const float *gamma,
+                             const float *beta, int n, int c, int hw, float eps, float momentum)
+{
+    const double m = (double)n * hw;
+    for (int ch = 0; ch < c; ch++) {
+        double sum = 0, sq = 0;
+        for (int i = 0; i < n; i++) {
+            const float *p = x + ((size_t)i * c + ch) * hw;
+            for (int j = 0; j < hw; j++) sum += p[j];
+        }
+        double mean = sum / m;
+        for (int i = 0; i < n; i++) {
+            const float *p = x + ((size_t)i * c + ch) * hw;
+            for (int j = 0; j < hw; j++) {
+                double d = p[j] - mean;
+                sq += d * d;
+            }
+        }
+        double var = sq / m;
+        float is = (float)(1.0 / sqrt(var + eps));
+        invstd[ch] = is;
+        float g = gamma ? gamma[ch] : 1.0f, b = beta ? beta[ch] : 0.0f, mu = (float)mean;
+        for (int i = 0; i < n; i++) {
+            size_t off = ((size_t)i * c + ch) * hw;
+            for (int j = 0; j < hw; j++) {
+                float xh = (x[off + j] - mu) * is;
+                xhat[off + j] = xh;
+                y[off + j] = g * xh + b;
+            }
+        }
+        if (running_mean && running_var) {
+            double unbiased = m > 1 ? sq / (m - 1) : var;
+            running_mean[ch] = (float)((1.0 - momentum) * running_mean[ch] + momentum * mean);
+            running_var[ch] = (float)((1.0 - momentum) * running_var[ch] + momentum * unbiased);
+        }
+    }
+}
+
+void forward_batchnorm_eval(float *y, const float *x, const float *gamma, const float *beta,
+                            const float *running_mean, const float *running_var,
+                            int n, int c, int hw, float eps)
+{
+    for (int ch = 0; ch < c; ch++) {
+        float is = 1.0f / sqrtf(running_var[ch] + eps);
+        float scale = (gamma ? gamma[ch] : 1.0f) * is;
+        float shift = (beta ? beta[ch] : 0.0f) - running_mean[ch] * scale;
+        for (int i = 0; i < n; i++) {
+            size_t off = ((size_t)i * c + ch) * hw;
+            for (int j = 0; j < hw; j++) y[off + j] = x[off + j] * scale + shift;
+        }
+    }
+}
+
+void backward_batchnorm(float *dx, float *dgamma, float *dbeta, const float *dy,
+                        const float *xhat, const float *invstd, const float *gamma,
+                        int n, int c, int hw)
+{
+    const double m = (double)n * hw;
+    for (int ch = 0; ch < c; ch++) {
+        double sdy = 0, sdyx = 0;
+        for (int i = 0; i < n; i++) {
+            size_t off = ((size_t)i * c + ch) * hw;
+            for (int j = 0; j < hw; j++) {
+                sdy += dy[off + j];
+                sdyx += (double)dy[off + j] * xhat[off + j];
+            }
+        }
+        if (dgamma) dgamma[ch] += (float)sdyx;
+        if (dbeta) dbeta[ch] += (float)sdy;
+        if (!dx) continue;
+        /* dx = gamma * invstd / m * (m*dy - sum(dy) - xhat * sum(dy*xhat)) */
+        float k = (gamma ? gamma[ch] : 1.0f) * invstd[ch];
+        float mdy = (float)(sdy / m), mdyx = (float)(sdyx / m);
+        for (int i = 0; i < n; i++) {
+            size_t off = ((size_t)i * c + ch) * hw;
+            for (int j = 0; j < hw; j++)
+                dx[off + j] = k * (dy[off + j] - mdy - xhat[off + j] * mdyx);
+        }
+    }
+}

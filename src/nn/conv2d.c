@@ -1,0 +1,146 @@
+/* 2-D convolution lowered to sgemm through im2col, one sample at a time
+ * (the column buffer of a whole batch would not fit in cache anyway). */
+#include "layers.h"
+
+#include <cblas.h>
+#include <string.h>
+
+int conv_shape_init(conv_shape *s)
+{
+    if (s->kh < 1 || s->kw < 1 || s->sh < 1 || s->sw < 1 || s->ph < 0 || s->pw < 0) return -1;
+    int hh = s->h + 2 * s->ph - s->kh, ww = s->w + 2 * s->pw - s->kw;
+    if (hh < 0 || ww < 0) return -1;
+    s->oh = hh / s->sh + 1;
+    s->ow = ww / s->sw + 1;
+    return 0;
+}
+
+size_t conv_col_size(const conv_shape *s)
+{
+    return (size_t)s->c * s->kh * s->kw * (size_t)s->oh * s->ow;
+}
+
+/* x[C,H,W] -> col[C*KH*KW, OH*OW]; zero where the kernel overlaps padding. */
+static void im2col(float *col, const float *x, const conv_shape *s)
+{
+    const int P = s->oh * s->ow;
+    for (int c = 0; c < s->c; c++)
+        for (int ki = 0; ki < s->kh; ki++)
+            for (int kj = 0; kj < s->kw; kj++) {
+                float *dst = col + ((size_t)(c * s->kh + ki) * s->kw + kj) * P;
+                const float *src = x + (size_t)c * s->h * s->w;
+                for (int oy = 0; oy < s->oh; oy++) {
+                    int iy = oy * s->sh - s->ph + ki;
+                    float *d = dst + (size_t)oy * s->ow;
+                    if (iy < 0 || iy >= s->h) {
+                        memset(d, 0, sizeof(float) * (size_t)s->ow);
+                        continue;
+                    }
+                    const float *row = src + (size_t)iy * s->w;
+                    if (s->sw == 1) {
+                        /* contiguous run: [ox_lo, ox_hi) maps to valid input columns */
+                        int off = kj - s->pw;
+                        int lo = off < 0 ? -off : 0;
+                        int hi = s->w - off < s->ow ? s->w - off : s->ow;
+                        if (hi < lo) hi = lo;
+                        for (int ox = 0; ox < lo; ox++) d[ox] = 0;
+                        memcpy(d + lo, row + lo + off, sizeof(float) * (size_t)(hi - lo));
+                        for (int ox = hi; ox < s->ow; ox++) d[ox] = 0;
+                    } else {
+                        for (int ox = 0; ox < s->ow; ox++) {
+                            int ix = ox * s->sw - s->pw + kj;
+                            d[ox] = (ix >= 0 && ix < s->w) ? row[ix] : 0.0f;
+                        }
+                    }
+                }
+            }
+}
+
+/* col[C*KH*KW, OH*OW] -> dx[C,H,W] (accumulating overlaps; dx zeroed first). */
+static void col2im(float *dx, const float *col, const conv_shape *s)
+{
+    const int P = s->oh * s->ow;
+    memset(dx, 0, sizeof(float) * (size_t)s->c * s->h * s->w);
+    for (int c = 0; c < s->c; c++)
+        for (int ki = 0; ki < s->kh; ki++)
+            for (int kj = 0; kj < s->kw; kj++) {
+                const float *src = col + ((size_t)(c * s->kh + ki) * s->kw + kj) * P;
+                float *dst = dx + (size_t)c * s->h * s->w;
+                for (int oy = 0; oy < s->oh; oy++) {
+                    int iy = oy * s->sh - s->ph + ki;
+                    if (iy < 0 || iy >= s->h) continue;
+                    float *row = dst + (size_t)iy * s->w;
+                    const float *d = src + (size_t)oy * s->ow;
+                    for (int ox = 0; ox < s->ow; ox++) {
+                        int ix = ox * s->sw - s->pw + kj;
+                        if (ix >= 0 && ix < s->w) row[ix] += d[ox];
+                    }
+                }
+            }
+}
+
+/* A 1x1 convolution with stride 1 and no padding needs no lowering. */
+static int is_pointwise(const conv_shape *s)
+{
+    return s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && s->ph == 0 && s->pw == 0;
+}
+
+void forward_conv2d(float *y, const float *x, const float *w, const float *b,
+                    const conv_shape *s, float *col)
+{
+    const int K = s->c * s->kh * s->kw, P = s->oh * s->ow;
+    for (int n = 0; n < s->n; n++) {
+        const float *xn = x + (size_t)n * s->c * s->h * s->w;
+        float *yn = y + (size_t)n * s->oc * P;
+        const float *B = xn;
+        if (!is_pointwise(s)) {
+            im2col(col, xn, s);
+            B = col;
+        }
+        /* y[OC,P] = w[OC,K] @ col[K,P] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->oc, P, K, 1.0f, w, K, B, P,
+                    0.0f, yn, P);
+        if (b)
+            for (int o = 0; o < s->oc; o++) {
+                float *r = yn + (size_t)o * P;
+                for (int p = 0; p < P; p++) r[p] += b[o];
+            }
+    }
+}
+
+void backward_conv2d(float *dx, float *dw, float *db, const float *dy, const float *x,
+                     const float *w, const conv_shape *s, float *col)
+{
+    const int K = s->c * s->kh * s->kw, P = s->oh * s->ow;
+    for (int n = 0; n < s->n; n++) {
+        const float *xn = x + (size_t)n * s->c * s->h * s->w;
+        const float *dyn = dy + (size_t)n * s->oc * P;
+        const float *B = xn;
+        if (!is_pointwise(s)) {
+            im2col(col, xn, s);
+            B = col;
+        }
+        /* dw[OC,K] += dy[OC,P] @ col[K,P]^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->oc, K, P, 1.0f, dyn, P, B, P,
+                    1.0f, dw, K);
+        if (db)
+            for (int o = 0; o < s->oc; o++) {
+                const float *r = dyn + (size_t)o * P;
+                float acc = 0;
+                for (int p = 0; p < P; p++) acc += r[p];
+                db[o] += acc;
+            }
+        if (!dx) continue;
+        float *dxn = dx + (size_t)n * s->c * s->h * s->w;
+        if (is_pointwise(s)) {
+            /* dx[C,P] = w[OC,C]^T @ dy[OC,P] */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, s->oc, 1.0f, w, K, dyn, P,
+                        0.0f, dxn, P);
+        } else {
+            /* dcol[K,P] = w[OC,K]^T @ dy[OC,P], then scatter back */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, s->oc, 1.0f, w, K, dyn, P,
+                        0.0f, col, P);
+            col2im(dxn, col, s);
+        }
+    }
+}

@@ -1,0 +1,93 @@
+/* Layer kernels: forward_* / backward_* pairs on NCHW float32 tensors.
+ *
+ * Conventions (as llm.c / darknet):
+ *   - shapes are in each prototype's comment; N = batch.
+ *   - backward_* ACCUMULATES (+=) into parameter gradients (dw, db) so that a
+ *     model can zero them once per step; it OVERWRITES the input gradient dx.
+ *   - dx may be NULL when the input needs no gradient (first layer).
+ * Convolution and linear layers lower to BLAS sgemm; the rest is plain C. */
+#ifndef VG_NN_LAYERS_H
+#define VG_NN_LAYERS_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- conv2d: x[N,C,H,W] * w[OC,C,KH,KW] (+ b[OC]) -> y[N,OC,OH,OW]
+ * OH = (H + 2*PH - KH) / SH + 1, OW likewise. col: workspace of
+ * C*KH*KW * OH*OW floats (im2col of one sample). b may be NULL. */
+typedef struct conv_shape {
+    int n, c, h, w;        /* input */
+    int oc, kh, kw, sh, sw, ph, pw;
+    int oh, ow;            /* output, filled by conv_shape_init */
+} conv_shape;
+int conv_shape_init(conv_shape *s);   /* 0, or -1 if the output would be empty */
+size_t conv_col_size(const conv_shape *s);
+void forward_conv2d(float *y, const float *x, const float *w, const float *b,
+                    const conv_shape *s, float *col);
+/* dw[OC,C,KH,KW] += ..., db[OC] += ..., dx[N,C,H,W] = ... */
+void backward_conv2d(float *dx, float *dw, float *db, const float *dy, const float *x,
+                     const float *w, const conv_shape *s, float *col);
+
+/* ---- linear: x[N,IN] @ w[OUT,IN]^T + b[OUT] -> y[N,OUT]; b may be NULL */
+void forward_linear(float *y, const float *x, const float *w, const float *b,
+                    int n, int in, int out);
+/* dw[OUT,IN] += dy^T x, db[OUT] += sum dy, dx[N,IN] = dy w */
+void backward_linear(float *dx, float *dw, float *db, const float *dy, const float *x,
+                     const float *w, int n, int in, int out);
+
+/* ---- pooling over x[N,C,H,W] with kernel KH x KW, stride SH x SW, no padding,
+ * floor mode: y[N,C,OH,OW]. maxpool records argmax[N,C,OH,OW] (index in the
+ * H*W plane; the first maximum wins, as in PyTorch). */
+typedef struct pool_shape {
+    int n, c, h, w, kh, kw, sh, sw, oh, ow;
+} pool_shape;
+int pool_shape_init(pool_shape *s);
+void forward_maxpool(float *y, int32_t *argmax, const float *x, const pool_shape *s);
+void backward_maxpool(float *dx, const float *dy, const int32_t *argmax, const pool_shape *s);
+void forward_avgpool(float *y, const float *x, const pool_shape *s);
+void backward_avgpool(float *dx, const float *dy, const pool_shape *s);
+
+/* ---- global average pool: x[N,C,H,W] -> y[N,C,1,1] (over_h = 1) or
+ * y[N,C,H,1] (over_h = 0: mean over time only, keeps the frequency axis). */
+void forward_global_avgpool(float *y, const float *x, int n, int c, int h, int w, int over_h);
+void backward_global_avgpool(float *dx, const float *dy, int n, int c, int h, int w, int over_h);
+
+/* ---- relu, element-wise over COUNT values; backward uses the output y. */
+void forward_relu(float *y, const float *x, size_t count);
+void backward_relu(float *dx, const float *dy, const float *y, size_t count);
+
+/* ---- batch normalisation over x[N,C,HW] per channel C.
+ * Training: normalise with the batch mean and biased variance, save
+ * xhat[N,C,HW] and invstd[C], and update running_mean/var with MOMENTUM using
+ * the unbiased variance (PyTorch's rule). Inference: use the running stats. */
+void forward_batchnorm_train(float *y, float *xhat, float *invstd, float *running_mean,
+                             float *running_var, const float *x, const float *gamma,
+                             const float *beta, int n, int c, int hw, float eps, float momentum);
+void forward_batchnorm_eval(float *y, const float *x, const float *gamma, const float *beta,
+                            const float *running_mean, const float *running_var,
+                            int n, int c, int hw, float eps);
+/* dgamma[C] += ..., dbeta[C] += ..., dx[N,C,HW] = ... */
+void backward_batchnorm(float *dx, float *dgamma, float *dbeta, const float *dy,
+                        const float *xhat, const float *invstd, const float *gamma,
+                        int n, int c, int hw);
+
+/* ---- dropout: mask[COUNT] is 0 or 1/(1-p), drawn from RNG_STATE. */
+void forward_dropout(float *y, float *mask, const float *x, size_t count, float p,
+                     uint64_t *rng_state);
+void backward_dropout(float *dx, const float *dy, const float *mask, size_t count);
+
+/* ---- log-softmax over rows: x[N,K] -> y[N,K] */
+void forward_logsoftmax(float *y, const float *x, int n, int k);
+void backward_logsoftmax(float *dx, const float *dy, const float *y, int n, int k);
+
+/* ---- softmax cross-entropy, mean over the batch, optionally class-weighted
+ * (weights[K] or NULL; weighted mean = sum w[y_i] l_i / sum w[y_i], as
+ * PyTorch's CrossEntropyLoss). Returns the loss; dlogits[N,K] = dL/dlogits
+ * (may be NULL). probs[N,K] receives the softmax (may be NULL). */
+float softmax_cross_entropy(float *dlogits, float *probs, const float *logits,
+                            const int *labels, const float *class_weights, int n, int k);
+
+/* ---- random numbers (xoshiro-style splitmix64; deterministic per seed) */
+uint64_t rng_next(uint64_t *state);
+float rng_uniform(uint64_t *state);          /* [0, 1) */
+float rng_normal(uint64_t *state);           /* N(0, 1) */
+#endif

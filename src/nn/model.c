@@ -1,0 +1,523 @@
+/* Network construction from a declarative description, planning, and the
+ * forward/backward passes over the layer list.
+ *
+ * Description grammar: items separated by ';', tokens by spaces.
+ *   input C H W                 input shape; H or W 0 = any size
+ *   [name:] conv OUT k=3[xK] [s=1[xS]] [p=0[xP]] [bias=1|0]
+ *   [name:] bn [eps=1e-5] [momentum=0.1]     (BatchNorm over channels)
+ *   [name:] linear OUT [bias=1|0]
+ *   relu | flatten | logsoftmax
+ *   maxpool k=2[xK] [s=k] | avgpool k=2[xK] [s=k]
+ *   gap        global average over H and W  -> [C, 1, 1]
+ *   timepool   average over W (time) only   -> [C, H, 1]
+ *   dropout p=0.5
+ * Unnamed conv/bn/linear layers get "layerN" names (N = layer index). */
+#include "model.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int parse_pair(const char *v, int *a, int *b)
+{
+    char *end;
+    long x = strtol(v, &end, 10), y = x;
+    if (end == v) return -1;
+    if (*end == 'x') {
+        const char *s = end + 1;
+        y = strtol(s, &end, 10);
+        if (end == s) return -1;
+    }
+    if (*end || x < 0 || y < 0 || x > 4096 || y > 4096) return -1;
+    *a = (int)x;
+    *b = (int)y;
+    return 0;
+}
+
+/* Parse "key=value" options of one item into the layer. */
+static int parse_option(nn_layer *L, const char *tok)
+{
+    const char *eq = strchr(tok, '=');
+    if (!eq) return -1;
+    size_t klen = (size_t)(eq - tok);
+    const char *v = eq + 1;
+    char *end;
+    if (klen == 1 && tok[0] == 'k') return parse_pair(v, &L->kh, &L->kw);
+    if (klen == 1 && tok[0] == 's') return parse_pair(v, &L->sh, &L->sw);
+    if (klen == 1 && tok[0] == 'p' && L->kind != L_DROPOUT) return parse_pair(v, &L->ph, &L->pw);
+    if (klen == 1 && tok[0] == 'p') {
+        L->p = strtof(v, &end);
+        return (*end || !(L->p >= 0 && L->p < 1)) ? -1 : 0;
+    }
+    if (klen == 4 && !strncmp(tok, "bias", 4)) {
+        if (strcmp(v, "0") && strcmp(v, "1")) return -1;
+        L->bias = v[0] == '1';
+        return 0;
+    }
+    if (klen == 3 && !strncmp(tok, "eps", 3)) {
+        L->eps = strtof(v, &end);
+        return (*end || !(L->eps > 0)) ? -1 : 0;
+    }
+    if (klen == 8 && !strncmp(tok, "momentum", 8)) {
+        L->momentum = strtof(v, &end);
+        return (*end || !(L->momentum >= 0 && L->momentum <= 1)) ? -1 : 0;
+    }
+    return -1;
+}
+
+static const struct { const char *word; layer_kind kind; } KINDS[] = {
+    {"conv", L_CONV},       {"bn", L_BN},           {"relu", L_RELU},
+    {"maxpool", L_MAXPOOL}, {"avgpool", L_AVGPOOL}, {"gap", L_GAP},
+    {"timepool", L_TIMEPOOL}, {"flatten", L_FLATTEN}, {"dropout", L_DROPOUT},
+    {"linear", L_LINEAR},   {"logsoftmax", L_LOGSOFTMAX}};
+
+static int parse_item(vg_model *m, char *item, char *err, size_t errlen)
+{
+    char *save = NULL, *tok = strtok_r(item, " \t\n", &save);
+    if (!tok) return VG_OK;   /* empty item */
+    if (!strcmp(tok, "input")) {
+        int *dims[3] = {&m->in_c, &m->in_h, &m->in_w};
+        for (int i = 0; i < 3; i++) {
+            char *t = strtok_r(NULL, " \t\n", &save), *end;
+            long v = t ? strtol(t, &end, 10) : -1;
+            if (!t || *end || v < 0 || v > 100000 || (i == 0 && v == 0)) {
+                snprintf(err, errlen, "input: expected C H W");
+                return VG_EARG;
+            }
+            *dims[i] = (int)v;
+        }
+        return VG_OK;
+    }
+    nn_layer L = {.w = -1, .b = -1, .rmean = -1, .rvar = -1, .bias = 1, .kh = 1, .kw = 1,
+                  .sh = 0, .sw = 0, .p = 0.5f, .eps = 1e-5f, .momentum = 0.1f};
+    size_t tl = strlen(tok);
+    if (tok[tl - 1] == ':') {
+        if (tl - 1 >= sizeof L.name || tl == 1) {
+            snprintf(err, errlen, "layer name '%s' too long", tok);
+            return VG_EARG;
+        }
+        memcpy(L.name, tok, tl - 1);
+        tok = strtok_r(NULL, " \t\n", &save);
+        if (!tok) { snprintf(err, errlen, "layer name without a layer"); return VG_EARG; }
+    }
+    int found = 0;
+    for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++)
+        if (!strcmp(tok, KINDS[i].word)) { L.kind = KINDS[i].kind; found = 1; }
+    if (!found) {
+        snprintf(err, errlen, "unknown layer '%s'", tok);
+        return VG_EARG;
+    }
+    if (L.kind == L_MAXPOOL || L.kind == L_AVGPOOL) L.kh = L.kw = 2;
+    if (L.kind == L_CONV || L.kind == L_LINEAR) {
+        char *t = strtok_r(NULL, " \t\n", &save), *end;
+        long v = t ? strtol(t, &end, 10) : 0;
+        if (!t || *end || v < 1 || v > 1 << 20) {
+            snprintf(err, errlen, "%s: expected an output size", tok);
+            return VG_EARG;
+        }
+        L.out = (int)v;
+    }
+    while ((tok = strtok_r(NULL, " \t\n", &save))) {
+        if (parse_option(&L, tok)) {
+            snprintf(err, errlen, "bad option '%s'", tok);
+            return VG_EARG;
+        }
+    }
+    /* stride defaults: 1 for conv, the kernel for pooling */
+    if (L.sh == 0) L.sh = (L.kind == L_MAXPOOL || L.kind == L_AVGPOOL) ? L.kh : 1;
+    if (L.sw == 0) L.sw = (L.kind == L_MAXPOOL || L.kind == L_AVGPOOL) ? L.kw : 1;
+    if (!L.name[0] && (L.kind == L_CONV || L.kind == L_BN || L.kind == L_LINEAR))
+        snprintf(L.name, sizeof L.name, "layer%d", m->n_layers);
+    nn_layer *grown = realloc(m->layers, sizeof(nn_layer) * (size_t)(m->n_layers + 1));
+    if (!grown) return VG_ENOMEM;
+    m->layers = grown;
+    m->layers[m->n_layers++] = L;
+    return VG_OK;
+}
+
+/* Shapes through the network for input [c, h, w]; fills ic..ow of every
+ * layer. Returns -1 with a reason if a layer cannot take its input. */
+static int infer_shapes(vg_model *m, int c, int h, int w, char *err, size_t errlen)
+{
+    for (int i = 0; i < m->n_layers; i++) {
+        nn_layer *L = &m->layers[i];
+        L->ic = c; L->ih = h; L->iw = w;
+        switch (L->kind) {
+        case L_CONV: {
+            conv_shape s = {.n = 1, .c = c, .h = h, .w = w, .oc = L->out, .kh = L->kh,
+                            .kw = L->kw, .sh = L->sh, .sw = L->sw, .ph = L->ph, .pw = L->pw};
+            if (conv_shape_init(&s)) goto too_small;
+            c = L->out; h = s.oh; w = s.ow;
+            break;
+        }
+        case L_MAXPOOL: case L_AVGPOOL: {
+            pool_shape s = {.n = 1, .c = c, .h = h, .w = w, .kh = L->kh, .kw = L->kw,
+                            .sh = L->sh, .sw = L->sw};
+            if (pool_shape_init(&s)) goto too_small;
+            h = s.oh; w = s.ow;
+            break;
+        }
+        case L_GAP: h = w = 1; break;
+        case L_TIMEPOOL: w = 1; break;
+        case L_FLATTEN: c = c * h * w; h = w = 1; break;
+        case L_LINEAR:
+            if (h != 1 || w != 1) {
+                snprintf(err, errlen, "%s: linear layer needs a flat input (add flatten)", L->name);
+                return -1;
+            }
+            c = L->out;
+            break;
+        default: break;
+        }
+        L->oc = c; L->oh = h; L->ow = w;
+        continue;
+too_small:
+        snprintf(err, errlen, "layer %d: input %dx%d is smaller than the kernel", i, h, w);
+        return -1;
+    }
+    return 0;
+}
+
+static int add_tensor(vg_model *m, int layer, const char *suffix, int ndim, const int *shape,
+                      int is_buffer, long *offset_out)
+{
+    nn_tensor *t = realloc(m->tensors, sizeof(nn_tensor) * (size_t)(m->n_tensors + 1));
+    if (!t) return VG_ENOMEM;
+    m->tensors = t;
+    nn_tensor *T = &t[m->n_tensors++];
+    memset(T, 0, sizeof *T);
+    snprintf(T->name, sizeof T->name, "%s.%s", m->layers[layer].name, suffix);
+    T->ndim = ndim;
+    T->count = 1;
+    for (int d = 0; d < ndim; d++) {
+        T->shape[d] = shape[d];
+        T->count *= (size_t)shape[d];
+    }
+    T->is_buffer = is_buffer;
+    T->layer = layer;
+    T->offset = (long)m->n_arena;
+    m->n_arena += T->count;
+    if (!is_buffer) m->n_trainable += T->count;
+    *offset_out = T->offset;
+    return VG_OK;
+}
+
+static int register_params(vg_model *m)
+{
+    int rc = VG_OK;
+    for (int i = 0; i < m->n_layers && !rc; i++) {
+        nn_layer *L = &m->layers[i];
+        if (L->kind == L_CONV) {
+            int ws[4] = {L->out, L->ic, L->kh, L->kw}, bs[1] = {L->out};
+            rc = add_tensor(m, i, "weight", 4, ws, 0, &L->w);
+            if (!rc && L->bias) rc = add_tensor(m, i, "bias", 1, bs, 0, &L->b);
+        } else if (L->kind == L_LINEAR) {
+            int ws[2] = {L->out, L->ic}, bs[1] = {L->out};
+            rc = add_tensor(m, i, "weight", 2, ws, 0, &L->w);
+            if (!rc && L->bias) rc = add_tensor(m, i, "bias", 1, bs, 0, &L->b);
+        } else if (L->kind == L_BN) {
+            int cs[1] = {L->ic};
+            rc = add_tensor(m, i, "weight", 1, cs, 0, &L->w);
+            if (!rc) rc = add_tensor(m, i, "bias", 1, cs, 0, &L->b);
+            if (!rc) rc = add_tensor(m, i, "running_mean", 1, cs, 1, &L->rmean);
+            if (!rc) rc = add_tensor(m, i, "running_var", 1, cs, 1, &L->rvar);
+        }
+    }
+    return rc;
+}
+
+int nn_build(const char *arch, vg_model **out, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err) { err = dummy; errlen = sizeof dummy; }
+    err[0] = '\0';
+    *out = NULL;
+    if (!arch) return VG_EARG;
+    vg_model *m = calloc(1, sizeof *m);
+    char *copy = strdup(arch);
+    if (!m || !copy || !(m->arch = strdup(arch))) {
+        free(copy);
+        vg_model_destroy(m);
+        return VG_ENOMEM;
+    }
+    int rc = VG_OK;
+    char *save = NULL;
+    for (char *item = strtok_r(copy, ";", &save); item && !rc; item = strtok_r(NULL, ";", &save))
+        rc = parse_item(m, item, err, errlen);
+    free(copy);
+    if (!rc && (m->in_c == 0 || m->n_layers == 0)) {
+        snprintf(err, errlen, "description needs 'input C H W' and at least one layer");
+        rc = VG_EARG;
+    }
+    /* Parameter shapes depend only on channel counts; flattening needs H
+     * and W, which must then be declared (or are 1 after global pooling). */
+    if (!rc && infer_shapes(m, m->in_c, m->in_h ? m->in_h : 64, m->in_w ? m->in_w : 64, err, errlen))
+        rc = VG_EARG;
+    if (!rc) {
+        nn_layer *last = &m->layers[m->n_layers - 1];
+        m->n_classes = last->oc;
+        if (last->oh != 1 || last->ow != 1) {
+            snprintf(err, errlen, "the last layer must output a flat vector of class scores");
+            rc = VG_EARG;
+        }
+    }
+    /* Parameter shapes must not depend on a variable input size: compare the
+     * linear layers' input sizes at a second trial size. */
+    if (!rc && (!m->in_h || !m->in_w)) {
+        int *fan = malloc(sizeof(int) * (size_t)m->n_layers);
+        if (!fan) rc = VG_ENOMEM;
+        for (int i = 0; !rc && i < m->n_layers; i++) fan[i] = m->layers[i].ic;
+        if (!rc && infer_shapes(m, m->in_c, m->in_h ? m->in_h : 96, m->in_w ? m->in_w : 96,
+                                err, errlen))
+            rc = VG_EARG;
+        for (int i = 0; !rc && i < m->n_layers; i++)
+            if (m->layers[i].kind == L_LINEAR && m->layers[i].ic != fan[i]) {
+                snprintf(err, errlen, "%s: input size depends on the input length; pool first "
+                         "(gap/timepool)", m->layers[i].name);
+                rc = VG_EARG;
+            }
+        free(fan);
+    }
+    for (int i = 0; !rc && i < m->n_layers; i++) {
+        nn_layer *L = &m->layers[i];
+        for (int j = 0; j < i && !rc; j++)
+            if (L->name[0] && !strcmp(L->name, m->layers[j].name)) {
+                snprintf(err, errlen, "duplicate layer name '%s'", L->name);
+                rc = VG_EARG;
+            }
+    }
+    if (!rc) rc = register_params(m);
+    if (!rc) {
+        m->arena = calloc(2 * m->n_arena + 1, sizeof(float));
+        if (!m->arena) rc = VG_ENOMEM;
+        else m->grads = m->arena + m->n_arena;
+    }
+    if (rc) {
+        vg_model_destroy(m);
+        return rc;
+    }
+    m->rng = 0x5eed;
+    *out = m;
+    return VG_OK;
+}
+
+void nn_init_params(vg_model *m, uint64_t seed)
+{
+    uint64_t st = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (int i = 0; i < m->n_layers; i++) {
+        nn_layer *L = &m->layers[i];
+        float *w = L->w >= 0 ? m->arena + L->w : NULL, *b = L->b >= 0 ? m->arena + L->b : NULL;
+        if (L->kind == L_CONV) {
+            int fan_in = L->ic * L->kh * L->kw;
+            float std = sqrtf(2.0f / (float)fan_in);   /* He, for ReLU networks */
+            for (size_t k = 0; k < (size_t)L->out * fan_in; k++) w[k] = std * rng_normal(&st);
+            float bound = 1.0f / sqrtf((float)fan_in);
+            if (b) for (int k = 0; k < L->out; k++) b[k] = bound * (2 * rng_uniform(&st) - 1);
+        } else if (L->kind == L_LINEAR) {
+            /* PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
+            float bound = 1.0f / sqrtf((float)L->ic);
+            for (size_t k = 0; k < (size_t)L->out * L->ic; k++) w[k] = bound * (2 * rng_uniform(&st) - 1);
+            if (b) for (int k = 0; k < L->out; k++) b[k] = bound * (2 * rng_uniform(&st) - 1);
+        } else if (L->kind == L_BN) {
+            for (int k = 0; k < L->ic; k++) {
+                w[k] = 1; b[k] = 0;
+                m->arena[L->rmean + k] = 0;
+                m->arena[L->rvar + k] = 1;
+            }
+        }
+    }
+    m->rng = st ^ 0xD1B54A32D192ED03ull;
+}
+
+int nn_plan(vg_model *m, int n, int h, int w, int training)
+{
+    if (n < 1 || h < 1 || w < 1) return VG_EARG;
+    if ((m->in_h && h != m->in_h) || (m->in_w && w != m->in_w)) return VG_EARG;
+    if (m->act && n == m->plan_n && h == m->plan_h && w == m->plan_w && training == m->plan_training)
+        return VG_OK;
+    char err[128];
+    if (infer_shapes(m, m->in_c, h, w, err, sizeof err)) return VG_EARG;
+    size_t act = 0, iact = 0, col = 1;
+    for (int i = 0; i < m->n_layers; i++) {
+        nn_layer *L = &m->layers[i];
+        size_t out = (size_t)n * L->oc * L->oh * L->ow;
+        L->y = act;
+        act += out;
+        if (L->kind == L_BN || L->kind == L_DROPOUT) {
+            L->save = act;              /* xhat / mask */
+            act += training ? out : 0;
+            L->bn_invstd = act;
+            act += L->kind == L_BN ? (size_t)L->ic : 0;
+        }
+        if (L->kind == L_MAXPOOL) {
+            L->argmax = iact;
+            iact += out;
+        }
+        if (L->kind == L_CONV) {
+            conv_shape s = {.n = n, .c = L->ic, .h = L->ih, .w = L->iw, .oc = L->oc, .kh = L->kh,
+                            .kw = L->kw, .sh = L->sh, .sw = L->sw, .ph = L->ph, .pw = L->pw};
+            conv_shape_init(&s);
+            size_t cs = conv_col_size(&s);
+            if (cs > col) col = cs;
+        }
+    }
+    free(m->act); free(m->dact); free(m->iact); free(m->col); free(m->dinput);
+    m->act = malloc(sizeof(float) * act);
+    m->dact = training ? malloc(sizeof(float) * act) : NULL;
+    m->iact = malloc(sizeof(int32_t) * (iact + 1));
+    m->col = malloc(sizeof(float) * col);
+    m->dinput = training ? malloc(sizeof(float) * (size_t)n * m->in_c * h * w) : NULL;
+    if (!m->act || !m->iact || !m->col || (training && (!m->dact || !m->dinput))) {
+        free(m->act); free(m->dact); free(m->iact); free(m->col); free(m->dinput);
+        m->act = m->dact = m->col = m->dinput = NULL;
+        m->iact = NULL;
+        m->plan_n = 0;
+        return VG_ENOMEM;
+    }
+    m->n_act = act; m->n_iact = iact; m->n_col = col;
+    m->plan_n = n; m->plan_h = h; m->plan_w = w; m->plan_training = training;
+    return VG_OK;
+}
+
+static conv_shape conv_of(const nn_layer *L, int n)
+{
+    conv_shape s = {.n = n, .c = L->ic, .h = L->ih, .w = L->iw, .oc = L->oc, .kh = L->kh,
+                    .kw = L->kw, .sh = L->sh, .sw = L->sw, .ph = L->ph, .pw = L->pw};
+    conv_shape_init(&s);
+    return s;
+}
+
+static pool_shape pool_of(const nn_layer *L, int n)
+{
+    pool_shape s = {.n = n, .c = L->ic, .h = L->ih, .w = L->iw, .kh = L->kh, .kw = L->kw,
+                    .sh = L->sh, .sw = L->sw};
+    pool_shape_init(&s);
+    return s;
+}
+
+const float *nn_forward(vg_model *m, const float *x, int n, int h, int w, int training)
+{
+    if (nn_plan(m, n, h, w, training)) return NULL;
+    const float *in = x;
+    float *P = m->arena;
+    for (int i = 0; i < m->n_layers; i++) {
+        nn_layer *L = &m->layers[i];
+        float *y = m->act + L->y;
+        size_t count = (size_t)n * L->oc * L->oh * L->ow;
+        switch (L->kind) {
+        case L_CONV: {
+            conv_shape s = conv_of(L, n);
+            forward_conv2d(y, in, P + L->w, L->b >= 0 ? P + L->b : NULL, &s, m->col);
+            break;
+        }
+        case L_LINEAR:
+            forward_linear(y, in, P + L->w, L->b >= 0 ? P + L->b : NULL, n, L->ic, L->oc);
+            break;
+        case L_BN:
+            if (training)
+                forward_batchnorm_train(y, m->act + L->save, m->act + L->bn_invstd, P + L->rmean,
+                                        P + L->rvar, in, P + L->w, P + L->b, n, L->ic,
+                                        L->ih * L->iw, L->eps, L->momentum);
+            else
+                forward_batchnorm_eval(y, in, P + L->w, P + L->b, P + L->rmean, P + L->rvar, n,
+                                       L->ic, L->ih * L->iw, L->eps);
+            break;
+        case L_RELU: forward_relu(y, in, count); break;
+        case L_MAXPOOL: {
+            pool_shape s = pool_of(L, n);
+            forward_maxpool(y, m->iact + L->argmax, in, &s);
+            break;
+        }
+        case L_AVGPOOL: {
+            pool_shape s = pool_of(L, n);
+            forward_avgpool(y, in, &s);
+            break;
+        }
+        case L_GAP: forward_global_avgpool(y, in, n, L->ic, L->ih, L->iw, 1); break;
+        case L_TIMEPOOL: forward_global_avgpool(y, in, n, L->ic, L->ih, L->iw, 0); break;
+        case L_FLATTEN: memcpy(y, in, sizeof(float) * count); break;
+        case L_DROPOUT:
+            if (training) forward_dropout(y, m->act + L->save, in, count, L->p, &m->rng);
+            else memcpy(y, in, sizeof(float) * count);
+            break;
+        case L_LOGSOFTMAX: forward_logsoftmax(y, in, n, L->ic); break;
+        }
+        in = y;
+    }
+    return in;
+}
+
+void nn_backward(vg_model *m, const float *x, const float *dlogits, int want_dinput)
+{
+    const int n = m->plan_n;
+    float *P = m->arena, *G = m->grads;
+    nn_layer *last = &m->layers[m->n_layers - 1];
+    memcpy(m->dact + last->y, dlogits, sizeof(float) * (size_t)n * m->n_classes);
+    for (int i = m->n_layers - 1; i >= 0; i--) {
+        nn_layer *L = &m->layers[i];
+        const float *in = i ? m->act + m->layers[i - 1].y : x;
+        float *dx = i ? m->dact + m->layers[i - 1].y : (want_dinput ? m->dinput : NULL);
+        const float *dy = m->dact + L->y, *y = m->act + L->y;
+        size_t in_count = (size_t)n * L->ic * L->ih * L->iw;
+        /* Layers without parameters have nothing to do if no one needs dx. */
+        if (!dx && L->kind != L_CONV && L->kind != L_LINEAR && L->kind != L_BN) continue;
+        switch (L->kind) {
+        case L_CONV: {
+            conv_shape s = conv_of(L, n);
+            backward_conv2d(dx, G + L->w, L->b >= 0 ? G + L->b : NULL, dy, in, P + L->w, &s, m->col);
+            break;
+        }
+        case L_LINEAR:
+            backward_linear(dx, G + L->w, L->b >= 0 ? G + L->b : NULL, dy, in, P + L->w, n,
+                            L->ic, L->oc);
+            break;
+        case L_BN:
+            backward_batchnorm(dx, G + L->w, G + L->b, dy, m->act + L->save,
+                               m->act + L->bn_invstd, P + L->w, n, L->ic, L->ih * L->iw);
+            break;
+        case L_RELU: backward_relu(dx, dy, y, in_count); break;
+        case L_MAXPOOL: {
+            pool_shape s = pool_of(L, n);
+            backward_maxpool(dx, dy, m->iact + L->argmax, &s);
+            break;
+        }
+        case L_AVGPOOL: {
+            pool_shape s = pool_of(L, n);
+            backward_avgpool(dx, dy, &s);
+            break;
+        }
+        case L_GAP: backward_global_avgpool(dx, dy, n, L->ic, L->ih, L->iw, 1); break;
+        case L_TIMEPOOL: backward_global_avgpool(dx, dy, n, L->ic, L->ih, L->iw, 0); break;
+        case L_FLATTEN: memcpy(dx, dy, sizeof(float) * in_count); break;
+        case L_DROPOUT: backward_dropout(dx, dy, m->act + L->save, in_count); break;
+        case L_LOGSOFTMAX: backward_logsoftmax(dx, dy, y, n, L->ic); break;
+        }
+    }
+}
+
+void nn_zero_grad(vg_model *m) { memset(m->grads, 0, sizeof(float) * m->n_arena); }
+
+nn_tensor *nn_find_tensor(vg_model *m, const char *name)
+{
+    for (int i = 0; i < m->n_tensors; i++)
+        if (!strcmp(m->tensors[i].name, name)) return &m->tensors[i];
+    return NULL;
+}
+
+void vg_model_destroy(vg_model *m)
+{
+    if (!m) return;
+    free(m->arch);
+    free(m->layers);
+    free(m->tensors);
+    free(m->arena);
+    for (int i = 0; i < m->n_meta; i++) {
+        free(m->meta[i].key);
+        free(m->meta[i].value);
+    }
+    free(m->meta);
+    free(m->act); free(m->dact); free(m->iact); free(m->col); free(m->dinput);
+    free(m);
+}

@@ -1,0 +1,95 @@
+/* The network: layers built from a declarative description, parameters and
+ * gradients in one contiguous arena, activations planned per input shape.
+ * Internal header (the public API is vg_model_* in voxgender.h). */
+#ifndef VG_NN_MODEL_H
+#define VG_NN_MODEL_H
+#include "layers.h"
+#include "voxgender.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    L_CONV, L_BN, L_RELU, L_MAXPOOL, L_AVGPOOL, L_GAP, L_TIMEPOOL, L_FLATTEN,
+    L_DROPOUT, L_LINEAR, L_LOGSOFTMAX
+} layer_kind;
+
+typedef struct nn_layer {
+    layer_kind kind;
+    char name[48];            /* parameter prefix ("conv1", "features.0") */
+    /* hyperparameters from the description */
+    int out;                  /* conv output channels / linear outputs */
+    int kh, kw, sh, sw, ph, pw;
+    int bias;
+    float p;                  /* dropout probability */
+    float eps, momentum;      /* batch norm */
+    /* parameter offsets (floats) into the arena; -1 when absent */
+    long w, b, rmean, rvar;
+    /* shapes for the current plan: input [N, ic, ih, iw] -> output [N, oc, oh, ow] */
+    int ic, ih, iw, oc, oh, ow;
+    /* activation-arena offsets for the current plan */
+    size_t y, save;           /* output; saved xhat / dropout mask */
+    size_t argmax;            /* int32 arena offset (maxpool) */
+    size_t bn_invstd;         /* offset of invstd[C] (bn) */
+} nn_layer;
+
+/* A named tensor of the model file: a parameter (trainable) or a buffer. */
+typedef struct nn_tensor {
+    char name[64];
+    int ndim;
+    int shape[4];
+    long offset;              /* into the arena (params) */
+    size_t count;
+    int is_buffer;            /* running stats: saved, not trained */
+    int frozen;               /* excluded from optimisation */
+    int layer;
+} nn_tensor;
+
+typedef struct nn_meta {
+    char *key, *value;
+} nn_meta;
+
+struct vg_model {
+    char *arch;               /* the description the model was built from */
+    nn_layer *layers;
+    int n_layers;
+    int in_c, in_h, in_w;     /* declared input (0 = any size) */
+    int n_classes;
+
+    nn_tensor *tensors;
+    int n_tensors;
+    float *arena;             /* [n_arena] params and buffers, then [n_arena] grads */
+    float *grads;             /* = arena + n_arena */
+    size_t n_arena, n_trainable;
+
+    nn_meta *meta;
+    int n_meta;
+
+    /* plan for the current input shape */
+    int plan_n, plan_h, plan_w, plan_training;
+    float *act, *dact;        /* activations and their gradients */
+    size_t n_act;
+    int32_t *iact;            /* maxpool indices */
+    size_t n_iact;
+    float *col;               /* im2col workspace */
+    size_t n_col;
+    float *dinput;            /* gradient w.r.t. the network input */
+    uint64_t rng;             /* dropout stream */
+};
+
+/* Build from a description; parameters zero. Returns VG_OK or an error with
+ * a reason in ERR (may be NULL). */
+int nn_build(const char *arch, vg_model **out, char *err, size_t errlen);
+/* Initialise parameters randomly (He-normal convolutions, PyTorch-default
+ * linear layers, unit batch norm). */
+void nn_init_params(vg_model *m, uint64_t seed);
+/* Prepare activation buffers for [n, in_c, h, w]. */
+int nn_plan(vg_model *m, int n, int h, int w, int training);
+/* Forward pass; returns the logits [n, n_classes] (inside the model). */
+const float *nn_forward(vg_model *m, const float *x, int n, int h, int w, int training);
+/* Backward pass from dlogits after nn_forward(training=1); accumulates into
+ * m->grads and, if WANT_DINPUT, fills m->dinput. */
+void nn_backward(vg_model *m, const float *x, const float *dlogits, int want_dinput);
+void nn_zero_grad(vg_model *m);
+nn_tensor *nn_find_tensor(vg_model *m, const char *name);
+#endif

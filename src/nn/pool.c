@@ -1,0 +1,113 @@
+/* Max, average and global average pooling. */
+#include "layers.h"
+
+#include <string.h>
+
+int pool_shape_init(pool_shape *s)
+{
+    if (s->kh < 1 || s->kw < 1 || s->sh < 1 || s->sw < 1 || s->h < s->kh || s->w < s->kw)
+        return -1;
+    s->oh = (s->h - s->kh) / s->sh + 1;
+    s->ow = (s->w - s->kw) / s->sw + 1;
+    return 0;
+}
+
+void forward_maxpool(float *y, int32_t *argmax, const float *x, const pool_shape *s)
+{
+    const size_t planes = (size_t)s->n * s->c;
+    for (size_t p = 0; p < planes; p++) {
+        const float *xp = x + p * s->h * s->w;
+        float *yp = y + p * s->oh * s->ow;
+        int32_t *ap = argmax + p * s->oh * s->ow;
+        for (int oy = 0; oy < s->oh; oy++)
+            for (int ox = 0; ox < s->ow; ox++) {
+                int best = (oy * s->sh) * s->w + ox * s->sw;
+                float m = xp[best];
+                for (int i = 0; i < s->kh; i++)
+                    for (int j = 0; j < s->kw; j++) {
+                        int idx = (oy * s->sh + i) * s->w + ox * s->sw + j;
+                        if (xp[idx] > m) { m = xp[idx]; best = idx; }
+                    }
+                yp[oy * s->ow + ox] = m;
+                ap[oy * s->ow + ox] = best;
+            }
+    }
+}
+
+void backward_maxpool(float *dx, const float *dy, const int32_t *argmax, const pool_shape *s)
+{
+    const size_t planes = (size_t)s->n * s->c;
+    memset(dx, 0, sizeof(float) * planes * s->h * s->w);
+    for (size_t p = 0; p < planes; p++) {
+        float *dxp = dx + p * s->h * s->w;
+        const float *dyp = dy + p * s->oh * s->ow;
+        const int32_t *ap = argmax + p * s->oh * s->ow;
+        for (int i = 0; i < s->oh * s->ow; i++) dxp[ap[i]] += dyp[i];
+    }
+}
+
+void forward_avgpool(float *y, const float *x, const pool_shape *s)
+{
+    const size_t planes = (size_t)s->n * s->c;
+    const float inv = 1.0f / (float)(s->kh * s->kw);
+    for (size_t p = 0; p < planes; p++) {
+        const float *xp = x + p * s->h * s->w;
+        float *yp = y + p * s->oh * s->ow;
+        for (int oy = 0; oy < s->oh; oy++)
+            for (int ox = 0; ox < s->ow; ox++) {
+                float acc = 0;
+                for (int i = 0; i < s->kh; i++)
+                    for (int j = 0; j < s->kw; j++)
+                        acc += xp[(oy * s->sh + i) * s->w + ox * s->sw + j];
+                yp[oy * s->ow + ox] = acc * inv;
+            }
+    }
+}
+
+void backward_avgpool(float *dx, const float *dy, const pool_shape *s)
+{
+    const size_t planes = (size_t)s->n * s->c;
+    const float inv = 1.0f / (float)(s->kh * s->kw);
+    memset(dx, 0, sizeof(float) * planes * s->h * s->w);
+    for (size_t p = 0; p < planes; p++) {
+        float *dxp = dx + p * s->h * s->w;
+        const float *dyp = dy + p * s->oh * s->ow;
+        for (int oy = 0; oy < s->oh; oy++)
+            for (int ox = 0; ox < s->ow; ox++) {
+                float g = dyp[oy * s->ow + ox] * inv;
+                for (int i = 0; i < s->kh; i++)
+                    for (int j = 0; j < s->kw; j++)
+                        dxp[(oy * s->sh + i) * s->w + ox * s->sw + j] += g;
+            }
+    }
+}
+
+void forward_global_avgpool(float *y, const float *x, int n, int c, int h, int w, int over_h)
+{
+    if (over_h) {
+        const size_t planes = (size_t)n * c, hw = (size_t)h * w;
+        for (size_t p = 0; p < planes; p++) {
+            double acc = 0;
+            for (size_t i = 0; i < hw; i++) acc += x[p * hw + i];
+            y[p] = (float)(acc / (double)hw);
+        }
+    } else {
+        const size_t rows = (size_t)n * c * h;
+        for (size_t r = 0; r < rows; r++) {
+            double acc = 0;
+            for (int i = 0; i < w; i++) acc += x[r * w + i];
+            y[r] = (float)(acc / w);
+        }
+    }
+}
+
+void backward_global_avgpool(float *dx, const float *dy, int n, int c, int h, int w, int over_h)
+{
+    const size_t len = over_h ? (size_t)h * w : (size_t)w;
+    const size_t groups = (size_t)n * c * (over_h ? 1 : h);
+    const float inv = 1.0f / (float)len;
+    for (size_t g = 0; g < groups; g++) {
+        float v = dy[g] * inv;
+        for (size_t i = 0; i < len; i++) dx[g * len + i] = v;
+    }
+}

@@ -1,0 +1,288 @@
+/* Finite-difference gradient checks: for every layer, L = sum(y * r) with a
+ * random r; the analytic input and parameter gradients from backward_* must
+ * match central differences. float32 with eps 1e-2: tolerance 1e-2 relative
+ * + 2e-3 absolute (round-off of a float32 loss divided by 2 eps). */
+#include "../../src/nn/layers.h"
+#include "test.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAXP 3
+typedef struct gc_case {
+    const char *name;
+    size_t nx, ny;
+    float *params[MAXP];
+    size_t np[MAXP];
+    void *ctx;
+    void (*fwd)(struct gc_case *c, const float *x, float *y);
+    /* dx and dparams[] (accumulate) from dy */
+    void (*bwd)(struct gc_case *c, const float *x, const float *dy, float *dx, float **dparams);
+} gc_case;
+
+static uint64_t seed = 42;
+
+static void fill(float *a, size_t n, float scale)
+{
+    for (size_t i = 0; i < n; i++) a[i] = scale * rng_normal(&seed);
+}
+
+/* Values spaced 0.05 apart in random order, away from 0: no ties in max
+ * pooling and no ReLU kinks within eps. */
+static void fill_separated(float *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) a[i] = (float)((long)i - (long)n / 2) * 0.05f + 0.025f;
+    for (size_t i = n - 1; i > 0; i--) {
+        size_t j = rng_next(&seed) % (i + 1);
+        float t = a[i]; a[i] = a[j]; a[j] = t;
+    }
+}
+
+static double loss_of(gc_case *c, const float *x, const float *r, float *y)
+{
+    c->fwd(c, x, y);
+    double l = 0;
+    for (size_t i = 0; i < c->ny; i++) l += (double)y[i] * r[i];
+    return l;
+}
+
+static void gradcheck(gc_case *c, float *x)
+{
+    const float eps = 1e-2f;
+    float *y = calloc(c->ny, sizeof(float)), *r = malloc(sizeof(float) * c->ny);
+    float *dx = calloc(c->nx, sizeof(float)), *dp[MAXP] = {0};
+    fill(r, c->ny, 1.0f);
+    for (int p = 0; p < MAXP; p++) if (c->params[p]) dp[p] = calloc(c->np[p], sizeof(float));
+    c->fwd(c, x, y);
+    c->bwd(c, x, r, dx, dp);
+    int bad = 0;
+    /* up to 24 coordinates of the input and of each parameter */
+    for (int p = -1; p < MAXP; p++) {
+        float *v = p < 0 ? x : c->params[p];
+        float *g = p < 0 ? dx : dp[p];
+        size_t n = p < 0 ? c->nx : c->np[p];
+        if (!v) continue;
+        for (int k = 0; k < 24 && k < (int)n; k++) {
+            size_t i = n <= 24 ? (size_t)k : rng_next(&seed) % n;
+            float keep = v[i];
+            v[i] = keep + eps;
+            double lp = loss_of(c, x, r, y);
+            v[i] = keep - eps;
+            double lm = loss_of(c, x, r, y);
+            v[i] = keep;
+            double num = (lp - lm) / (2 * eps);
+            if (fabs(num - g[i]) > 2e-3 + 1e-2 * fabs(num)) {
+                if (bad++ < 3)
+                    test_fail(__FILE__, __LINE__, "%s: d/d%s[%zu] analytic %.6g numeric %.6g",
+                              c->name, p < 0 ? "x" : "param", i, g[i], num);
+            }
+        }
+    }
+    free(y); free(r); free(dx);
+    for (int p = 0; p < MAXP; p++) free(dp[p]);
+}
+
+/* ---- conv2d */
+static void conv_f(gc_case *c, const float *x, float *y)
+{
+    conv_shape *s = c->ctx;
+    float *col = malloc(sizeof(float) * conv_col_size(s));
+    forward_conv2d(y, x, c->params[0], c->params[1], s, col);
+    free(col);
+}
+static void conv_b(gc_case *c, const float *x, const float *dy, float *dx, float **dp)
+{
+    conv_shape *s = c->ctx;
+    float *col = malloc(sizeof(float) * conv_col_size(s));
+    backward_conv2d(dx, dp[0], dp[1], dy, x, c->params[0], s, col);
+    free(col);
+}
+
+TEST(gradcheck_conv2d)
+{
+    conv_shape shapes[] = {
+        {.n = 2, .c = 3, .h = 6, .w = 7, .oc = 4, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
+        {.n = 2, .c = 2, .h = 7, .w = 5, .oc = 3, .kh = 2, .kw = 3, .sh = 2, .sw = 1, .ph = 0, .pw = 2},
+        {.n = 1, .c = 4, .h = 3, .w = 3, .oc = 2, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .ph = 0, .pw = 0},
+    };
+    for (int k = 0; k < 3; k++) {
+        conv_shape s = shapes[k];
+        REQUIRE(conv_shape_init(&s) == 0);
+        gc_case c = {.name = "conv2d", .nx = (size_t)s.n * s.c * s.h * s.w,
+                     .ny = (size_t)s.n * s.oc * s.oh * s.ow, .ctx = &s, .fwd = conv_f, .bwd = conv_b};
+        c.np[0] = (size_t)s.oc * s.c * s.kh * s.kw;
+        c.np[1] = (size_t)s.oc;
+        c.params[0] = malloc(sizeof(float) * c.np[0]);
+        c.params[1] = k == 1 ? NULL : malloc(sizeof(float) * c.np[1]);   /* case 1: no bias */
+        fill(c.params[0], c.np[0], 0.5f);
+        if (c.params[1]) fill(c.params[1], c.np[1], 0.5f);
+        float *x = malloc(sizeof(float) * c.nx);
+        fill(x, c.nx, 1.0f);
+        gradcheck(&c, x);
+        free(x); free(c.params[0]); free(c.params[1]);
+    }
+}
+
+/* ---- linear */
+static int lin_dims[3] = {3, 5, 4};   /* n, in, out */
+static void lin_f(gc_case *c, const float *x, float *y)
+{ forward_linear(y, x, c->params[0], c->params[1], lin_dims[0], lin_dims[1], lin_dims[2]); }
+static void lin_b(gc_case *c, const float *x, const float *dy, float *dx, float **dp)
+{ backward_linear(dx, dp[0], dp[1], dy, x, c->params[0], lin_dims[0], lin_dims[1], lin_dims[2]); }
+
+TEST(gradcheck_linear)
+{
+    gc_case c = {.name = "linear", .nx = 15, .ny = 12, .fwd = lin_f, .bwd = lin_b};
+    c.np[0] = 20; c.np[1] = 4;
+    float w[20], b[4], x[15];
+    c.params[0] = w; c.params[1] = b;
+    fill(w, 20, 0.5f); fill(b, 4, 0.5f); fill(x, 15, 1.0f);
+    gradcheck(&c, x);
+}
+
+/* ---- pooling */
+static void maxp_f(gc_case *c, const float *x, float *y)
+{
+    pool_shape *s = c->ctx;
+    int32_t *am = malloc(sizeof(int32_t) * c->ny);
+    forward_maxpool(y, am, x, s);
+    free(am);
+}
+static void maxp_b(gc_case *c, const float *x, const float *dy, float *dx, float **dp)
+{
+    pool_shape *s = c->ctx;
+    int32_t *am = malloc(sizeof(int32_t) * c->ny);
+    float *y = malloc(sizeof(float) * c->ny);
+    forward_maxpool(y, am, x, s);
+    backward_maxpool(dx, dy, am, s);
+    free(am); free(y);
+}
+static void avgp_f(gc_case *c, const float *x, float *y) { forward_avgpool(y, x, c->ctx); }
+static void avgp_b(gc_case *c, const float *x, const float *dy, float *dx, float **dp)
+{ backward_avgpool(dx, dy, c->ctx); }
+
+TEST(gradcheck_max_and_avg_pool)
+{
+    pool_shape s = {.n = 2, .c = 2, .h = 5, .w = 7, .kh = 2, .kw = 3, .sh = 2, .sw = 2};
+    REQUIRE(pool_shape_init(&s) == 0);
+    size_t nx = 2 * 2 * 5 * 7, ny = (size_t)2 * 2 * s.oh * s.ow;
+    float *x = malloc(sizeof(float) * nx);
+    fill_separated(x, nx);
+    gc_case c = {.name = "maxpool", .nx = nx, .ny = ny, .ctx = &s, .fwd = maxp_f, .bwd = maxp_b};
+    gradcheck(&c, x);
+    gc_case a = {.name = "avgpool", .nx = nx, .ny = ny, .ctx = &s, .fwd = avgp_f, .bwd = avgp_b};
+    gradcheck(&a, x);
+    free(x);
+}
+
+static int gdims[5];  /* n c h w over_h */
+static void gap_f(gc_case *c, const float *x, float *y)
+{ forward_global_avgpool(y, x, gdims[0], gdims[1], gdims[2], gdims[3], gdims[4]); }
+static void gap_b(gc_case *c, const float *x, const float *dy, float *dx, float **dp)
+{ backward_global_avgpool(dx, dy, gdims[0], gdims[1], gdims[2], gdims[3], gdims[4]); }
+
+TEST(gradcheck_global_and_time_pool)
+{
+    for (int over_h = 0; over_h <= 1; over_h++) {
+        int d[5] = {2, 3, 4, 5, over_h};
+        memcpy(gdims, d, sizeof d);
+        float x[120];
+        fill(x, 120, 1.0f);
+        gc_case c = {.name = over_h ? "gap" : "timepool", .nx = 120,
+                     .ny = over_h ? 6 : 24, .fwd = gap_f, .bwd = gap_b};
+        gradcheck(&c, x);
+    }
+}
+
+/* ---- relu, dropout, log-softmax */
+static void relu_f(gc_case *c, const float *x, float *y) { forward_relu(y, x, c->nx); }
+static void relu_b(gc_case *c, const float *x, const float *dy, float *dx, float **dp)
+{
+    float *y = malloc(sizeof(float) * c->nx);
+    forward_relu(y, x, c->nx);
+    backward_relu(dx, dy, y, c->nx);
+    free(y);
+}
+static uint64_t drop_state;
+static void drop_f(gc_case *c, const float *x, float *y)
+{
+    uint64_t st = drop_state;            /* same mask on every evaluation */
+    float *mask = malloc(sizeof(float) * c->nx);
+    forward_dropout(y, mask, x, c->nx, 0.4f, &st);
+    free(mask);
+}
+static void drop_b(gc_case *c, const float *x, const float *dy, float *dx, float **dp)
+{
+    uint64_t st = drop_state;
+    float *mask = malloc(sizeof(float) * c->nx), *y = malloc(sizeof(float) * c->nx);
+    forward_dropout(y, mask, x, c->nx, 0.4f, &st);
+    backward_dropout(dx, dy, mask, c->nx);
+    free(mask); free(y);
+}
+static void lsm_f(gc_case *c, const float *x, float *y) { forward_logsoftmax(y, x, 4, 3); }
+static void lsm_b(gc_case *c, const float *x, const float *dy, float *dx, float **dp)
+{
+    float y[12];
+    forward_logsoftmax(y, x, 4, 3);
+    backward_logsoftmax(dx, dy, y, 4, 3);
+}
+
+TEST(gradcheck_relu_dropout_logsoftmax)
+{
+    float x[60];
+    fill_separated(x, 60);
+    gc_case r = {.name = "relu", .nx = 60, .ny = 60, .fwd = relu_f, .bwd = relu_b};
+    gradcheck(&r, x);
+    drop_state = 7;
+    gc_case d = {.name = "dropout", .nx = 60, .ny = 60, .fwd = drop_f, .bwd = drop_b};
+    gradcheck(&d, x);
+    fill(x, 12, 1.0f);
+    gc_case l = {.name = "logsoftmax", .nx = 12, .ny = 12, .fwd = lsm_f, .bwd = lsm_b};
+    gradcheck(&l, x);
+}
+
+/* ---- batch norm (training mode: gradients flow through the batch statistics) */
+static int bn_dims[3] = {3, 2, 5};
+static void bn_f(gc_case *c, const float *x, float *y)
+{
+    float xhat[30], invstd[2];
+    forward_batchnorm_train(y, xhat, invstd, NULL, NULL, x, c->params[0], c->params[1],
+                            bn_dims[0], bn_dims[1], bn_dims[2], 1e-5f, 0.1f);
+}
+static void bn_b(gc_case *c, const float *x, const float *dy, float *dx, float **dp)
+{
+    float y[30], xhat[30], invstd[2];
+    forward_batchnorm_train(y, xhat, invstd, NULL, NULL, x, c->params[0], c->params[1],
+                            bn_dims[0], bn_dims[1], bn_dims[2], 1e-5f, 0.1f);
+    backward_batchnorm(dx, dp[0], dp[1], dy, xhat, invstd, c->params[0], bn_dims[0], bn_dims[1],
+                       bn_dims[2]);
+}
+
+TEST(gradcheck_batchnorm)
+{
+    float x[30], g[2] = {1.3f, 0.7f}, b[2] = {0.1f, -0.2f};
+    fill(x, 30, 1.0f);
+    gc_case c = {.name = "batchnorm", .nx = 30, .ny = 30, .fwd = bn_f, .bwd = bn_b};
+    c.params[0] = g; c.params[1] = b; c.np[0] = c.np[1] = 2;
+    gradcheck(&c, x);
+}
+
+/* ---- softmax cross-entropy (weighted): y is the scalar loss */
+static int ce_labels[5] = {0, 1, 1, 0, 1};
+static float ce_w[2] = {1.5f, 0.5f};
+static void ce_f(gc_case *c, const float *x, float *y)
+{ y[0] = softmax_cross_entropy(NULL, NULL, x, ce_labels, ce_w, 5, 2); }
+static void ce_b(gc_case *c, const float *x, const float *dy, float *dx, float **dp)
+{
+    softmax_cross_entropy(dx, NULL, x, ce_labels, ce_w, 5, 2);
+    for (int i = 0; i < 10; i++) dx[i] *= dy[0];
+}
+
+TEST(gradcheck_cross_entropy)
+{
+    float x[10];
+    fill(x, 10, 1.0f);
+    gc_case c = {.name = "cross_entropy", .nx = 10, .ny = 1, .fwd = ce_f, .bwd = ce_b};
+    gradcheck(&c, x);
+}

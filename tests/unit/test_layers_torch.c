@@ -1,0 +1,227 @@
+/* Every layer against PyTorch (tests/ref/make_nn_ref.py): forward output,
+ * input gradient and parameter gradients within 1e-4 relative + 1e-5 absolute. */
+#include "../../src/nn/layers.h"
+#include "st_read.h"
+#include "test.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static float *zeros(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
+
+static void conv_case(const char *file, int kh, int kw, int sh, int sw, int ph, int pw, int bias)
+{
+    st_file *f = st_open(file);
+    REQUIRE(f);
+    int xs[4], ws[4];
+    st_shape(f, "x", xs, 4);
+    st_shape(f, "weight", ws, 4);
+    conv_shape s = {.n = xs[0], .c = xs[1], .h = xs[2], .w = xs[3], .oc = ws[0], .kh = kh,
+                    .kw = kw, .sh = sh, .sw = sw, .ph = ph, .pw = pw};
+    REQUIRE(conv_shape_init(&s) == 0);
+    size_t ny, nx, nw;
+    float *x = st_get(f, "x", &nx), *w = st_get(f, "weight", &nw), *b = bias ? st_get(f, "bias", NULL) : NULL;
+    float *yref = st_get(f, "y", &ny), *dy = st_get(f, "dy", NULL);
+    CHECK(ny == (size_t)s.n * s.oc * s.oh * s.ow);
+    float *y = zeros(ny), *dx = zeros(nx), *dw = zeros(nw), *db = zeros((size_t)s.oc);
+    float *col = zeros(conv_col_size(&s));
+    forward_conv2d(y, x, w, b, &s, col);
+    allclose(file, y, yref, ny, RTOL, ATOL);
+    backward_conv2d(dx, dw, bias ? db : NULL, dy, x, w, &s, col);
+    allclose("conv dx", dx, st_get(f, "dx", NULL), nx, RTOL, ATOL);
+    allclose("conv dw", dw, st_get(f, "weight.grad", NULL), nw, RTOL, ATOL);
+    if (bias) allclose("conv db", db, st_get(f, "bias.grad", NULL), (size_t)s.oc, RTOL, ATOL);
+    free(y); free(dx); free(dw); free(db); free(col);
+    st_close(f);
+}
+
+TEST(torch_conv2d_all_variants)
+{
+    conv_case("layer_conv_k3s1p1.safetensors", 3, 3, 1, 1, 1, 1, 1);
+    conv_case("layer_conv_k3x2s2x1p0x1_nobias.safetensors", 3, 2, 2, 1, 0, 1, 0);
+    conv_case("layer_conv_k1.safetensors", 1, 1, 1, 1, 0, 0, 1);
+    conv_case("layer_conv_k5s2p2.safetensors", 5, 5, 2, 2, 2, 2, 1);
+}
+
+static void pool_case(const char *file, int is_max, int kh, int kw, int sh, int sw)
+{
+    st_file *f = st_open(file);
+    REQUIRE(f);
+    int xs[4];
+    st_shape(f, "x", xs, 4);
+    pool_shape s = {.n = xs[0], .c = xs[1], .h = xs[2], .w = xs[3], .kh = kh, .kw = kw, .sh = sh, .sw = sw};
+    REQUIRE(pool_shape_init(&s) == 0);
+    size_t nx, ny;
+    float *x = st_get(f, "x", &nx), *yref = st_get(f, "y", &ny);
+    CHECK(ny == (size_t)s.n * s.c * s.oh * s.ow);
+    float *y = zeros(ny), *dx = zeros(nx);
+    int32_t *am = calloc(ny, sizeof(int32_t));
+    if (is_max) forward_maxpool(y, am, x, &s); else forward_avgpool(y, x, &s);
+    allclose(file, y, yref, ny, RTOL, ATOL);
+    if (is_max) backward_maxpool(dx, st_get(f, "dy", NULL), am, &s);
+    else backward_avgpool(dx, st_get(f, "dy", NULL), &s);
+    allclose("pool dx", dx, st_get(f, "dx", NULL), nx, RTOL, ATOL);
+    free(y); free(dx); free(am);
+    st_close(f);
+}
+
+TEST(torch_pooling)
+{
+    pool_case("layer_maxpool_k2.safetensors", 1, 2, 2, 2, 2);
+    pool_case("layer_maxpool_k3s2.safetensors", 1, 3, 3, 2, 2);
+    pool_case("layer_avgpool_k2.safetensors", 0, 2, 2, 2, 2);
+    pool_case("layer_avgpool_k2x3s1x2.safetensors", 0, 2, 3, 1, 2);
+}
+
+static void global_case(const char *file, int over_h)
+{
+    st_file *f = st_open(file);
+    REQUIRE(f);
+    int xs[4];
+    st_shape(f, "x", xs, 4);
+    size_t nx, ny;
+    float *x = st_get(f, "x", &nx), *yref = st_get(f, "y", &ny);
+    float *y = zeros(ny), *dx = zeros(nx);
+    forward_global_avgpool(y, x, xs[0], xs[1], xs[2], xs[3], over_h);
+    allclose(file, y, yref, ny, RTOL, ATOL);
+    backward_global_avgpool(dx, st_get(f, "dy", NULL), xs[0], xs[1], xs[2], xs[3], over_h);
+    allclose("global pool dx", dx, st_get(f, "dx", NULL), nx, RTOL, ATOL);
+    free(y); free(dx);
+    st_close(f);
+}
+
+TEST(torch_global_and_time_pooling)
+{
+    global_case("layer_gap.safetensors", 1);
+    global_case("layer_timepool.safetensors", 0);
+}
+
+TEST(torch_relu_and_logsoftmax)
+{
+    st_file *f = st_open("layer_relu.safetensors");
+    REQUIRE(f);
+    size_t n;
+    float *x = st_get(f, "x", &n), *y = zeros(n), *dx = zeros(n);
+    forward_relu(y, x, n);
+    allclose("relu y", y, st_get(f, "y", NULL), n, RTOL, ATOL);
+    backward_relu(dx, st_get(f, "dy", NULL), y, n);
+    allclose("relu dx", dx, st_get(f, "dx", NULL), n, RTOL, ATOL);
+    free(y); free(dx);
+    st_close(f);
+
+    f = st_open("layer_logsoftmax.safetensors");
+    REQUIRE(f);
+    int xs[2];
+    st_shape(f, "x", xs, 2);
+    x = st_get(f, "x", &n);
+    y = zeros(n);
+    dx = zeros(n);
+    forward_logsoftmax(y, x, xs[0], xs[1]);
+    allclose("logsoftmax y", y, st_get(f, "y", NULL), n, RTOL, ATOL);
+    backward_logsoftmax(dx, st_get(f, "dy", NULL), y, xs[0], xs[1]);
+    allclose("logsoftmax dx", dx, st_get(f, "dx", NULL), n, RTOL, ATOL);
+    free(y); free(dx);
+    st_close(f);
+}
+
+static void linear_case(const char *file, int bias)
+{
+    st_file *f = st_open(file);
+    REQUIRE(f);
+    int xs[2], ws[2];
+    st_shape(f, "x", xs, 2);
+    st_shape(f, "weight", ws, 2);
+    size_t nx, ny, nw;
+    float *x = st_get(f, "x", &nx), *w = st_get(f, "weight", &nw), *yref = st_get(f, "y", &ny);
+    float *y = zeros(ny), *dx = zeros(nx), *dw = zeros(nw), *db = zeros((size_t)ws[0]);
+    forward_linear(y, x, w, bias ? st_get(f, "bias", NULL) : NULL, xs[0], xs[1], ws[0]);
+    allclose(file, y, yref, ny, RTOL, ATOL);
+    backward_linear(dx, dw, bias ? db : NULL, st_get(f, "dy", NULL), x, w, xs[0], xs[1], ws[0]);
+    allclose("linear dx", dx, st_get(f, "dx", NULL), nx, RTOL, ATOL);
+    allclose("linear dw", dw, st_get(f, "weight.grad", NULL), nw, RTOL, ATOL);
+    if (bias) allclose("linear db", db, st_get(f, "bias.grad", NULL), (size_t)ws[0], RTOL, ATOL);
+    free(y); free(dx); free(dw); free(db);
+    st_close(f);
+}
+
+TEST(torch_linear)
+{
+    linear_case("layer_linear.safetensors", 1);
+    linear_case("layer_linear_nobias.safetensors", 0);
+}
+
+static void bn_case(const char *file, int train)
+{
+    st_file *f = st_open(file);
+    REQUIRE(f);
+    int xs[4];
+    st_shape(f, "x", xs, 4);
+    int n = xs[0], c = xs[1], hw = xs[2] * xs[3];
+    size_t nx;
+    float *x = st_get(f, "x", &nx);
+    float *y = zeros(nx), *xhat = zeros(nx), *dx = zeros(nx), *invstd = zeros((size_t)c);
+    float *rm = zeros((size_t)c), *rv = zeros((size_t)c), *dg = zeros((size_t)c), *dbt = zeros((size_t)c);
+    memcpy(rm, st_get(f, "running_mean.before", NULL), sizeof(float) * (size_t)c);
+    memcpy(rv, st_get(f, "running_var.before", NULL), sizeof(float) * (size_t)c);
+    float *g = st_get(f, "weight", NULL), *b = st_get(f, "bias", NULL);
+    if (train) {
+        forward_batchnorm_train(y, xhat, invstd, rm, rv, x, g, b, n, c, hw, 1e-5f, 0.1f);
+        allclose("bn running_mean", rm, st_get(f, "running_mean", NULL), (size_t)c, RTOL, ATOL);
+        allclose("bn running_var", rv, st_get(f, "running_var", NULL), (size_t)c, RTOL, ATOL);
+        backward_batchnorm(dx, dg, dbt, st_get(f, "dy", NULL), xhat, invstd, g, n, c, hw);
+        allclose("bn dx", dx, st_get(f, "dx", NULL), nx, RTOL, ATOL);
+    } else {
+        forward_batchnorm_eval(y, x, g, b, rm, rv, n, c, hw, 1e-5f);
+        /* eval: dx = dy * gamma / sqrt(var + eps); dgamma/dbeta from xhat */
+        for (int ch = 0; ch < c; ch++) {
+            invstd[ch] = 1.0f / sqrtf(rv[ch] + 1e-5f);
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < hw; j++) {
+                    size_t o = ((size_t)i * c + ch) * hw + j;
+                    xhat[o] = (x[o] - rm[ch]) * invstd[ch];
+                }
+        }
+        const float *dy = st_get(f, "dy", NULL);
+        for (int ch = 0; ch < c; ch++)
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < hw; j++) {
+                    size_t o = ((size_t)i * c + ch) * hw + j;
+                    dx[o] = dy[o] * g[ch] * invstd[ch];
+                    dg[ch] += dy[o] * xhat[o];
+                    dbt[ch] += dy[o];
+                }
+        allclose("bn eval dx", dx, st_get(f, "dx", NULL), nx, RTOL, ATOL);
+    }
+    allclose(file, y, st_get(f, "y", NULL), nx, RTOL, ATOL);
+    allclose("bn dgamma", dg, st_get(f, "weight.grad", NULL), (size_t)c, RTOL, ATOL);
+    allclose("bn dbeta", dbt, st_get(f, "bias.grad", NULL), (size_t)c, RTOL, ATOL);
+    free(y); free(xhat); free(dx); free(invstd); free(rm); free(rv); free(dg); free(dbt);
+    st_close(f);
+}
+
+TEST(torch_batchnorm_train_and_eval)
+{
+    bn_case("layer_bn_train.safetensors", 1);
+    bn_case("layer_bn_train_1d.safetensors", 1);
+    bn_case("layer_bn_eval.safetensors", 0);
+}
+
+TEST(torch_cross_entropy_plain_and_weighted)
+{
+    const char *files[2] = {"layer_ce.safetensors", "layer_ce_weighted.safetensors"};
+    for (int k = 0; k < 2; k++) {
+        st_file *f = st_open(files[k]);
+        REQUIRE(f);
+        size_t n;
+        float *logits = st_get(f, "logits", &n), *lab = st_get(f, "labels", NULL);
+        int labels[64];
+        for (size_t i = 0; i < n / 2; i++) labels[i] = (int)lab[i];
+        float d[128];
+        float loss = softmax_cross_entropy(d, NULL, logits, labels, st_get(f, "weights", NULL),
+                                           (int)(n / 2), 2);
+        allclose(files[k], &loss, st_get(f, "loss", NULL), 1, RTOL, ATOL);
+        allclose("ce dlogits", d, st_get(f, "dlogits", NULL), n, RTOL, ATOL);
+        st_close(f);
+    }
+}
