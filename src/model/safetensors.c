@@ -114,8 +114,9 @@ static int check_entry(const cJSON *e, const nn_tensor *t, uint64_t data_size, u
     }
     double o0 = cJSON_GetArrayItem(offs, 0)->valuedouble, o1 = cJSON_GetArrayItem(offs, 1)->valuedouble;
     if (!(o0 >= 0 && o1 >= o0 && o1 <= (double)data_size))
-        return fail(err, errlen, "tensor %s: data offsets [%.0f, %.0f] outside the %llu data bytes",
-                    t->name, o0, o1, (unsigned long long)data_size);
+        return fail(err, errlen, "tensor %s: data offsets [%.0f, %.0f] outside the %llu data bytes%s",
+                    t->name, o0, o1, (unsigned long long)data_size,
+                    o0 >= 0 && o1 >= o0 ? " (file truncated?)" : "");
     if ((uint64_t)(o1 - o0) != t->count * 4)
         return fail(err, errlen, "tensor %s: %.0f data bytes for %zu float32 values", t->name,
                     o1 - o0, t->count);

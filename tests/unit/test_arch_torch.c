@@ -1,0 +1,185 @@
+/* Whole networks and optimizers against PyTorch (tests/ref/make_nn_ref.py). */
+#include "../../src/nn/model.h"
+#include "st_read.h"
+#include "test.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void nn_optimizer_step(vg_optimizer *o);
+
+/* Copy every tensor of the model from the fixture (same names as PyTorch). */
+static int load_state(vg_model *m, st_file *f)
+{
+    for (int i = 0; i < m->n_tensors; i++) {
+        size_t n;
+        float *src = st_get(f, m->tensors[i].name, &n);
+        if (!src || n != m->tensors[i].count) {
+            test_fail(__FILE__, __LINE__, "fixture lacks %s", m->tensors[i].name);
+            return -1;
+        }
+        memcpy(m->arena + m->tensors[i].offset, src, sizeof(float) * n);
+    }
+    return 0;
+}
+
+static void arch_case(const char *arch, const char *file)
+{
+    st_file *f = st_open(file);
+    REQUIRE(f);
+    vg_model *m = NULL;
+    REQUIRE(vg_model_create(arch, 1, &m, NULL, 0) == VG_OK);
+    REQUIRE(load_state(m, f) == 0);
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == L_DROPOUT) m->layers[i].p = 0;   /* PyTorch side has none */
+    int xs[4];
+    st_shape(f, "x", xs, 4);
+    float *x = st_get(f, "x", NULL), *lab = st_get(f, "labels", NULL);
+    int labels[16];
+    for (int i = 0; i < xs[0]; i++) labels[i] = (int)lab[i];
+
+    const float *logits = nn_forward(m, x, xs[0], xs[2], xs[3], 1);
+    REQUIRE(logits);
+    allclose("train-mode logits", logits, st_get(f, "logits", NULL), (size_t)xs[0] * 2, RTOL, ATOL);
+    float dlogits[32];
+    float loss = softmax_cross_entropy(dlogits, NULL, logits, labels, NULL, xs[0], 2);
+    allclose("loss", &loss, st_get(f, "loss", NULL), 1, RTOL, ATOL);
+    nn_zero_grad(m);
+    nn_backward(m, x, dlogits, 0);
+    int compared = 0;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const nn_tensor *t = &m->tensors[i];
+        char key[96];
+        snprintf(key, sizeof key, "%s.%s", t->name, t->is_buffer ? "after" : "grad");
+        char what[128];
+        snprintf(what, sizeof what, "%s %s", arch, key);
+        float *ours = t->is_buffer ? m->arena + t->offset : m->grads + t->offset;
+        allclose(what, ours, st_get(f, key, NULL), t->count, RTOL, ATOL);
+        compared++;
+    }
+    CHECK(compared == m->n_tensors && compared > 0);
+    float eval_logits[32];
+    CHECK(vg_model_forward(m, x, xs[0], xs[2], xs[3], eval_logits) == VG_OK);
+    allclose("eval-mode logits", eval_logits, st_get(f, "logits_eval", NULL), (size_t)xs[0] * 2,
+             RTOL, ATOL);
+    vg_model_destroy(m);
+    st_close(f);
+}
+
+TEST(torch_arch_lenet_forward_loss_gradients)
+{
+    arch_case("lenet", "arch_lenet.safetensors");
+}
+
+TEST(torch_arch_cnn_forward_loss_gradients)
+{
+    arch_case("cnn", "arch_cnn.safetensors");
+}
+
+TEST(lenet_has_the_reference_parameter_names_and_shapes)
+{
+    vg_model *m;
+    REQUIRE(vg_model_create("lenet", 0, &m, NULL, 0) == VG_OK);
+    const char *names[] = {"conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc1.weight",
+                           "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"};
+    int shapes[][4] = {{6, 3, 5, 5}, {6}, {16, 6, 5, 5}, {16}, {120, 400}, {120}, {84, 120}, {84},
+                       {2, 84}, {2}};
+    CHECK(m->n_tensors == 10);
+    for (int i = 0; i < 10; i++) {
+        nn_tensor *t = nn_find_tensor(m, names[i]);
+        CHECKF(t != NULL, "missing %s", names[i]);
+        if (t) CHECKF(!memcmp(t->shape, shapes[i], sizeof(int) * (size_t)t->ndim), "%s shape", names[i]);
+    }
+    CHECK(vg_model_num_params(m) == 61326);   /* as NOTES.md counts */
+    vg_model_destroy(m);
+}
+
+TEST(cnn_size_and_any_length_input)
+{
+    vg_model *m;
+    REQUIRE(vg_model_create("cnn", 0, &m, NULL, 0) == VG_OK);
+    size_t np = vg_model_num_params(m);
+    CHECKF(np > 100000 && np < 500000, "cnn has %zu parameters", np);
+    float *x = calloc(128 * 700, sizeof(float)), logits[2];
+    for (int w = 20; w <= 700; w += 340) {
+        for (int i = 0; i < 128 * w; i++) x[i] = sinf(i * 0.01f);
+        CHECKF(vg_model_forward(m, x, 1, 128, w, logits) == VG_OK, "width %d", w);
+        CHECK(isfinite(logits[0]) && isfinite(logits[1]));
+    }
+    CHECK(vg_model_forward(m, x, 1, 64, 100, logits) == VG_EARG);   /* wrong band count */
+    free(x);
+    vg_model_destroy(m);
+}
+
+/* A 12-parameter "model" for the optimizer fixtures. */
+static vg_model *vector_model(void)
+{
+    vg_model *m;
+    if (vg_model_create("input 12 1 1; v: linear 1 bias=0", 0, &m, NULL, 0)) return NULL;
+    return m;
+}
+
+static void optim_case(st_file *f, const char *name, vg_optim_config cfg)
+{
+    vg_model *m = vector_model();
+    REQUIRE(m && m->n_arena == 12);
+    memcpy(m->arena, st_get(f, "p0", NULL), sizeof(float) * 12);
+    vg_optimizer *o = vg_optimizer_create(m, &cfg);
+    REQUIRE(o);
+    float *grads = st_get(f, "grads", NULL), *hist = st_get(f, name, NULL);
+    REQUIRE(hist);
+    for (int s = 0; s < 10; s++) {
+        memcpy(m->grads, grads + 12 * s, sizeof(float) * 12);
+        nn_optimizer_step(o);
+        char what[64];
+        snprintf(what, sizeof what, "%s step %d", name, s + 1);
+        allclose(what, m->arena, hist + 12 * s, 12, 0, 1e-5f);
+    }
+    vg_optimizer_destroy(o);
+    vg_model_destroy(m);
+}
+
+TEST(torch_optimizers_ten_steps)
+{
+    st_file *f = st_open("optim.safetensors");
+    REQUIRE(f);
+    vg_optim_config c;
+    vg_optim_config_default(&c);
+    c.kind = VG_OPT_SGD; c.lr = 0.1f; c.momentum = 0;
+    optim_case(f, "sgd", c);
+    c.lr = 0.01f; c.momentum = 0.9f;
+    optim_case(f, "sgd_momentum", c);
+    c.lr = 0.05f; c.weight_decay = 0.01f;
+    optim_case(f, "sgd_momentum_wd", c);
+    c.weight_decay = 0; c.lr = 0.1f; c.clip_norm = 0.5f;
+    optim_case(f, "sgd_clip", c);
+    vg_optim_config_default(&c);
+    c.kind = VG_OPT_ADAM; c.lr = 0.001f;
+    optim_case(f, "adam", c);
+    c.lr = 0.01f; c.weight_decay = 0.1f;
+    optim_case(f, "adam_wd", c);
+    c.kind = VG_OPT_ADAMW;
+    optim_case(f, "adamw", c);
+    st_close(f);
+}
+
+TEST(torch_lr_schedules)
+{
+    st_file *f = st_open("schedules.safetensors");
+    REQUIRE(f);
+    vg_optim_config c;
+    vg_optim_config_default(&c);
+    c.lr = 0.1f;
+    float got[12];
+    c.schedule = VG_LR_STEP; c.step_size = 3; c.gamma = 0.5f;
+    for (int t = 0; t < 10; t++) got[t] = vg_lr_at(&c, t);
+    allclose("step", got, st_get(f, "step", NULL), 10, 1e-5f, 1e-7f);
+    c.schedule = VG_LR_COSINE; c.warmup = 0; c.total = 10;
+    for (int t = 0; t < 12; t++) got[t] = vg_lr_at(&c, t);
+    allclose("cosine", got, st_get(f, "cosine", NULL), 11, 1e-5f, 1e-7f);
+    c.warmup = 3; c.total = 10;
+    for (int t = 0; t < 12; t++) got[t] = vg_lr_at(&c, t);
+    allclose("cosine_warmup", got, st_get(f, "cosine_warmup", NULL), 11, 1e-5f, 1e-7f);
+    st_close(f);
+}

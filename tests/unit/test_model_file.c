@@ -1,0 +1,187 @@
+/* Model files (safetensors): round trip, metadata, every refusal; training
+ * determinism and memorisation. */
+#include "../../src/nn/model.h"
+#include "test.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+TEST(model_save_load_round_trip)
+{
+    vg_model *a, *b = NULL;
+    REQUIRE(vg_model_create("cnn", 7, &a, NULL, 0) == VG_OK);
+    CHECK(vg_model_set_meta(a, "labels", "female,male") == VG_OK);
+    CHECK(vg_model_set_meta(a, "sample_rate", "16000") == VG_OK);
+    char *p = path_join(temp_dir(), "rt.safetensors");
+    CHECK(vg_model_save(a, p) == VG_OK);
+    char err[256];
+    CHECK(vg_model_load(p, &b, err, sizeof err) == VG_OK);
+    REQUIRE(b);
+    CHECK(b->n_arena == a->n_arena && !memcmp(a->arena, b->arena, sizeof(float) * a->n_arena));
+    CHECK(!strcmp(vg_model_meta(b, "labels"), "female,male"));
+    CHECK(!strcmp(vg_model_arch(b), vg_model_arch(a)));
+    float x[128 * 60], la[2], lb[2];
+    for (int i = 0; i < 128 * 60; i++) x[i] = cosf(i * 0.37f);
+    CHECK(vg_model_forward(a, x, 1, 128, 60, la) == VG_OK);
+    CHECK(vg_model_forward(b, x, 1, 128, 60, lb) == VG_OK);
+    CHECK(!memcmp(la, lb, sizeof la));
+    /* Python's safetensors layout: 8-byte aligned data start. */
+    FILE *f = fopen(p, "rb");
+    unsigned char hl[8];
+    CHECK(fread(hl, 1, 8, f) == 8);
+    fclose(f);
+    CHECK(hl[0] % 8 == 0);
+    vg_model_destroy(a);
+    vg_model_destroy(b);
+    free(p);
+}
+
+static void write_raw(const char *path, const char *json, const void *data, size_t n, long claim)
+{
+    FILE *f = fopen(path, "wb");
+    uint64_t len = claim >= 0 ? (uint64_t)claim : strlen(json);
+    for (int i = 0; i < 8; i++) fputc((int)((len >> (8 * i)) & 255), f);
+    fputs(json, f);
+    if (n) fwrite(data, 1, n, f);
+    fclose(f);
+}
+
+#define META "{\"__metadata__\":{\"format_version\":\"%s\",\"arch\":\"input 2 1 1; fc: linear 2\"},"
+#define W(shape, dtype, a, b) "\"fc.weight\":{\"dtype\":\"" dtype "\",\"shape\":" shape ",\"data_offsets\":[" a "," b "]},"
+#define B(a, b) "\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[" a "," b "]}}"
+
+static void expect_refusal(const char *name, const char *json, const float *data, size_t n,
+                           long claim, const char *reason)
+{
+    char *p = path_join(temp_dir(), name);
+    write_raw(p, json, data, n, claim);
+    vg_model *m = (vg_model *)0x1;
+    char err[256] = "";
+    int rc = vg_model_load(p, &m, err, sizeof err);
+    CHECKF(rc == VG_EMODEL, "%s: status %d (%s)", name, rc, err);
+    CHECKF(m == NULL, "%s: output set on failure", name);
+    CHECKF(strstr(err, reason) != NULL, "%s: reason '%s' lacks '%s'", name, err, reason);
+    CHECKF(strchr(err, '\n') == NULL, "%s: reason is not one line", name);
+    free(p);
+}
+
+TEST(model_load_refuses_malformed_files)
+{
+    float d[6] = {1, 2, 3, 4, 5, 6};
+    char json[1024];
+    /* the valid file first, so the cases below fail for their own reason */
+    snprintf(json, sizeof json, META W("[2,2]", "F32", "0", "16") B("16", "24"), "1");
+    char *p = path_join(temp_dir(), "ok.safetensors");
+    write_raw(p, json, d, sizeof d, -1);
+    vg_model *m = NULL;
+    char err[256];
+    CHECKF(vg_model_load(p, &m, err, sizeof err) == VG_OK, "valid file refused: %s", err);
+    vg_model_destroy(m);
+    free(p);
+
+    expect_refusal("trunc.st", json, d, 12, -1, "truncated");
+    expect_refusal("short.st", "", NULL, 0, -1, "");
+    expect_refusal("hdrlong.st", json, d, sizeof d, 100000, "longer than the file");
+    snprintf(json, sizeof json, META W("[2,2]", "F32", "0", "16") B("16", "32"), "1");
+    expect_refusal("offsets.st", json, d, sizeof d, -1, "outside");
+    snprintf(json, sizeof json, META W("[3,2]", "F32", "0", "16") B("16", "24"), "1");
+    expect_refusal("shape.st", json, d, sizeof d, -1, "architecture expects [2, 2]");
+    snprintf(json, sizeof json, META W("[2,2]", "F16", "0", "8") B("8", "16"), "1");
+    expect_refusal("dtype.st", json, d, sizeof d, -1, "dtype F16");
+    snprintf(json, sizeof json, META W("[2,2]", "F32", "0", "16") B("16", "24"), "99");
+    expect_refusal("version.st", json, d, sizeof d, -1, "unknown format version '99'");
+    snprintf(json, sizeof json, META B("16", "24"), "1");
+    expect_refusal("missing.st", json, d, sizeof d, -1, "missing tensor fc.weight");
+    snprintf(json, sizeof json, META W("[2,2]", "F32", "0", "16") "\"extra\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}," B("16", "24"), "1");
+    expect_refusal("extra.st", json, d, sizeof d, -1, "unexpected tensor extra");
+    expect_refusal("notjson.st", "{\"__metadata__\": [1, 2", d, sizeof d, -1, "not valid JSON");
+    expect_refusal("noarch.st", "{\"__metadata__\":{\"format_version\":\"1\"}}", d, sizeof d, -1, "not a voxgender model");
+    snprintf(json, sizeof json, META W("[2,2]", "F32", "0", "16") B("16", "24"), "1");
+    float nan_d[6] = {1, 2, NAN, 4, 5, 6};
+    expect_refusal("nan.st", json, nan_d, sizeof nan_d, -1, "NaN");
+    expect_refusal("badarch.st", "{\"__metadata__\":{\"format_version\":\"1\",\"arch\":\"input 2 1 1; fc: frob 2\"}}",
+                   d, sizeof d, -1, "unknown layer 'frob'");
+    m = (vg_model *)0x1;
+    CHECK(vg_model_load("/nonexistent.safetensors", &m, err, sizeof err) == VG_ENOENT && m == NULL);
+}
+
+TEST(model_descriptions_are_validated)
+{
+    vg_model *m;
+    char err[160];
+    CHECK(vg_model_create("input 1 8 8; conv 4 k=3; gap; flatten; linear 2", 0, &m, err, sizeof err) == VG_OK);
+    vg_model_destroy(m);
+    CHECK(vg_model_create("input 1 8 0; conv 4 k=3; flatten; linear 2", 0, &m, err, sizeof err) == VG_EARG);
+    CHECKF(strstr(err, "depends on the input length") != NULL, "%s", err);
+    CHECK(vg_model_create("input 1 8 8; conv 4 k=9; gap; flatten; linear 2", 0, &m, err, sizeof err) == VG_EARG);
+    CHECK(vg_model_create("input 1 8 8; conv 4 k=3 q=1; linear 2", 0, &m, err, sizeof err) == VG_EARG);
+    CHECKF(strstr(err, "bad option 'q=1'") != NULL, "%s", err);
+    CHECK(vg_model_create("input 1 8 8; a: conv 4 k=3; a: conv 4 k=3; gap; flatten; linear 2", 0, &m, err, sizeof err) == VG_EARG);
+    CHECK(vg_model_create("input 1 8 8; conv 4 k=3", 0, &m, err, sizeof err) == VG_EARG);
+    CHECK(vg_arch_builtin("lenet") && vg_arch_builtin("cnn") && !vg_arch_builtin("nope"));
+}
+
+static void random_batch(float *x, int *labels, int n, size_t per, uint64_t s)
+{
+    for (size_t i = 0; i < (size_t)n * per; i++) x[i] = rng_normal(&s);
+    for (int i = 0; i < n; i++) labels[i] = (int)(rng_next(&s) & 1);
+}
+
+TEST(training_is_deterministic_for_a_seed)
+{
+    const int n = 8, w = 40;
+    float *x = malloc(sizeof(float) * n * 128 * w);
+    int labels[8];
+    random_batch(x, labels, n, 128 * w, 3);
+    vg_model *a, *b;
+    REQUIRE(vg_model_create("cnn", 11, &a, NULL, 0) == VG_OK);
+    REQUIRE(vg_model_create("cnn", 11, &b, NULL, 0) == VG_OK);
+    vg_optim_config c;
+    vg_optim_config_default(&c);
+    c.kind = VG_OPT_ADAMW; c.lr = 1e-3f; c.weight_decay = 0.01f;
+    vg_optimizer *oa = vg_optimizer_create(a, &c), *ob = vg_optimizer_create(b, &c);
+    for (int s = 0; s < 3; s++) {
+        CHECK(vg_model_train_step(a, oa, x, labels, n, 128, w, NULL, NULL, NULL) == VG_OK);
+        CHECK(vg_model_train_step(b, ob, x, labels, n, 128, w, NULL, NULL, NULL) == VG_OK);
+    }
+    CHECK(!memcmp(a->arena, b->arena, sizeof(float) * a->n_arena));
+    vg_model *c2;
+    REQUIRE(vg_model_create("cnn", 12, &c2, NULL, 0) == VG_OK);
+    CHECK(memcmp(a->arena, c2->arena, sizeof(float) * a->n_arena) != 0);   /* seed matters */
+    vg_optimizer_destroy(oa); vg_optimizer_destroy(ob);
+    vg_model_destroy(a); vg_model_destroy(b); vg_model_destroy(c2);
+    free(x);
+}
+
+TEST(cnn_memorises_32_examples)
+{
+    const int n = 32, w = 32;
+    float *x = malloc(sizeof(float) * n * 128 * w);
+    int labels[32];
+    random_batch(x, labels, n, 128 * w, 5);
+    vg_model *m;
+    REQUIRE(vg_model_create("cnn", 1, &m, NULL, 0) == VG_OK);
+    vg_optim_config c;
+    vg_optim_config_default(&c);
+    c.kind = VG_OPT_ADAM; c.lr = 2e-3f;
+    vg_optimizer *o = vg_optimizer_create(m, &c);
+    float loss = 0, first = 0;
+    int correct = 0;
+    for (int s = 0; s < 80; s++) {
+        CHECK(vg_model_train_step(m, o, x, labels, n, 128, w, NULL, &loss, &correct) == VG_OK);
+        if (s == 0) first = loss;
+    }
+    CHECKF(loss < 0.05f && correct == 32, "loss %.4f -> %.4f, %d/32 correct", first, loss, correct);
+    /* and in inference mode too */
+    float *logits = malloc(sizeof(float) * n * 2);
+    CHECK(vg_model_forward(m, x, n, 128, w, logits) == VG_OK);
+    int ok = 0;
+    for (int i = 0; i < n; i++) ok += (logits[2 * i + 1] > logits[2 * i]) == labels[i];
+    CHECKF(ok >= 30, "inference: %d/32", ok);
+    vg_optimizer_destroy(o);
+    vg_model_destroy(m);
+    free(logits);
+    free(x);
+}
