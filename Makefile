@@ -12,8 +12,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS   ?= -O3 -g
-ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -pthread -Iinclude $(PKG_CFLAGS)
-LDLIBS   := $(PKG_LIBS) -lm -pthread
+ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -pthread -fopenmp -Iinclude $(PKG_CFLAGS)
+LDLIBS   := $(PKG_LIBS) -lm -pthread -fopenmp
 
 LIB_SRC  := $(wildcard src/*.c src/*/*.c)
 CLI_SRC  := $(wildcard cli/*.c)
@@ -41,7 +41,7 @@ $(LIB_A): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(LIB_SO): $(LIB_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libvoxgender.so.0 -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -fopenmp $(LDFLAGS) -shared -Wl,-soname,libvoxgender.so.0 -o $@ $^ $(LDLIBS)
 
 $(CLI): $(CLI_OBJ) $(LIB_A)
 	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(LIB_A) $(LDFLAGS) $(LDLIBS)
@@ -52,10 +52,13 @@ $(TESTS): $(TEST_OBJ) $(LIB_A)
 $(BENCH): $(BUILD)/bench/bench_frontend.o $(LIB_A)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
+$(BUILD)/bench_nn: $(BUILD)/bench/bench_nn.o $(LIB_A)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+
 # The test suite: unit tests (library) and CLI tests; the last line of the
 # output is "N passed, N failed".
 test: $(CLI) $(TESTS)
-	tests/run_all.sh $(BUILD)
+	VG_TEST_CFLAGS="$(CFLAGS)" tests/run_all.sh $(BUILD)
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
 # ASan's quarantine keeps freed memory resident; cap it so the bounded-memory
@@ -64,7 +67,7 @@ test-asan:
 	ASAN_OPTIONS=quarantine_size_mb=16:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    LDFLAGS="-fsanitize=address,undefined" test
 
-bench: $(CLI) $(BENCH)
+bench: $(CLI) $(BENCH) $(BUILD)/bench_nn
 	bench/run.sh $(BUILD)
 
 demo: $(CLI)

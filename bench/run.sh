@@ -5,9 +5,14 @@
 set -euo pipefail
 BUILD="${1:-build}"
 SHARED="${VG_SHARED:-../shared}"
-# Debian's OpenBLAS 0.3.21 does not know this CPU and would fall back to slow
-# kernels: name a known core for every process of the run (peers included).
-export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-SkylakeX}"
+# Debian's OpenBLAS 0.3.21 does not know this CPU (and this environment
+# presets OPENBLAS_CORETYPE=Haswell): on an AVX-512 CPU every process of the
+# run, peers included, gets the SkylakeX kernels. BENCH_CORETYPE overrides.
+if grep -qw avx512f /proc/cpuinfo; then
+    export OPENBLAS_CORETYPE="${BENCH_CORETYPE:-SkylakeX}"
+fi
+export VOXGENDER_BLAS_CORETYPE="${OPENBLAS_CORETYPE:-}"
+[ -n "$VOXGENDER_BLAS_CORETYPE" ] || unset VOXGENDER_BLAS_CORETYPE
 echo "bench: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 
 # 6 s windows from real recordings (FLAC, 16 kHz) of ../shared/data.
@@ -28,3 +33,24 @@ if /usr/bin/python3 -c "import torchaudio" 2>/dev/null; then
 else
     echo "bench: python3-torchaudio not installed; voxgender alone: 1 core $vg1 files/s, all cores $vgn files/s"
 fi
+
+# ---- CNN engine (issue 3): both sides on the same number of threads
+THREADS=$(nproc)
+echo "bench: CNN engine, $THREADS threads each"
+vgout=$(OPENBLAS_NUM_THREADS=$THREADS "$BUILD/bench_nn")
+get() { awk -v k="$1" '$1 == k { print $2 }' <<<"$2"; }
+echo "bench: voxgender BLAS: OpenBLAS $(get blas_core "$vgout") kernels, $(get blas_threads "$vgout") threads"
+if /usr/bin/python3 -c "import torch" 2>/dev/null; then
+    peer=$(/usr/bin/python3 bench/torch_nn.py "$THREADS")
+    for a in lenet cnn; do
+        v=$(get ${a}_latency_ms "$vgout"); p=$(get ${a}_latency_ms "$peer")
+        echo "BENCH ${a}_latency_batch1 voxgender=$v peer=$p ms speedup=$(ratio "$p" "$v")"
+        v=$(get ${a}_infer64_per_s "$vgout"); p=$(get ${a}_infer64_per_s "$peer")
+        echo "BENCH ${a}_inference_batch64 voxgender=$v peer=$p samples/s speedup=$(ratio "$v" "$p")"
+        v=$(get ${a}_train32_per_s "$vgout"); p=$(get ${a}_train32_per_s "$peer")
+        echo "BENCH ${a}_training_batch32 voxgender=$v peer=$p samples/s speedup=$(ratio "$v" "$p")"
+    done
+fi
+g=$(get cnn_forward_gflops "$vgout"); s=$(get sgemm_gflops "$vgout")
+echo "bench: cnn forward $g GFLOP/s = $(awk -v a="$g" -v b="$s" 'BEGIN { printf "%.0f", 100 * a / b }')% of measured sgemm $s GFLOP/s" \
+     "($(get cnn_params "$vgout") parameters, $(awk -v m="$(get cnn_macs_6s "$vgout")" 'BEGIN { printf "%.2f", 2 * m / 1e9 }') GFLOP per 6 s clip)"

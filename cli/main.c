@@ -3,7 +3,29 @@
 #include "voxgender.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* OpenBLAS picks its kernels when it loads, from OPENBLAS_CORETYPE. If this
+ * CPU has AVX-512 but the kernels chosen do not use it (Debian's 0.3.21 does
+ * not know AMD Zen 4, and some environments preset OPENBLAS_CORETYPE=Haswell),
+ * set the variable to the recommended core and start again, once.
+ * VOXGENDER_BLAS_CORETYPE, when set, is used as given instead. */
+static void ensure_fast_blas(char **argv)
+{
+    if (getenv("VOXGENDER_BLAS_REEXEC")) return;          /* already restarted */
+    const char *forced = getenv("VOXGENDER_BLAS_CORETYPE");
+    const char *want = forced ? forced : vg_blas_recommended_core();
+    const char *have = getenv("OPENBLAS_CORETYPE");
+    if (!want || (have && !strcmp(have, want))) return;
+    setenv("OPENBLAS_CORETYPE", want, 1);
+    setenv("VOXGENDER_BLAS_REEXEC", "1", 1);
+    execv("/proc/self/exe", argv);
+    /* exec failed: carry on with the slower kernels, but say so */
+    fprintf(stderr, "voxgender: warning: BLAS runs %s kernels; set OPENBLAS_CORETYPE=%s for speed\n",
+            vg_blas_core(), want);
+}
 
 static void usage(FILE *f)
 {
@@ -22,6 +44,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    ensure_fast_blas(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -32,7 +55,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
-        printf("voxgender %s\n", vg_version());
+        printf("voxgender %s (BLAS: OpenBLAS %s kernels, %d threads)\n", vg_version(), vg_blas_core(),
+               vg_blas_threads());
         return 0;
     }
     if (!strcmp(cmd, "spectrogram")) return cmd_spectrogram(argc - 1, argv + 1);

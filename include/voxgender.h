@@ -51,6 +51,16 @@ const char *vg_strerror(int status);
 /* Library version, e.g. "0.1.0". */
 const char *vg_version(void);
 
+/* The BLAS kernels in use: OpenBLAS's core name (e.g. "SkylakeX") and its
+ * thread count. Debian's OpenBLAS 0.3.21 does not recognise recent AVX-512
+ * CPUs (AMD Zen 4) and picks slower AVX2 "Haswell" kernels unless the
+ * environment variable OPENBLAS_CORETYPE is set before the library loads;
+ * vg_blas_recommended_core() names the core to set, or NULL when the
+ * detected one is already the best. The voxgender CLI does this itself. */
+const char *vg_blas_core(void);
+int vg_blas_threads(void);
+const char *vg_blas_recommended_core(void);
+
 /* ------------------------------------------------------------ audio input */
 
 /* Decoding accepts every container/codec that the linked FFmpeg reads.

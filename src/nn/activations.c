@@ -7,11 +7,13 @@
 
 void forward_relu(float *y, const float *x, size_t count)
 {
+#pragma omp parallel for schedule(static) if (count > 65536)
     for (size_t i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 void backward_relu(float *dx, const float *dy, const float *y, size_t count)
 {
+#pragma omp parallel for schedule(static) if (count > 65536)
     for (size_t i = 0; i < count; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 

@@ -9,6 +9,8 @@ void forward_batchnorm_train(float *y, float *xhat, float *invstd, float *runnin
                              const float *beta, int n, int c, int hw, float eps, float momentum)
 {
     const double m = (double)n * hw;
+    /* channels are independent: parallel without changing any sum's order */
+#pragma omp parallel for schedule(static) if ((long)n * c * hw > 32768)
     for (int ch = 0; ch < c; ch++) {
         double sum = 0, sq = 0;
         for (int i = 0; i < n; i++) {
@@ -47,6 +49,7 @@ void forward_batchnorm_eval(float *y, const float *x, const float *gamma, const 
                             const float *running_mean, const float *running_var,
                             int n, int c, int hw, float eps)
 {
+#pragma omp parallel for schedule(static) if ((long)n * c * hw > 32768)
     for (int ch = 0; ch < c; ch++) {
         float is = 1.0f / sqrtf(running_var[ch] + eps);
         float scale = (gamma ? gamma[ch] : 1.0f) * is;
@@ -63,6 +66,7 @@ void backward_batchnorm(float *dx, float *dgamma, float *dbeta, const float *dy,
                         int n, int c, int hw)
 {
     const double m = (double)n * hw;
+#pragma omp parallel for schedule(static) if ((long)n * c * hw > 32768)
     for (int ch = 0; ch < c; ch++) {
         double sdy = 0, sdyx = 0;
         for (int i = 0; i < n; i++) {

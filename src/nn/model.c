@@ -14,8 +14,10 @@
  * Unnamed conv/bn/linear layers get "layerN" names (N = layer index). */
 #include "model.h"
 
+#include <cblas.h>
 #include <ctype.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,7 +341,7 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
         return VG_OK;
     char err[128];
     if (infer_shapes(m, m->in_c, h, w, err, sizeof err)) return VG_EARG;
-    size_t act = 0, iact = 0, col = 1;
+    size_t act = 0, iact = 0, col = 1, wtmp = 1;
     for (int i = 0; i < m->n_layers; i++) {
         nn_layer *L = &m->layers[i];
         size_t out = (size_t)n * L->oc * L->oh * L->ow;
@@ -361,22 +363,35 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
             conv_shape_init(&s);
             size_t cs = conv_col_size(&s);
             if (cs > col) col = cs;
+            size_t ws = (size_t)L->oc * L->ic * L->kh * L->kw + (size_t)L->oc;
+            if (ws > wtmp) wtmp = ws;
         }
     }
-    free(m->act); free(m->dact); free(m->iact); free(m->col); free(m->dinput);
+    free(m->act); free(m->dact); free(m->iact); free(m->col); free(m->dinput); free(m->wtmp);
+    /* Batch-parallel mode needs a sample per thread and enough work per
+     * sample to pay for thread hand-offs (lenet's 0.65 M MACs do not). */
+    double macs = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == L_CONV)
+            macs += (double)m->layers[i].oc * m->layers[i].oh * m->layers[i].ow *
+                    m->layers[i].ic * m->layers[i].kh * m->layers[i].kw;
+    m->n_threads = macs >= 20e6 ? omp_get_max_threads() : 1;
+    if (m->n_threads > n) m->n_threads = n;
+    if (m->n_threads < 1) m->n_threads = 1;
     m->act = malloc(sizeof(float) * act);
     m->dact = training ? malloc(sizeof(float) * act) : NULL;
     m->iact = malloc(sizeof(int32_t) * (iact + 1));
-    m->col = malloc(sizeof(float) * col);
+    m->col = malloc(sizeof(float) * col * (size_t)m->n_threads);
+    m->wtmp = training ? malloc(sizeof(float) * wtmp * (size_t)m->n_threads) : NULL;
     m->dinput = training ? malloc(sizeof(float) * (size_t)n * m->in_c * h * w) : NULL;
-    if (!m->act || !m->iact || !m->col || (training && (!m->dact || !m->dinput))) {
-        free(m->act); free(m->dact); free(m->iact); free(m->col); free(m->dinput);
-        m->act = m->dact = m->col = m->dinput = NULL;
+    if (!m->act || !m->iact || !m->col || (training && (!m->dact || !m->dinput || !m->wtmp))) {
+        free(m->act); free(m->dact); free(m->iact); free(m->col); free(m->dinput); free(m->wtmp);
+        m->act = m->dact = m->col = m->dinput = m->wtmp = NULL;
         m->iact = NULL;
         m->plan_n = 0;
         return VG_ENOMEM;
     }
-    m->n_act = act; m->n_iact = iact; m->n_col = col;
+    m->n_act = act; m->n_iact = iact; m->n_col = col; m->n_wtmp = wtmp;
     m->plan_n = n; m->plan_h = h; m->plan_w = w; m->plan_training = training;
     return VG_OK;
 }
@@ -397,9 +412,91 @@ static pool_shape pool_of(const nn_layer *L, int n)
     return s;
 }
 
+/* Convolutions of a batch run one sample per thread with single-threaded
+ * BLAS: many mid-sized GEMMs parallelise better over samples than inside
+ * OpenBLAS, whose threads would otherwise spin between calls, and the two
+ * never compete for the cores. A single sample uses BLAS threads instead. */
+static void conv_forward(vg_model *m, const nn_layer *L, const float *in, float *y, int n)
+{
+    const float *W = m->arena + L->w, *B = L->b >= 0 ? m->arena + L->b : NULL;
+    conv_shape s = conv_of(L, 1);
+    if (m->n_threads < 2) {
+        s.n = n;
+        forward_conv2d(y, in, W, B, &s, m->col);
+        return;
+    }
+    const size_t xs = (size_t)L->ic * L->ih * L->iw, ys = (size_t)L->oc * L->oh * L->ow;
+#pragma omp parallel for schedule(static) num_threads(m->n_threads)
+    for (int i = 0; i < n; i++)
+        forward_conv2d(y + i * ys, in + i * xs, W, B, &s, m->col + (size_t)omp_get_thread_num() * m->n_col);
+}
+
+/* Weight gradients go to per-thread accumulators summed in thread order, so
+ * a given thread count always gives the same bits. */
+static void conv_backward(vg_model *m, const nn_layer *L, const float *in, const float *dy,
+                          float *dx, int n)
+{
+    const float *W = m->arena + L->w;
+    float *dW = m->grads + L->w, *dB = L->b >= 0 ? m->grads + L->b : NULL;
+    conv_shape s = conv_of(L, 1);
+    if (m->n_threads < 2) {
+        s.n = n;
+        backward_conv2d(dx, dW, dB, dy, in, W, &s, m->col);
+        return;
+    }
+    const size_t xs = (size_t)L->ic * L->ih * L->iw, ys = (size_t)L->oc * L->oh * L->ow;
+    const size_t nw = (size_t)L->oc * L->ic * L->kh * L->kw, nb = dB ? (size_t)L->oc : 0;
+    const int T = m->n_threads;
+#pragma omp parallel num_threads(T)
+    {
+        int t = omp_get_thread_num();
+        float *acc = m->wtmp + (size_t)t * m->n_wtmp, *col = m->col + (size_t)t * m->n_col;
+        memset(acc, 0, sizeof(float) * (nw + nb));
+#pragma omp for schedule(static)
+        for (int i = 0; i < n; i++)
+            backward_conv2d(dx ? dx + i * xs : NULL, acc, dB ? acc + nw : NULL, dy + i * ys,
+                            in + i * xs, W, &s, col);
+    }
+    for (int t = 0; t < T; t++) {
+        const float *acc = m->wtmp + (size_t)t * m->n_wtmp;
+        for (size_t k = 0; k < nw; k++) dW[k] += acc[k];
+        for (size_t k = 0; k < nb; k++) dB[k] += acc[nw + k];
+    }
+}
+
+/* One threading mode per pass: batch-parallel (OpenMP over samples and
+ * planes, BLAS single-threaded) or BLAS-parallel (OpenMP off). Mixing them
+ * per layer makes the two thread pools spin against each other. */
+typedef struct { int omp, blas; } thread_ctx;
+
+static thread_ctx threads_enter(const vg_model *m)
+{
+    thread_ctx c = {omp_get_max_threads(), openblas_get_num_threads()};
+    if (m->n_threads > 1) openblas_set_num_threads(1);
+    else omp_set_num_threads(1);
+    return c;
+}
+
+static void threads_leave(const vg_model *m, thread_ctx c)
+{
+    if (m->n_threads > 1) openblas_set_num_threads(c.blas);
+    else omp_set_num_threads(c.omp);
+}
+
+static const float *forward_pass(vg_model *m, const float *x, int n, int h, int w, int training);
+
 const float *nn_forward(vg_model *m, const float *x, int n, int h, int w, int training)
 {
     if (nn_plan(m, n, h, w, training)) return NULL;
+    thread_ctx c = threads_enter(m);
+    const float *y = forward_pass(m, x, n, h, w, training);
+    threads_leave(m, c);
+    return y;
+}
+
+static const float *forward_pass(vg_model *m, const float *x, int n, int h, int w, int training)
+{
+    (void)h; (void)w;
     const float *in = x;
     float *P = m->arena;
     for (int i = 0; i < m->n_layers; i++) {
@@ -407,11 +504,7 @@ const float *nn_forward(vg_model *m, const float *x, int n, int h, int w, int tr
         float *y = m->act + L->y;
         size_t count = (size_t)n * L->oc * L->oh * L->ow;
         switch (L->kind) {
-        case L_CONV: {
-            conv_shape s = conv_of(L, n);
-            forward_conv2d(y, in, P + L->w, L->b >= 0 ? P + L->b : NULL, &s, m->col);
-            break;
-        }
+        case L_CONV: conv_forward(m, L, in, y, n); break;
         case L_LINEAR:
             forward_linear(y, in, P + L->w, L->b >= 0 ? P + L->b : NULL, n, L->ic, L->oc);
             break;
@@ -449,7 +542,16 @@ const float *nn_forward(vg_model *m, const float *x, int n, int h, int w, int tr
     return in;
 }
 
+static void backward_pass(vg_model *m, const float *x, const float *dlogits, int want_dinput);
+
 void nn_backward(vg_model *m, const float *x, const float *dlogits, int want_dinput)
+{
+    thread_ctx c = threads_enter(m);
+    backward_pass(m, x, dlogits, want_dinput);
+    threads_leave(m, c);
+}
+
+static void backward_pass(vg_model *m, const float *x, const float *dlogits, int want_dinput)
 {
     const int n = m->plan_n;
     float *P = m->arena, *G = m->grads;
@@ -464,11 +566,7 @@ void nn_backward(vg_model *m, const float *x, const float *dlogits, int want_din
         /* Layers without parameters have nothing to do if no one needs dx. */
         if (!dx && L->kind != L_CONV && L->kind != L_LINEAR && L->kind != L_BN) continue;
         switch (L->kind) {
-        case L_CONV: {
-            conv_shape s = conv_of(L, n);
-            backward_conv2d(dx, G + L->w, L->b >= 0 ? G + L->b : NULL, dy, in, P + L->w, &s, m->col);
-            break;
-        }
+        case L_CONV: conv_backward(m, L, in, dy, dx, n); break;
         case L_LINEAR:
             backward_linear(dx, G + L->w, L->b >= 0 ? G + L->b : NULL, dy, in, P + L->w, n,
                             L->ic, L->oc);
@@ -518,6 +616,6 @@ void vg_model_destroy(vg_model *m)
         free(m->meta[i].value);
     }
     free(m->meta);
-    free(m->act); free(m->dact); free(m->iact); free(m->col); free(m->dinput);
+    free(m->act); free(m->dact); free(m->iact); free(m->col); free(m->dinput); free(m->wtmp);
     free(m);
 }

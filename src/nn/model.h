@@ -71,8 +71,11 @@ struct vg_model {
     size_t n_act;
     int32_t *iact;            /* maxpool indices */
     size_t n_iact;
-    float *col;               /* im2col workspace */
-    size_t n_col;
+    float *col;               /* im2col workspace, one per thread */
+    size_t n_col;             /* floats per thread */
+    float *wtmp;              /* per-thread conv weight-gradient accumulators */
+    size_t n_wtmp;            /* floats per thread */
+    int n_threads;            /* threads of the current plan */
     float *dinput;            /* gradient w.r.t. the network input */
     uint64_t rng;             /* dropout stream */
 };

@@ -14,8 +14,9 @@ int pool_shape_init(pool_shape *s)
 
 void forward_maxpool(float *y, int32_t *argmax, const float *x, const pool_shape *s)
 {
-    const size_t planes = (size_t)s->n * s->c;
-    for (size_t p = 0; p < planes; p++) {
+    const long planes = (long)s->n * s->c;
+#pragma omp parallel for schedule(static) if (planes * s->h * s->w > 32768)
+    for (long p = 0; p < planes; p++) {
         const float *xp = x + p * s->h * s->w;
         float *yp = y + p * s->oh * s->ow;
         int32_t *ap = argmax + p * s->oh * s->ow;
@@ -36,9 +37,10 @@ void forward_maxpool(float *y, int32_t *argmax, const float *x, const pool_shape
 
 void backward_maxpool(float *dx, const float *dy, const int32_t *argmax, const pool_shape *s)
 {
-    const size_t planes = (size_t)s->n * s->c;
-    memset(dx, 0, sizeof(float) * planes * s->h * s->w);
-    for (size_t p = 0; p < planes; p++) {
+    const long planes = (long)s->n * s->c;
+    memset(dx, 0, sizeof(float) * (size_t)planes * s->h * s->w);
+#pragma omp parallel for schedule(static) if (planes * s->h * s->w > 32768)
+    for (long p = 0; p < planes; p++) {
         float *dxp = dx + p * s->h * s->w;
         const float *dyp = dy + p * s->oh * s->ow;
         const int32_t *ap = argmax + p * s->oh * s->ow;

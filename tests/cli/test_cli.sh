@@ -93,7 +93,7 @@ int main(void) { printf("%s %s\n", vg_version(), vg_strerror(VG_EEMPTY)); return
 C
 check "make install + pkg-config builds a program" bash -c "
   export PKG_CONFIG_PATH='$T/stage/usr/local/lib/pkgconfig'
-  cc '$T/hello.c' -o '$T/hello' \$(pkg-config --define-variable=prefix='$T/stage/usr/local' --cflags --libs voxgender) &&
+  cc ${VG_TEST_CFLAGS:-} '$T/hello.c' -o '$T/hello' \$(pkg-config --define-variable=prefix='$T/stage/usr/local' --cflags --libs voxgender) &&
   LD_LIBRARY_PATH='$T/stage/usr/local/lib' '$T/hello' | grep -q 'file is empty' && [ -x '$T/stage/usr/local/bin/voxgender' ]"
 
 echo "$passed passed, $failed failed"

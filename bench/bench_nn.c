@@ -1,0 +1,94 @@
+/* CNN engine speed: batch-1 latency, batch-64 inference throughput and
+ * batch-32 training throughput for lenet (3x32x32) and cnn (1x128x481), plus
+ * the machine's sgemm GFLOP/s. Prints "key value" lines for bench/run.sh. */
+#include "voxgender.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double sgemm_gflops(void)
+{
+    const int n = 2048;
+    float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n),
+          *c = malloc(sizeof(float) * n * n);
+    for (int i = 0; i < n * n; i++) { a[i] = (float)(i % 7) * 0.1f; b[i] = (float)(i % 5) * 0.1f; }
+    double best = 1e9;
+    for (int r = 0; r < 4; r++) {
+        double t = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+        t = now() - t;
+        if (t < best) best = t;
+    }
+    free(a); free(b); free(c);
+    return 2.0 * n * n * (double)n / best / 1e9;
+}
+
+static void bench_arch(const char *arch, int c, int h, int w, int lat_runs)
+{
+    vg_model *m;
+    if (vg_model_create(arch, 1, &m, NULL, 0)) { fprintf(stderr, "cannot build %s\n", arch); exit(1); }
+    size_t per = (size_t)c * h * w;
+    float *x = malloc(sizeof(float) * per * 64), logits[128];
+    for (size_t i = 0; i < per * 64; i++) x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+
+    double *lat = malloc(sizeof(double) * (size_t)lat_runs);
+    for (int i = 0; i < 20; i++) vg_model_forward(m, x, 1, h, w, logits);   /* warm-up */
+    for (int i = 0; i < lat_runs; i++) {
+        double t = now();
+        vg_model_forward(m, x, 1, h, w, logits);
+        lat[i] = now() - t;
+    }
+    qsort(lat, (size_t)lat_runs, sizeof(double), cmp_double);
+    printf("%s_latency_ms %.4f\n", arch, lat[lat_runs / 2] * 1e3);
+
+    vg_model_forward(m, x, 64, h, w, logits);
+    int reps = 0;
+    double t0 = now();
+    while (now() - t0 < 2.0 || reps < 3) { vg_model_forward(m, x, 64, h, w, logits); reps++; }
+    double thr = 64.0 * reps / (now() - t0);
+    printf("%s_infer64_per_s %.1f\n", arch, thr);
+    if (!strcmp(arch, "cnn")) printf("cnn_forward_gflops %.1f\n", thr * 2 * vg_model_macs(m, h, w) / 1e9);
+
+    vg_optim_config oc;
+    vg_optim_config_default(&oc);
+    vg_optimizer *o = vg_optimizer_create(m, &oc);
+    int labels[32];
+    for (int i = 0; i < 32; i++) labels[i] = i & 1;
+    vg_model_train_step(m, o, x, labels, 32, h, w, NULL, NULL, NULL);
+    reps = 0;
+    t0 = now();
+    while (now() - t0 < 2.0 || reps < 3) { vg_model_train_step(m, o, x, labels, 32, h, w, NULL, NULL, NULL); reps++; }
+    printf("%s_train32_per_s %.1f\n", arch, 32.0 * reps / (now() - t0));
+    vg_optimizer_destroy(o);
+    vg_model_destroy(m);
+    free(x); free(lat);
+}
+
+int main(void)
+{
+    printf("blas_core %s\nblas_threads %d\n", vg_blas_core(), vg_blas_threads());
+    printf("sgemm_gflops %.1f\n", sgemm_gflops());
+    bench_arch("lenet", 3, 32, 32, 1000);
+    bench_arch("cnn", 1, 128, 481, 200);
+    vg_model *m;
+    vg_model_create("cnn", 1, &m, NULL, 0);
+    printf("cnn_params %zu\ncnn_macs_6s %.0f\n", vg_model_num_params(m), vg_model_macs(m, 128, 481));
+    vg_model_destroy(m);
+    return 0;
+}
