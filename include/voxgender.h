@@ -45,6 +45,9 @@ enum {
     VG_EMODEL = -15,        /* model file is malformed or does not match its architecture */
 };
 
+/* A model (see "models" below). */
+typedef struct vg_model vg_model;
+
 /* Static string describing a status code; never NULL. */
 const char *vg_strerror(int status);
 
@@ -186,12 +189,108 @@ int vg_npy_write_f32(const char *path, const float *data, const size_t *shape,
                      int ndim);
 
 
+
+
+/* ------------------------------------------------------------ front ends */
+
+/* What a model is fed; stored in its metadata, so a model file alone says
+ * how to turn a recording (or an image) into its input. */
+typedef enum {
+    VG_FE_LOGMEL = 0,     /* [1, n_mels, frames] base-2 log-mel, normalised
+                             (x - input_mean) / input_std */
+    VG_FE_SEED_IMAGE = 1, /* [3, 32, 32]: the reference project's image of the
+                             first 60000 samples, resized as torchvision's
+                             Resize((32,32)) on a PIL image, /255, (x-0.5)/0.5 */
+    VG_FE_RAW = 2,        /* [1, 1, samples]: the waveform window itself */
+    VG_FE_MEL_FLAT = 3,   /* [1, 1, n_mels*frames]: flattened log-mel (SVM) */
+} vg_frontend_kind;
+
+typedef struct vg_frontend {
+    vg_frontend_kind kind;
+    vg_mel_config mel;    /* sample rate and mel settings */
+    double seconds;       /* window length */
+    float input_mean, input_std;   /* VG_FE_LOGMEL normalisation */
+} vg_frontend;
+
+/* Defaults for a kind: 16 kHz, 6 s (3.75 s = 60000 samples for the seed
+ * image), torchaudio mel settings, mean 0 / std 1. */
+void vg_frontend_default(vg_frontend *fe, vg_frontend_kind kind);
+const char *vg_frontend_name(vg_frontend_kind kind);  /* "logmel", "seed_image", ... */
+/* Write / read the front end as model metadata. */
+int vg_frontend_to_model(vg_model *m, const vg_frontend *fe);
+int vg_frontend_from_model(const vg_model *m, vg_frontend *fe);
+
+/* Model input for a recording: the window [offset, offset + seconds) (for
+ * VG_FE_LOGMEL, MAX_SECONDS > seconds keeps up to that much, for random
+ * crops in training; 0 = the window). A recording shorter than the window
+ * gives VG_FE_LOGMEL features of its own length (at least 15 frames; the
+ * network averages over time) and zero-padded windows otherwise.
+ * *out is [c][h][w] floats (caller owns, free()). INFO may be NULL. */
+int vg_features_from_audio(const vg_frontend *fe, const char *path, double offset,
+                           double max_seconds, float **out, int *c, int *h, int *w,
+                           vg_clip_info *info);
+/* Model input from a spectrogram image (PNG/JPEG): only VG_FE_SEED_IMAGE
+ * models take images (the reference project's test images). */
+int vg_features_from_image(const vg_frontend *fe, const char *path, float **out, int *c,
+                           int *h, int *w);
+
+/* Resize an 8-bit image exactly as Pillow's Image.resize(BILINEAR) with its
+ * antialiasing (support scaled by the reduction factor; two 8-bit passes,
+ * horizontal first). OUT->pixels is malloc'd (caller owns). */
+int vg_image_resize_bilinear(const vg_image *in, int width, int height, vg_image *out);
+
+/* ------------------------------------------------------------- datasets */
+
+enum { VG_SPLIT_TRAIN = 0, VG_SPLIT_VALIDATION = 1, VG_SPLIT_TEST = 2, VG_SPLIT_NONE = 3 };
+enum { VG_LABEL_FEMALE = 0, VG_LABEL_MALE = 1 };   /* the reference project's codes */
+
+typedef struct vg_item {
+    char *path;          /* as found (root joined with the relative path) */
+    char *relpath;       /* relative to the dataset root */
+    char *speaker;       /* speaker identity (see vg_dataset_scan) */
+    int label;           /* VG_LABEL_* */
+    int split;           /* VG_SPLIT_* */
+} vg_item;
+
+typedef struct vg_dataset {
+    vg_item *items;
+    size_t n;
+    int has_splits;      /* 0: a folder with Male/Female directly inside */
+} vg_dataset;
+
+/*
+ * Scan ROOT laid out as ROOT/{Train,Validation,Test}/{Male,Female}/... (the
+ * reference project's layout) or ROOT/{Male,Female}/... (split-less, every
+ * item VG_SPLIT_NONE). Names are matched without case; "val", "valid" and
+ * "dev" mean Validation; class folders "1"/"m" mean male and "0"/"f" female.
+ * Recordings may sit in sub-folders. Speaker identity: the first sub-folder
+ * under the class folder if there is one (VoxCeleb's Male/id10001/x.wav),
+ * else the file name up to its first '_' or '-'. MANIFEST (CSV with columns
+ * path,speaker[,gender], paths relative to ROOT; may be NULL) overrides the
+ * speaker, and the gender when given. Hidden files are skipped. Items are
+ * sorted by relative path. ERR receives a one-line reason on failure
+ * (missing root, no class folders, ...). Caller owns *out:
+ * vg_dataset_free(). */
+int vg_dataset_scan(const char *root, const char *manifest, vg_dataset **out, char *err,
+                    size_t errlen);
+void vg_dataset_free(vg_dataset *d);
+const char *vg_split_name(int split);      /* "train", "validation", "test", "none" */
+const char *vg_label_name(int label);      /* "female", "male", "unknown" */
+
+/* Speaker from a path relative to a class folder ("id10001/x.wav" ->
+ * "id10001", "p225_003.wav" -> "p225"). Caller owns the result (free()). */
+char *vg_speaker_from_path(const char *rel_to_class);
+
+/* Open a recording and read its duration without decoding it all; returns
+ * VG_OK or the same errors as vg_audio_load_window. */
+int vg_audio_probe(const char *path, double *seconds);
+
 /* ------------------------------------------------------------- models */
 
-/* A convolutional network with its parameters and metadata. Built from an
- * architecture description (see src/nn/model.c for the grammar) or a
- * built-in name ("lenet", "cnn"), or loaded from a safetensors file. */
-typedef struct vg_model vg_model;
+/* A convolutional network with its parameters and metadata (declared at the
+ * top of this header). Built from an architecture description (see
+ * src/nn/model.c for the grammar) or a built-in name ("lenet", "cnn"), or
+ * loaded from a safetensors file. */
 
 /* The description of a built-in architecture, or NULL if unknown. */
 const char *vg_arch_builtin(const char *name);

@@ -307,3 +307,19 @@ fail:
     free(buf);
     return rc;
 }
+
+int vg_audio_probe(const char *path, double *seconds)
+{
+    if (!path || !seconds) return VG_EARG;
+    pthread_once(&quiet_once, make_ffmpeg_quiet);
+    decoder d = {0};
+    int rc = decoder_open(&d, path, 16000, NULL);
+    if (rc == VG_OK) {
+        const AVStream *st = d.fmt->streams[d.stream];
+        if (st->duration > 0) *seconds = st->duration * av_q2d(st->time_base);
+        else if (d.fmt->duration > 0) *seconds = d.fmt->duration / (double)AV_TIME_BASE;
+        else *seconds = 0;
+    }
+    decoder_close(&d);
+    return rc;
+}

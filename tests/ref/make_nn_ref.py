@@ -19,27 +19,13 @@ import struct
 
 import numpy as np
 import torch
+
+from st_writer import save_st
 import torch.nn as nn
 import torch.nn.functional as F
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "nn")
 torch.manual_seed(0)
-
-
-def save_st(path, tensors, meta=None):
-    header, blobs, off = {}, [], 0
-    if meta:
-        header["__metadata__"] = {k: str(v) for k, v in meta.items()}
-    for name, t in tensors.items():
-        a = np.ascontiguousarray(t.detach().numpy() if torch.is_tensor(t) else t, dtype="<f4")
-        header[name] = {"dtype": "F32", "shape": list(a.shape),
-                        "data_offsets": [off, off + a.nbytes]}
-        blobs.append(a.tobytes())
-        off += a.nbytes
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 def layer_case(name, module, shape, extra=None):

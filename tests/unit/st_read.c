@@ -16,7 +16,8 @@ struct st_file {
 st_file *st_open(const char *fixture_name)
 {
     char rel[256];
-    snprintf(rel, sizeof rel, "nn/%s", fixture_name);
+    /* a bare name is in tests/fixtures/nn/, else relative to tests/fixtures/ */
+    snprintf(rel, sizeof rel, strchr(fixture_name, '/') ? "%s" : "nn/%s", fixture_name);
     char *path = path_join(fixture_dir(), rel);
     FILE *fp = fopen(path, "rb");
     free(path);

@@ -1,0 +1,275 @@
+/* Dataset folders in the reference project's layout, with the naming
+ * variants people actually use. */
+#include "voxgender.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+const char *vg_split_name(int split)
+{
+    static const char *n[] = {"train", "validation", "test", "none"};
+    return split >= 0 && split <= 3 ? n[split] : "none";
+}
+
+const char *vg_label_name(int label)
+{
+    return label == VG_LABEL_MALE ? "male" : label == VG_LABEL_FEMALE ? "female" : "unknown";
+}
+
+static int split_of(const char *name)
+{
+    static const struct { const char *n; int s; } m[] = {
+        {"train", 0}, {"training", 0}, {"validation", 1}, {"val", 1}, {"valid", 1},
+        {"dev", 1}, {"test", 2}, {"testing", 2}};
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        if (!strcasecmp(name, m[i].n)) return m[i].s;
+    return -1;
+}
+
+static int label_of(const char *name)
+{
+    if (!strcasecmp(name, "male") || !strcasecmp(name, "m") || !strcmp(name, "1")) return 1;
+    if (!strcasecmp(name, "female") || !strcasecmp(name, "f") || !strcmp(name, "0")) return 0;
+    return -1;
+}
+
+char *vg_speaker_from_path(const char *rel)
+{
+    const char *slash = strchr(rel, '/');
+    if (slash) return strndup(rel, (size_t)(slash - rel));
+    size_t n = strcspn(rel, "_-.");
+    if (n == 0) n = strcspn(rel, ".");     /* "_x.wav": use the whole stem */
+    return strndup(rel, n ? n : strlen(rel));
+}
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static char *join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+typedef struct builder {
+    vg_dataset *d;
+    size_t cap;
+    const char *root;
+    int failed;
+} builder;
+
+static void add_item(builder *b, const char *path, const char *rel, const char *rel_to_class,
+                     int label, int split)
+{
+    if (b->d->n == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 256;
+        vg_item *it = realloc(b->d->items, cap * sizeof(vg_item));
+        if (!it) { b->failed = 1; return; }
+        b->d->items = it;
+        b->cap = cap;
+    }
+    vg_item *it = &b->d->items[b->d->n];
+    it->path = strdup(path);
+    it->relpath = strdup(rel);
+    it->speaker = vg_speaker_from_path(rel_to_class);
+    it->label = label;
+    it->split = split;
+    if (!it->path || !it->relpath || !it->speaker) {
+        free(it->path); free(it->relpath); free(it->speaker);
+        b->failed = 1;
+        return;
+    }
+    b->d->n++;
+}
+
+/* Walk a class folder recursively (symbolic links followed: `split` builds
+ * its layout from links). */
+static void walk(builder *b, const char *dir, const char *rel, const char *rel_to_class,
+                 int label, int split, int depth)
+{
+    if (depth > 8) return;
+    DIR *dp = opendir(dir);
+    if (!dp) return;
+    struct dirent *e;
+    while ((e = readdir(dp))) {
+        if (e->d_name[0] == '.') continue;
+        char *p = join(dir, e->d_name), *r = join(rel, e->d_name);
+        char *rc = rel_to_class[0] ? join(rel_to_class, e->d_name) : strdup(e->d_name);
+        if (p && r && rc) {
+            struct stat st;
+            if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) walk(b, p, r, rc, label, split, depth + 1);
+            else if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) add_item(b, p, r, rc, label, split);
+        }
+        free(p); free(r); free(rc);
+    }
+    closedir(dp);
+}
+
+/* Class folders inside DIR; returns how many were found. */
+static int scan_classes(builder *b, const char *dir, const char *rel, int split)
+{
+    DIR *dp = opendir(dir);
+    if (!dp) return 0;
+    int found = 0;
+    struct dirent *e;
+    while ((e = readdir(dp))) {
+        int label = label_of(e->d_name);
+        if (label < 0) continue;
+        char *p = join(dir, e->d_name), *r = rel[0] ? join(rel, e->d_name) : strdup(e->d_name);
+        if (p && r && is_dir(p)) {
+            walk(b, p, r, "", label, split, 0);
+            found++;
+        }
+        free(p); free(r);
+    }
+    closedir(dp);
+    return found;
+}
+
+static int cmp_items(const void *a, const void *b)
+{
+    return strcmp(((const vg_item *)a)->relpath, ((const vg_item *)b)->relpath);
+}
+
+static int set_err(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int set_err(char *err, size_t n, const char *fmt, ...)
+{
+    if (err && n) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, n, fmt, ap);
+        va_end(ap);
+    }
+    return VG_EARG;
+}
+
+/* Split one CSV line in place (no quoted commas in these manifests). */
+static int csv_fields(char *line, char **f, int max)
+{
+    int n = 0;
+    line[strcspn(line, "\r\n")] = '\0';
+    char *s = line;
+    while (n < max) {
+        f[n++] = s;
+        char *c = strchr(s, ',');
+        if (!c) break;
+        *c = '\0';
+        s = c + 1;
+    }
+    for (int i = 0; i < n; i++) {   /* trim spaces and quotes */
+        while (*f[i] == ' ' || *f[i] == '"') f[i]++;
+        size_t l = strlen(f[i]);
+        while (l && (f[i][l - 1] == ' ' || f[i][l - 1] == '"')) f[i][--l] = '\0';
+    }
+    return n;
+}
+
+static int apply_manifest(vg_dataset *d, const char *manifest, char *err, size_t errlen)
+{
+    FILE *f = fopen(manifest, "r");
+    if (!f) return set_err(err, errlen, "%s: cannot open manifest", manifest);
+    char line[4096];
+    int col_path = -1, col_spk = -1, col_gender = -1, lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *fld[32];
+        int n = csv_fields(line, fld, 32);
+        if (lineno == 1) {
+            for (int i = 0; i < n; i++) {
+                if (!strcasecmp(fld[i], "path")) col_path = i;
+                else if (!strcasecmp(fld[i], "speaker")) col_spk = i;
+                else if (!strcasecmp(fld[i], "gender")) col_gender = i;
+            }
+            if (col_path < 0 || col_spk < 0) {
+                fclose(f);
+                return set_err(err, errlen, "%s: header needs columns path,speaker[,gender]", manifest);
+            }
+            continue;
+        }
+        if (n <= col_path || n <= col_spk) continue;
+        for (size_t i = 0; i < d->n; i++) {
+            vg_item *it = &d->items[i];
+            if (strcmp(it->relpath, fld[col_path]) && strcmp(it->path, fld[col_path])) continue;
+            char *s = strdup(fld[col_spk]);
+            if (s) { free(it->speaker); it->speaker = s; }
+            if (col_gender >= 0 && n > col_gender) {
+                int g = label_of(fld[col_gender]);
+                if (g < 0 && !strcasecmp(fld[col_gender], "male")) g = 1;
+                if (g >= 0) it->label = g;
+            }
+        }
+    }
+    fclose(f);
+    return VG_OK;
+}
+
+int vg_dataset_scan(const char *root, const char *manifest, vg_dataset **out, char *err,
+                    size_t errlen)
+{
+    if (!root || !out) return VG_EARG;
+    *out = NULL;
+    if (!is_dir(root)) return set_err(err, errlen, "%s: not a folder", root), VG_ENOENT;
+    vg_dataset *d = calloc(1, sizeof *d);
+    if (!d) return VG_ENOMEM;
+    builder b = {.d = d, .root = root};
+    int splits_found = 0, seen[3] = {0};
+    DIR *dp = opendir(root);
+    struct dirent *e;
+    while (dp && (e = readdir(dp))) {
+        int s = split_of(e->d_name);
+        if (s < 0) continue;
+        char *p = join(root, e->d_name);
+        if (p && is_dir(p)) {
+            if (seen[s]++)
+                { free(p); closedir(dp); vg_dataset_free(d);
+                  return set_err(err, errlen, "%s: two folders name the %s split", root, vg_split_name(s)); }
+            splits_found++;
+            if (!scan_classes(&b, p, e->d_name, s)) {
+                free(p);
+                closedir(dp);
+                vg_dataset_free(d);
+                return set_err(err, errlen, "%s/%s: no Male/Female (or 1/0) folders inside",
+                               root, e->d_name);
+            }
+        }
+        free(p);
+    }
+    if (dp) closedir(dp);
+    d->has_splits = splits_found > 0;
+    if (!splits_found && !scan_classes(&b, root, "", VG_SPLIT_NONE)) {
+        vg_dataset_free(d);
+        return set_err(err, errlen, "%s: neither Train/Validation/Test nor Male/Female folders inside", root);
+    }
+    if (b.failed) { vg_dataset_free(d); return VG_ENOMEM; }
+    qsort(d->items, d->n, sizeof(vg_item), cmp_items);
+    if (manifest) {
+        int rc = apply_manifest(d, manifest, err, errlen);
+        if (rc) { vg_dataset_free(d); return rc; }
+    }
+    *out = d;
+    return VG_OK;
+}
+
+void vg_dataset_free(vg_dataset *d)
+{
+    if (!d) return;
+    for (size_t i = 0; i < d->n; i++) {
+        free(d->items[i].path);
+        free(d->items[i].relpath);
+        free(d->items[i].speaker);
+    }
+    free(d->items);
+    free(d);
+}

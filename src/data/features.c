@@ -1,0 +1,180 @@
+/* Front ends: recording or image -> model input, as the model's metadata
+ * says. The same code makes training and inference features. */
+#include "voxgender.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MIN_FRAMES 15   /* the cnn needs 15 frames; shorter clips are padded */
+
+static const char *NAMES[] = {"logmel", "seed_image", "raw", "mel_flat"};
+
+const char *vg_frontend_name(vg_frontend_kind k)
+{
+    return (unsigned)k < 4 ? NAMES[k] : "unknown";
+}
+
+void vg_frontend_default(vg_frontend *fe, vg_frontend_kind kind)
+{
+    memset(fe, 0, sizeof *fe);
+    fe->kind = kind;
+    vg_mel_config_default(&fe->mel);
+    fe->seconds = kind == VG_FE_SEED_IMAGE || kind == VG_FE_RAW ? VG_SEED_SAMPLES / 16000.0 : 6.0;
+    fe->input_mean = 0.0f;
+    fe->input_std = 1.0f;
+}
+
+int vg_frontend_to_model(vg_model *m, const vg_frontend *fe)
+{
+    char v[64];
+    int rc = vg_model_set_meta(m, "frontend", vg_frontend_name(fe->kind));
+#define PUT(key, fmt, val) do { snprintf(v, sizeof v, fmt, val); rc |= vg_model_set_meta(m, key, v); } while (0)
+    PUT("sample_rate", "%d", fe->mel.sample_rate);
+    PUT("seconds", "%.6g", fe->seconds);
+    PUT("n_fft", "%d", fe->mel.n_fft);
+    PUT("win_length", "%d", fe->mel.win_length);
+    PUT("hop_length", "%d", fe->mel.hop_length);
+    PUT("n_mels", "%d", fe->mel.n_mels);
+    PUT("f_min", "%.6g", fe->mel.f_min);
+    PUT("f_max", "%.6g", fe->mel.f_max > 0 ? fe->mel.f_max : fe->mel.sample_rate / 2.0f);
+    PUT("input_mean", "%.9g", fe->input_mean);
+    PUT("input_std", "%.9g", fe->input_std);
+#undef PUT
+    rc |= vg_model_set_meta(m, "log_base", "2");
+    rc |= vg_model_set_meta(m, "power_floor", "1e-10");
+    rc |= vg_model_set_meta(m, "seed_compat", fe->kind == VG_FE_SEED_IMAGE ? "1" : "0");
+    rc |= vg_model_set_meta(m, "input_norm",
+                            fe->kind == VG_FE_SEED_IMAGE ? "x/255, (x-0.5)/0.5 per channel"
+                            : fe->kind == VG_FE_RAW      ? "none"
+                                                         : "(log2mel - input_mean) / input_std");
+    rc |= vg_model_set_meta(m, "labels", "female,male");
+    rc |= vg_model_set_meta(m, "label_codes", "0,1");
+    return rc ? VG_ENOMEM : VG_OK;
+}
+
+static int meta_num(const vg_model *m, const char *key, double *out)
+{
+    const char *s = vg_model_meta(m, key);
+    if (!s) return -1;
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+int vg_frontend_from_model(const vg_model *m, vg_frontend *fe)
+{
+    const char *name = vg_model_meta(m, "frontend");
+    int kind = -1;
+    for (int i = 0; name && i < 4; i++)
+        if (!strcmp(name, NAMES[i])) kind = i;
+    if (kind < 0) return VG_EMODEL;
+    vg_frontend_default(fe, (vg_frontend_kind)kind);
+    double v;
+    if (!meta_num(m, "sample_rate", &v)) fe->mel.sample_rate = (int)v;
+    if (!meta_num(m, "seconds", &v)) fe->seconds = v;
+    if (!meta_num(m, "n_fft", &v)) fe->mel.n_fft = (int)v;
+    if (!meta_num(m, "win_length", &v)) fe->mel.win_length = (int)v;
+    if (!meta_num(m, "hop_length", &v)) fe->mel.hop_length = (int)v;
+    if (!meta_num(m, "n_mels", &v)) fe->mel.n_mels = (int)v;
+    if (!meta_num(m, "f_min", &v)) fe->mel.f_min = (float)v;
+    if (!meta_num(m, "f_max", &v)) fe->mel.f_max = (float)v;
+    if (!meta_num(m, "input_mean", &v)) fe->input_mean = (float)v;
+    if (!meta_num(m, "input_std", &v)) fe->input_std = (float)v;
+    if (fe->mel.sample_rate < 1000 || fe->mel.n_mels < 1 || !(fe->seconds > 0) || !(fe->input_std > 0))
+        return VG_EMODEL;
+    return VG_OK;
+}
+
+/* The seed image (1 channel, 128 x 301) -> [3, 32, 32] normalised. */
+static int seed_tensor(const vg_image *img, float **out)
+{
+    vg_image small = {0};
+    int rc = vg_image_resize_bilinear(img, 32, 32, &small);
+    if (rc) return rc;
+    float *t = malloc(sizeof(float) * 3 * 32 * 32);
+    if (!t) { vg_image_free(&small); return VG_ENOMEM; }
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < 32 * 32; i++) {
+            int src = small.channels == 3 ? c : 0;
+            float v = small.pixels[(size_t)i * small.channels + src] / 255.0f;
+            t[c * 1024 + i] = (v - 0.5f) / 0.5f;
+        }
+    vg_image_free(&small);
+    *out = t;
+    return VG_OK;
+}
+
+int vg_features_from_audio(const vg_frontend *fe, const char *path, double offset,
+                           double max_seconds, float **out, int *c, int *h, int *w,
+                           vg_clip_info *info)
+{
+    if (!fe || !path || !out || !c || !h || !w) return VG_EARG;
+    *out = NULL;
+    vg_clip_info local;
+    if (!info) info = &local;
+    double seconds = fe->seconds;
+    if (fe->kind == VG_FE_LOGMEL && max_seconds > seconds) seconds = max_seconds;
+    float *x = NULL;
+    int rc = vg_audio_load_window(path, offset, seconds, fe->mel.sample_rate, &x, info);
+    if (rc) return rc;
+    size_t n = (size_t)llround(seconds * fe->mel.sample_rate);
+
+    if (fe->kind == VG_FE_RAW) {
+        *out = x;
+        *c = 1; *h = 1; *w = (int)n;
+        return VG_OK;
+    }
+    vg_melspec *mel = vg_melspec_create(&fe->mel);
+    if (!mel) { free(x); return VG_EARG; }
+    int frames = vg_melspec_frames(mel, n), nm = fe->mel.n_mels;
+    float *spec = malloc(sizeof(float) * (size_t)nm * frames);
+    if (!spec) { rc = VG_ENOMEM; goto done; }
+    if (fe->kind == VG_FE_SEED_IMAGE) {
+        vg_image img = {0};
+        if (!(rc = vg_melspec_power(mel, x, n, spec)) &&
+            !(rc = vg_seed_image_from_power(spec, nm, frames, &img)))
+            rc = seed_tensor(&img, out);
+        vg_image_free(&img);
+        free(spec);
+        if (!rc) { *c = 3; *h = 32; *w = 32; }
+        goto done;
+    }
+    if ((rc = vg_melspec_log2(mel, x, n, spec))) { free(spec); goto done; }
+    int keep = frames;
+    if (fe->kind == VG_FE_LOGMEL && info->padded) {
+        /* only the frames that hold the recording (the network pools over time) */
+        keep = 1 + (int)(info->n_valid / (size_t)fe->mel.hop_length);
+        if (keep < MIN_FRAMES) keep = MIN_FRAMES;
+        if (keep > frames) keep = frames;
+        for (int b = 1; b < nm; b++)
+            memmove(spec + (size_t)b * keep, spec + (size_t)b * frames, sizeof(float) * (size_t)keep);
+    }
+    const float mu = fe->input_mean, inv = 1.0f / fe->input_std;
+    for (size_t i = 0; i < (size_t)nm * keep; i++) spec[i] = (spec[i] - mu) * inv;
+    *out = spec;
+    if (fe->kind == VG_FE_MEL_FLAT) { *c = 1; *h = 1; *w = nm * keep; }
+    else { *c = 1; *h = nm; *w = keep; }
+done:
+    vg_melspec_destroy(mel);
+    free(x);
+    return rc;
+}
+
+int vg_features_from_image(const vg_frontend *fe, const char *path, float **out, int *c,
+                           int *h, int *w)
+{
+    if (!fe || !path || !out) return VG_EARG;
+    *out = NULL;
+    if (fe->kind != VG_FE_SEED_IMAGE) return VG_EUNSUPPORTED;
+    vg_image img;
+    int rc = vg_image_read(path, &img);
+    if (rc) return rc;
+    rc = seed_tensor(&img, out);
+    vg_image_free(&img);
+    if (!rc) { *c = 3; *h = 32; *w = 32; }
+    return rc;
+}

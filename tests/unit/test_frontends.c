@@ -1,0 +1,85 @@
+/* Model front ends: the seed-compatible image transform against torchvision,
+ * metadata round trip, log-mel features of short clips. */
+#include "st_read.h"
+#include "test.h"
+#include "voxgender.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+TEST(seed_transform_matches_torchvision_exactly)
+{
+    st_file *f = st_open("seed/seed_transform.safetensors");
+    REQUIRE(f);
+    vg_frontend fe;
+    vg_frontend_default(&fe, VG_FE_SEED_IMAGE);
+    float *x = NULL;
+    int c, h, w;
+    char *seed = path_join(shared_dir(), "seed/test_image_male.jpg");
+    REQUIRE(vg_features_from_image(&fe, seed, &x, &c, &h, &w) == VG_OK);
+    CHECK(c == 3 && h == 32 && w == 32);
+    /* Same 8-bit pixels give the same floats: the tolerance is float round-off. */
+    allclose("test_image_male.jpg", x, st_get(f, "seed_image_input", NULL), 3072, 0, 1e-6f);
+    double sum = 0;
+    for (int i = 0; i < 3072; i++) sum += x[i];
+    CHECKF(fabs(sum - -257.317573) < 1e-3, "sum %.6f (NOTES.md: -257.317573)", sum);
+    free(x);
+    free(seed);
+    char *syn = path_join(fixture_dir(), "seed/synthetic.png");
+    REQUIRE(vg_features_from_image(&fe, syn, &x, &c, &h, &w) == VG_OK);
+    allclose("synthetic.png", x, st_get(f, "synthetic_input", NULL), 3072, 0, 1e-6f);
+    free(x);
+    free(syn);
+    st_close(f);
+}
+
+TEST(frontend_metadata_round_trip)
+{
+    vg_model *m;
+    REQUIRE(vg_model_create("cnn", 0, &m, NULL, 0) == VG_OK);
+    vg_frontend a, b;
+    vg_frontend_default(&a, VG_FE_LOGMEL);
+    a.input_mean = -12.5f;
+    a.input_std = 7.25f;
+    a.seconds = 4.0;
+    CHECK(vg_frontend_to_model(m, &a) == VG_OK);
+    CHECK(vg_frontend_from_model(m, &b) == VG_OK);
+    CHECK(b.kind == VG_FE_LOGMEL && b.input_mean == -12.5f && b.input_std == 7.25f && b.seconds == 4.0);
+    CHECK(b.mel.n_mels == 128 && b.mel.hop_length == 200 && b.mel.sample_rate == 16000);
+    CHECK(!strcmp(vg_model_meta(m, "labels"), "female,male"));
+    CHECK(!strcmp(vg_model_meta(m, "label_codes"), "0,1"));
+    CHECK(vg_model_set_meta(m, "frontend", "nonsense") == VG_OK);
+    CHECK(vg_frontend_from_model(m, &b) == VG_EMODEL);
+    vg_model_destroy(m);
+}
+
+TEST(logmel_features_of_short_clips_keep_their_length)
+{
+    vg_frontend fe;
+    vg_frontend_default(&fe, VG_FE_LOGMEL);
+    char *p = path_join(shared_dir(), "data/audiomnist/audio/01/0_01_0.flac");   /* 0.75 s */
+    float *x = NULL;
+    int c, h, w;
+    vg_clip_info info;
+    REQUIRE(vg_features_from_audio(&fe, p, 0, 0, &x, &c, &h, &w, &info) == VG_OK);
+    CHECK(c == 1 && h == 128);
+    CHECKF(abs(w - (1 + (int)info.n_valid / 200)) <= 0 && w < 481, "frames %d", w);
+    free(x);
+    /* A long recording gives the full window, or up to max_seconds. */
+    char *q = path_join(shared_dir(), "data/librispeech/audio/103/103-1240-0000.flac");   /* 14 s */
+    REQUIRE(vg_features_from_audio(&fe, q, 0, 0, &x, &c, &h, &w, NULL) == VG_OK);
+    CHECK(w == 481);
+    free(x);
+    REQUIRE(vg_features_from_audio(&fe, q, 0, 10.0, &x, &c, &h, &w, NULL) == VG_OK);
+    CHECK(w == 801);
+    free(x);
+    vg_frontend_default(&fe, VG_FE_RAW);
+    REQUIRE(vg_features_from_audio(&fe, q, 0, 0, &x, &c, &h, &w, NULL) == VG_OK);
+    CHECK(c == 1 && h == 1 && w == 60000);
+    free(x);
+    vg_frontend_default(&fe, VG_FE_LOGMEL);
+    CHECK(vg_features_from_image(&fe, "whatever.png", &x, &c, &h, &w) == VG_EUNSUPPORTED);
+    free(p);
+    free(q);
+}
