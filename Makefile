@@ -8,11 +8,11 @@ CC      ?= cc
 
 PKGS     := libavformat libavcodec libavutil libswresample fftw3 libpng libjpeg libcjson openblas
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -llinear
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS   ?= -O3 -g
-ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -pthread -fopenmp -Iinclude $(PKG_CFLAGS)
+ALL_CFLAGS := -std=c17 -D_GNU_SOURCE -DVG_MODEL_DIR='"$(PREFIX)/share/voxgender"' $(WARN) $(CFLAGS) -fPIC -pthread -fopenmp -Iinclude $(PKG_CFLAGS)
 LDLIBS   := $(PKG_LIBS) -lm -pthread -fopenmp
 
 LIB_SRC  := $(wildcard src/*.c src/*/*.c)

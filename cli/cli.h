@@ -5,6 +5,15 @@
 /* Each subcommand: argc/argv start at the subcommand name; returns the
  * process exit status (0 ok, 1 some inputs failed, 2 usage error). */
 int cmd_spectrogram(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+
+/* Where `make install` puts the shipped model. */
+#ifndef VG_MODEL_DIR
+#define VG_MODEL_DIR "/usr/local/share/voxgender"
+#endif
 
 /* Print "voxgender: MSG" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -234,6 +234,19 @@ int vg_features_from_audio(const vg_frontend *fe, const char *path, double offse
 int vg_features_from_image(const vg_frontend *fe, const char *path, float **out, int *c,
                            int *h, int *w);
 
+
+/* Features through an on-disk cache: CACHE_DIR/<hash>.f32, keyed by the
+ * recording's real path, size and modification time and by every front-end
+ * setting, so a changed file or setting never returns stale features; the
+ * key is stored in the file and checked on reading. CACHE_DIR NULL = no
+ * cache. *hit (may be NULL) says whether the cache answered. Same ownership
+ * as vg_features_from_audio. */
+int vg_features_cached(const char *cache_dir, const vg_frontend *fe, const char *path,
+                       double max_seconds, float **out, int *c, int *h, int *w, int *hit);
+/* The default cache folder: $XDG_CACHE_HOME/voxgender or ~/.cache/voxgender
+ * (static string). */
+const char *vg_default_cache_dir(void);
+
 /* Resize an 8-bit image exactly as Pillow's Image.resize(BILINEAR) with its
  * antialiasing (support scaled by the reduction factor; two 8-bit passes,
  * horizontal first). OUT->pixels is malloc'd (caller owns). */
@@ -284,6 +297,34 @@ char *vg_speaker_from_path(const char *rel_to_class);
 /* Open a recording and read its duration without decoding it all; returns
  * VG_OK or the same errors as vg_audio_load_window. */
 int vg_audio_probe(const char *path, double *seconds);
+
+
+/* ------------------------------------------------------------- metrics */
+
+typedef struct vg_speaker_stat {
+    char *speaker;
+    int label;
+    int n, correct;
+} vg_speaker_stat;
+
+typedef struct vg_metrics {
+    size_t n;
+    double accuracy;
+    double speaker_balanced_accuracy;  /* mean over the two classes of the mean
+                                          per-speaker accuracy */
+    long confusion[2][2];              /* [true][predicted], 0 female, 1 male */
+    double precision[2], recall[2], f1[2];
+    double auc;                        /* ROC AUC of p_male (ties count half) */
+    vg_speaker_stat *speakers;         /* sorted by accuracy, worst first */
+    size_t n_speakers;
+} vg_metrics;
+
+/* Metrics of predictions P_MALE (male when >= 0.5) against LABELS; SPEAKERS
+ * may be NULL (then every item is its own speaker). Caller frees with
+ * vg_metrics_free(). */
+int vg_metrics_compute(const int *labels, const float *p_male, const char *const *speakers,
+                       size_t n, vg_metrics *out);
+void vg_metrics_free(vg_metrics *m);
 
 /* ------------------------------------------------------------- models */
 
@@ -368,6 +409,86 @@ void vg_optimizer_set_lr(vg_optimizer *o, float lr);
 int vg_model_train_step(vg_model *m, vg_optimizer *o, const float *x, const int *labels,
                         int n, int h, int w, const float *class_weights, float *loss,
                         int *correct);
+
+
+/* ------------------------------------------------------------- training */
+
+enum {   /* training-time augmentation of log-mel inputs (cnn) */
+    VG_AUG_CROP = 1,      /* random window offset within longer recordings */
+    VG_AUG_GAIN = 2,      /* level change, -12..+12 dB */
+    VG_AUG_NOISE = 4,     /* additive noise at 5..30 dB SNR (in the power domain) */
+    VG_AUG_TIME_MASK = 8, /* two masks of up to 40 frames */
+    VG_AUG_FREQ_MASK = 16,/* two masks of up to 12 mel bands */
+    VG_AUG_ALL = 31
+};
+
+typedef struct vg_train_config {
+    const char *arch;         /* "cnn", "lenet" or a description */
+    vg_optim_config optim;    /* schedule periods are epochs */
+    int epochs, batch;
+    int patience;             /* stop after this many epochs without a better
+                                 validation loss; 0 = never */
+    uint64_t seed;
+    unsigned augment;         /* VG_AUG_* bits (log-mel models only) */
+    double max_seconds;       /* per training recording, for random crops */
+    int balance;              /* class weights inverse to class frequency */
+    const char *cache_dir;    /* feature cache; NULL = none */
+    const char *data_name;    /* provenance written into the model */
+    const char *checkpoint;   /* written every epoch and when stopped; NULL = none */
+    int resume;               /* continue from CHECKPOINT */
+    volatile int *stop;       /* set asynchronously (signal) to stop after the
+                                 current batch, writing the checkpoint */
+} vg_train_config;
+
+/* Defaults for an architecture: cnn — AdamW lr 1e-3, weight decay 1e-2,
+ * cosine schedule with 1 warm-up epoch, 30 epochs, batch 32, patience 6, all
+ * augmentations; lenet — the reference recipe: SGD lr 0.01 momentum 0.9,
+ * 20 epochs, batch 16, no augmentation. */
+void vg_train_config_default(vg_train_config *cfg, const char *arch);
+
+typedef struct vg_epoch_stats {
+    int epoch;                /* 1-based */
+    float lr, train_loss, train_acc, val_loss, val_acc;
+    double seconds;
+} vg_epoch_stats;
+
+typedef struct vg_train_callbacks {
+    void *ctx;
+    void (*features)(void *ctx, size_t done, size_t total);
+    void (*file_error)(void *ctx, const char *path, int status);
+    void (*batch)(void *ctx, int epoch, size_t done, size_t total, float loss);
+    void (*epoch)(void *ctx, const vg_epoch_stats *s, int improved);
+} vg_train_callbacks;
+
+typedef struct vg_train_result {
+    vg_model *best, *last;    /* caller owns both (vg_model_destroy) */
+    vg_epoch_stats *history;  /* caller owns (free) */
+    int n_epochs, best_epoch;
+    int interrupted;          /* stopped by cfg->stop; checkpoint written */
+    size_t n_train, n_val, n_skipped;
+} vg_train_result;
+
+/* Train on D's Train split, selecting by validation loss on its Validation
+ * split. ERR gets a one-line reason on failure (no training data, one class
+ * only, no validation split, ...). */
+int vg_train(const vg_dataset *d, const vg_train_config *cfg, const vg_train_callbacks *cb,
+             vg_train_result *res, char *err, size_t errlen);
+void vg_train_result_free(vg_train_result *r);
+
+/* Linear SVM baseline (LIBLINEAR, L2-regularised L2-loss, dual) on the raw
+ * waveform window (VG_FE_RAW: the reference project's 60000 samples) or on
+ * the flattened log-mel (VG_FE_MEL_FLAT). C is LIBLINEAR's cost. The result
+ * is a model file like the others (a linear layer). */
+int vg_train_svm(const vg_dataset *d, vg_frontend_kind input, double C, const char *cache_dir,
+                 const char *data_name, const vg_train_callbacks *cb, vg_model **out,
+                 char *err, size_t errlen);
+
+/* Probability of male and the logits of one recording or image (images only
+ * for seed-image models). For log-mel models a recording longer than the
+ * window is classified from every window of it (mean of log-probabilities),
+ * unless FIRST_WINDOW_ONLY. */
+int vg_predict_file(vg_model *m, const char *path, int first_window_only, float *p_male,
+                    float logits[2]);
 
 #ifdef __cplusplus
 }

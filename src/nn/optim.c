@@ -134,3 +134,12 @@ void nn_optimizer_step(vg_optimizer *o)
         }
     }
 }
+
+/* Optimizer state for checkpoints: moment buffers (arena-shaped; m2 NULL for
+ * SGD) and the step counter. */
+void nn_optimizer_state(vg_optimizer *o, float **m1, float **m2, long **t)
+{
+    *m1 = o->m1;
+    *m2 = o->m2;
+    *t = &o->t;
+}

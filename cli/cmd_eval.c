@@ -1,0 +1,147 @@
+/* voxgender eval -m MODEL DIR: metrics of a model on a dataset's Test split
+ * (or on a folder with Male/Female inside). */
+#include "cli.h"
+#include "evaluate.h"
+#include "voxgender.h"
+
+#include <cJSON.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: voxgender eval -m MODEL DIR [options]\n"
+        "\n"
+        "Classify DIR's Test split (DIR laid out as for training) or every recording of\n"
+        "a folder with Male/Female (or 1/0) inside, and print accuracy, speaker-balanced\n"
+        "accuracy (mean over the two classes of the mean per-speaker accuracy), the\n"
+        "confusion matrix (rows true female/male, columns predicted), per-class\n"
+        "precision/recall/F1, ROC AUC and per-speaker accuracy, worst speakers first.\n"
+        "\n"
+        "options:\n"
+        "  -m, --model MODEL     model file (required)\n"
+        "      --format F        text (default) or json (keys n, accuracy,\n"
+        "                        speaker_balanced_accuracy, confusion, auc, per_speaker, ...)\n"
+        "      --window W        all (default: every window of a long recording) or first\n"
+        "                        (the first window only, as the reference project)\n"
+        "      --worst N         speakers listed in text output (default 10; 0 = all)\n"
+        "      --manifest CSV    speaker (and gender) per file: path,speaker[,gender]\n"
+        "  -j, --jobs N          recordings classified in parallel (default: cores)\n"
+        "  -q, --quiet           no progress bar\n"
+        "  -h, --help            show this help\n");
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    const char *model = NULL, *manifest = NULL;
+    int json = 0, first = 0, quiet = 0, jobs = cli_ncpus(), worst = 10;
+    enum { O_FORMAT = 256, O_WINDOW, O_MANIFEST, O_WORST };
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'}, {"format", required_argument, 0, O_FORMAT},
+        {"window", required_argument, 0, O_WINDOW}, {"manifest", required_argument, 0, O_MANIFEST},
+        {"worst", required_argument, 0, O_WORST}, {"jobs", required_argument, 0, 'j'},
+        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "m:j:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case O_FORMAT:
+            if (!strcmp(optarg, "json")) json = 1;
+            else if (strcmp(optarg, "text")) { cli_error("--format: expected text or json, got '%s'", optarg); return 2; }
+            break;
+        case O_WINDOW:
+            if (!strcmp(optarg, "first")) first = 1;
+            else if (strcmp(optarg, "all")) { cli_error("--window: expected all or first, got '%s'", optarg); return 2; }
+            break;
+        case O_MANIFEST: manifest = optarg; break;
+        case O_WORST: if (cli_parse_int("--worst", optarg, 0, 1000000, &worst)) return 2; break;
+        case 'j': if (cli_parse_int("--jobs", optarg, 1, 1024, &jobs)) return 2; break;
+        case 'q': quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: cli_error("eval: unknown or incomplete option '%s' (see --help)", argv[optind - 1]); return 2;
+        }
+    }
+    if (!model) { cli_error("eval: no model (use -m MODEL)"); return 2; }
+    if (argc - optind != 1) { cli_error("eval: expected one folder (see --help)"); return 2; }
+    char err[512];
+    vg_model *probe;
+    if (vg_model_load(model, &probe, err, sizeof err)) { cli_error("%s: %s", model, err); return 2; }
+    vg_model_destroy(probe);
+    vg_dataset *d;
+    if (vg_dataset_scan(argv[optind], manifest, &d, err, sizeof err)) { cli_error("%s", err); return 2; }
+    int want = d->has_splits ? VG_SPLIT_TEST : VG_SPLIT_NONE;
+    vg_item **items = malloc(sizeof(vg_item *) * (d->n + 1));
+    size_t n = 0;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->items[i].split == want) items[n++] = &d->items[i];
+    if (!n) {
+        cli_error("%s: no recordings to evaluate (%s)", argv[optind], d->has_splits ? "empty Test split" : "empty class folders");
+        free(items);
+        vg_dataset_free(d);
+        return 1;
+    }
+    eval_run r;
+    if (evaluate_items(model, items, n, jobs, first, quiet, &r)) { cli_error("%s: cannot load", model); return 1; }
+    int *labels = malloc(sizeof(int) * n);
+    float *p = malloc(sizeof(float) * n);
+    const char **spk = malloc(sizeof(char *) * n);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (r.status[i]) continue;
+        labels[k] = items[i]->label;
+        p[k] = r.p_male[i];
+        spk[k++] = items[i]->speaker;
+    }
+    vg_metrics m;
+    int rc = vg_metrics_compute(labels, p, spk, k, &m);
+    if (!rc && json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "model", model);
+        cJSON_AddNumberToObject(o, "n", (double)m.n);
+        cJSON_AddNumberToObject(o, "failed", (double)r.n_failed);
+        cJSON_AddNumberToObject(o, "accuracy", m.accuracy);
+        cJSON_AddNumberToObject(o, "speaker_balanced_accuracy", m.speaker_balanced_accuracy);
+        cJSON *conf = cJSON_AddArrayToObject(o, "confusion");
+        for (int t = 0; t < 2; t++) {
+            double row[2] = {(double)m.confusion[t][0], (double)m.confusion[t][1]};
+            cJSON_AddItemToArray(conf, cJSON_CreateDoubleArray(row, 2));
+        }
+        cJSON_AddStringToObject(o, "confusion_layout", "rows true [female, male], columns predicted [female, male]");
+        cJSON_AddNumberToObject(o, "auc", m.auc);
+        cJSON_AddItemToObject(o, "precision", cJSON_CreateDoubleArray(m.precision, 2));
+        cJSON_AddItemToObject(o, "recall", cJSON_CreateDoubleArray(m.recall, 2));
+        cJSON_AddItemToObject(o, "f1", cJSON_CreateDoubleArray(m.f1, 2));
+        cJSON *ps = cJSON_AddArrayToObject(o, "per_speaker");
+        for (size_t s = 0; s < m.n_speakers; s++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "speaker", m.speakers[s].speaker);
+            cJSON_AddStringToObject(e, "gender", vg_label_name(m.speakers[s].label));
+            cJSON_AddNumberToObject(e, "n", m.speakers[s].n);
+            cJSON_AddNumberToObject(e, "accuracy", (double)m.speakers[s].correct / m.speakers[s].n);
+            cJSON_AddItemToArray(ps, e);
+        }
+        char *txt = cJSON_Print(o);
+        printf("%s\n", txt);
+        free(txt);
+        cJSON_Delete(o);
+    } else if (!rc) {
+        printf("model %s on %s (%s)\n", model, argv[optind], d->has_splits ? "Test split" : "all recordings");
+        print_metrics(&m, "");
+        if (r.n_failed) printf("unreadable recordings skipped: %zu\n", r.n_failed);
+        size_t show = worst == 0 || (size_t)worst > m.n_speakers ? m.n_speakers : (size_t)worst;
+        printf("per-speaker accuracy (%s%zu of %zu, worst first):\n", worst ? "" : "all ", show, m.n_speakers);
+        for (size_t s = 0; s < show; s++)
+            printf("  %-24s %-6s %4d/%-4d %6.1f%%\n", m.speakers[s].speaker, vg_label_name(m.speakers[s].label),
+                   m.speakers[s].correct, m.speakers[s].n, 100.0 * m.speakers[s].correct / m.speakers[s].n);
+    }
+    vg_metrics_free(&m);
+    free(labels); free(p); free(spk); free(items);
+    eval_run_free(&r);
+    vg_dataset_free(d);
+    return rc ? 1 : 0;
+}

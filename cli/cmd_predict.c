@@ -1,0 +1,199 @@
+/* voxgender predict [-m MODEL] INPUT...: male (1) or female (0) per input. */
+#include "cli.h"
+#include "progress.h"
+#include "voxgender.h"
+
+#include <cJSON.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: voxgender predict [-m MODEL] [options] INPUT...\n"
+        "\n"
+        "Classify each INPUT: a recording (any format FFmpeg reads) or, for lenet\n"
+        "models, a spectrogram image (PNG/JPEG, like the reference project's test\n"
+        "images). '-' reads input paths from standard input, one per line. One line per\n"
+        "input on stdout, in the order they complete: path, label (male/female), code\n"
+        "(1 male, 0 female, as in the reference project), probability of male.\n"
+        "\n"
+        "options:\n"
+        "  -m, --model MODEL   model file (default: the installed voxgender model)\n"
+        "      --format F      text (default), csv, or json (one object per line with\n"
+        "                      path, label, code, p_male, logits)\n"
+        "      --window W      all (default: every window of a long recording) or first\n"
+        "  -j, --jobs N        inputs classified in parallel (default: cores)\n"
+        "  -q, --quiet         no progress bar or summary\n"
+        "  -h, --help          show this help\n"
+        "\n"
+        "Exit status: 0 all inputs classified, 1 some failed (reported on stderr and\n"
+        "skipped), 2 usage error or unusable model.\n");
+}
+
+enum { FMT_TEXT, FMT_CSV, FMT_JSON };
+
+typedef struct job {
+    const char *model_path;
+    char **inputs;
+    size_t n, next, failed;
+    int fmt, first;
+    pthread_mutex_t lock;
+    progress prog;
+    int load_failed;
+} job;
+
+static void emit(job *j, const char *path, float p, const float *l)
+{
+    const char *label = p >= 0.5f ? "male" : "female";
+    int code = p >= 0.5f;
+    if (j->fmt == FMT_JSON) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "path", path);
+        cJSON_AddStringToObject(o, "label", label);
+        cJSON_AddNumberToObject(o, "code", code);
+        cJSON_AddNumberToObject(o, "p_male", p);
+        const double lg[2] = {l[0], l[1]};
+        cJSON_AddItemToObject(o, "logits", cJSON_CreateDoubleArray(lg, 2));
+        char *s = cJSON_PrintUnformatted(o);
+        printf("%s\n", s);
+        free(s);
+        cJSON_Delete(o);
+    } else if (j->fmt == FMT_CSV) {
+        /* quote the path: file names may hold commas */
+        putchar('"');
+        for (const char *c = path; *c; c++) { if (*c == '"') putchar('"'); putchar(*c); }
+        printf("\",%s,%d,%.6f,%.6f,%.6f\n", label, code, p, l[0], l[1]);
+    } else {
+        printf("%s\t%s\t%d\t%.4f\n", path, label, code, p);
+    }
+    fflush(stdout);
+}
+
+static void *worker(void *arg)
+{
+    job *j = arg;
+    vg_model *m = NULL;
+    if (vg_model_load(j->model_path, &m, NULL, 0)) { j->load_failed = 1; return NULL; }
+    for (;;) {
+        pthread_mutex_lock(&j->lock);
+        size_t i = j->next++;
+        pthread_mutex_unlock(&j->lock);
+        if (i >= j->n) break;
+        float p, l[2];
+        int rc = vg_predict_file(m, j->inputs[i], j->first, &p, l);
+        pthread_mutex_lock(&j->lock);
+        if (rc) {
+            j->failed++;
+            pthread_mutex_unlock(&j->lock);
+            progress_message(&j->prog, "voxgender: %s: %s", j->inputs[i],
+                             rc == VG_EUNSUPPORTED ? "this model takes recordings, not images" : vg_strerror(rc));
+        } else {
+            emit(j, j->inputs[i], p, l);
+            pthread_mutex_unlock(&j->lock);
+        }
+        progress_step(&j->prog);
+    }
+    vg_model_destroy(m);
+    return NULL;
+}
+
+/* The model used without -m: $VOXGENDER_MODEL, then the installed one. */
+static const char *default_model(void)
+{
+    const char *env = getenv("VOXGENDER_MODEL");
+    if (env && *env) return env;
+    static const char *candidates[] = {VG_MODEL_DIR "/voxgender-default.safetensors",
+                                       "models/voxgender-default.safetensors"};
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
+        FILE *f = fopen(candidates[i], "rb");
+        if (f) { fclose(f); return candidates[i]; }
+    }
+    return NULL;
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    const char *model = NULL;
+    int fmt = FMT_TEXT, first = 0, quiet = 0, jobs = cli_ncpus();
+    enum { O_FORMAT = 256, O_WINDOW };
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'}, {"format", required_argument, 0, O_FORMAT},
+        {"window", required_argument, 0, O_WINDOW}, {"jobs", required_argument, 0, 'j'},
+        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "m:j:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case O_FORMAT:
+            if (!strcmp(optarg, "json")) fmt = FMT_JSON;
+            else if (!strcmp(optarg, "csv")) fmt = FMT_CSV;
+            else if (strcmp(optarg, "text")) { cli_error("--format: expected text, csv or json, got '%s'", optarg); return 2; }
+            break;
+        case O_WINDOW:
+            if (!strcmp(optarg, "first")) first = 1;
+            else if (strcmp(optarg, "all")) { cli_error("--window: expected all or first, got '%s'", optarg); return 2; }
+            break;
+        case 'j': if (cli_parse_int("--jobs", optarg, 1, 1024, &jobs)) return 2; break;
+        case 'q': quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: cli_error("predict: unknown or incomplete option '%s' (see --help)", argv[optind - 1]); return 2;
+        }
+    }
+    if (!model && !(model = default_model())) {
+        cli_error("predict: no model given and no installed default model (use -m MODEL)");
+        return 2;
+    }
+    char err[512];
+    vg_model *probe;
+    if (vg_model_load(model, &probe, err, sizeof err)) { cli_error("%s: %s", model, err); return 2; }
+    vg_frontend fe;
+    if (vg_frontend_from_model(probe, &fe) || vg_model_num_classes(probe) != 2) {
+        cli_error("%s: the model does not say which front end it needs (not a classifier file?)", model);
+        vg_model_destroy(probe);
+        return 2;
+    }
+    vg_model_destroy(probe);
+
+    /* inputs: arguments, '-' = paths from stdin */
+    size_t cap = 64, n = 0;
+    char **inputs = malloc(sizeof(char *) * cap);
+    for (int i = optind; i < argc; i++) {
+        if (strcmp(argv[i], "-")) {
+            if (n == cap) inputs = realloc(inputs, sizeof(char *) * (cap *= 2));
+            inputs[n++] = strdup(argv[i]);
+            continue;
+        }
+        char *line = NULL;
+        size_t ln = 0;
+        ssize_t got;
+        while ((got = getline(&line, &ln, stdin)) > 0) {
+            line[strcspn(line, "\r\n")] = '\0';
+            if (!*line) continue;
+            if (n == cap) inputs = realloc(inputs, sizeof(char *) * (cap *= 2));
+            inputs[n++] = strdup(line);
+        }
+        free(line);
+    }
+    if (!n) { cli_error("predict: no inputs (see --help)"); free(inputs); return 2; }
+    if (fmt == FMT_CSV) printf("path,label,code,p_male,logit_female,logit_male\n");
+    job j = {.model_path = model, .inputs = inputs, .n = n, .fmt = fmt, .first = first};
+    pthread_mutex_init(&j.lock, NULL);
+    progress_init(&j.prog, "predict", n, quiet);
+    if ((size_t)jobs > n) jobs = (int)n;
+    pthread_t th[64];
+    int nt = jobs < 64 ? jobs : 64;
+    for (int t = 0; t < nt; t++) pthread_create(&th[t], NULL, worker, &j);
+    for (int t = 0; t < nt; t++) pthread_join(th[t], NULL);
+    progress_finish(&j.prog);
+    if (!quiet && n > 1)
+        fprintf(stderr, "predict: %zu inputs, %zu classified, %zu failed\n", n, n - j.failed, j.failed);
+    for (size_t i = 0; i < n; i++) free(inputs[i]);
+    free(inputs);
+    return j.load_failed ? 2 : j.failed ? 1 : 0;
+}

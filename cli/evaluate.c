@@ -1,0 +1,86 @@
+#include "evaluate.h"
+#include "cli.h"
+#include "progress.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct job {
+    const char *model_path;
+    vg_item *const *items;
+    size_t n, next;
+    int first_window;
+    eval_run *out;
+    pthread_mutex_t lock;
+    progress prog;
+    int load_error;
+} job;
+
+static void *worker(void *arg)
+{
+    job *j = arg;
+    vg_model *m = NULL;
+    if (vg_model_load(j->model_path, &m, NULL, 0)) {
+        j->load_error = 1;
+        return NULL;
+    }
+    for (;;) {
+        pthread_mutex_lock(&j->lock);
+        size_t i = j->next++;
+        pthread_mutex_unlock(&j->lock);
+        if (i >= j->n) break;
+        float logits[2];
+        j->out->status[i] = vg_predict_file(m, j->items[i]->path, j->first_window, &j->out->p_male[i], logits);
+        if (j->out->status[i])
+            progress_message(&j->prog, "voxgender: %s: %s (skipped)", j->items[i]->path,
+                             vg_strerror(j->out->status[i]));
+        progress_step(&j->prog);
+    }
+    vg_model_destroy(m);
+    return NULL;
+}
+
+int evaluate_items(const char *model_path, vg_item *const *items, size_t n, int jobs,
+                   int first_window, int quiet, eval_run *out)
+{
+    memset(out, 0, sizeof *out);
+    out->p_male = calloc(n + 1, sizeof(float));
+    out->status = calloc(n + 1, sizeof(int));
+    if (!out->p_male || !out->status) return VG_ENOMEM;
+    job j = {.model_path = model_path, .items = items, .n = n, .first_window = first_window, .out = out};
+    pthread_mutex_init(&j.lock, NULL);
+    progress_init(&j.prog, "classify", n, quiet);
+    pthread_t th[64];
+    int nt = jobs < 64 ? jobs : 64;
+    if ((size_t)nt > n) nt = n ? (int)n : 1;
+    for (int t = 0; t < nt; t++) pthread_create(&th[t], NULL, worker, &j);
+    for (int t = 0; t < nt; t++) pthread_join(th[t], NULL);
+    progress_finish(&j.prog);
+    if (j.load_error) return VG_EMODEL;
+    for (size_t i = 0; i < n; i++) out->n_failed += out->status[i] != 0;
+    return VG_OK;
+}
+
+void eval_run_free(eval_run *r)
+{
+    free(r->p_male);
+    free(r->status);
+    memset(r, 0, sizeof *r);
+}
+
+void print_metrics(const vg_metrics *m, const char *in)
+{
+    printf("%saccuracy                    %.2f%%  (%zu recordings)\n", in, 100 * m->accuracy, m->n);
+    printf("%sspeaker-balanced accuracy   %.2f%%  (%zu speakers)\n", in, 100 * m->speaker_balanced_accuracy,
+           m->n_speakers);
+    printf("%sROC AUC                     %.4f\n", in, m->auc);
+    printf("%sconfusion (rows true, columns predicted):\n", in);
+    printf("%s              female     male\n", in);
+    printf("%s  female    %8ld %8ld\n", in, m->confusion[0][0], m->confusion[0][1]);
+    printf("%s  male      %8ld %8ld\n", in, m->confusion[1][0], m->confusion[1][1]);
+    printf("%s          precision   recall       F1\n", in);
+    for (int c = 0; c < 2; c++)
+        printf("%s  %-6s    %8.3f %8.3f %8.3f\n", in, c ? "male" : "female", m->precision[c], m->recall[c], m->f1[c]);
+}

@@ -1,0 +1,72 @@
+/* Classify one recording or image with a model, through the model's own
+ * front end. */
+#include "../nn/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_SECONDS 600.0   /* longest stretch of a recording read for one prediction */
+
+static int is_image(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    return dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
+}
+
+static void log_softmax2(const float *l, double *out)
+{
+    double mx = l[0] > l[1] ? l[0] : l[1];
+    double lse = mx + log(exp(l[0] - mx) + exp(l[1] - mx));
+    out[0] = l[0] - lse;
+    out[1] = l[1] - lse;
+}
+
+int vg_predict_file(vg_model *m, const char *path, int first_window_only, float *p_male,
+                    float logits[2])
+{
+    if (!m || !path || !p_male || !logits || m->n_classes != 2) return VG_EARG;
+    vg_frontend fe;
+    int rc = vg_frontend_from_model(m, &fe);
+    if (rc) return rc;
+    float *x = NULL;
+    int c, h, w;
+    if (is_image(path)) rc = vg_features_from_image(&fe, path, &x, &c, &h, &w);
+    else rc = vg_features_from_audio(&fe, path, 0, fe.kind == VG_FE_LOGMEL && !first_window_only ? MAX_SECONDS : 0,
+                                     &x, &c, &h, &w, NULL);
+    if (rc) return rc;
+    int T = 1 + (int)(llround(fe.seconds * fe.mel.sample_rate) / fe.mel.hop_length);
+    if (fe.kind != VG_FE_LOGMEL || w <= T) {
+        rc = vg_model_forward(m, x, 1, h, w, logits);
+    } else {
+        /* Windows of T frames covering the recording (the tail gets its own
+         * window when it holds at least a quarter of one); the mean of the
+         * windows' log-probabilities decides. */
+        double acc[2] = {0, 0};
+        int n = 0;
+        float *win = malloc(sizeof(float) * (size_t)h * T), l[2];
+        if (!win) { free(x); return VG_ENOMEM; }
+        for (int start = 0; start < w && !rc; start += T) {
+            int len = w - start < T ? w - start : T;
+            if (n > 0 && len < T / 4) break;
+            for (int b = 0; b < h; b++)
+                memcpy(win + (size_t)b * len, x + (size_t)b * w + start, sizeof(float) * (size_t)len);
+            rc = vg_model_forward(m, win, 1, h, len, l);
+            double lp[2];
+            log_softmax2(l, lp);
+            acc[0] += lp[0];
+            acc[1] += lp[1];
+            n++;
+        }
+        free(win);
+        logits[0] = (float)(acc[0] / n);
+        logits[1] = (float)(acc[1] / n);
+    }
+    free(x);
+    if (rc) return rc;
+    double lp[2];
+    log_softmax2(logits, lp);
+    *p_male = (float)exp(lp[1]);
+    return VG_OK;
+}

@@ -1,0 +1,429 @@
+/* The training loop: features once (cached), normalisation from the
+ * training set, deterministic shuffling/augmentation from (seed, epoch,
+ * batch), early stopping on validation loss, checkpoints for resuming. */
+#include "../nn/model.h"
+#include "checkpoint.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void nn_optimizer_step(vg_optimizer *o);
+
+void vg_train_config_default(vg_train_config *c, const char *arch)
+{
+    memset(c, 0, sizeof *c);
+    c->arch = arch;
+    vg_optim_config_default(&c->optim);
+    c->seed = 1;
+    c->max_seconds = 12.0;
+    c->cache_dir = vg_default_cache_dir();
+    if (arch && !strcmp(arch, "lenet")) {
+        c->epochs = 20;        /* the reference project's recipe */
+        c->batch = 16;
+    } else {
+        c->optim.kind = VG_OPT_ADAMW;
+        c->optim.lr = 1e-3f;
+        c->optim.weight_decay = 1e-2f;
+        c->optim.schedule = VG_LR_COSINE;
+        c->optim.warmup = 1;
+        c->epochs = 30;
+        c->batch = 32;
+        c->patience = 6;
+        c->augment = VG_AUG_ALL;
+    }
+}
+
+static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t n, const char *fmt, ...)
+{
+    if (err && n) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, n, fmt, ap);
+        va_end(ap);
+    }
+    return VG_EARG;
+}
+
+/* The front end a network's input shape asks for. */
+static int frontend_for(const vg_model *m, vg_frontend *fe)
+{
+    int c, h, w;
+    vg_model_input_shape(m, &c, &h, &w);
+    if (c == 3 && h == 32 && w == 32) vg_frontend_default(fe, VG_FE_SEED_IMAGE);
+    else if (c == 1 && h == 128) vg_frontend_default(fe, VG_FE_LOGMEL);
+    else return VG_EUNSUPPORTED;
+    return VG_OK;
+}
+
+typedef struct example {
+    float *x;          /* [c][h][w] (log-mel: raw log2, normalised in place later) */
+    int c, h, w;
+    int label;
+} example;
+
+typedef struct feature_set {
+    example *ex;
+    size_t n;
+} feature_set;
+
+static void free_set(feature_set *s)
+{
+    for (size_t i = 0; i < s->n; i++) free(s->ex[i].x);
+    free(s->ex);
+    s->ex = NULL;
+    s->n = 0;
+}
+
+/* Features of every item of SPLIT, in parallel, skipping unreadable files. */
+static int load_split(const vg_dataset *d, int split, const vg_frontend *fe, double max_seconds,
+                      const char *cache, const vg_train_callbacks *cb, size_t *done, size_t total,
+                      feature_set *out, size_t *skipped)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->n; i++) n += d->items[i].split == split;
+    example *ex = calloc(n ? n : 1, sizeof(example));
+    size_t *idx = malloc(sizeof(size_t) * (n ? n : 1));
+    if (!ex || !idx) { free(ex); free(idx); return VG_ENOMEM; }
+    n = 0;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->items[i].split == split) idx[n++] = i;
+    int *status = calloc(n ? n : 1, sizeof(int));
+#pragma omp parallel for schedule(dynamic, 4)
+    for (size_t k = 0; k < n; k++) {
+        const vg_item *it = &d->items[idx[k]];
+        example *e = &ex[k];
+        status[k] = vg_features_cached(cache, fe, it->path, max_seconds, &e->x, &e->c, &e->h, &e->w, NULL);
+        e->label = it->label;
+#pragma omp critical
+        {
+            ++*done;
+            if (cb && cb->features) cb->features(cb->ctx, *done, total);
+            if (status[k] && cb && cb->file_error) cb->file_error(cb->ctx, it->path, status[k]);
+        }
+    }
+    size_t kept = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (status[k]) { (*skipped)++; continue; }
+        ex[kept++] = ex[k];
+    }
+    free(status);
+    free(idx);
+    out->ex = ex;
+    out->n = kept;
+    return VG_OK;
+}
+
+/* splitmix-based stream for (seed, a, b) */
+static uint64_t stream(uint64_t seed, uint64_t a, uint64_t b)
+{
+    uint64_t s = seed ^ (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full);
+    rng_next(&s);
+    return s;
+}
+
+/* Copy example E into a [h][T] slot: random crop of longer recordings,
+ * tiling of shorter ones, then augmentation (all in normalised units). */
+static void fill_logmel(float *dst, const example *e, int T, unsigned aug, uint64_t *r,
+                        const vg_frontend *fe)
+{
+    const int H = e->h, W = e->w;
+    int off = 0;
+    if (W > T && (aug & VG_AUG_CROP)) off = (int)(rng_next(r) % (uint64_t)(W - T + 1));
+    for (int b = 0; b < H; b++)
+        for (int t = 0; t < T; t++)
+            dst[(size_t)b * T + t] = e->x[(size_t)b * W + (W >= T ? off + t : t % W)];
+    const float mu = fe->input_mean, sd = fe->input_std;
+    /* each augmentation applies to half of the examples, so that the model
+     * also sees clean input (digital silence stays in the training data) */
+    unsigned on = aug & (unsigned)rng_next(r);
+    on |= aug & VG_AUG_CROP;
+    aug = on;
+    if (aug & VG_AUG_NOISE) {
+        /* noise power relative to the clip's mean power, 5..30 dB below it */
+        double mean_pow = 0;
+        for (size_t i = 0; i < (size_t)H * T; i++) mean_pow += exp2(dst[i] * sd + mu);
+        mean_pow /= (double)H * T;
+        float snr_db = 5.0f + 25.0f * rng_uniform(r);
+        float noise = (float)(mean_pow * pow(10.0, -snr_db / 10.0));
+        for (size_t i = 0; i < (size_t)H * T; i++) {
+            float p = exp2f(dst[i] * sd + mu) + noise * (0.5f + rng_uniform(r));
+            dst[i] = (log2f(p) - mu) / sd;
+        }
+    }
+    if (aug & VG_AUG_GAIN) {
+        float db = -12.0f + 24.0f * rng_uniform(r);
+        float shift = db / (10.0f * log10f(2.0f)) / sd;    /* power gain in log2 units */
+        for (size_t i = 0; i < (size_t)H * T; i++) dst[i] += shift;
+    }
+    for (int k = 0; (aug & VG_AUG_TIME_MASK) && k < 2; k++) {
+        int len = (int)(rng_next(r) % 41), start = (int)(rng_next(r) % (uint64_t)(T > len ? T - len : 1));
+        for (int b = 0; b < H; b++)
+            for (int t = start; t < start + len && t < T; t++) dst[(size_t)b * T + t] = 0;
+    }
+    for (int k = 0; (aug & VG_AUG_FREQ_MASK) && k < 2; k++) {
+        int len = (int)(rng_next(r) % 13), start = (int)(rng_next(r) % (uint64_t)(H > len ? H - len : 1));
+        for (int b = start; b < start + len && b < H; b++)
+            memset(dst + (size_t)b * T, 0, sizeof(float) * (size_t)T);
+    }
+}
+
+/* Loss and accuracy of the model (inference mode) on a set; items of equal
+ * shape are batched. */
+static void evaluate(vg_model *m, const feature_set *s, float *loss, float *acc)
+{
+    double l = 0;
+    size_t correct = 0;
+    float logits[2 * 64];
+    size_t i = 0;
+    while (i < s->n) {
+        size_t j = i;
+        while (j < s->n && j - i < 64 && s->ex[j].w == s->ex[i].w && s->ex[j].h == s->ex[i].h) j++;
+        int n = (int)(j - i);
+        size_t per = (size_t)s->ex[i].c * s->ex[i].h * s->ex[i].w;
+        float *x = malloc(sizeof(float) * per * n);
+        int labels[64];
+        for (int k = 0; k < n; k++) {
+            memcpy(x + per * k, s->ex[i + k].x, sizeof(float) * per);
+            labels[k] = s->ex[i + k].label;
+        }
+        if (x && vg_model_forward(m, x, n, s->ex[i].h, s->ex[i].w, logits) == VG_OK) {
+            l += softmax_cross_entropy(NULL, NULL, logits, labels, NULL, n, 2) * n;
+            for (int k = 0; k < n; k++) correct += (logits[2 * k + 1] > logits[2 * k]) == labels[k];
+        }
+        free(x);
+        i = j;
+    }
+    *loss = s->n ? (float)(l / s->n) : 0;
+    *acc = s->n ? (float)correct / s->n : 0;
+}
+
+static void history_meta(vg_model *m, const vg_epoch_stats *h, int n)
+{
+    size_t cap = 64 + (size_t)n * 96, used = 0;
+    char *buf = malloc(cap);
+    if (!buf) return;
+    used += (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < n; i++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s[%d,%.6g,%.6g,%.6g,%.6g,%.6g]",
+                                 i ? "," : "", h[i].epoch, h[i].train_loss, h[i].train_acc,
+                                 h[i].val_loss, h[i].val_acc, h[i].lr);
+    snprintf(buf + used, cap - used, "]");
+    vg_model_set_meta(m, "history", buf);
+    vg_model_set_meta(m, "history_columns", "epoch,train_loss,train_acc,val_loss,val_acc,lr");
+    free(buf);
+}
+
+static void provenance(vg_model *m, const vg_train_config *cfg, int epochs, size_t ntr, size_t nva)
+{
+    char v[128];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(v, sizeof v, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    vg_model_set_meta(m, "trained_date", v);
+    vg_model_set_meta(m, "trained_on", cfg->data_name ? cfg->data_name : "(unnamed dataset)");
+    snprintf(v, sizeof v, "%d", epochs);
+    vg_model_set_meta(m, "epochs", v);
+    snprintf(v, sizeof v, "%zu train / %zu validation recordings", ntr, nva);
+    vg_model_set_meta(m, "training_examples", v);
+    snprintf(v, sizeof v, "seed %llu, batch %d, %s lr %g", (unsigned long long)cfg->seed, cfg->batch,
+             cfg->optim.kind == VG_OPT_SGD ? "sgd" : cfg->optim.kind == VG_OPT_ADAM ? "adam" : "adamw",
+             cfg->optim.lr);
+    vg_model_set_meta(m, "training_recipe", v);
+    vg_model_set_meta(m, "trained_by", "voxgender " VG_VERSION_STRING);
+}
+
+int vg_train(const vg_dataset *d, const vg_train_config *cfg, const vg_train_callbacks *cb,
+             vg_train_result *res, char *err, size_t errlen)
+{
+    memset(res, 0, sizeof *res);
+    if (!d || !cfg || cfg->epochs < 1 || cfg->batch < 1) return fail(err, errlen, "bad training settings");
+    size_t count[3][2] = {{0}};
+    for (size_t i = 0; i < d->n; i++)
+        if (d->items[i].split < 3) count[d->items[i].split][d->items[i].label]++;
+    if (!d->has_splits) return fail(err, errlen, "the dataset has no Train/Validation/Test folders");
+    if (!count[0][0] && !count[0][1]) return fail(err, errlen, "the Train split is empty");
+    if (!count[0][0] || !count[0][1])
+        return fail(err, errlen, "the Train split holds only %s recordings: both classes are needed",
+                    count[0][0] ? "female" : "male");
+    if (!count[1][0] && !count[1][1])
+        return fail(err, errlen, "the Validation split is empty (model selection needs it)");
+
+    vg_model *m = NULL;
+    char why[160];
+    int rc = vg_model_create(cfg->arch, cfg->seed, &m, why, sizeof why);
+    if (rc) return fail(err, errlen, "architecture: %s", why);
+    vg_frontend fe;
+    if (frontend_for(m, &fe)) {
+        vg_model_destroy(m);
+        return fail(err, errlen, "architecture input must be 1x128xT (log-mel) or 3x32x32 (seed image)");
+    }
+    int logmel = fe.kind == VG_FE_LOGMEL;
+
+    /* features (raw log2 for log-mel: normalised below) */
+    feature_set tr = {0}, va = {0};
+    size_t done = 0, total = 0;
+    for (size_t i = 0; i < d->n; i++) total += d->items[i].split <= 1;
+    rc = load_split(d, 0, &fe, logmel ? cfg->max_seconds : 0, cfg->cache_dir, cb, &done, total, &tr, &res->n_skipped);
+    if (!rc) rc = load_split(d, 1, &fe, 0, cfg->cache_dir, cb, &done, total, &va, &res->n_skipped);
+    res->n_train = tr.n;
+    res->n_val = va.n;
+    if (!rc && (tr.n == 0 || va.n == 0))
+        rc = fail(err, errlen, "no readable recordings in the %s split", tr.n ? "Validation" : "Train");
+    if (rc) goto out;
+
+    if (logmel) {
+        double sum = 0, sq = 0, cnt = 0;
+        for (size_t i = 0; i < tr.n; i++)
+            for (size_t k = 0; k < (size_t)tr.ex[i].h * tr.ex[i].w; k++) {
+                sum += tr.ex[i].x[k];
+                sq += (double)tr.ex[i].x[k] * tr.ex[i].x[k];
+                cnt++;
+            }
+        fe.input_mean = (float)(sum / cnt);
+        fe.input_std = (float)sqrt(fmax(sq / cnt - (sum / cnt) * (sum / cnt), 1e-6));
+        feature_set *sets[2] = {&tr, &va};
+        for (int s = 0; s < 2; s++)
+            for (size_t i = 0; i < sets[s]->n; i++)
+                for (size_t k = 0; k < (size_t)sets[s]->ex[i].h * sets[s]->ex[i].w; k++)
+                    sets[s]->ex[i].x[k] = (sets[s]->ex[i].x[k] - fe.input_mean) / fe.input_std;
+    }
+    vg_frontend_to_model(m, &fe);
+
+    float weights[2] = {1, 1};
+    if (cfg->balance) {
+        size_t c1 = 0;
+        for (size_t i = 0; i < tr.n; i++) c1 += tr.ex[i].label;
+        weights[0] = (float)tr.n / (2.0f * (float)(tr.n - c1));
+        weights[1] = (float)tr.n / (2.0f * (float)c1);
+    }
+
+    vg_optim_config oc = cfg->optim;
+    if (oc.schedule == VG_LR_COSINE && oc.total <= 0) oc.total = cfg->epochs;
+    vg_optimizer *opt = vg_optimizer_create(m, &oc);
+    float *best = malloc(sizeof(float) * m->n_arena);
+    res->history = calloc((size_t)cfg->epochs, sizeof(vg_epoch_stats));
+    const int c = tr.ex[0].c, H = tr.ex[0].h;
+    const int T = logmel ? 1 + (int)(llround(fe.seconds * fe.mel.sample_rate) / fe.mel.hop_length) : tr.ex[0].w;
+    const size_t per = (size_t)c * H * T;
+    float *xb = malloc(sizeof(float) * per * (size_t)cfg->batch);
+    int *lb = malloc(sizeof(int) * (size_t)cfg->batch);
+    size_t *perm = malloc(sizeof(size_t) * tr.n);
+    if (!opt || !best || !res->history || !xb || !lb || !perm) { rc = VG_ENOMEM; goto done_train; }
+
+    train_state st = {.epoch = 0, .batch = 0, .best_loss = INFINITY, .best_epoch = 0};
+    memcpy(best, m->arena, sizeof(float) * m->n_arena);
+    if (cfg->resume) {
+        rc = checkpoint_load(cfg->checkpoint, cfg, m, opt, best, &st, res->history, &fe, err, errlen);
+        if (rc) goto done_train;
+    }
+    const size_t nb = (tr.n + (size_t)cfg->batch - 1) / (size_t)cfg->batch;
+    for (; st.epoch < cfg->epochs; st.epoch++, st.batch = 0) {
+        double t0 = omp_get_wtime() - st.elapsed;
+        float lr = vg_lr_at(&oc, st.epoch);
+        vg_optimizer_set_lr(opt, lr);
+        /* this epoch's order: a function of (seed, epoch) only */
+        uint64_t r = stream(cfg->seed, 1000 + (uint64_t)st.epoch, 0);
+        for (size_t i = 0; i < tr.n; i++) perm[i] = i;
+        for (size_t i = tr.n - 1; i > 0; i--) {
+            size_t j = rng_next(&r) % (i + 1), t = perm[i];
+            perm[i] = perm[j];
+            perm[j] = t;
+        }
+        if (st.batch == 0) { st.loss_sum = 0; st.correct = 0; st.seen = 0; }
+        for (; st.batch < nb; st.batch++) {
+            if (cfg->stop && *cfg->stop) {
+                st.elapsed = omp_get_wtime() - t0;
+                if (cfg->checkpoint)
+                    checkpoint_save(cfg->checkpoint, cfg, m, opt, best, &st, res->history, &fe);
+                res->interrupted = 1;
+                goto finish;
+            }
+            size_t from = st.batch * (size_t)cfg->batch;
+            int n = (int)((tr.n - from) < (size_t)cfg->batch ? tr.n - from : (size_t)cfg->batch);
+            uint64_t ar = stream(cfg->seed, 2000 + (uint64_t)st.epoch, st.batch);
+            for (int k = 0; k < n; k++) {
+                const example *e = &tr.ex[perm[from + k]];
+                if (logmel) fill_logmel(xb + per * k, e, T, cfg->augment, &ar, &fe);
+                else memcpy(xb + per * k, e->x, sizeof(float) * per);
+                lb[k] = e->label;
+            }
+            float loss;
+            int correct;
+            rc = vg_model_train_step(m, opt, xb, lb, n, H, T, cfg->balance ? weights : NULL, &loss, &correct);
+            if (rc) goto done_train;
+            st.loss_sum += (double)loss * n;
+            st.correct += correct;
+            st.seen += n;
+            if (cb && cb->batch) cb->batch(cb->ctx, st.epoch + 1, st.batch + 1, nb, loss);
+        }
+        vg_epoch_stats *h = &res->history[st.epoch];
+        h->epoch = st.epoch + 1;
+        h->lr = lr;
+        h->train_loss = (float)(st.loss_sum / (double)st.seen);
+        h->train_acc = (float)st.correct / (float)st.seen;
+        evaluate(m, &va, &h->val_loss, &h->val_acc);
+        h->seconds = omp_get_wtime() - t0;
+        st.elapsed = 0;
+        int improved = h->val_loss < st.best_loss;
+        if (improved) {
+            st.best_loss = h->val_loss;
+            st.best_epoch = st.epoch + 1;
+            memcpy(best, m->arena, sizeof(float) * m->n_arena);
+        }
+        if (cb && cb->epoch) cb->epoch(cb->ctx, h, improved);
+        res->n_epochs = st.epoch + 1;
+        if (cfg->checkpoint) {
+            train_state next = st;
+            next.epoch++;
+            next.batch = 0;
+            checkpoint_save(cfg->checkpoint, cfg, m, opt, best, &next, res->history, &fe);
+        }
+        if (cfg->patience > 0 && st.epoch + 1 - st.best_epoch >= cfg->patience) {
+            st.epoch++;
+            break;
+        }
+    }
+finish:
+    res->n_epochs = st.epoch < cfg->epochs ? st.epoch : cfg->epochs;
+    if (res->interrupted) res->n_epochs = st.epoch;
+    res->best_epoch = st.best_epoch;
+    /* the last model, and a copy holding the best weights */
+    history_meta(m, res->history, res->n_epochs);
+    provenance(m, cfg, res->n_epochs, tr.n, va.n);
+    res->last = m;
+    rc = nn_build(m->arch, &res->best, NULL, 0);
+    if (!rc) {
+        memcpy(res->best->arena, best, sizeof(float) * m->n_arena);
+        for (int i = 0; i < m->n_meta; i++) vg_model_set_meta(res->best, m->meta[i].key, m->meta[i].value);
+        char v[32];
+        snprintf(v, sizeof v, "%d", st.best_epoch);
+        vg_model_set_meta(res->best, "selected_epoch", v);
+        vg_model_set_meta(res->best, "selected_by", "lowest validation loss");
+    }
+    m = NULL;
+done_train:
+    vg_optimizer_destroy(opt);
+    free(best); free(xb); free(lb); free(perm);
+out:
+    free_set(&tr);
+    free_set(&va);
+    vg_model_destroy(m);
+    if (rc) vg_train_result_free(res);
+    return rc;
+}
+
+void vg_train_result_free(vg_train_result *r)
+{
+    if (!r) return;
+    vg_model_destroy(r->best);
+    vg_model_destroy(r->last);
+    free(r->history);
+    memset(r, 0, sizeof *r);
+}
