@@ -9,6 +9,7 @@ int cmd_check(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_split(int argc, char **argv);
 
 /* Where `make install` puts the shipped model. */
 #ifndef VG_MODEL_DIR

@@ -37,6 +37,7 @@ static void usage(FILE *f)
             "commands:\n"
             "  spectrogram   write log-mel spectrogram images (and .npy matrices) of recordings\n"
             "  check         count a dataset's recordings, speakers and hours; find problems\n"
+            "  split         build a Train/Validation/Test layout from a manifest or VoxCeleb metadata\n"
             "  train         train a classifier (cnn, lenet, svm) on a dataset\n"
             "  eval          accuracy, confusion matrix, ROC AUC of a model on a dataset\n"
             "  predict       classify recordings or spectrogram images: male (1) / female (0)\n"
@@ -66,6 +67,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "spectrogram")) return cmd_spectrogram(argc - 1, argv + 1);
     if (!strcmp(cmd, "check")) return cmd_check(argc - 1, argv + 1);
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "split")) return cmd_split(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "predict")) return cmd_predict(argc - 1, argv + 1);
     cli_error("unknown command '%s' (see 'voxgender --help')", cmd);

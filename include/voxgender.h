@@ -294,6 +294,16 @@ const char *vg_label_name(int label);      /* "female", "male", "unknown" */
  * "id10001", "p225_003.wav" -> "p225"). Caller owns the result (free()). */
 char *vg_speaker_from_path(const char *rel_to_class);
 
+
+/* Assign recordings to Train/Validation/Test. BY_SPEAKER: whole speakers go
+ * to one split (speaker-disjoint; what an accuracy claim needs); else
+ * recordings are assigned independently (the reference project's
+ * same-speakers-everywhere split). Done per gender so both classes follow
+ * RATIOS (train, validation, test; summing to 1). The same inputs and SEED
+ * give the same assignment. SPLIT_OUT[n] receives VG_SPLIT_*. */
+int vg_split_assign(const char *const *speakers, const int *labels, size_t n,
+                    const double ratios[3], int by_speaker, uint64_t seed, int *split_out);
+
 /* Open a recording and read its duration without decoding it all; returns
  * VG_OK or the same errors as vg_audio_load_window. */
 int vg_audio_probe(const char *path, double *seconds);

@@ -1,0 +1,302 @@
+/* voxgender split: build the Train/Validation/Test x Male/Female layout
+ * (symbolic links) from manifests or VoxCeleb metadata. */
+#include "cli.h"
+#include "voxgender.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: voxgender split --manifest CSV [--manifest CSV...] --out DATA [options]\n"
+        "       voxgender split --vox-meta vox1_meta.csv --audio-root DIR --out DATA [options]\n"
+        "\n"
+        "Build DATA/{Train,Validation,Test}/{Male,Female}/<speaker>/<file> as symbolic\n"
+        "links to the recordings, ready for 'voxgender train'.\n"
+        "\n"
+        "options:\n"
+        "      --manifest CSV    columns path,speaker,gender (gender male/female or m/f);\n"
+        "                        paths relative to the CSV's folder. Several manifests pool\n"
+        "                        corpora; speaker ids are then prefixed with the corpus\n"
+        "                        (the CSV's folder name), since ids are unique per corpus\n"
+        "      --vox-meta CSV    VoxCeleb1 vox1_meta.csv or VoxCeleb2 vox2_meta.csv (tab\n"
+        "                        or comma separated; id and gender m/f columns)\n"
+        "      --audio-root DIR  with --vox-meta: the audio folder (.../<id>/.../*.wav|m4a)\n"
+        "  -o, --out DATA        layout to create (must not exist or be empty)\n"
+        "      --by B            speaker (default: speaker-disjoint splits, what an accuracy\n"
+        "                        claim needs) or recording (the reference project's split:\n"
+        "                        the same speakers in every split)\n"
+        "      --ratios R        train,validation,test fractions (default 0.8,0.1,0.1)\n"
+        "      --seed N          shuffling seed (default 1); same inputs and seed, same split\n"
+        "  -h, --help            show this help\n");
+}
+
+typedef struct rec {
+    char *path;      /* absolute */
+    char *speaker;
+    int label;
+} rec;
+
+typedef struct recs {
+    rec *r;
+    size_t n, cap;
+} recs;
+
+static void add(recs *v, const char *path, const char *speaker, int label)
+{
+    if (v->n == v->cap) v->r = realloc(v->r, sizeof(rec) * (v->cap = v->cap ? 2 * v->cap : 256));
+    v->r[v->n].path = strdup(path);
+    v->r[v->n].speaker = strdup(speaker);
+    v->r[v->n].label = label;
+    v->n++;
+}
+
+static int gender_of(const char *s)
+{
+    if (!strcasecmp(s, "male") || !strcasecmp(s, "m")) return 1;
+    if (!strcasecmp(s, "female") || !strcasecmp(s, "f")) return 0;
+    return -1;
+}
+
+/* Split a line on commas or tabs, trimming spaces. */
+static int fields(char *line, char **f, int max)
+{
+    line[strcspn(line, "\r\n")] = '\0';
+    int n = 0;
+    char *s = line;
+    while (n < max) {
+        f[n++] = s;
+        char *c = s + strcspn(s, ",\t");
+        if (!*c) break;
+        *c = '\0';
+        s = c + 1;
+    }
+    for (int i = 0; i < n; i++) {
+        while (*f[i] == ' ' || *f[i] == '"') f[i]++;
+        size_t l = strlen(f[i]);
+        while (l && (f[i][l - 1] == ' ' || f[i][l - 1] == '"')) f[i][--l] = '\0';
+    }
+    return n;
+}
+
+static int read_manifest(const char *csv, int prefix, recs *out)
+{
+    FILE *f = fopen(csv, "r");
+    if (!f) { cli_error("%s: cannot open", csv); return -1; }
+    char dir[PATH_MAX], tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", csv);
+    if (!realpath(dirname(tmp), dir)) { fclose(f); cli_error("%s: bad path", csv); return -1; }
+    char corpus[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    snprintf(corpus, sizeof corpus, "%s", basename(tmp));
+    char line[8192];
+    int cp = -1, cs = -1, cg = -1, lineno = 0, bad = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *fl[64];
+        int n = fields(line, fl, 64);
+        if (++lineno == 1) {
+            for (int i = 0; i < n; i++) {
+                if (!strcasecmp(fl[i], "path")) cp = i;
+                else if (!strcasecmp(fl[i], "speaker")) cs = i;
+                else if (!strcasecmp(fl[i], "gender")) cg = i;
+            }
+            if (cp < 0 || cs < 0 || cg < 0) {
+                fclose(f);
+                cli_error("%s: header needs columns path,speaker,gender", csv);
+                return -1;
+            }
+            continue;
+        }
+        if (n <= cp || n <= cs || n <= cg || !*fl[cp]) continue;
+        int g = gender_of(fl[cg]);
+        if (g < 0) {
+            if (bad++ < 3) cli_error("%s:%d: gender '%s' is not male/female (line skipped)", csv, lineno, fl[cg]);
+            continue;
+        }
+        char path[PATH_MAX * 2], spk[PATH_MAX + 512];
+        if (fl[cp][0] == '/') snprintf(path, sizeof path, "%s", fl[cp]);
+        else snprintf(path, sizeof path, "%s/%s", dir, fl[cp]);
+        if (prefix) snprintf(spk, sizeof spk, "%s-%s", corpus, fl[cs]);
+        else snprintf(spk, sizeof spk, "%s", fl[cs]);
+        add(out, path, spk, g);
+    }
+    fclose(f);
+    return 0;
+}
+
+/* VoxCeleb metadata: id -> gender, then every file under AUDIO_ROOT whose
+ * path has an id folder. */
+typedef struct { char id[64]; int g; } vox_spk;
+
+static void walk_audio(const char *dir, vox_spk *spk, size_t ns, const char *current, recs *out, int depth)
+{
+    if (depth > 6) return;
+    DIR *dp = opendir(dir);
+    if (!dp) return;
+    struct dirent *e;
+    while ((e = readdir(dp))) {
+        if (e->d_name[0] == '.') continue;
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (stat(p, &st)) continue;
+        if (S_ISDIR(st.st_mode)) {
+            const char *id = current;
+            for (size_t k = 0; k < ns && !current; k++)
+                if (!strcmp(spk[k].id, e->d_name)) id = spk[k].id;
+            walk_audio(p, spk, ns, id, out, depth + 1);
+        } else if (S_ISREG(st.st_mode) && current) {
+            for (size_t k = 0; k < ns; k++)
+                if (!strcmp(spk[k].id, current)) { add(out, p, current, spk[k].g); break; }
+        }
+    }
+    closedir(dp);
+}
+
+static int read_vox_meta(const char *csv, const char *root, recs *out)
+{
+    FILE *f = fopen(csv, "r");
+    if (!f) { cli_error("%s: cannot open", csv); return -1; }
+    char line[4096];
+    int cid = -1, cg = -1, lineno = 0;
+    size_t ns = 0, cap = 256;
+    vox_spk *spk = malloc(sizeof(vox_spk) * cap);
+    while (fgets(line, sizeof line, f)) {
+        char *fl[16];
+        int n = fields(line, fl, 16);
+        if (++lineno == 1) {
+            for (int i = 0; i < n; i++) {
+                if (strcasestr(fl[i], "gender")) cg = i;
+                else if (cid < 0 && (strcasestr(fl[i], "VoxCeleb") || !strcasecmp(fl[i], "ID"))) cid = i;
+            }
+            if (cid < 0 || cg < 0) { fclose(f); free(spk); cli_error("%s: no id/gender columns", csv); return -1; }
+            continue;
+        }
+        if (n <= cid || n <= cg) continue;
+        int g = gender_of(fl[cg]);
+        if (g < 0) continue;
+        if (ns == cap) spk = realloc(spk, sizeof(vox_spk) * (cap *= 2));
+        snprintf(spk[ns].id, sizeof spk[ns].id, "%s", fl[cid]);
+        spk[ns++].g = g;
+    }
+    fclose(f);
+    char real[PATH_MAX];
+    if (!realpath(root, real)) { free(spk); cli_error("%s: no such folder", root); return -1; }
+    walk_audio(real, spk, ns, NULL, out, 0);
+    free(spk);
+    return 0;
+}
+
+static int empty_or_missing(const char *dir)
+{
+    DIR *dp = opendir(dir);
+    if (!dp) return errno == ENOENT;
+    struct dirent *e;
+    int empty = 1;
+    while ((e = readdir(dp)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) { empty = 0; break; }
+    closedir(dp);
+    return empty;
+}
+
+int cmd_split(int argc, char **argv)
+{
+    const char *manifests[64], *vox_meta = NULL, *audio_root = NULL, *out = NULL;
+    int n_manifests = 0, by_speaker = 1, seed = 1;
+    double ratios[3] = {0.8, 0.1, 0.1};
+    enum { O_MANIFEST = 256, O_VOX, O_ROOT, O_BY, O_RATIOS, O_SEED };
+    static const struct option opts[] = {
+        {"manifest", required_argument, 0, O_MANIFEST}, {"vox-meta", required_argument, 0, O_VOX},
+        {"audio-root", required_argument, 0, O_ROOT}, {"out", required_argument, 0, 'o'},
+        {"by", required_argument, 0, O_BY}, {"ratios", required_argument, 0, O_RATIOS},
+        {"seed", required_argument, 0, O_SEED}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_MANIFEST:
+            if (n_manifests == 64) { cli_error("split: at most 64 manifests"); return 2; }
+            manifests[n_manifests++] = optarg;
+            break;
+        case O_VOX: vox_meta = optarg; break;
+        case O_ROOT: audio_root = optarg; break;
+        case 'o': out = optarg; break;
+        case O_BY:
+            if (!strcmp(optarg, "recording")) by_speaker = 0;
+            else if (strcmp(optarg, "speaker")) { cli_error("--by: expected speaker or recording, got '%s'", optarg); return 2; }
+            break;
+        case O_RATIOS:
+            if (sscanf(optarg, "%lf,%lf,%lf", &ratios[0], &ratios[1], &ratios[2]) != 3 ||
+                ratios[0] < 0 || ratios[1] < 0 || ratios[2] < 0 ||
+                ratios[0] + ratios[1] + ratios[2] < 0.999 || ratios[0] + ratios[1] + ratios[2] > 1.001) {
+                cli_error("--ratios: expected three fractions summing to 1, like 0.8,0.1,0.1; got '%s'", optarg);
+                return 2;
+            }
+            break;
+        case O_SEED: if (cli_parse_int("--seed", optarg, 0, 2147483647, &seed)) return 2; break;
+        case 'h': usage(stdout); return 0;
+        default: cli_error("split: unknown or incomplete option '%s' (see --help)", argv[optind - 1]); return 2;
+        }
+    }
+    if (!out) { cli_error("split: no output folder (use --out DATA)"); return 2; }
+    if (!n_manifests && !vox_meta) { cli_error("split: give --manifest CSV or --vox-meta CSV --audio-root DIR"); return 2; }
+    if (vox_meta && !audio_root) { cli_error("split: --vox-meta needs --audio-root DIR"); return 2; }
+    if (optind != argc) { cli_error("split: unexpected argument '%s'", argv[optind]); return 2; }
+    if (!empty_or_missing(out)) { cli_error("%s: exists and is not empty (choose a new folder)", out); return 2; }
+    /* normalise ratios exactly */
+    double s = ratios[0] + ratios[1] + ratios[2];
+    for (int i = 0; i < 3; i++) ratios[i] /= s;
+
+    recs v = {0};
+    for (int i = 0; i < n_manifests; i++)
+        if (read_manifest(manifests[i], n_manifests > 1, &v)) return 2;
+    if (vox_meta && read_vox_meta(vox_meta, audio_root, &v)) return 2;
+    if (!v.n) { cli_error("split: no recordings found"); return 2; }
+
+    const char **spk = malloc(sizeof(char *) * v.n);
+    int *labels = malloc(sizeof(int) * v.n), *split = malloc(sizeof(int) * v.n);
+    for (size_t i = 0; i < v.n; i++) { spk[i] = v.r[i].speaker; labels[i] = v.r[i].label; }
+    if (vg_split_assign(spk, labels, v.n, ratios, by_speaker, (uint64_t)seed, split)) {
+        cli_error("split: cannot assign splits");
+        return 2;
+    }
+    static const char *SPLIT_DIR[3] = {"Train", "Validation", "Test"};
+    size_t counts[3][2] = {{0}}, missing = 0;
+    for (size_t i = 0; i < v.n; i++) {
+        char dir[PATH_MAX], link[PATH_MAX + 256], tmp[PATH_MAX];
+        struct stat st;
+        if (stat(v.r[i].path, &st)) {
+            if (missing++ < 5) cli_error("%s: missing (skipped)", v.r[i].path);
+            continue;
+        }
+        snprintf(dir, sizeof dir, "%s/%s/%s/%s", out, SPLIT_DIR[split[i]], v.r[i].label ? "Male" : "Female",
+                 v.r[i].speaker);
+        if (cli_mkdirs(dir)) { cli_error("%s: cannot create", dir); return 1; }
+        snprintf(tmp, sizeof tmp, "%s", v.r[i].path);
+        const char *base = basename(tmp);
+        snprintf(link, sizeof link, "%s/%s", dir, base);
+        for (int k = 2; access(link, F_OK) == 0; k++)   /* same file name twice: number it */
+            snprintf(link, sizeof link, "%s/%d_%s", dir, k, base);
+        if (symlink(v.r[i].path, link)) { cli_error("%s: cannot create link (%s)", link, strerror(errno)); return 1; }
+        counts[split[i]][v.r[i].label]++;
+    }
+    printf("split %zu recordings %s into %s (seed %d):\n", v.n - missing,
+           by_speaker ? "by speaker (speaker-disjoint)" : "by recording (speakers shared)", out, seed);
+    for (int sp = 0; sp < 3; sp++)
+        printf("  %-10s female %5zu  male %5zu\n", SPLIT_DIR[sp], counts[sp][0], counts[sp][1]);
+    if (missing) printf("  %zu manifest entries point to missing files (skipped)\n", missing);
+    for (size_t i = 0; i < v.n; i++) { free(v.r[i].path); free(v.r[i].speaker); }
+    free(v.r); free(spk); free(labels); free(split);
+    return missing ? 1 : 0;
+}
