@@ -146,7 +146,7 @@ static void walk_audio(const char *dir, vox_spk *spk, size_t ns, const char *cur
     struct dirent *e;
     while ((e = readdir(dp))) {
         if (e->d_name[0] == '.') continue;
-        char p[PATH_MAX];
+        char p[PATH_MAX + 256];
         snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
         struct stat st;
         if (stat(p, &st)) continue;
