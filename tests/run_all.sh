@@ -4,7 +4,7 @@
 set -u
 BUILD="${1:-build}"
 total_p=0 total_f=0
-for suite in "$BUILD/unit_tests" "tests/cli/test_cli.sh $BUILD"; do
+for suite in "$BUILD/unit_tests" "tests/cli/test_cli.sh $BUILD" "tests/cli/test_workflow.sh $BUILD"; do
     echo "== $suite"
     out=$($suite 2>&1); echo "$out"
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$out" | tail -1)

@@ -1,0 +1,136 @@
+#!/bin/bash
+# End-to-end workflow: check, split, train (cnn, lenet, svm, sweep, resume),
+# eval and predict on a tiny generated corpus, and their bad-input handling.
+# Usage: tests/cli/test_workflow.sh BUILD_DIR     (from the repository root)
+set -u
+VG="$1/voxgender"
+SHARED="${VG_SHARED:-../shared}"
+T=$(mktemp -d /tmp/vg-wf-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+export XDG_CACHE_HOME="$T/cache"
+passed=0 failed=0
+check() {
+    local name="$1"; shift
+    if "$@"; then passed=$((passed + 1)); echo "ok   workflow: $name"
+    else failed=$((failed + 1)); echo "FAIL workflow: $name"; fi
+}
+jget() {  # jget FILE KEY -> value of a top-level JSON key
+    /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"
+}
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+
+D="$T/tts"
+scripts/make_tts_corpus.sh "$D" 4 >/dev/null
+"$VG" check "$D" -q > "$T/check.txt"; rc=$?
+check "check: usable corpus exits 0" test $rc -eq 0
+check "check: counts per split and class" grep -qE "^train +female +40 +10 " "$T/check.txt"
+check "check: reports speaker-disjoint splits" grep -q "speaker-disjoint" "$T/check.txt"
+check "check --help documents its options" bash -c "'$VG' check --help | grep -q -- --manifest"
+
+# ---- train each architecture; accuracy on held-out voices clearly above chance
+"$VG" train "$D" --arch cnn --epochs 6 -o "$T/cnn.safetensors" -q > "$T/train_cnn.txt" 2> "$T/train_cnn.err"
+check "train cnn: best and last models written" test -s "$T/cnn.safetensors" -a -s "$T/cnn.last.safetensors"
+check "train cnn: per-epoch lines with train/val loss and accuracy" \
+    bash -c "[ \$(grep -cE '^epoch +[0-9]+/6 +train loss [0-9.]+ acc +[0-9.]+% +val loss [0-9.]+ acc' '$T/train_cnn.err') -eq 6 ]"
+check "train cnn: reports test accuracy and confusion matrix" bash -c "grep -q 'test split' '$T/train_cnn.txt' && grep -q 'confusion' '$T/train_cnn.txt'"
+check "train: no checkpoint left after a finished run" test ! -e "$T/cnn.ckpt"
+"$VG" eval -m "$T/cnn.safetensors" "$D" --format json -q > "$T/eval_cnn.json"
+check "eval json has the required keys" /usr/bin/python3 -c "
+import json,sys; d=json.load(open('$T/eval_cnn.json'))
+sys.exit(0 if all(k in d for k in ('n','accuracy','speaker_balanced_accuracy','confusion','auc','per_speaker')) and d['n']==32 else 1)"
+check "cnn: test accuracy >= 0.75 on unseen voices" ge "$(jget "$T/eval_cnn.json" accuracy)" 0.75
+"$VG" train "$D" --arch lenet -o "$T/lenet.safetensors" -q > /dev/null 2>&1
+"$VG" eval -m "$T/lenet.safetensors" "$D" --format json -q > "$T/eval_lenet.json"
+check "lenet (reference recipe): test accuracy >= 0.65" ge "$(jget "$T/eval_lenet.json" accuracy)" 0.65
+"$VG" train "$D" --arch svm --svm-input mel -o "$T/svm_mel.safetensors" -q > /dev/null 2>&1
+"$VG" eval -m "$T/svm_mel.safetensors" "$D" --format json -q > "$T/eval_svm.json"
+check "svm on log-mel: test accuracy >= 0.65" ge "$(jget "$T/eval_svm.json" accuracy)" 0.65
+"$VG" train "$D" --arch svm -o "$T/svm_raw.safetensors" -q > "$T/svm_raw.txt" 2>&1
+check "svm on raw samples (the reference baseline) trains a model file" \
+    bash -c "test -s '$T/svm_raw.safetensors' && grep -q 'test split' '$T/svm_raw.txt'"
+check "eval text lists per-speaker accuracy" bash -c "'$VG' eval -m '$T/cnn.safetensors' '$D' -q | grep -q 'per-speaker accuracy'"
+
+# ---- predict: formats, stdin, images, bad files
+W=$(ls "$D"/Test/Male/*/*.wav | head -1); F=$(ls "$D"/Test/Female/*/*.wav | head -1)
+"$VG" predict -m "$T/cnn.safetensors" "$W" "$F" -q --format json > "$T/pred.json"
+check "predict json: one object per input with path,label,code,p_male,logits" /usr/bin/python3 -c "
+import json,sys; rows=[json.loads(l) for l in open('$T/pred.json')]
+ok = len(rows)==2 and all(set(r)=={'path','label','code','p_male','logits'} and len(r['logits'])==2 for r in rows)
+ok = ok and all((r['code']==1)==(r['label']=='male') for r in rows)
+sys.exit(0 if ok else 1)"
+check "predict csv has a header and one row per input" bash -c \
+    "out=\$('$VG' predict -m '$T/cnn.safetensors' '$W' --format csv -q); [ \"\$(head -1 <<<\"\$out\")\" = 'path,label,code,p_male,logit_female,logit_male' ] && [ \$(wc -l <<<\"\$out\") -eq 2 ]"
+check "predict text: path, label, code, probability" bash -c \
+    "'$VG' predict -m '$T/cnn.safetensors' '$W' -q | grep -qP '^\\Q$W\\E\\t(male|female)\\t[01]\\t0\\.[0-9]{4}$|^\\Q$W\\E\\t(male|female)\\t[01]\\t1\\.0000$'"
+check "predict reads paths from stdin with -" bash -c \
+    "printf '%s\n%s\n' '$W' '$F' | '$VG' predict -m '$T/cnn.safetensors' - -q | wc -l | grep -qx 2"
+"$VG" predict -m "$T/cnn.safetensors" "$W" /nonexistent.wav "$F" > "$T/pred_bad.out" 2> "$T/pred_bad.err"; rc=$?
+check "predict: a bad file is reported and skipped, exit 1" bash -c \
+    "[ $rc -eq 1 ] && [ \$(wc -l < '$T/pred_bad.out') -eq 2 ] && grep -q '/nonexistent.wav: no such file' '$T/pred_bad.err'"
+check "predict: lenet model classifies the reference project's test image" bash -c \
+    "'$VG' predict -m '$T/lenet.safetensors' '$SHARED/seed/test_image_male.jpg' -q | grep -qP '\t(male|female)\t[01]\t'"
+printf 'garbage' > "$T/bad.safetensors"
+"$VG" predict -m "$T/bad.safetensors" "$W" 2> "$T/badmodel.err"; rc=$?
+check "predict: unusable model file is a one-line error, exit 2" bash -c \
+    "[ $rc -eq 2 ] && [ \$(wc -l < '$T/badmodel.err') -eq 1 ] && grep -q 'bad.safetensors: ' '$T/badmodel.err'"
+
+# ---- sweep
+"$VG" train "$D" --arch lenet --epochs 3 --sweep "lr=0.01,0.001;batch=16" -o "$T/sweep.safetensors" -q > "$T/sweep.txt" 2>/dev/null
+check "sweep: ranked table with every combination" bash -c \
+    "grep -qE '^1 +lr=0.0*1 batch=16' '$T/sweep.txt' && grep -qE '^2 +lr=' '$T/sweep.txt' && test -s '$T/sweep.safetensors'"
+check "sweep: the kept model records its settings" bash -c "grep -q 'best of 2 by final validation loss' '$T/sweep.safetensors'"
+for bad in "lr" "lr=" "frob=1" "lr=abc" "lr=0.1;lr=0.2" ";;"; do
+    "$VG" train "$D" --arch lenet --sweep "$bad" -o "$T/x.safetensors" 2> "$T/sweep_err.txt"; rc=$?
+    check "sweep syntax error '$bad' is a one-line error" bash -c \
+        "[ $rc -eq 2 ] && [ \$(wc -l < '$T/sweep_err.txt') -eq 1 ] && [ ! -e '$T/x.safetensors' ]"
+done
+
+# ---- bad datasets
+mkdir -p "$T/one/Train" "$T/one/Validation"
+cp -r "$D/Train/Male" "$T/one/Train/"; cp -r "$D/Validation/Male" "$T/one/Validation/"
+"$VG" train "$T/one" -o "$T/one.safetensors" -q 2> "$T/one.err"; rc=$?
+check "train: one class only is a clear error and writes nothing" bash -c \
+    "[ $rc -ne 0 ] && grep -q 'only male recordings' '$T/one.err' && [ ! -e '$T/one.safetensors' ]"
+mkdir -p "$T/empty/Train/Male" "$T/empty/Train/Female"
+"$VG" train "$T/empty" -o "$T/empty.safetensors" -q 2> "$T/empty.err"; rc=$?
+check "train: empty split is a clear error" bash -c "[ $rc -ne 0 ] && grep -q 'Train split is empty' '$T/empty.err'"
+"$VG" check "$T/nonexistent" 2> "$T/nx.err"; rc=$?
+check "check: missing folder, exit 2" bash -c "[ $rc -eq 2 ] && grep -q 'not a folder' '$T/nx.err'"
+cp -r "$D" "$T/withbad"; printf 'not audio' > "$T/withbad/Train/Male/m1/broken.wav"
+"$VG" check "$T/withbad" -q > "$T/withbad.txt"; rc=$?
+check "check: lists unreadable files and exits 1" bash -c "[ $rc -eq 1 ] && grep -q 'broken.wav' '$T/withbad.txt'"
+"$VG" train "$T/withbad" --arch lenet --epochs 1 -o "$T/withbad.safetensors" -q > /dev/null 2> "$T/withbad.err"
+check "train: an unreadable recording is skipped with a warning" bash -c \
+    "grep -q 'broken.wav: .*(skipped)' '$T/withbad.err' && test -s '$T/withbad.safetensors'"
+"$VG" train "$D" --arch nonsense -o "$T/n.safetensors" 2>/dev/null; rc=$?
+check "train: unknown architecture is a usage error" test $rc -eq 2
+
+# ---- interrupt and resume through the CLI
+"$VG" train "$D" --arch cnn --epochs 4 -o "$T/int.safetensors" -q > /dev/null 2> "$T/int.err" &
+pid=$!
+for _ in $(seq 1 100); do grep -q '^epoch   1/4' "$T/int.err" 2>/dev/null && break; sleep 0.2; done
+kill -INT $pid; wait $pid; rc=$?
+check "Ctrl-C: exit 130, checkpoint written, no model" bash -c \
+    "[ $rc -eq 130 ] && test -s '$T/int.ckpt' && [ ! -e '$T/int.safetensors' ] && grep -q 'continue with --resume' '$T/int.err'"
+"$VG" train "$D" --arch cnn --epochs 4 -o "$T/int.safetensors" -q --resume > /dev/null 2>&1; rc=$?
+check "--resume finishes the run" bash -c "[ $rc -eq 0 ] && test -s '$T/int.safetensors' && [ ! -e '$T/int.ckpt' ]"
+"$VG" train "$D" --arch cnn --epochs 4 -o "$T/none.safetensors" -q --resume 2> "$T/noresume.err"; rc=$?
+check "--resume without a checkpoint is a clear error" bash -c "[ $rc -ne 0 ] && grep -q 'no checkpoint' '$T/noresume.err'"
+
+# ---- split
+"$VG" split --manifest "$SHARED/data/vctk/manifest.csv" --out "$T/split1" --seed 3 > /dev/null; rc=$?
+check "split by speaker builds a speaker-disjoint layout" bash -c \
+    "[ $rc -eq 0 ] && '$VG' check '$T/split1' -q | grep -q 'speaker-disjoint'"
+"$VG" split --manifest "$SHARED/data/vctk/manifest.csv" --out "$T/split2" --seed 3 > /dev/null
+check "split is deterministic for a seed" bash -c "diff <(cd '$T/split1' && find . | sort) <(cd '$T/split2' && find . | sort) >/dev/null"
+"$VG" split --manifest "$SHARED/data/vctk/manifest.csv" --out "$T/split3" --by recording --ratios 0.5,0.25,0.25 > /dev/null
+check "split --by recording shares speakers (and check warns)" bash -c "'$VG' check '$T/split3' -q | grep -q 'inflate accuracy'"
+"$VG" split --vox-meta "$SHARED/data/voxceleb1/metadata/vox1_meta.csv" --audio-root "$SHARED/data/voxceleb1/audio" --out "$T/split4" --by recording > /dev/null
+check "split reads VoxCeleb's vox1_meta.csv" bash -c "[ \$(find '$T/split4' -type l | wc -l) -eq 14 ]"
+"$VG" split --manifest "$SHARED/data/vctk/manifest.csv" --out "$T/split1" 2>/dev/null; rc=$?
+check "split refuses a non-empty output folder" test $rc -eq 2
+"$VG" split --manifest "$SHARED/data/vctk/manifest.csv" --out "$T/s5" --ratios 0.5,0.5 2>/dev/null; rc=$?
+check "split rejects bad --ratios" test $rc -eq 2
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

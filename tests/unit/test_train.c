@@ -1,0 +1,112 @@
+/* Training: resuming an interrupted run gives the uninterrupted result. */
+#include "../../src/nn/model.h"
+#include "test.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *tiny_corpus(void)
+{
+    static char *root;
+    if (!root) {
+        root = path_join(temp_dir(), "tts");
+        if (run_cmd("scripts/make_tts_corpus.sh '%s' 2 >/dev/null", root)) return NULL;
+    }
+    return root;
+}
+
+static volatile int stop_now;
+static int batches_seen, stop_after;
+static void count_batch(void *ctx, int epoch, size_t done, size_t total, float loss)
+{
+    (void)ctx; (void)epoch; (void)done; (void)total; (void)loss;
+    if (++batches_seen == stop_after) stop_now = 1;
+}
+
+static int run(const vg_dataset *d, const char *ckpt, int resume, int stop_at, vg_train_result *r)
+{
+    vg_train_config c;
+    vg_train_config_default(&c, "cnn");
+    c.epochs = 3;
+    c.batch = 8;
+    c.patience = 0;
+    c.cache_dir = path_join(temp_dir(), "train-cache");
+    c.checkpoint = ckpt;
+    c.resume = resume;
+    c.stop = &stop_now;
+    stop_now = 0;
+    batches_seen = 0;
+    stop_after = stop_at;
+    vg_train_callbacks cb = {.batch = count_batch};
+    char err[256];
+    int rc = vg_train(d, &c, &cb, r, err, sizeof err);
+    if (rc) test_fail(__FILE__, __LINE__, "vg_train: %s", err);
+    free((char *)c.cache_dir);
+    return rc;
+}
+
+TEST(train_resume_after_interrupt_is_identical)
+{
+    const char *root = tiny_corpus();
+    REQUIRE(root);
+    vg_dataset *d;
+    REQUIRE(vg_dataset_scan(root, NULL, &d, NULL, 0) == VG_OK);
+    char *ckpt = path_join(temp_dir(), "run.ckpt");
+    vg_train_result full, part, rest;
+    REQUIRE(run(d, NULL, 0, -1, &full) == VG_OK);
+    CHECK(full.n_epochs == 3 && !full.interrupted);
+    /* stop in the middle of epoch 2 (5 batches per epoch: 40 clips / 8) */
+    REQUIRE(run(d, ckpt, 0, 7, &part) == VG_OK);
+    CHECK(part.interrupted);
+    CHECK(file_size(ckpt) > 0);
+    REQUIRE(run(d, ckpt, 1, -1, &rest) == VG_OK);
+    CHECK(!rest.interrupted && rest.n_epochs == 3);
+    CHECKF(!memcmp(full.last->arena, rest.last->arena, sizeof(float) * full.last->n_arena),
+           "resumed weights differ from the uninterrupted run");
+    CHECK(!memcmp(full.best->arena, rest.best->arena, sizeof(float) * full.best->n_arena));
+    for (int e = 0; e < 3; e++)
+        CHECKF(full.history[e].val_loss == rest.history[e].val_loss, "epoch %d val loss %g vs %g", e + 1,
+               full.history[e].val_loss, rest.history[e].val_loss);
+    /* resuming with other settings is refused */
+    vg_train_config c;
+    vg_train_config_default(&c, "cnn");
+    c.epochs = 3; c.batch = 16; c.checkpoint = ckpt; c.resume = 1; c.cache_dir = NULL;
+    vg_train_result bad;
+    char err[512];
+    CHECK(vg_train(d, &c, NULL, &bad, err, sizeof err) != VG_OK);
+    CHECKF(strstr(err, "other settings") != NULL, "%s", err);
+    vg_train_result_free(&full);
+    vg_train_result_free(&part);
+    vg_train_result_free(&rest);
+    vg_dataset_free(d);
+    free(ckpt);
+}
+
+TEST(train_refuses_unusable_datasets)
+{
+    const char *root = tiny_corpus();
+    REQUIRE(root);
+    char *one = path_join(temp_dir(), "oneclass");
+    REQUIRE(run_cmd("mkdir -p '%s/Train' '%s/Validation/Male' && cp -r '%s/Train/Male' '%s/Train/' && "
+                    "cp -r '%s/Validation/Male' '%s/Validation/'", one, one, root, one, root, one) == 0);
+    vg_dataset *d;
+    REQUIRE(vg_dataset_scan(one, NULL, &d, NULL, 0) == VG_OK);
+    vg_train_config c;
+    vg_train_config_default(&c, "cnn");
+    c.cache_dir = NULL;
+    vg_train_result r;
+    char err[256];
+    CHECK(vg_train(d, &c, NULL, &r, err, sizeof err) == VG_EARG);
+    CHECKF(strstr(err, "only male") != NULL, "%s", err);
+    vg_model *m;
+    CHECK(vg_train_svm(d, VG_FE_RAW, 1.0, NULL, NULL, NULL, &m, err, sizeof err) == VG_EARG);
+    vg_dataset_free(d);
+    char *noval = path_join(temp_dir(), "noval");
+    REQUIRE(run_cmd("mkdir -p '%s' && cp -r '%s/Train' '%s/'", noval, root, noval) == 0);
+    REQUIRE(vg_dataset_scan(noval, NULL, &d, NULL, 0) == VG_OK);
+    CHECK(vg_train(d, &c, NULL, &r, err, sizeof err) == VG_EARG);
+    CHECKF(strstr(err, "Validation split is empty") != NULL, "%s", err);
+    vg_dataset_free(d);
+    free(one);
+    free(noval);
+}
