@@ -1,42 +1,52 @@
 #!/bin/bash
-# The built-in demo (README's main command): synthesise a few labelled
-# recordings with Debian's text-to-speech voices, then run voxgender on them.
-# Usage: scripts/demo.sh [BUILD_DIR]      output goes to demo-out/
+# The built-in demo (the README's main command), on a fresh machine after
+# scripts/install-deps.sh and make: synthesise a speaker-disjoint corpus with
+# Debian's text-to-speech voices, check it, train cnn, lenet and svm, compare
+# their test accuracies and confusion matrices, and classify a few clips.
+# Usage: scripts/demo.sh [BUILD_DIR]          everything goes to demo-out/
 set -euo pipefail
 BUILD="${1:-build}"
 VG="$BUILD/voxgender"
 OUT="demo-out"
-rm -rf "$OUT"
-mkdir -p "$OUT/audio/Male" "$OUT/audio/Female"
+export XDG_CACHE_HOME="$PWD/$OUT/cache"    # keep the feature cache with the demo
+start=$(date +%s)
+rm -rf "$OUT/data" "$OUT/models"
+mkdir -p "$OUT/models"
 
-say() {  # say GENDER NAME ENGINE VOICE TEXT
-    local dir="$OUT/audio/$1" name="$2" engine="$3" voice="$4" text="$5"
-    case "$engine" in
-        espeak) espeak-ng -v "$voice" -s 150 -w "$dir/$name.wav" "$text" ;;
-        flite)  flite -voice "$voice" -t "$text" -o "$dir/$name.wav" ;;
-    esac
-}
+step() { printf '\n== %s\n' "$*"; }
 
-echo "demo: synthesising recordings with espeak-ng and flite"
-TEXT_EN="The quick brown fox jumps over the lazy dog, and then it runs far away into the forest."
-say Male   espeak_en_m3  espeak en+m3 "$TEXT_EN"
-say Male   espeak_de_m1  espeak de+m1 "Der schnelle braune Fuchs springt über den faulen Hund und läuft davon."
-say Male   flite_awb     flite  awb   "$TEXT_EN"
-say Male   flite_rms     flite  rms   "$TEXT_EN"
-say Female espeak_en_f3  espeak en+f3 "$TEXT_EN"
-say Female espeak_fr_f2  espeak fr+f2 "Le renard brun rapide saute par-dessus le chien paresseux et s'enfuit."
-say Female espeak_es_f4  espeak es+f4 "El rápido zorro marrón salta sobre el perro perezoso y se escapa."
-say Female flite_slt     flite  slt   "$TEXT_EN"
+step "1. corpus: espeak-ng and flite voices, 12 clips each, no voice in two splits"
+scripts/make_tts_corpus.sh "$OUT/data" 12
 
-echo "demo: writing log-mel spectrogram images (6 s windows, 16 kHz, 128 mel bands)"
-"$VG" spectrogram "$OUT"/audio/*/*.wav -o "$OUT/spectrograms" --raw
+step "2. voxgender check"
+"$VG" check "$OUT/data" -q || true
 
-echo "demo: the reference project's images (--seed-compat, 301x128)"
-"$VG" spectrogram --seed-compat "$OUT"/audio/*/*.wav -o "$OUT/seed_images" -q
+step "3. voxgender spectrogram (a few images, as the reference project's dataset step)"
+"$VG" spectrogram $(ls "$OUT"/data/Test/*/*/*_0.wav | head -4) -o "$OUT/spectrograms" -q
+"$VG" spectrogram --seed-compat --format jpeg $(ls "$OUT"/data/Test/*/*/*_0.wav | head -4) -o "$OUT/seed_images" -q
+echo "images in $OUT/spectrograms (log-mel) and $OUT/seed_images (reference style)"
 
-echo
-echo "demo: done."
-echo "  recordings:   $(ls "$OUT"/audio/*/*.wav | wc -l) in $OUT/audio/{Male,Female}"
-echo "  spectrograms: $(ls "$OUT"/spectrograms/*.png | wc -l) PNG + $(ls "$OUT"/spectrograms/*.npy | wc -l) .npy in $OUT/spectrograms"
-echo "  seed images:  $(ls "$OUT"/seed_images/*.png | wc -l) PNG in $OUT/seed_images"
-echo "(training and classification arrive with the CNN engine and training workflow)"
+step "4. train cnn (voxgender's network on the full log-mel)"
+"$VG" train "$OUT/data" --arch cnn -o "$OUT/models/cnn.safetensors" -q
+step "5. train lenet (the reference project's CNN and recipe)"
+"$VG" train "$OUT/data" --arch lenet -o "$OUT/models/lenet.safetensors" -q
+step "6. train svm (the reference baseline: linear SVM on raw samples)"
+"$VG" train "$OUT/data" --arch svm -o "$OUT/models/svm.safetensors" -q
+
+step "7. test accuracy on voices none of the models has heard"
+printf '%-7s %9s %17s %8s   %s\n' model accuracy speaker-balanced AUC "confusion [[F->F F->M] [M->F M->M]]"
+for m in cnn lenet svm; do
+    "$VG" eval -m "$OUT/models/$m.safetensors" "$OUT/data" --format json -q > "$OUT/models/$m.eval.json"
+    /usr/bin/python3 - "$m" "$OUT/models/$m.eval.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[2]))
+print(f"{sys.argv[1]:<7} {100*d['accuracy']:8.1f}% {100*d['speaker_balanced_accuracy']:16.1f}% "
+      f"{d['auc']:8.3f}   {d['confusion']}")
+PY
+done
+
+step "8. voxgender predict (male = 1, female = 0)"
+"$VG" predict -m "$OUT/models/cnn.safetensors" $(ls "$OUT"/data/Test/Male/*/*_1.wav | head -2) \
+    $(ls "$OUT"/data/Test/Female/*/*_1.wav | head -2) -q
+
+printf '\ndemo: done in %d s. Models in %s/models, data in %s/data.\n' $(( $(date +%s) - start )) "$OUT" "$OUT"
