@@ -1,6 +1,7 @@
 /* Shared helpers of the voxgender command-line tool. */
 #ifndef VG_CLI_H
 #define VG_CLI_H
+#include <stddef.h>
 
 /* Each subcommand: argc/argv start at the subcommand name; returns the
  * process exit status (0 ok, 1 some inputs failed, 2 usage error). */
@@ -10,6 +11,12 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_split(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+
+/* Load a model file: a voxgender .safetensors, or with ARCH a PyTorch
+ * checkpoint (.pth/.pt). ERR gets a one-line reason. */
+struct vg_model;
+int cli_load_model(const char *path, const char *arch, struct vg_model **out, char *err, size_t errlen);
 
 /* Where `make install` puts the shipped model. */
 #ifndef VG_MODEL_DIR

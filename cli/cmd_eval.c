@@ -22,7 +22,8 @@ static void usage(FILE *f)
         "precision/recall/F1, ROC AUC and per-speaker accuracy, worst speakers first.\n"
         "\n"
         "options:\n"
-        "  -m, --model MODEL     model file (required)\n"
+        "  -m, --model MODEL     model file (required); a PyTorch .pth with --arch\n"
+        "      --arch A          architecture of a .pth model (lenet, vgg11..vgg19)\n"
         "      --format F        text (default) or json (keys n, accuracy,\n"
         "                        speaker_balanced_accuracy, confusion, auc, per_speaker, ...)\n"
         "      --window W        all (default: every window of a long recording) or first\n"
@@ -36,13 +37,14 @@ static void usage(FILE *f)
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *model = NULL, *manifest = NULL;
+    const char *model = NULL, *manifest = NULL, *arch = NULL;
     int json = 0, first = 0, quiet = 0, jobs = cli_ncpus(), worst = 10;
-    enum { O_FORMAT = 256, O_WINDOW, O_MANIFEST, O_WORST };
+    enum { O_FORMAT = 256, O_WINDOW, O_MANIFEST, O_WORST, O_ARCH };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"format", required_argument, 0, O_FORMAT},
         {"window", required_argument, 0, O_WINDOW}, {"manifest", required_argument, 0, O_MANIFEST},
         {"worst", required_argument, 0, O_WORST}, {"jobs", required_argument, 0, 'j'},
+        {"arch", required_argument, 0, O_ARCH},
         {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -59,6 +61,7 @@ int cmd_eval(int argc, char **argv)
             else if (strcmp(optarg, "all")) { cli_error("--window: expected all or first, got '%s'", optarg); return 2; }
             break;
         case O_MANIFEST: manifest = optarg; break;
+        case O_ARCH: arch = optarg; break;
         case O_WORST: if (cli_parse_int("--worst", optarg, 0, 1000000, &worst)) return 2; break;
         case 'j': if (cli_parse_int("--jobs", optarg, 1, 1024, &jobs)) return 2; break;
         case 'q': quiet = 1; break;
@@ -70,7 +73,7 @@ int cmd_eval(int argc, char **argv)
     if (argc - optind != 1) { cli_error("eval: expected one folder (see --help)"); return 2; }
     char err[512];
     vg_model *probe;
-    if (vg_model_load(model, &probe, err, sizeof err)) { cli_error("%s: %s", model, err); return 2; }
+    if (cli_load_model(model, arch, &probe, err, sizeof err)) { cli_error("%s: %s", model, err); return 2; }
     vg_model_destroy(probe);
     vg_dataset *d;
     if (vg_dataset_scan(argv[optind], manifest, &d, err, sizeof err)) { cli_error("%s", err); return 2; }
@@ -86,7 +89,7 @@ int cmd_eval(int argc, char **argv)
         return 1;
     }
     eval_run r;
-    if (evaluate_items(model, items, n, jobs, first, quiet, &r)) { cli_error("%s: cannot load", model); return 1; }
+    if (evaluate_items(model, arch, items, n, jobs, first, quiet, &r)) { cli_error("%s: cannot load", model); return 1; }
     int *labels = malloc(sizeof(int) * n);
     float *p = malloc(sizeof(float) * n);
     const char **spk = malloc(sizeof(char *) * n);

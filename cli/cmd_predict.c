@@ -22,7 +22,10 @@ static void usage(FILE *f)
         "(1 male, 0 female, as in the reference project), probability of male.\n"
         "\n"
         "options:\n"
-        "  -m, --model MODEL   model file (default: the installed voxgender model)\n"
+        "  -m, --model MODEL   model file (default: the installed voxgender model); a\n"
+        "                      PyTorch state_dict (.pth) with --arch\n"
+        "      --arch A        architecture of a .pth model: lenet (the reference\n"
+        "                      project's CNN_handmade_*.pth), vgg11, vgg13, vgg16, vgg19\n"
         "      --format F      text (default), csv, or json (one object per line with\n"
         "                      path, label, code, p_male, logits)\n"
         "      --window W      all (default: every window of a long recording) or first\n"
@@ -38,6 +41,7 @@ enum { FMT_TEXT, FMT_CSV, FMT_JSON };
 
 typedef struct job {
     const char *model_path;
+    const char *arch;
     char **inputs;
     size_t n, next, failed;
     int fmt, first;
@@ -77,7 +81,8 @@ static void *worker(void *arg)
 {
     job *j = arg;
     vg_model *m = NULL;
-    if (vg_model_load(j->model_path, &m, NULL, 0)) { j->load_failed = 1; return NULL; }
+    char err[256];
+    if (cli_load_model(j->model_path, j->arch, &m, err, sizeof err)) { j->load_failed = 1; return NULL; }
     for (;;) {
         pthread_mutex_lock(&j->lock);
         size_t i = j->next++;
@@ -117,12 +122,13 @@ static const char *default_model(void)
 
 int cmd_predict(int argc, char **argv)
 {
-    const char *model = NULL;
+    const char *model = NULL, *arch = NULL;
     int fmt = FMT_TEXT, first = 0, quiet = 0, jobs = cli_ncpus();
-    enum { O_FORMAT = 256, O_WINDOW };
+    enum { O_FORMAT = 256, O_WINDOW, O_ARCH };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"format", required_argument, 0, O_FORMAT},
         {"window", required_argument, 0, O_WINDOW}, {"jobs", required_argument, 0, 'j'},
+        {"arch", required_argument, 0, O_ARCH},
         {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -140,6 +146,7 @@ int cmd_predict(int argc, char **argv)
             else if (strcmp(optarg, "all")) { cli_error("--window: expected all or first, got '%s'", optarg); return 2; }
             break;
         case 'j': if (cli_parse_int("--jobs", optarg, 1, 1024, &jobs)) return 2; break;
+        case O_ARCH: arch = optarg; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default: cli_error("predict: unknown or incomplete option '%s' (see --help)", argv[optind - 1]); return 2;
@@ -151,7 +158,7 @@ int cmd_predict(int argc, char **argv)
     }
     char err[512];
     vg_model *probe;
-    if (vg_model_load(model, &probe, err, sizeof err)) { cli_error("%s: %s", model, err); return 2; }
+    if (cli_load_model(model, arch, &probe, err, sizeof err)) { cli_error("%s: %s", model, err); return 2; }
     vg_frontend fe;
     if (vg_frontend_from_model(probe, &fe) || vg_model_num_classes(probe) != 2) {
         cli_error("%s: the model does not say which front end it needs (not a classifier file?)", model);
@@ -182,7 +189,7 @@ int cmd_predict(int argc, char **argv)
     }
     if (!n) { cli_error("predict: no inputs (see --help)"); free(inputs); return 2; }
     if (fmt == FMT_CSV) printf("path,label,code,p_male,logit_female,logit_male\n");
-    job j = {.model_path = model, .inputs = inputs, .n = n, .fmt = fmt, .first = first};
+    job j = {.model_path = model, .arch = arch, .inputs = inputs, .n = n, .fmt = fmt, .first = first};
     pthread_mutex_init(&j.lock, NULL);
     progress_init(&j.prog, "predict", n, quiet);
     if ((size_t)jobs > n) jobs = (int)n;

@@ -233,7 +233,7 @@ static int val_metrics(const char *model_path, const vg_dataset *d, int jobs, fl
     for (size_t i = 0; i < d->n; i++)
         if (d->items[i].split == VG_SPLIT_VALIDATION) items[n++] = &d->items[i];
     eval_run r;
-    int rc = evaluate_items(model_path, items, n, jobs, 1, 1, &r);
+    int rc = evaluate_items(model_path, NULL, items, n, jobs, 1, 1, &r);
     double l = 0;
     size_t ok = 0, good = 0;
     for (size_t i = 0; !rc && i < n; i++) {
@@ -301,7 +301,7 @@ static void report_test(const char *model_path, const vg_dataset *d, int jobs, i
         return;
     }
     eval_run r;
-    if (evaluate_items(model_path, items, n, jobs, 0, quiet, &r) == VG_OK) {
+    if (evaluate_items(model_path, NULL, items, n, jobs, 0, quiet, &r) == VG_OK) {
         int *labels = malloc(sizeof(int) * n);
         float *p = malloc(sizeof(float) * n);
         const char **spk = malloc(sizeof(char *) * n);

@@ -8,7 +8,7 @@
 #include <string.h>
 
 typedef struct job {
-    const char *model_path;
+    const char *model_path, *arch;
     vg_item *const *items;
     size_t n, next;
     int first_window;
@@ -22,7 +22,8 @@ static void *worker(void *arg)
 {
     job *j = arg;
     vg_model *m = NULL;
-    if (vg_model_load(j->model_path, &m, NULL, 0)) {
+    char err[256];
+    if (cli_load_model(j->model_path, j->arch, &m, err, sizeof err)) {
         j->load_error = 1;
         return NULL;
     }
@@ -42,14 +43,14 @@ static void *worker(void *arg)
     return NULL;
 }
 
-int evaluate_items(const char *model_path, vg_item *const *items, size_t n, int jobs,
+int evaluate_items(const char *model_path, const char *arch, vg_item *const *items, size_t n, int jobs,
                    int first_window, int quiet, eval_run *out)
 {
     memset(out, 0, sizeof *out);
     out->p_male = calloc(n + 1, sizeof(float));
     out->status = calloc(n + 1, sizeof(int));
     if (!out->p_male || !out->status) return VG_ENOMEM;
-    job j = {.model_path = model_path, .items = items, .n = n, .first_window = first_window, .out = out};
+    job j = {.model_path = model_path, .arch = arch, .items = items, .n = n, .first_window = first_window, .out = out};
     pthread_mutex_init(&j.lock, NULL);
     progress_init(&j.prog, "classify", n, quiet);
     pthread_t th[64];

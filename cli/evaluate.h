@@ -11,7 +11,7 @@ typedef struct eval_run {
 
 /* Predict every item (any split) with the model file at MODEL_PATH (each
  * thread loads its own copy). ITEMS[i] are pointers into a dataset. */
-int evaluate_items(const char *model_path, vg_item *const *items, size_t n, int jobs,
+int evaluate_items(const char *model_path, const char *arch, vg_item *const *items, size_t n, int jobs,
                    int first_window, int quiet, eval_run *out);
 void eval_run_free(eval_run *r);
 /* Confusion matrix, accuracies, per-class P/R/F1 and AUC as text. */

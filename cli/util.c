@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "voxgender.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -66,4 +67,22 @@ int cli_mkdirs(const char *path)
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) { errno = ENOTDIR; return -1; }
     return 0;
+}
+
+static int is_pth(const char *path)
+{
+    size_t n = strlen(path);
+    return (n > 4 && !strcmp(path + n - 4, ".pth")) || (n > 3 && !strcmp(path + n - 3, ".pt"));
+}
+
+int cli_load_model(const char *path, const char *arch, vg_model **out, char *err, size_t errlen)
+{
+    if (is_pth(path) || arch) {
+        if (!arch) {
+            snprintf(err, errlen, "a PyTorch checkpoint needs --arch (lenet, vgg11, vgg13, vgg16, vgg19)");
+            return VG_EARG;
+        }
+        return vg_model_import_pth(path, arch, out, err, errlen);
+    }
+    return vg_model_load(path, out, err, errlen);
 }

@@ -1,0 +1,53 @@
+/* voxgender import FILE.pth --arch A -o MODEL.safetensors */
+#include "cli.h"
+#include "voxgender.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: voxgender import FILE.pth --arch A -o MODEL.safetensors\n"
+        "\n"
+        "Convert a PyTorch state_dict saved by torch.save (legacy format of PyTorch\n"
+        "<= 1.5, like the reference project's CNN_handmade_1.pth, or the zip format of\n"
+        ">= 1.6) into a voxgender model file. The pickle inside is read as data only:\n"
+        "unlike Python's torch.load, a malicious .pth cannot run code here.\n"
+        "\n"
+        "options:\n"
+        "      --arch A        lenet (the reference project's CNN), vgg11, vgg13, vgg16,\n"
+        "                      vgg19 (torchvision names), or a description\n"
+        "  -o, --output MODEL  safetensors file to write (required)\n"
+        "  -h, --help          show this help\n");
+}
+
+int cmd_import(int argc, char **argv)
+{
+    const char *arch = NULL, *out = NULL;
+    static const struct option opts[] = {{"arch", required_argument, 0, 'a'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        if (c == 'a') arch = optarg;
+        else if (c == 'o') out = optarg;
+        else if (c == 'h') { usage(stdout); return 0; }
+        else { cli_error("import: unknown or incomplete option '%s' (see --help)", argv[optind - 1]); return 2; }
+    }
+    if (argc - optind != 1) { cli_error("import: expected one .pth file (see --help)"); return 2; }
+    if (!arch) { cli_error("import: --arch is required (lenet, vgg11, vgg13, vgg16, vgg19)"); return 2; }
+    if (!out) { cli_error("import: no output (use -o MODEL.safetensors)"); return 2; }
+    vg_model *m;
+    char err[512];
+    int rc = vg_model_import_pth(argv[optind], arch, &m, err, sizeof err);
+    if (rc) { cli_error("%s: %s", argv[optind], err); return 1; }
+    rc = vg_model_save(m, out);
+    if (rc) cli_error("%s: cannot write (%s)", out, vg_strerror(rc));
+    else printf("imported %s (%s, %zu parameters) -> %s\n", argv[optind], arch, vg_model_num_params(m), out);
+    vg_model_destroy(m);
+    return rc ? 1 : 0;
+}
