@@ -198,9 +198,11 @@ int vg_npy_write_f32(const char *path, const float *data, const size_t *shape,
 typedef enum {
     VG_FE_LOGMEL = 0,     /* [1, n_mels, frames] base-2 log-mel, normalised
                              (x - input_mean) / input_std */
-    VG_FE_SEED_IMAGE = 1, /* [3, 32, 32]: the reference project's image of the
+    VG_FE_SEED_IMAGE = 1, /* [3, S, S]: the reference project's image of the
                              first 60000 samples, resized as torchvision's
-                             Resize((32,32)) on a PIL image, /255, (x-0.5)/0.5 */
+                             Resize((S,S)) on a PIL image, /255, then
+                             (x - image_mean) / image_std per channel
+                             (lenet: S 32, 0.5/0.5; vgg: S 224, ImageNet's) */
     VG_FE_RAW = 2,        /* [1, 1, samples]: the waveform window itself */
     VG_FE_MEL_FLAT = 3,   /* [1, 1, n_mels*frames]: flattened log-mel (SVM) */
 } vg_frontend_kind;
@@ -210,10 +212,13 @@ typedef struct vg_frontend {
     vg_mel_config mel;    /* sample rate and mel settings */
     double seconds;       /* window length */
     float input_mean, input_std;   /* VG_FE_LOGMEL normalisation */
+    int image_size;                /* VG_FE_SEED_IMAGE side S */
+    float image_mean[3], image_std[3];
 } vg_frontend;
 
 /* Defaults for a kind: 16 kHz, 6 s (3.75 s = 60000 samples for the seed
- * image), torchaudio mel settings, mean 0 / std 1. */
+ * image), torchaudio mel settings, mean 0 / std 1, 32x32 images normalised
+ * with 0.5 / 0.5 (set image_size 224 and ImageNet statistics for VGG). */
 void vg_frontend_default(vg_frontend *fe, vg_frontend_kind kind);
 const char *vg_frontend_name(vg_frontend_kind kind);  /* "logmel", "seed_image", ... */
 /* Write / read the front end as model metadata. */

@@ -24,6 +24,8 @@ void vg_frontend_default(vg_frontend *fe, vg_frontend_kind kind)
     fe->seconds = kind == VG_FE_SEED_IMAGE || kind == VG_FE_RAW ? VG_SEED_SAMPLES / 16000.0 : 6.0;
     fe->input_mean = 0.0f;
     fe->input_std = 1.0f;
+    fe->image_size = 32;
+    for (int c = 0; c < 3; c++) fe->image_mean[c] = fe->image_std[c] = 0.5f;
 }
 
 int vg_frontend_to_model(vg_model *m, const vg_frontend *fe)
@@ -41,12 +43,19 @@ int vg_frontend_to_model(vg_model *m, const vg_frontend *fe)
     PUT("f_max", "%.6g", fe->mel.f_max > 0 ? fe->mel.f_max : fe->mel.sample_rate / 2.0f);
     PUT("input_mean", "%.9g", fe->input_mean);
     PUT("input_std", "%.9g", fe->input_std);
+    if (fe->kind == VG_FE_SEED_IMAGE) {
+        PUT("image_size", "%d", fe->image_size);
+        snprintf(v, sizeof v, "%.9g,%.9g,%.9g", fe->image_mean[0], fe->image_mean[1], fe->image_mean[2]);
+        rc |= vg_model_set_meta(m, "image_mean", v);
+        snprintf(v, sizeof v, "%.9g,%.9g,%.9g", fe->image_std[0], fe->image_std[1], fe->image_std[2]);
+        rc |= vg_model_set_meta(m, "image_std", v);
+    }
 #undef PUT
     rc |= vg_model_set_meta(m, "log_base", "2");
     rc |= vg_model_set_meta(m, "power_floor", "1e-10");
     rc |= vg_model_set_meta(m, "seed_compat", fe->kind == VG_FE_SEED_IMAGE ? "1" : "0");
     rc |= vg_model_set_meta(m, "input_norm",
-                            fe->kind == VG_FE_SEED_IMAGE ? "x/255, (x-0.5)/0.5 per channel"
+                            fe->kind == VG_FE_SEED_IMAGE ? "x/255, (x - image_mean) / image_std per channel"
                             : fe->kind == VG_FE_RAW      ? "none"
                                                          : "(log2mel - input_mean) / input_std");
     rc |= vg_model_set_meta(m, "labels", "female,male");
@@ -84,24 +93,32 @@ int vg_frontend_from_model(const vg_model *m, vg_frontend *fe)
     if (!meta_num(m, "f_max", &v)) fe->mel.f_max = (float)v;
     if (!meta_num(m, "input_mean", &v)) fe->input_mean = (float)v;
     if (!meta_num(m, "input_std", &v)) fe->input_std = (float)v;
+    if (!meta_num(m, "image_size", &v)) fe->image_size = (int)v;
+    const char *im = vg_model_meta(m, "image_mean"), *is = vg_model_meta(m, "image_std");
+    if (im && sscanf(im, "%f,%f,%f", &fe->image_mean[0], &fe->image_mean[1], &fe->image_mean[2]) != 3) return VG_EMODEL;
+    if (is && sscanf(is, "%f,%f,%f", &fe->image_std[0], &fe->image_std[1], &fe->image_std[2]) != 3) return VG_EMODEL;
+    if (fe->image_size < 1 || fe->image_size > 4096) return VG_EMODEL;
+    for (int c = 0; c < 3; c++)
+        if (!(fe->image_std[c] > 0)) return VG_EMODEL;
     if (fe->mel.sample_rate < 1000 || fe->mel.n_mels < 1 || !(fe->seconds > 0) || !(fe->input_std > 0))
         return VG_EMODEL;
     return VG_OK;
 }
 
-/* The seed image (1 channel, 128 x 301) -> [3, 32, 32] normalised. */
-static int seed_tensor(const vg_image *img, float **out)
+/* The seed image (1 channel, 128 x 301) -> [3, S, S] normalised. */
+static int seed_tensor(const vg_frontend *fe, const vg_image *img, float **out)
 {
     vg_image small = {0};
-    int rc = vg_image_resize_bilinear(img, 32, 32, &small);
+    const int S = fe->image_size, P = S * S;
+    int rc = vg_image_resize_bilinear(img, S, S, &small);
     if (rc) return rc;
-    float *t = malloc(sizeof(float) * 3 * 32 * 32);
+    float *t = malloc(sizeof(float) * 3 * (size_t)P);
     if (!t) { vg_image_free(&small); return VG_ENOMEM; }
     for (int c = 0; c < 3; c++)
-        for (int i = 0; i < 32 * 32; i++) {
+        for (int i = 0; i < P; i++) {
             int src = small.channels == 3 ? c : 0;
             float v = small.pixels[(size_t)i * small.channels + src] / 255.0f;
-            t[c * 1024 + i] = (v - 0.5f) / 0.5f;
+            t[(size_t)c * P + i] = (v - fe->image_mean[c]) / fe->image_std[c];
         }
     vg_image_free(&small);
     *out = t;
@@ -137,10 +154,10 @@ int vg_features_from_audio(const vg_frontend *fe, const char *path, double offse
         vg_image img = {0};
         if (!(rc = vg_melspec_power(mel, x, n, spec)) &&
             !(rc = vg_seed_image_from_power(spec, nm, frames, &img)))
-            rc = seed_tensor(&img, out);
+            rc = seed_tensor(fe, &img, out);
         vg_image_free(&img);
         free(spec);
-        if (!rc) { *c = 3; *h = 32; *w = 32; }
+        if (!rc) { *c = 3; *h = fe->image_size; *w = fe->image_size; }
         goto done;
     }
     if ((rc = vg_melspec_log2(mel, x, n, spec))) { free(spec); goto done; }
@@ -173,8 +190,8 @@ int vg_features_from_image(const vg_frontend *fe, const char *path, float **out,
     vg_image img;
     int rc = vg_image_read(path, &img);
     if (rc) return rc;
-    rc = seed_tensor(&img, out);
+    rc = seed_tensor(fe, &img, out);
     vg_image_free(&img);
-    if (!rc) { *c = 3; *h = 32; *w = 32; }
+    if (!rc) { *c = 3; *h = fe->image_size; *w = fe->image_size; }
     return rc;
 }

@@ -272,6 +272,12 @@ int vg_model_import_pth(const char *path, const char *arch, vg_model **out, char
         int ch, h, w;
         vg_model_input_shape(m, &ch, &h, &w);
         vg_frontend_default(&fe, ch == 3 ? VG_FE_SEED_IMAGE : VG_FE_LOGMEL);
+        if (ch == 3 && h > 0) fe.image_size = h;
+        if (ch == 3 && h == 224) {   /* torchvision's ImageNet models expect ImageNet statistics */
+            const float mean[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
+            memcpy(fe.image_mean, mean, sizeof mean);
+            memcpy(fe.image_std, sd, sizeof sd);
+        }
         vg_frontend_to_model(m, &fe);
         char v[600];
         snprintf(v, sizeof v, "imported from PyTorch checkpoint %s", path);

@@ -55,7 +55,10 @@ static int frontend_for(const vg_model *m, vg_frontend *fe)
 {
     int c, h, w;
     vg_model_input_shape(m, &c, &h, &w);
-    if (c == 3 && h == 32 && w == 32) vg_frontend_default(fe, VG_FE_SEED_IMAGE);
+    if (c == 3 && h == w && h > 0) {
+        vg_frontend_default(fe, VG_FE_SEED_IMAGE);
+        fe->image_size = h;
+    }
     else if (c == 1 && h == 128) vg_frontend_default(fe, VG_FE_LOGMEL);
     else return VG_EUNSUPPORTED;
     return VG_OK;
@@ -262,7 +265,7 @@ int vg_train(const vg_dataset *d, const vg_train_config *cfg, const vg_train_cal
     vg_frontend fe;
     if (frontend_for(m, &fe)) {
         vg_model_destroy(m);
-        return fail(err, errlen, "architecture input must be 1x128xT (log-mel) or 3x32x32 (seed image)");
+        return fail(err, errlen, "architecture input must be 1x128xT (log-mel) or 3xSxS (seed image)");
     }
     int logmel = fe.kind == VG_FE_LOGMEL;
 
