@@ -53,6 +53,15 @@ static void usage(FILE *f)
         "                          svm-c; prints a table ranked by final validation loss\n"
         "                          and keeps the best model\n"
         "      --resume            continue an interrupted run from MODEL.ckpt\n"
+        "      --init MODEL        transfer learning: start from MODEL (a voxgender model, or a\n"
+        "                          PyTorch .pth with --arch naming its architecture), keep its\n"
+        "                          front end, replace its output layer if it has another\n"
+        "                          number of classes (an ImageNet VGG's 1000 -> 2)\n"
+        "      --freeze F          with --init: features (default: convolution and batch-norm\n"
+        "                          layers stay fixed; without augmentation they run once per\n"
+        "                          recording, not once per epoch) or none\n"
+        "      --unfreeze-after N  with --init: after N epochs train everything at a tenth\n"
+        "                          of the learning rate\n"
         "      --manifest CSV      speaker (and gender) per file: path,speaker[,gender]\n"
         "      --cache DIR         feature cache (default ~/.cache/voxgender)\n"
         "      --no-cache          do not read or write cached features\n"
@@ -336,9 +345,11 @@ int cmd_train(int argc, char **argv)
     unsigned augment = 0;
     int augment_set = 0, patience = -1, balance = 0, svm_mel = 0;
     double svm_c = 1.0, clip = 0;
-    const char *schedule = NULL;
+    const char *schedule = NULL, *init_path = NULL;
+    int freeze = -1, unfreeze_after = 0, arch_given = 0;
     enum { O_ARCH = 256, O_EPOCHS, O_BATCH, O_LR, O_OPT, O_MOM, O_WD, O_SEED, O_AUG, O_PAT, O_BAL,
-           O_SVMIN, O_SVMC, O_SWEEP, O_RESUME, O_MANIFEST, O_CACHE, O_NOCACHE, O_SCHED, O_CLIP };
+           O_SVMIN, O_SVMC, O_SWEEP, O_RESUME, O_MANIFEST, O_CACHE, O_NOCACHE, O_SCHED, O_CLIP,
+           O_INIT, O_FREEZE, O_UNFREEZE };
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'}, {"arch", required_argument, 0, O_ARCH},
         {"epochs", required_argument, 0, O_EPOCHS}, {"batch", required_argument, 0, O_BATCH},
@@ -351,6 +362,8 @@ int cmd_train(int argc, char **argv)
         {"manifest", required_argument, 0, O_MANIFEST}, {"cache", required_argument, 0, O_CACHE},
         {"no-cache", no_argument, 0, O_NOCACHE}, {"schedule", required_argument, 0, O_SCHED},
         {"clip", required_argument, 0, O_CLIP}, {"quiet", no_argument, 0, 'q'},
+        {"init", required_argument, 0, O_INIT}, {"freeze", required_argument, 0, O_FREEZE},
+        {"unfreeze-after", required_argument, 0, O_UNFREEZE},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -358,7 +371,14 @@ int cmd_train(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
-        case O_ARCH: arch = optarg; break;
+        case O_ARCH: arch = optarg; arch_given = 1; break;
+        case O_INIT: init_path = optarg; break;
+        case O_FREEZE:
+            if (!strcmp(optarg, "features")) freeze = 1;
+            else if (!strcmp(optarg, "none")) freeze = 0;
+            else { cli_error("--freeze: expected features or none, got '%s'", optarg); return 2; }
+            break;
+        case O_UNFREEZE: if (cli_parse_int("--unfreeze-after", optarg, 1, 100000, &unfreeze_after)) return 2; break;
         case O_EPOCHS: given[n_given][0] = "epochs"; given[n_given++][1] = optarg; break;
         case O_BATCH: given[n_given][0] = "batch"; given[n_given++][1] = optarg; break;
         case O_LR: given[n_given][0] = "lr"; given[n_given++][1] = optarg; break;
@@ -389,14 +409,43 @@ int cmd_train(int argc, char **argv)
     }
     if (argc - optind != 1) { cli_error("train: expected one dataset folder (see --help)"); return 2; }
     if (!out) { cli_error("train: no output model (use -o MODEL)"); return 2; }
+    vg_model *init = NULL;
+    if (init_path) {
+        char ierr[512];
+        if (cli_load_model(init_path, arch_given ? arch : NULL, &init, ierr, sizeof ierr)) {
+            cli_error("%s: %s", init_path, ierr);
+            return 2;
+        }
+        /* the recipe follows the initial model's family */
+        const char *name = vg_model_meta(init, "arch_name");
+        arch = name && !strncmp(name, "vgg", 3) ? "vgg" : name && !strcmp(name, "lenet") ? "lenet" : "cnn";
+    } else if (freeze >= 0 || unfreeze_after) {
+        cli_error("train: --freeze and --unfreeze-after need --init MODEL");
+        return 2;
+    }
     int is_svm = !strcmp(arch, "svm");
-    if (!is_svm && strcmp(arch, "cnn") && strcmp(arch, "lenet") && !strchr(arch, ';')) {
+    if (is_svm && init) { cli_error("train: --init does not apply to svm"); return 2; }
+    if (!init && !is_svm && strcmp(arch, "cnn") && strcmp(arch, "lenet") && !vg_arch_builtin(arch) && !strchr(arch, ';')) {
         cli_error("train: unknown architecture '%s' (cnn, lenet, svm, or a description)", arch);
         return 2;
     }
     if (is_svm && resume) { cli_error("train: --resume does not apply to svm"); return 2; }
 
     vg_train_config_default(&base.cfg, is_svm ? "cnn" : arch);
+    if (init && !strcmp(arch, "vgg")) {
+        /* the reference project's transfer recipe: Adam lr 0.001 on the classifier */
+        base.cfg.optim.kind = VG_OPT_ADAM;
+        base.cfg.optim.lr = 1e-3f;
+        base.cfg.optim.weight_decay = 0;
+        base.cfg.optim.schedule = VG_LR_CONSTANT;
+        base.cfg.epochs = 10;
+        base.cfg.batch = 16;
+        base.cfg.patience = 3;
+        base.cfg.augment = 0;
+    }
+    base.cfg.init = init;
+    base.cfg.freeze_features = init ? (freeze < 0 ? 1 : freeze) : 0;
+    base.cfg.unfreeze_after = unfreeze_after;
     base.svm_c = svm_c;
     base.svm_mel = svm_mel;
     for (int i = 0; i < n_given; i++)
@@ -533,5 +582,6 @@ done:
     free(ckpt);
     free(last_path);
     vg_dataset_free(d);
+    vg_model_destroy(init);
     return status;
 }

@@ -466,6 +466,16 @@ typedef struct vg_train_config {
     int resume;               /* continue from CHECKPOINT */
     volatile int *stop;       /* set asynchronously (signal) to stop after the
                                  current batch, writing the checkpoint */
+    /* transfer learning */
+    const vg_model *init;     /* start from this model's weights (borrowed; NULL =
+                                 random). Its architecture is used (ARCH is
+                                 ignored), its output layer replaced by a 2-way
+                                 one when it has another number of classes, and
+                                 its front end (and normalisation) kept. */
+    int freeze_features;      /* freeze convolution and batch-norm layers */
+    int unfreeze_after;       /* after this many epochs, train everything at a
+                                 tenth of the learning rate; 0 = never */
+    int no_prefix_cache;      /* recompute a frozen backbone every epoch (for tests) */
 } vg_train_config;
 
 /* Defaults for an architecture: cnn — AdamW lr 1e-3, weight decay 1e-2,
@@ -494,6 +504,7 @@ typedef struct vg_train_result {
     int n_epochs, best_epoch;
     int interrupted;          /* stopped by cfg->stop; checkpoint written */
     size_t n_train, n_val, n_skipped;
+    int prefix_cached;        /* a frozen backbone ran once per recording */
 } vg_train_result;
 
 /* Train on D's Train split, selecting by validation loss on its Validation

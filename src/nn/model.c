@@ -485,13 +485,38 @@ static void threads_leave(const vg_model *m, thread_ctx c)
 
 static const float *forward_pass(vg_model *m, const float *x, int n, int h, int w, int training);
 
-const float *nn_forward(vg_model *m, const float *x, int n, int h, int w, int training)
+const float *nn_forward_from(vg_model *m, const float *x, int n, int h, int w, int training, int start)
 {
-    if (nn_plan(m, n, h, w, training)) return NULL;
+    if (start < 0 || start >= m->n_layers || nn_plan(m, n, h, w, training)) return NULL;
+    m->start = start;
     thread_ctx c = threads_enter(m);
     const float *y = forward_pass(m, x, n, h, w, training);
     threads_leave(m, c);
     return y;
+}
+
+const float *nn_forward(vg_model *m, const float *x, int n, int h, int w, int training)
+{
+    return nn_forward_from(m, x, n, h, w, training, 0);
+}
+
+void nn_freeze_features(vg_model *m, int frozen)
+{
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == L_CONV || m->layers[i].kind == L_BN) m->layers[i].frozen = frozen;
+    for (int t = 0; t < m->n_tensors; t++) {
+        layer_kind k = m->layers[m->tensors[t].layer].kind;
+        if (k == L_CONV || k == L_BN) m->tensors[t].frozen = frozen;
+    }
+}
+
+int nn_first_trainable(const vg_model *m)
+{
+    for (int i = 0; i < m->n_layers; i++) {
+        const nn_layer *L = &m->layers[i];
+        if ((L->kind == L_CONV || L->kind == L_LINEAR || L->kind == L_BN) && !L->frozen) return i;
+    }
+    return m->n_layers;
 }
 
 static const float *forward_pass(vg_model *m, const float *x, int n, int h, int w, int training)
@@ -499,7 +524,7 @@ static const float *forward_pass(vg_model *m, const float *x, int n, int h, int 
     (void)h; (void)w;
     const float *in = x;
     float *P = m->arena;
-    for (int i = 0; i < m->n_layers; i++) {
+    for (int i = m->start; i < m->n_layers; i++) {
         nn_layer *L = &m->layers[i];
         float *y = m->act + L->y;
         size_t count = (size_t)n * L->oc * L->oh * L->ow;
@@ -509,7 +534,7 @@ static const float *forward_pass(vg_model *m, const float *x, int n, int h, int 
             forward_linear(y, in, P + L->w, L->b >= 0 ? P + L->b : NULL, n, L->ic, L->oc);
             break;
         case L_BN:
-            if (training)
+            if (training && !L->frozen)
                 forward_batchnorm_train(y, m->act + L->save, m->act + L->bn_invstd, P + L->rmean,
                                         P + L->rvar, in, P + L->w, P + L->b, n, L->ic,
                                         L->ih * L->iw, L->eps, L->momentum);
@@ -557,10 +582,12 @@ static void backward_pass(vg_model *m, const float *x, const float *dlogits, int
     float *P = m->arena, *G = m->grads;
     nn_layer *last = &m->layers[m->n_layers - 1];
     memcpy(m->dact + last->y, dlogits, sizeof(float) * (size_t)n * m->n_classes);
-    for (int i = m->n_layers - 1; i >= 0; i--) {
+    /* Layers before the first trainable one need no gradient at all. */
+    const int stop = want_dinput ? m->start : (nn_first_trainable(m) > m->start ? nn_first_trainable(m) : m->start);
+    for (int i = m->n_layers - 1; i >= stop; i--) {
         nn_layer *L = &m->layers[i];
-        const float *in = i ? m->act + m->layers[i - 1].y : x;
-        float *dx = i ? m->dact + m->layers[i - 1].y : (want_dinput ? m->dinput : NULL);
+        const float *in = i > m->start ? m->act + m->layers[i - 1].y : x;
+        float *dx = i > stop ? m->dact + m->layers[i - 1].y : (want_dinput && i == 0 ? m->dinput : NULL);
         const float *dy = m->dact + L->y, *y = m->act + L->y;
         size_t in_count = (size_t)n * L->ic * L->ih * L->iw;
         /* Layers without parameters have nothing to do if no one needs dx. */
@@ -572,6 +599,19 @@ static void backward_pass(vg_model *m, const float *x, const float *dlogits, int
                             L->ic, L->oc);
             break;
         case L_BN:
+            if (L->frozen) {
+                /* inference-mode batch norm: a per-channel scale */
+                if (!dx) break;
+                const int hw = L->ih * L->iw;
+                for (int ch = 0; ch < L->ic; ch++) {
+                    float k = P[L->w + ch] / sqrtf(P[L->rvar + ch] + L->eps);
+                    for (int s = 0; s < n; s++) {
+                        size_t off = ((size_t)s * L->ic + ch) * hw;
+                        for (int j = 0; j < hw; j++) dx[off + j] = dy[off + j] * k;
+                    }
+                }
+                break;
+            }
             backward_batchnorm(dx, G + L->w, G + L->b, dy, m->act + L->save,
                                m->act + L->bn_invstd, P + L->w, n, L->ic, L->ih * L->iw);
             break;

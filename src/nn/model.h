@@ -31,6 +31,7 @@ typedef struct nn_layer {
     size_t y, save;           /* output; saved xhat / dropout mask */
     size_t argmax;            /* int32 arena offset (maxpool) */
     size_t bn_invstd;         /* offset of invstd[C] (bn) */
+    int frozen;               /* parameters fixed; batch norm runs in inference mode */
 } nn_layer;
 
 /* A named tensor of the model file: a parameter (trainable) or a buffer. */
@@ -77,6 +78,7 @@ struct vg_model {
     size_t n_wtmp;            /* floats per thread */
     int n_threads;            /* threads of the current plan */
     float *dinput;            /* gradient w.r.t. the network input */
+    int start;                /* first layer of the current pass */
     uint64_t rng;             /* dropout stream */
 };
 
@@ -90,9 +92,18 @@ void nn_init_params(vg_model *m, uint64_t seed);
 int nn_plan(vg_model *m, int n, int h, int w, int training);
 /* Forward pass; returns the logits [n, n_classes] (inside the model). */
 const float *nn_forward(vg_model *m, const float *x, int n, int h, int w, int training);
+/* Forward from layer START, whose input X is the output of layer START-1
+ * (the network input when START is 0); H and W are the network input's. */
+const float *nn_forward_from(vg_model *m, const float *x, int n, int h, int w, int training, int start);
 /* Backward pass from dlogits after nn_forward(training=1); accumulates into
- * m->grads and, if WANT_DINPUT, fills m->dinput. */
+ * m->grads and, if WANT_DINPUT, fills m->dinput. X is what the forward pass
+ * started from. Stops at the first layer with trainable parameters when no
+ * input gradient is wanted. */
 void nn_backward(vg_model *m, const float *x, const float *dlogits, int want_dinput);
+/* Freeze (1) or unfreeze (0) the convolution and batch-norm layers. */
+void nn_freeze_features(vg_model *m, int frozen);
+/* Index of the first layer with trainable (unfrozen) parameters. */
+int nn_first_trainable(const vg_model *m);
 void nn_zero_grad(vg_model *m);
 nn_tensor *nn_find_tensor(vg_model *m, const char *name);
 #endif

@@ -53,16 +53,17 @@ int vg_model_forward(vg_model *m, const float *x, int n, int h, int w, float *lo
     return VG_OK;
 }
 
-int vg_model_train_step(vg_model *m, vg_optimizer *o, const float *x, const int *labels,
-                        int n, int h, int w, const float *class_weights, float *loss,
-                        int *correct)
+/* One step starting at layer START (X is that layer's input): see
+ * vg_model_train_step. Used with cached outputs of a frozen backbone. */
+int nn_train_step(vg_model *m, vg_optimizer *o, const float *x, const int *labels, int n, int h, int w,
+                  const float *class_weights, int start, float *loss, int *correct)
 {
     if (!m || !o || !x || !labels || n < 1) return VG_EARG;
     for (int i = 0; i < n; i++)
         if (labels[i] < 0 || labels[i] >= m->n_classes) return VG_EARG;
     int rc = nn_plan(m, n, h, w, 1);
     if (rc) return rc;
-    const float *logits = nn_forward(m, x, n, h, w, 1);
+    const float *logits = nn_forward_from(m, x, n, h, w, 1, start);
     if (!logits) return VG_ENOMEM;
     const int k = m->n_classes;
     float *dlogits = malloc(sizeof(float) * (size_t)n * k);
@@ -84,6 +85,13 @@ int vg_model_train_step(vg_model *m, vg_optimizer *o, const float *x, const int 
     nn_optimizer_step(o);
     if (loss) *loss = l;
     return VG_OK;
+}
+
+int vg_model_train_step(vg_model *m, vg_optimizer *o, const float *x, const int *labels,
+                        int n, int h, int w, const float *class_weights, float *loss,
+                        int *correct)
+{
+    return nn_train_step(m, o, x, labels, n, h, w, class_weights, 0, loss, correct);
 }
 
 int vg_model_set_meta(vg_model *m, const char *key, const char *value)

@@ -13,6 +13,8 @@
 #include <time.h>
 
 void nn_optimizer_step(vg_optimizer *o);
+int nn_train_step(vg_model *m, vg_optimizer *o, const float *x, const int *labels, int n, int h, int w,
+                  const float *class_weights, int start, float *loss, int *correct);
 
 void vg_train_config_default(vg_train_config *c, const char *arch)
 {
@@ -68,6 +70,7 @@ typedef struct example {
     float *x;          /* [c][h][w] (log-mel: raw log2, normalised in place later) */
     int c, h, w;
     int label;
+    float *px;         /* output of a frozen backbone for this example, or NULL */
 } example;
 
 typedef struct feature_set {
@@ -77,7 +80,7 @@ typedef struct feature_set {
 
 static void free_set(feature_set *s)
 {
-    for (size_t i = 0; i < s->n; i++) free(s->ex[i].x);
+    for (size_t i = 0; i < s->n; i++) { free(s->ex[i].x); free(s->ex[i].px); }
     free(s->ex);
     s->ex = NULL;
     s->n = 0;
@@ -178,7 +181,7 @@ static void fill_logmel(float *dst, const example *e, int T, unsigned aug, uint6
 
 /* Loss and accuracy of the model (inference mode) on a set; items of equal
  * shape are batched. */
-static void evaluate(vg_model *m, const feature_set *s, float *loss, float *acc)
+static void evaluate(vg_model *m, const feature_set *s, int start, float *loss, float *acc)
 {
     double l = 0;
     size_t correct = 0;
@@ -188,14 +191,19 @@ static void evaluate(vg_model *m, const feature_set *s, float *loss, float *acc)
         size_t j = i;
         while (j < s->n && j - i < 64 && s->ex[j].w == s->ex[i].w && s->ex[j].h == s->ex[i].h) j++;
         int n = (int)(j - i);
-        size_t per = (size_t)s->ex[i].c * s->ex[i].h * s->ex[i].w;
+        size_t per = start ? (size_t)m->layers[start].ic * m->layers[start].ih * m->layers[start].iw
+                           : (size_t)s->ex[i].c * s->ex[i].h * s->ex[i].w;
+        if (start && nn_plan(m, n, s->ex[i].h, s->ex[i].w, 0) == VG_OK)   /* shapes for this width */
+            per = (size_t)m->layers[start].ic * m->layers[start].ih * m->layers[start].iw;
         float *x = malloc(sizeof(float) * per * n);
         int labels[64];
         for (int k = 0; k < n; k++) {
-            memcpy(x + per * k, s->ex[i + k].x, sizeof(float) * per);
+            memcpy(x + per * k, start ? s->ex[i + k].px : s->ex[i + k].x, sizeof(float) * per);
             labels[k] = s->ex[i + k].label;
         }
-        if (x && vg_model_forward(m, x, n, s->ex[i].h, s->ex[i].w, logits) == VG_OK) {
+        const float *out = x ? nn_forward_from(m, x, n, s->ex[i].h, s->ex[i].w, 0, start) : NULL;
+        if (out) memcpy(logits, out, sizeof(float) * 2 * (size_t)n);
+        if (out) {
             l += softmax_cross_entropy(NULL, NULL, logits, labels, NULL, n, 2) * n;
             for (int k = 0; k < n; k++) correct += (logits[2 * k + 1] > logits[2 * k]) == labels[k];
         }
@@ -242,6 +250,75 @@ static void provenance(vg_model *m, const vg_train_config *cfg, int epochs, size
     vg_model_set_meta(m, "trained_by", "voxgender " VG_VERSION_STRING);
 }
 
+/* A copy of INIT's architecture with a 2-way output layer (replacing the
+ * last linear layer when INIT has another number of classes), holding INIT's
+ * weights wherever names and shapes agree. */
+static int model_from_init(const vg_model *init, uint64_t seed, vg_model **out, char *why, size_t n)
+{
+    char *arch = strdup(init->arch);
+    if (!arch) return VG_ENOMEM;
+    if (init->n_classes != 2) {
+        char *last = NULL;
+        for (char *p = strstr(arch, "linear "); p; p = strstr(p + 1, "linear ")) last = p;
+        if (!last) { free(arch); snprintf(why, n, "the initial model has no linear output layer"); return VG_EARG; }
+        char *num = last + 7, *end = num;
+        while (*end >= '0' && *end <= '9') end++;
+        size_t len = strlen(arch) + 4;
+        char *a2 = malloc(len);
+        if (!a2) { free(arch); return VG_ENOMEM; }
+        snprintf(a2, len, "%.*s2%s", (int)(num - arch), arch, end);
+        free(arch);
+        arch = a2;
+    }
+    int rc = nn_build(arch, out, why, n);
+    free(arch);
+    if (rc) return rc;
+    vg_model *m = *out;
+    nn_init_params(m, seed);
+    for (int i = 0; i < m->n_tensors; i++) {
+        const nn_tensor *t = &m->tensors[i];
+        for (int j = 0; j < init->n_tensors; j++) {
+            const nn_tensor *u = &init->tensors[j];
+            if (strcmp(t->name, u->name) || t->count != u->count || memcmp(t->shape, u->shape, sizeof t->shape))
+                continue;
+            memcpy(m->arena + t->offset, init->arena + u->offset, sizeof(float) * t->count);
+        }
+    }
+    for (int i = 0; i < init->n_meta; i++)
+        if (!strcmp(init->meta[i].key, "arch_name")) vg_model_set_meta(m, "arch_name", init->meta[i].value);
+    return VG_OK;
+}
+
+/* Replace each example's prefix input by the frozen backbone's output (layers
+ * 0..START-1, inference mode). T > 0: log-mel examples are first cut/tiled to
+ * T frames, as training batches are. */
+static int cache_prefix(vg_model *m, feature_set *s, int T, int start, const vg_frontend *fe, int logmel)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        example *e = &s->ex[i];
+        float *x = e->x;
+        int w = e->w;
+        if (logmel && T > 0) {
+            x = malloc(sizeof(float) * (size_t)e->h * T);
+            if (!x) return VG_ENOMEM;
+            uint64_t r = 0;
+            fill_logmel(x, e, T, 0, &r, fe);
+            w = T;
+        }
+        if (!nn_forward_from(m, x, 1, e->h, w, 0, 0)) { if (x != e->x) free(x); return VG_ENOMEM; }
+        size_t per = (size_t)m->layers[start].ic * m->layers[start].ih * m->layers[start].iw;
+        e->px = malloc(sizeof(float) * per);
+        if (!e->px) { if (x != e->x) free(x); return VG_ENOMEM; }
+        memcpy(e->px, m->act + m->layers[start - 1].y, sizeof(float) * per);
+        if (x != e->x) {   /* the cut example is what training uses from now on */
+            free(e->x);
+            e->x = x;
+            e->w = T;
+        }
+    }
+    return VG_OK;
+}
+
 int vg_train(const vg_dataset *d, const vg_train_config *cfg, const vg_train_callbacks *cb,
              vg_train_result *res, char *err, size_t errlen)
 {
@@ -260,28 +337,48 @@ int vg_train(const vg_dataset *d, const vg_train_config *cfg, const vg_train_cal
 
     vg_model *m = NULL;
     char why[160];
-    int rc = vg_model_create(cfg->arch, cfg->seed, &m, why, sizeof why);
+    int rc = cfg->init ? model_from_init(cfg->init, cfg->seed, &m, why, sizeof why)
+                       : vg_model_create(cfg->arch, cfg->seed, &m, why, sizeof why);
     if (rc) return fail(err, errlen, "architecture: %s", why);
     vg_frontend fe;
-    if (frontend_for(m, &fe)) {
+    int keep_norm = 0;
+    if (cfg->init && vg_frontend_from_model(cfg->init, &fe) == VG_OK) {
+        keep_norm = fe.kind == VG_FE_LOGMEL;   /* the backbone learnt with these statistics */
+    } else if (frontend_for(m, &fe)) {
         vg_model_destroy(m);
         return fail(err, errlen, "architecture input must be 1x128xT (log-mel) or 3xSxS (seed image)");
     }
+    if (fe.kind != VG_FE_LOGMEL && fe.kind != VG_FE_SEED_IMAGE) {
+        vg_model_destroy(m);
+        return fail(err, errlen, "the initial model's front end (%s) cannot be fine-tuned", vg_frontend_name(fe.kind));
+    }
+    if (cfg->freeze_features) nn_freeze_features(m, 1);
     int logmel = fe.kind == VG_FE_LOGMEL;
 
     /* features (raw log2 for log-mel: normalised below) */
     feature_set tr = {0}, va = {0};
     size_t done = 0, total = 0;
     for (size_t i = 0; i < d->n; i++) total += d->items[i].split <= 1;
-    rc = load_split(d, 0, &fe, logmel ? cfg->max_seconds : 0, cfg->cache_dir, cb, &done, total, &tr, &res->n_skipped);
-    if (!rc) rc = load_split(d, 1, &fe, 0, cfg->cache_dir, cb, &done, total, &va, &res->n_skipped);
+    /* log-mel features are read un-normalised (one cache entry whatever the
+     * statistics) and normalised below */
+    vg_frontend raw = fe;
+    raw.input_mean = 0.0f;
+    raw.input_std = 1.0f;
+    rc = load_split(d, 0, &raw, logmel ? cfg->max_seconds : 0, cfg->cache_dir, cb, &done, total, &tr, &res->n_skipped);
+    if (!rc) rc = load_split(d, 1, &raw, 0, cfg->cache_dir, cb, &done, total, &va, &res->n_skipped);
     res->n_train = tr.n;
     res->n_val = va.n;
     if (!rc && (tr.n == 0 || va.n == 0))
         rc = fail(err, errlen, "no readable recordings in the %s split", tr.n ? "Validation" : "Train");
     if (rc) goto out;
 
-    if (logmel) {
+    if (logmel && keep_norm) {
+        feature_set *sets[2] = {&tr, &va};
+        for (int s = 0; s < 2; s++)
+            for (size_t i = 0; i < sets[s]->n; i++)
+                for (size_t k = 0; k < (size_t)sets[s]->ex[i].h * sets[s]->ex[i].w; k++)
+                    sets[s]->ex[i].x[k] = (sets[s]->ex[i].x[k] - fe.input_mean) / fe.input_std;
+    } else if (logmel) {
         double sum = 0, sq = 0, cnt = 0;
         for (size_t i = 0; i < tr.n; i++)
             for (size_t k = 0; k < (size_t)tr.ex[i].h * tr.ex[i].w; k++) {
@@ -320,6 +417,28 @@ int vg_train(const vg_dataset *d, const vg_train_config *cfg, const vg_train_cal
     size_t *perm = malloc(sizeof(size_t) * tr.n);
     if (!opt || !best || !res->history || !xb || !lb || !perm) { rc = VG_ENOMEM; goto done_train; }
 
+    /* A frozen backbone without augmentation: its outputs are fixed, so run it
+     * once per recording and train only the layers after it. */
+    int start = 0, stop_at = nn_first_trainable(m);
+    /* the cached part must also behave the same in training: stop before dropout */
+    for (int i = 0; i < stop_at; i++)
+        if (m->layers[i].kind == L_DROPOUT) { stop_at = i; break; }
+    if (cfg->freeze_features && !cfg->no_prefix_cache && (!logmel || cfg->augment == 0) &&
+        stop_at > 0 && stop_at < m->n_layers) {
+        start = stop_at;
+        if ((rc = cache_prefix(m, &tr, T, start, &fe, logmel)) || (rc = cache_prefix(m, &va, 0, start, &fe, logmel)))
+            goto done_train;
+        res->prefix_cached = 1;
+    }
+    size_t per_start = per;
+    if (start) {
+        nn_plan(m, 1, H, T, 0);
+        per_start = (size_t)m->layers[start].ic * m->layers[start].ih * m->layers[start].iw;
+        float *grown = realloc(xb, sizeof(float) * (per > per_start ? per : per_start) * (size_t)cfg->batch);
+        if (!grown) { rc = VG_ENOMEM; goto done_train; }
+        xb = grown;
+    }
+
     train_state st = {.epoch = 0, .batch = 0, .best_loss = INFINITY, .best_epoch = 0};
     memcpy(best, m->arena, sizeof(float) * m->n_arena);
     if (cfg->resume) {
@@ -330,6 +449,12 @@ int vg_train(const vg_dataset *d, const vg_train_config *cfg, const vg_train_cal
     for (; st.epoch < cfg->epochs; st.epoch++, st.batch = 0) {
         double t0 = omp_get_wtime() - st.elapsed;
         float lr = vg_lr_at(&oc, st.epoch);
+        if (cfg->unfreeze_after > 0 && st.epoch >= cfg->unfreeze_after) {
+            /* the whole network now learns, gently */
+            if (cfg->freeze_features) nn_freeze_features(m, 0);
+            start = 0;
+            lr *= 0.1f;
+        }
         vg_optimizer_set_lr(opt, lr);
         /* this epoch's order: a function of (seed, epoch) only */
         uint64_t r = stream(cfg->seed, 1000 + (uint64_t)st.epoch, 0);
@@ -353,13 +478,14 @@ int vg_train(const vg_dataset *d, const vg_train_config *cfg, const vg_train_cal
             uint64_t ar = stream(cfg->seed, 2000 + (uint64_t)st.epoch, st.batch);
             for (int k = 0; k < n; k++) {
                 const example *e = &tr.ex[perm[from + k]];
-                if (logmel) fill_logmel(xb + per * k, e, T, cfg->augment, &ar, &fe);
+                if (start) memcpy(xb + per_start * k, e->px, sizeof(float) * per_start);
+                else if (logmel) fill_logmel(xb + per * k, e, T, cfg->augment, &ar, &fe);
                 else memcpy(xb + per * k, e->x, sizeof(float) * per);
                 lb[k] = e->label;
             }
             float loss;
             int correct;
-            rc = vg_model_train_step(m, opt, xb, lb, n, H, T, cfg->balance ? weights : NULL, &loss, &correct);
+            rc = nn_train_step(m, opt, xb, lb, n, H, T, cfg->balance ? weights : NULL, start, &loss, &correct);
             if (rc) goto done_train;
             st.loss_sum += (double)loss * n;
             st.correct += correct;
@@ -371,7 +497,7 @@ int vg_train(const vg_dataset *d, const vg_train_config *cfg, const vg_train_cal
         h->lr = lr;
         h->train_loss = (float)(st.loss_sum / (double)st.seen);
         h->train_acc = (float)st.correct / (float)st.seen;
-        evaluate(m, &va, &h->val_loss, &h->val_acc);
+        evaluate(m, &va, start, &h->val_loss, &h->val_acc);
         h->seconds = omp_get_wtime() - t0;
         st.elapsed = 0;
         int improved = h->val_loss < st.best_loss;
@@ -409,6 +535,11 @@ finish:
         snprintf(v, sizeof v, "%d", st.best_epoch);
         vg_model_set_meta(res->best, "selected_epoch", v);
         vg_model_set_meta(res->best, "selected_by", "lowest validation loss");
+        if (cfg->init) {
+            vg_model_set_meta(res->best, "fine_tuned_from", vg_model_meta(cfg->init, "trained_on") ?
+                              vg_model_meta(cfg->init, "trained_on") : "(initial model)");
+            vg_model_set_meta(res->best, "frozen", cfg->freeze_features ? "features (conv, batch norm)" : "none");
+        }
     }
     m = NULL;
 done_train:

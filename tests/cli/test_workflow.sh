@@ -132,5 +132,26 @@ check "split refuses a non-empty output folder" test $rc -eq 2
 "$VG" split --manifest "$SHARED/data/vctk/manifest.csv" --out "$T/s5" --ratios 0.5,0.5 2>/dev/null; rc=$?
 check "split rejects bad --ratios" test $rc -eq 2
 
+# ---- the reference project's models and PyTorch checkpoints (issue 5)
+"$VG" predict -m "$SHARED/seed/CNN_handmade_1.pth" --arch lenet "$SHARED/seed/test_image_male.jpg" --format json > "$T/ref.json"
+check "reference test: CNN_handmade_1.pth says male, code 1, PyTorch's logits" /usr/bin/python3 -c "
+import json,sys; r=json.load(open('$T/ref.json'))
+ok = r['label']=='male' and r['code']==1 and abs(r['logits'][0]+6.653227)<1e-3 and abs(r['logits'][1]-5.645844)<1e-3
+sys.exit(0 if ok else 1)"
+check "reference test: a raw recording through the seed image front end" bash -c \
+    "'$VG' predict -m '$SHARED/seed/CNN_handmade_2.pth' --arch lenet '$SHARED/data/voxceleb1/audio/id10001/1zcIwhmdeo4_00001.flac' -q | grep -qP '\t(male|female)\t[01]\t'"
+"$VG" import "$SHARED/seed/CNN_handmade_1.pth" --arch lenet -o "$T/h1.safetensors" > /dev/null
+check "import writes a model that predicts the same" bash -c \
+    "'$VG' predict -m '$T/h1.safetensors' '$SHARED/seed/test_image_male.jpg' --format csv -q | grep -q ',male,1,0.99999'"
+"$VG" import tests/fixtures/pth/hostile_os_system_legacy.pth --arch lenet -o "$T/evil.safetensors" 2> "$T/evil.err"; rc=$?
+check "import refuses a hostile pickle, writes nothing" bash -c \
+    "[ $rc -eq 1 ] && grep -q 'refused: the pickle references posix.system' '$T/evil.err' && [ ! -e '$T/evil.safetensors' ] && [ \$(wc -l < '$T/evil.err') -eq 1 ]"
+"$VG" predict -m "$SHARED/seed/CNN_handmade_1.pth" "$SHARED/seed/test_image_male.jpg" 2> "$T/noarch.err"; rc=$?
+check "a .pth without --arch is a clear error" bash -c "[ $rc -eq 2 ] && grep -q 'needs --arch' '$T/noarch.err'"
+"$VG" train "$D" --init "$SHARED/seed/CNN_handmade_1.pth" --arch lenet --epochs 2 -o "$T/ft.safetensors" -q > "$T/ft.txt" 2>/dev/null; rc=$?
+check "train --init a .pth fine-tunes it (features frozen)" bash -c "[ $rc -eq 0 ] && grep -q 'test split' '$T/ft.txt' && grep -q 'features (conv, batch norm)' '$T/ft.safetensors'"
+"$VG" train "$D" --freeze features -o "$T/nf.safetensors" 2>/dev/null; rc=$?
+check "--freeze without --init is a usage error" test $rc -eq 2
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
