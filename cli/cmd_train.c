@@ -424,12 +424,13 @@ int cmd_train(int argc, char **argv)
         return 2;
     }
     int is_svm = !strcmp(arch, "svm");
-    if (is_svm && init) { cli_error("train: --init does not apply to svm"); return 2; }
+    if (is_svm && init) { cli_error("train: --init does not apply to svm"); vg_model_destroy(init); return 2; }
     if (!init && !is_svm && strcmp(arch, "cnn") && strcmp(arch, "lenet") && !vg_arch_builtin(arch) && !strchr(arch, ';')) {
         cli_error("train: unknown architecture '%s' (cnn, lenet, svm, or a description)", arch);
+        vg_model_destroy(init);
         return 2;
     }
-    if (is_svm && resume) { cli_error("train: --resume does not apply to svm"); return 2; }
+    if (is_svm && resume) { cli_error("train: --resume does not apply to svm"); vg_model_destroy(init); return 2; }
 
     vg_train_config_default(&base.cfg, is_svm ? "cnn" : arch);
     if (init && !strcmp(arch, "vgg")) {
@@ -449,14 +450,14 @@ int cmd_train(int argc, char **argv)
     base.svm_c = svm_c;
     base.svm_mel = svm_mel;
     for (int i = 0; i < n_given; i++)
-        if (set_key(&base, given[i][0], given[i][1])) return 2;
+        if (set_key(&base, given[i][0], given[i][1])) { vg_model_destroy(init); return 2; }
     if (augment_set) base.cfg.augment = augment;
     if (patience >= 0) base.cfg.patience = patience;
     if (schedule) {
         if (!strcmp(schedule, "constant")) base.cfg.optim.schedule = VG_LR_CONSTANT;
         else if (!strcmp(schedule, "step")) { base.cfg.optim.schedule = VG_LR_STEP; base.cfg.optim.step_size = 10; }
         else if (!strcmp(schedule, "cosine")) base.cfg.optim.schedule = VG_LR_COSINE;
-        else { cli_error("--schedule: expected constant, step or cosine, got '%s'", schedule); return 2; }
+        else { cli_error("--schedule: expected constant, step or cosine, got '%s'", schedule); vg_model_destroy(init); return 2; }
     }
     base.cfg.optim.clip_norm = (float)clip;
     base.cfg.balance = balance;
@@ -464,15 +465,17 @@ int cmd_train(int argc, char **argv)
     base.cfg.data_name = argv[optind];
     base.cfg.stop = &stop_flag;
     sweep sw;
+    char sweep_buf[4096];   /* the sweep's keys and values point into it */
     if (sweep_spec) {
-        char *copy = strdup(sweep_spec);
-        if (parse_sweep(copy, &sw, &base)) return 2;
-        if (resume) { cli_error("train: --resume cannot be combined with --sweep"); return 2; }
+        if (strlen(sweep_spec) >= sizeof sweep_buf) { cli_error("--sweep: specification too long"); vg_model_destroy(init); return 2; }
+        snprintf(sweep_buf, sizeof sweep_buf, "%s", sweep_spec);
+        if (parse_sweep(sweep_buf, &sw, &base)) { vg_model_destroy(init); return 2; }
+        if (resume) { cli_error("train: --resume cannot be combined with --sweep"); vg_model_destroy(init); return 2; }
     }
 
     vg_dataset *d;
     char err[512];
-    if (vg_dataset_scan(argv[optind], manifest, &d, err, sizeof err)) { cli_error("%s", err); return 2; }
+    if (vg_dataset_scan(argv[optind], manifest, &d, err, sizeof err)) { cli_error("%s", err); vg_model_destroy(init); return 2; }
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
@@ -543,7 +546,7 @@ int cmd_train(int argc, char **argv)
             vg_model_destroy(best_last);
             best_model = rr.best;
             best_last = rr.last;
-            char v[300];
+            char v[400];
             snprintf(v, sizeof v, "%s (best of %d by final validation loss)", rows[run].desc, total);
             vg_model_set_meta(best_model, "sweep", v);
         } else {

@@ -231,20 +231,19 @@ int vg_dataset_scan(const char *root, const char *manifest, vg_dataset **out, ch
         int s = split_of(e->d_name);
         if (s < 0) continue;
         char *p = join(root, e->d_name);
+        int rc = VG_OK;
         if (p && is_dir(p)) {
             if (seen[s]++)
-                { free(p); closedir(dp); vg_dataset_free(d);
-                  return set_err(err, errlen, "%s: two folders name the %s split", root, vg_split_name(s)); }
-            splits_found++;
-            if (!scan_classes(&b, p, e->d_name, s)) {
-                free(p);
-                closedir(dp);
-                vg_dataset_free(d);
-                return set_err(err, errlen, "%s/%s: no Male/Female (or 1/0) folders inside",
-                               root, e->d_name);
-            }
+                rc = set_err(err, errlen, "%s: two folders name the %s split", root, vg_split_name(s));
+            else if (splits_found++, !scan_classes(&b, p, e->d_name, s))
+                rc = set_err(err, errlen, "%s/%s: no Male/Female (or 1/0) folders inside", root, e->d_name);
         }
         free(p);
+        if (rc) {   /* e points into DP: report before closing it */
+            closedir(dp);
+            vg_dataset_free(d);
+            return rc;
+        }
     }
     if (dp) closedir(dp);
     d->has_splits = splits_found > 0;
@@ -253,7 +252,7 @@ int vg_dataset_scan(const char *root, const char *manifest, vg_dataset **out, ch
         return set_err(err, errlen, "%s: neither Train/Validation/Test nor Male/Female folders inside", root);
     }
     if (b.failed) { vg_dataset_free(d); return VG_ENOMEM; }
-    qsort(d->items, d->n, sizeof(vg_item), cmp_items);
+    if (d->n) qsort(d->items, d->n, sizeof(vg_item), cmp_items);
     if (manifest) {
         int rc = apply_manifest(d, manifest, err, errlen);
         if (rc) { vg_dataset_free(d); return rc; }
