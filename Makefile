@@ -80,13 +80,17 @@ install: $(LIB_A) $(LIB_SO) $(CLI)
 	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libvoxgender.so.0
 	ln -sf libvoxgender.so.0 $(DESTDIR)$(PREFIX)/lib/libvoxgender.so
 	install -m 644 include/voxgender.h $(DESTDIR)$(PREFIX)/include/voxgender.h
+	install -d $(DESTDIR)$(PREFIX)/share/voxgender
+	if [ -f models/voxgender-default.safetensors ]; then \
+	    install -m 644 models/voxgender-default.safetensors $(DESTDIR)$(PREFIX)/share/voxgender/; fi
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/.*VG_VERSION_STRING "\(.*\)".*/\1/p' include/voxgender.h)|' \
 	    -e 's|@REQUIRES@|$(PKGS)|' voxgender.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/voxgender.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/voxgender $(DESTDIR)$(PREFIX)/lib/libvoxgender.a \
 	    $(DESTDIR)$(PREFIX)/lib/libvoxgender.so $(DESTDIR)$(PREFIX)/lib/libvoxgender.so.0 \
-	    $(DESTDIR)$(PREFIX)/include/voxgender.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/voxgender.pc
+	    $(DESTDIR)$(PREFIX)/include/voxgender.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/voxgender.pc \
+	    $(DESTDIR)$(PREFIX)/share/voxgender/voxgender-default.safetensors
 
 clean:
 	rm -rf build build-asan

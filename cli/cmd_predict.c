@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *f)
 {
@@ -20,6 +21,8 @@ static void usage(FILE *f)
         "images). '-' reads input paths from standard input, one per line. One line per\n"
         "input on stdout, in the order they complete: path, label (male/female), code\n"
         "(1 male, 0 female, as in the reference project), probability of male.\n"
+        "A recording with less than 0.5 s of sound louder than about -60 dBFS (silence,\n"
+        "a click) gets label unknown, code -1, and the reason, instead of a guess.\n"
         "\n"
         "options:\n"
         "  -m, --model MODEL   model file (default: the installed voxgender model); a\n"
@@ -49,6 +52,30 @@ typedef struct job {
     progress prog;
     int load_failed;
 } job;
+
+static void emit_unknown(job *j, const char *path, const char *reason)
+{
+    if (j->fmt == FMT_JSON) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "path", path);
+        cJSON_AddStringToObject(o, "label", "unknown");
+        cJSON_AddNumberToObject(o, "code", -1);
+        cJSON_AddNullToObject(o, "p_male");
+        cJSON_AddNullToObject(o, "logits");
+        cJSON_AddStringToObject(o, "reason", reason);
+        char *s = cJSON_PrintUnformatted(o);
+        printf("%s\n", s);
+        free(s);
+        cJSON_Delete(o);
+    } else if (j->fmt == FMT_CSV) {
+        putchar('"');
+        for (const char *c = path; *c; c++) { if (*c == '"') putchar('"'); putchar(*c); }
+        printf("\",unknown,-1,,,\n");
+    } else {
+        printf("%s\tunknown\t-1\t-\t%s\n", path, reason);
+    }
+    fflush(stdout);
+}
 
 static void emit(job *j, const char *path, float p, const float *l)
 {
@@ -91,7 +118,10 @@ static void *worker(void *arg)
         float p, l[2];
         int rc = vg_predict_file(m, j->inputs[i], j->first, &p, l);
         pthread_mutex_lock(&j->lock);
-        if (rc) {
+        if (rc == VG_ENOSPEECH) {
+            emit_unknown(j, j->inputs[i], vg_strerror(rc));
+            pthread_mutex_unlock(&j->lock);
+        } else if (rc) {
             j->failed++;
             pthread_mutex_unlock(&j->lock);
             progress_message(&j->prog, "voxgender: %s: %s", j->inputs[i],
@@ -106,16 +136,23 @@ static void *worker(void *arg)
     return NULL;
 }
 
-/* The model used without -m: $VOXGENDER_MODEL, then the installed one. */
+/* The model used without -m: $VOXGENDER_MODEL, then the installed one
+ * (PREFIX/share/voxgender), then one beside the executable (a build tree:
+ * build/voxgender -> models/, or an installed bin/ -> share/voxgender/). */
 static const char *default_model(void)
 {
+    static char path[4096];
     const char *env = getenv("VOXGENDER_MODEL");
     if (env && *env) return env;
-    static const char *candidates[] = {VG_MODEL_DIR "/voxgender-default.safetensors",
-                                       "models/voxgender-default.safetensors"};
-    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
-        FILE *f = fopen(candidates[i], "rb");
-        if (f) { fclose(f); return candidates[i]; }
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = '\0';
+    const char *candidates[3][2] = {{VG_MODEL_DIR, ""}, {exe, "/../models"}, {exe, "/../share/voxgender"}};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s%s/voxgender-default.safetensors", candidates[i][0], candidates[i][1]);
+        if (access(path, R_OK) == 0) return path;
     }
     return NULL;
 }

@@ -25,7 +25,8 @@ static void usage(FILE *f)
         "links to the recordings, ready for 'voxgender train'.\n"
         "\n"
         "options:\n"
-        "      --manifest CSV    columns path,speaker,gender (gender male/female or m/f);\n"
+        "      --manifest CSV    columns path,speaker,gender[,split] (gender male/female or\n"
+        "                        m/f; split train/validation/test, when given, is kept);\n"
         "                        paths relative to the CSV's folder. Several manifests pool\n"
         "                        corpora; speaker ids are then prefixed with the corpus\n"
         "                        (the CSV's folder name), since ids are unique per corpus\n"
@@ -45,6 +46,7 @@ typedef struct rec {
     char *path;      /* absolute */
     char *speaker;
     int label;
+    int split;       /* from a manifest's split column, or -1 */
 } rec;
 
 typedef struct recs {
@@ -52,13 +54,22 @@ typedef struct recs {
     size_t n, cap;
 } recs;
 
-static void add(recs *v, const char *path, const char *speaker, int label)
+static void add(recs *v, const char *path, const char *speaker, int label, int split)
 {
     if (v->n == v->cap) v->r = realloc(v->r, sizeof(rec) * (v->cap = v->cap ? 2 * v->cap : 256));
     v->r[v->n].path = strdup(path);
     v->r[v->n].speaker = strdup(speaker);
     v->r[v->n].label = label;
+    v->r[v->n].split = split;
     v->n++;
+}
+
+static int split_word(const char *s)
+{
+    if (!strcasecmp(s, "train")) return VG_SPLIT_TRAIN;
+    if (!strcasecmp(s, "validation") || !strcasecmp(s, "val")) return VG_SPLIT_VALIDATION;
+    if (!strcasecmp(s, "test")) return VG_SPLIT_TEST;
+    return -1;
 }
 
 static int gender_of(const char *s)
@@ -100,7 +111,7 @@ static int read_manifest(const char *csv, int prefix, recs *out)
     snprintf(tmp, sizeof tmp, "%s", dir);
     snprintf(corpus, sizeof corpus, "%s", basename(tmp));
     char line[8192];
-    int cp = -1, cs = -1, cg = -1, lineno = 0, bad = 0;
+    int cp = -1, cs = -1, cg = -1, csp = -1, lineno = 0, bad = 0;
     while (fgets(line, sizeof line, f)) {
         char *fl[64];
         int n = fields(line, fl, 64);
@@ -109,6 +120,7 @@ static int read_manifest(const char *csv, int prefix, recs *out)
                 if (!strcasecmp(fl[i], "path")) cp = i;
                 else if (!strcasecmp(fl[i], "speaker")) cs = i;
                 else if (!strcasecmp(fl[i], "gender")) cg = i;
+                else if (!strcasecmp(fl[i], "split")) csp = i;
             }
             if (cp < 0 || cs < 0 || cg < 0) {
                 fclose(f);
@@ -128,7 +140,12 @@ static int read_manifest(const char *csv, int prefix, recs *out)
         else snprintf(path, sizeof path, "%s/%s", dir, fl[cp]);
         if (prefix) snprintf(spk, sizeof spk, "%s-%s", corpus, fl[cs]);
         else snprintf(spk, sizeof spk, "%s", fl[cs]);
-        add(out, path, spk, g);
+        int sp = -1;
+        if (csp >= 0 && (n <= csp || (sp = split_word(fl[csp])) < 0)) {
+            if (bad++ < 3) cli_error("%s:%d: split must be train, validation or test (line skipped)", csv, lineno);
+            continue;
+        }
+        add(out, path, spk, g, sp);
     }
     fclose(f);
     return 0;
@@ -157,7 +174,7 @@ static void walk_audio(const char *dir, vox_spk *spk, size_t ns, const char *cur
             walk_audio(p, spk, ns, id, out, depth + 1);
         } else if (S_ISREG(st.st_mode) && current) {
             for (size_t k = 0; k < ns; k++)
-                if (!strcmp(spk[k].id, current)) { add(out, p, current, spk[k].g); break; }
+                if (!strcmp(spk[k].id, current)) { add(out, p, current, spk[k].g, -1); break; }
         }
     }
     closedir(dp);
@@ -271,6 +288,9 @@ int cmd_split(int argc, char **argv)
         cli_error("split: cannot assign splits");
         return 2;
     }
+    size_t given = 0;
+    for (size_t i = 0; i < v.n; i++)   /* a manifest's split column wins */
+        if (v.r[i].split >= 0) { split[i] = v.r[i].split; given++; }
     static const char *SPLIT_DIR[3] = {"Train", "Validation", "Test"};
     size_t counts[3][2] = {{0}}, missing = 0;
     for (size_t i = 0; i < v.n; i++) {
@@ -291,8 +311,11 @@ int cmd_split(int argc, char **argv)
         if (symlink(v.r[i].path, link)) { cli_error("%s: cannot create link (%s)", link, strerror(errno)); return 1; }
         counts[split[i]][v.r[i].label]++;
     }
-    printf("split %zu recordings %s into %s (seed %d):\n", v.n - missing,
-           by_speaker ? "by speaker (speaker-disjoint)" : "by recording (speakers shared)", out, seed);
+    if (given == v.n)
+        printf("split %zu recordings into %s as the manifests' split column says:\n", v.n - missing, out);
+    else
+        printf("split %zu recordings %s into %s (seed %d):\n", v.n - missing,
+               by_speaker ? "by speaker (speaker-disjoint)" : "by recording (speakers shared)", out, seed);
     for (int sp = 0; sp < 3; sp++)
         printf("  %-10s female %5zu  male %5zu\n", SPLIT_DIR[sp], counts[sp][0], counts[sp][1]);
     if (missing) printf("  %zu manifest entries point to missing files (skipped)\n", missing);

@@ -42,7 +42,11 @@ static void usage(FILE *f)
         "      --patience N        stop after N epochs without a better validation loss\n"
         "                          (cnn 6, lenet off; 0 = off)\n"
         "      --augment LIST      log-mel augmentation: all, none, or a comma list of\n"
-        "                          crop,gain,noise,time,freq (cnn: all)\n"
+        "                          crop (random window offset), gain (+-12 dB), noise\n"
+        "                          (5-30 dB SNR), time and freq (masks), band (telephone\n"
+        "                          band or 3.5-7.5 kHz low-pass), reverb (RT60 0.2-0.8 s),\n"
+        "                          length (1-6 s batches); each on half of the examples\n"
+        "                          (cnn: all)\n"
         "      --balance           weight the loss by inverse class frequency\n"
         "      --seed N            random seed (1); same seed and threads, same model\n"
         "      --svm-input I       raw (default) or mel\n"
@@ -210,7 +214,10 @@ static int parse_augment(const char *s, unsigned *out)
         else if (!strcmp(t, "noise")) a |= VG_AUG_NOISE;
         else if (!strcmp(t, "time")) a |= VG_AUG_TIME_MASK;
         else if (!strcmp(t, "freq")) a |= VG_AUG_FREQ_MASK;
-        else { cli_error("--augment: unknown '%s' (all, none, crop, gain, noise, time, freq)", t); return -1; }
+        else if (!strcmp(t, "band")) a |= VG_AUG_BAND;
+        else if (!strcmp(t, "reverb")) a |= VG_AUG_REVERB;
+        else if (!strcmp(t, "length")) a |= VG_AUG_LENGTH;
+        else { cli_error("--augment: unknown '%s' (all, none, crop, gain, noise, time, freq, band, reverb, length)", t); return -1; }
     }
     *out = a;
     return 0;

@@ -43,6 +43,7 @@ enum {
     VG_EIMAGE = -13,        /* image cannot be read or has unsupported layout */
     VG_EUNSUPPORTED = -14,  /* valid, but not something voxgender handles */
     VG_EMODEL = -15,        /* model file is malformed or does not match its architecture */
+    VG_ENOSPEECH = -16,     /* nothing to classify: silent, too quiet, or under 0.5 s of sound */
 };
 
 /* A model (see "models" below). */
@@ -447,7 +448,12 @@ enum {   /* training-time augmentation of log-mel inputs (cnn) */
     VG_AUG_NOISE = 4,     /* additive noise at 5..30 dB SNR (in the power domain) */
     VG_AUG_TIME_MASK = 8, /* two masks of up to 40 frames */
     VG_AUG_FREQ_MASK = 16,/* two masks of up to 12 mel bands */
-    VG_AUG_ALL = 31
+    VG_AUG_BAND = 32,     /* telephone band (300-3400 Hz) or a low-pass at
+                             3.5-7.5 kHz, as lossy codecs cut: 40 dB down */
+    VG_AUG_REVERB = 64,   /* reverberation: power smeared over time, RT60
+                             0.2-0.8 s */
+    VG_AUG_LENGTH = 128,  /* half of the batches are 1..6 s long instead of 6 s */
+    VG_AUG_ALL = 255
 };
 
 typedef struct vg_train_config {
@@ -525,9 +531,15 @@ int vg_train_svm(const vg_dataset *d, vg_frontend_kind input, double C, const ch
 /* Probability of male and the logits of one recording or image (images only
  * for seed-image models). For log-mel models a recording longer than the
  * window is classified from every window of it (mean of log-probabilities),
- * unless FIRST_WINDOW_ONLY. */
+ * unless FIRST_WINDOW_ONLY; windows without sound are skipped. A log-mel
+ * model answers VG_ENOSPEECH (the CLI's "unknown", code -1) when the
+ * recording holds less than VG_MIN_SOUND_SECONDS of frames louder than
+ * VG_SOUND_FLOOR_DB (mean mel-band power, dB; about -60 dBFS) and within
+ * 40 dB of its loudest frame: silence, hum at the noise floor, a click. */
 int vg_predict_file(vg_model *m, const char *path, int first_window_only, float *p_male,
                     float logits[2]);
+#define VG_SOUND_FLOOR_DB (-45.0)
+#define VG_MIN_SOUND_SECONDS 0.5
 
 #ifdef __cplusplus
 }

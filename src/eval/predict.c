@@ -23,6 +23,29 @@ static void log_softmax2(const float *l, double *out)
     out[1] = l[1] - lse;
 }
 
+/* Frames of log-mel features X[h][w] (normalised with MU, SD) that hold
+ * sound: mean band power above the floor and within 40 dB of the loudest. */
+static unsigned char *sound_frames(const float *x, int h, int w, float mu, float sd, int *count)
+{
+    unsigned char *on = calloc((size_t)w + 1, 1);
+    double *level = malloc(sizeof(double) * ((size_t)w + 1));
+    double loudest = -1e9;
+    *count = 0;
+    if (!on || !level) { free(on); free(level); return NULL; }
+    for (int t = 0; t < w; t++) {
+        double p = 0;
+        for (int b = 0; b < h; b++) p += exp2((double)x[(size_t)b * w + t] * sd + mu);
+        level[t] = 10.0 * log10(p / h + 1e-30);
+        if (level[t] > loudest) loudest = level[t];
+    }
+    for (int t = 0; t < w; t++) {
+        on[t] = level[t] > VG_SOUND_FLOOR_DB && level[t] > loudest - 40.0;
+        *count += on[t];
+    }
+    free(level);
+    return on;
+}
+
 int vg_predict_file(vg_model *m, const char *path, int first_window_only, float *p_male,
                     float logits[2])
 {
@@ -37,6 +60,17 @@ int vg_predict_file(vg_model *m, const char *path, int first_window_only, float 
                                      &x, &c, &h, &w, NULL);
     if (rc) return rc;
     int T = 1 + (int)(llround(fe.seconds * fe.mel.sample_rate) / fe.mel.hop_length);
+    unsigned char *on = NULL;
+    if (fe.kind == VG_FE_LOGMEL) {
+        int active;
+        on = sound_frames(x, h, w, fe.input_mean, fe.input_std, &active);
+        if (!on) { free(x); return VG_ENOMEM; }
+        if (active * (double)fe.mel.hop_length / fe.mel.sample_rate < VG_MIN_SOUND_SECONDS) {
+            free(on);
+            free(x);
+            return VG_ENOSPEECH;
+        }
+    }
     if (fe.kind != VG_FE_LOGMEL || w <= T) {
         rc = vg_model_forward(m, x, 1, h, w, logits);
     } else {
@@ -50,6 +84,9 @@ int vg_predict_file(vg_model *m, const char *path, int first_window_only, float 
         for (int start = 0; start < w && !rc; start += T) {
             int len = w - start < T ? w - start : T;
             if (n > 0 && len < T / 4) break;
+            int sound = 0;   /* skip windows without sound (pauses, silence) */
+            for (int t = start; t < start + len; t++) sound += on[t];
+            if (sound * (double)fe.mel.hop_length / fe.mel.sample_rate < VG_MIN_SOUND_SECONDS / 2) continue;
             for (int b = 0; b < h; b++)
                 memcpy(win + (size_t)b * len, x + (size_t)b * w + start, sizeof(float) * (size_t)len);
             rc = vg_model_forward(m, win, 1, h, len, l);
@@ -60,9 +97,13 @@ int vg_predict_file(vg_model *m, const char *path, int first_window_only, float 
             n++;
         }
         free(win);
-        logits[0] = (float)(acc[0] / n);
-        logits[1] = (float)(acc[1] / n);
+        if (n == 0) rc = VG_ENOSPEECH;   /* sound scattered too thinly to fill a window */
+        else {
+            logits[0] = (float)(acc[0] / n);
+            logits[1] = (float)(acc[1] / n);
+        }
     }
+    free(on);
     free(x);
     if (rc) return rc;
     double lp[2];

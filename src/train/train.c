@@ -167,6 +167,35 @@ static void fill_logmel(float *dst, const example *e, int T, unsigned aug, uint6
         float shift = db / (10.0f * log10f(2.0f)) / sd;    /* power gain in log2 units */
         for (size_t i = 0; i < (size_t)H * T; i++) dst[i] += shift;
     }
+    if (aug & VG_AUG_BAND) {
+        /* attenuate the bands outside [lo, hi] by 40 dB */
+        double lo = 0, hi;
+        if (rng_uniform(r) < 0.5f) { lo = 300; hi = 3400; }
+        else hi = 3500 + 4000 * rng_uniform(r);
+        double f_max = fe->mel.f_max > 0 ? fe->mel.f_max : fe->mel.sample_rate / 2.0;
+        double m_lo = 2595.0 * log10(1.0 + fe->mel.f_min / 700.0), m_hi = 2595.0 * log10(1.0 + f_max / 700.0);
+        float drop = 40.0f / (10.0f * log10f(2.0f)) / sd;
+        for (int b = 0; b < H; b++) {
+            double centre = 700.0 * (pow(10.0, (m_lo + (m_hi - m_lo) * (b + 1) / (H + 1)) / 2595.0) - 1.0);
+            if (centre >= lo && centre <= hi) continue;
+            for (int t = 0; t < T; t++) dst[(size_t)b * T + t] -= drop;
+        }
+    }
+    if (aug & VG_AUG_REVERB) {
+        /* p'[t] = p[t] + g (1-a) sum_k a^k p[t-1-k]: an exponential tail */
+        double frame_s = (double)fe->mel.hop_length / fe->mel.sample_rate;
+        float rt60 = 0.2f + 0.6f * rng_uniform(r), g = 0.2f + 0.6f * rng_uniform(r);
+        float a = (float)pow(10.0, -6.0 * frame_s / rt60);
+        for (int b = 0; b < H; b++) {
+            float *row = dst + (size_t)b * T, tail = 0;
+            for (int t = 0; t < T; t++) {
+                float p = exp2f(row[t] * sd + mu);
+                float wet = p + g * (1 - a) * tail;
+                tail = a * tail + p;
+                row[t] = (log2f(wet) - mu) / sd;
+            }
+        }
+    }
     for (int k = 0; (aug & VG_AUG_TIME_MASK) && k < 2; k++) {
         int len = (int)(rng_next(r) % 41), start = (int)(rng_next(r) % (uint64_t)(T > len ? T - len : 1));
         for (int b = 0; b < H; b++)
@@ -476,16 +505,22 @@ int vg_train(const vg_dataset *d, const vg_train_config *cfg, const vg_train_cal
             size_t from = st.batch * (size_t)cfg->batch;
             int n = (int)((tr.n - from) < (size_t)cfg->batch ? tr.n - from : (size_t)cfg->batch);
             uint64_t ar = stream(cfg->seed, 2000 + (uint64_t)st.epoch, st.batch);
+            int Tb = T;   /* this batch's length */
+            if (logmel && !start && (cfg->augment & VG_AUG_LENGTH) && (rng_next(&ar) & 1)) {
+                int min_t = 1 + (int)(fe.mel.sample_rate / fe.mel.hop_length);   /* 1 s */
+                if (min_t < T) Tb = min_t + (int)(rng_next(&ar) % (uint64_t)(T - min_t + 1));
+            }
+            const size_t per_b = (size_t)c * H * Tb;
             for (int k = 0; k < n; k++) {
                 const example *e = &tr.ex[perm[from + k]];
                 if (start) memcpy(xb + per_start * k, e->px, sizeof(float) * per_start);
-                else if (logmel) fill_logmel(xb + per * k, e, T, cfg->augment, &ar, &fe);
+                else if (logmel) fill_logmel(xb + per_b * k, e, Tb, cfg->augment, &ar, &fe);
                 else memcpy(xb + per * k, e->x, sizeof(float) * per);
                 lb[k] = e->label;
             }
             float loss;
             int correct;
-            rc = nn_train_step(m, opt, xb, lb, n, H, T, cfg->balance ? weights : NULL, start, &loss, &correct);
+            rc = nn_train_step(m, opt, xb, lb, n, H, Tb, cfg->balance ? weights : NULL, start, &loss, &correct);
             if (rc) goto done_train;
             st.loss_sum += (double)loss * n;
             st.correct += correct;

@@ -153,5 +153,12 @@ check "train --init a .pth fine-tunes it (features frozen)" bash -c "[ $rc -eq 0
 "$VG" train "$D" --freeze features -o "$T/nf.safetensors" 2>/dev/null; rc=$?
 check "--freeze without --init is a usage error" test $rc -eq 2
 
+# ---- no speech: an answer, not a guess (issue 6)
+ffmpeg -nostdin -loglevel error -f lavfi -i anullsrc=r=16000:cl=mono -t 2 "$T/silence.wav"
+out=$("$VG" predict -m "$T/cnn.safetensors" "$T/silence.wav" --format json -q); rc=$?
+check "predict: silence is 'unknown', code -1, with the reason, exit 0" /usr/bin/python3 -c "
+import json,sys; r=json.loads(sys.argv[1])
+sys.exit(0 if $rc == 0 and r['label']=='unknown' and r['code']==-1 and r['p_male'] is None and 'silent' in r['reason'] else 1)" "$out"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -5,6 +5,7 @@
 #include "voxgender.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,4 +83,38 @@ TEST(logmel_features_of_short_clips_keep_their_length)
     CHECK(vg_features_from_image(&fe, "whatever.png", &x, &c, &h, &w) == VG_EUNSUPPORTED);
     free(p);
     free(q);
+}
+
+TEST(predict_answers_no_speech_for_silence_and_clicks)
+{
+    vg_model *m;
+    REQUIRE(vg_model_create("cnn", 1, &m, NULL, 0) == VG_OK);
+    vg_frontend fe;
+    vg_frontend_default(&fe, VG_FE_LOGMEL);
+    fe.input_mean = -20.0f;
+    fe.input_std = 8.0f;
+    vg_frontend_to_model(m, &fe);
+    float p, l[2];
+    /* digital silence */
+    int16_t *pcm = calloc(16000 * 3, 2);
+    char *sil = path_join(temp_dir(), "silence3s.wav");
+    write_wav(sil, 1, 1, 16000, 16, pcm, 16000 * 3 * 2, 16000 * 3 * 2);
+    CHECK(vg_predict_file(m, sil, 0, &p, l) == VG_ENOSPEECH);
+    /* a 0.2 s burst in 3 s of silence: under 0.5 s of sound */
+    for (int i = 16000; i < 16000 + 3200; i++) pcm[i] = (int16_t)(8000 * sin(i * 0.07));
+    char *click = path_join(temp_dir(), "burst.wav");
+    write_wav(click, 1, 1, 16000, 16, pcm, 16000 * 3 * 2, 16000 * 3 * 2);
+    CHECK(vg_predict_file(m, click, 0, &p, l) == VG_ENOSPEECH);
+    /* real speech is classified */
+    char *speech = path_join(shared_dir(), "data/vctk/audio/p225/p225_003.flac");
+    CHECK(vg_predict_file(m, speech, 0, &p, l) == VG_OK && p >= 0 && p <= 1);
+    /* the reference models keep the reference behaviour: no gate */
+    vg_model *lenet;
+    REQUIRE(vg_model_create("lenet", 1, &lenet, NULL, 0) == VG_OK);
+    vg_frontend_default(&fe, VG_FE_SEED_IMAGE);
+    vg_frontend_to_model(lenet, &fe);
+    CHECK(vg_predict_file(lenet, sil, 0, &p, l) == VG_OK);
+    vg_model_destroy(lenet);
+    vg_model_destroy(m);
+    free(pcm); free(sil); free(click); free(speech);
 }
