@@ -2,6 +2,7 @@
  * (or on a folder with Male/Female inside). */
 #include "cli.h"
 #include "evaluate.h"
+#include "report.h"
 #include "voxgender.h"
 
 #include <cJSON.h>
@@ -29,6 +30,9 @@ static void usage(FILE *f)
         "      --window W        all (default: every window of a long recording) or first\n"
         "                        (the first window only, as the reference project)\n"
         "      --worst N         speakers listed in text output (default 10; 0 = all)\n"
+        "      --report DIR      also write DIR/index.html: confusion matrix, ROC curve,\n"
+        "                        per-speaker accuracy, training curves, spectrograms of\n"
+        "                        the worst-classified recordings (self-contained)\n"
         "      --manifest CSV    speaker (and gender) per file: path,speaker[,gender]\n"
         "  -j, --jobs N          recordings classified in parallel (default: cores)\n"
         "  -q, --quiet           no progress bar\n"
@@ -37,14 +41,14 @@ static void usage(FILE *f)
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *model = NULL, *manifest = NULL, *arch = NULL;
+    const char *model = NULL, *manifest = NULL, *arch = NULL, *report = NULL;
     int json = 0, first = 0, quiet = 0, jobs = cli_ncpus(), worst = 10;
-    enum { O_FORMAT = 256, O_WINDOW, O_MANIFEST, O_WORST, O_ARCH };
+    enum { O_FORMAT = 256, O_WINDOW, O_MANIFEST, O_WORST, O_ARCH, O_REPORT };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"format", required_argument, 0, O_FORMAT},
         {"window", required_argument, 0, O_WINDOW}, {"manifest", required_argument, 0, O_MANIFEST},
         {"worst", required_argument, 0, O_WORST}, {"jobs", required_argument, 0, 'j'},
-        {"arch", required_argument, 0, O_ARCH},
+        {"arch", required_argument, 0, O_ARCH}, {"report", required_argument, 0, O_REPORT},
         {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -62,6 +66,7 @@ int cmd_eval(int argc, char **argv)
             break;
         case O_MANIFEST: manifest = optarg; break;
         case O_ARCH: arch = optarg; break;
+        case O_REPORT: report = optarg; break;
         case O_WORST: if (cli_parse_int("--worst", optarg, 0, 1000000, &worst)) return 2; break;
         case 'j': if (cli_parse_int("--jobs", optarg, 1, 1024, &jobs)) return 2; break;
         case 'q': quiet = 1; break;
@@ -74,7 +79,6 @@ int cmd_eval(int argc, char **argv)
     char err[512];
     vg_model *probe;
     if (cli_load_model(model, arch, &probe, err, sizeof err)) { cli_error("%s: %s", model, err); return 2; }
-    vg_model_destroy(probe);
     vg_dataset *d;
     if (vg_dataset_scan(argv[optind], manifest, &d, err, sizeof err)) { cli_error("%s", err); return 2; }
     int want = d->has_splits ? VG_SPLIT_TEST : VG_SPLIT_NONE;
@@ -93,15 +97,26 @@ int cmd_eval(int argc, char **argv)
     int *labels = malloc(sizeof(int) * n);
     float *p = malloc(sizeof(float) * n);
     const char **spk = malloc(sizeof(char *) * n);
+    vg_item **kept = malloc(sizeof(vg_item *) * n);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         if (r.status[i]) continue;
         labels[k] = items[i]->label;
         p[k] = r.p_male[i];
+        kept[k] = items[i];
         spk[k++] = items[i]->speaker;
     }
     vg_metrics m;
     int rc = vg_metrics_compute(labels, p, spk, k, &m);
+    if (!rc && report) {
+        if (write_report(report, model, probe, argv[optind], &m, kept, labels, p, k, r.n_failed)) {
+            cli_error("%s: cannot write the report", report);
+            rc = 1;
+        } else if (!json)
+            fprintf(stderr, "report: %s/index.html\n", report);
+    }
+    free(kept);
+    vg_model_destroy(probe);
     if (!rc && json) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "model", model);

@@ -11,7 +11,7 @@ libswresample-dev libfftw3-dev libpng-dev libjpeg62-turbo-dev libopenblas-dev li
 libcjson-dev libzip-dev"
 # Tests compare against PyTorch/torchaudio and generate speech with TTS voices.
 TEST_PKGS="python3 python3-numpy python3-torch python3-torchaudio python3-torchvision \
-python3-pil python3-matplotlib espeak-ng flite ffmpeg"
+python3-pil python3-matplotlib espeak-ng flite ffmpeg chromium"
 
 pkgs="$BUILD_PKGS"
 [ "${1:-}" = "--build" ] || pkgs="$pkgs $TEST_PKGS"

@@ -160,5 +160,21 @@ check "predict: silence is 'unknown', code -1, with the reason, exit 0" /usr/bin
 import json,sys; r=json.loads(sys.argv[1])
 sys.exit(0 if $rc == 0 and r['label']=='unknown' and r['code']==-1 and r['p_male'] is None and 'silent' in r['reason'] else 1)" "$out"
 
+# ---- evaluation report, rendered by headless Chromium (issue 6)
+"$VG" eval -m "$T/cnn.safetensors" "$D" --report "$T/report" -q > /dev/null 2>&1
+check "eval --report writes a self-contained index.html" bash -c \
+    "test -s '$T/report/index.html' && [ \$(ls -A '$T/report' | wc -l) -eq 1 ] && grep -q 'ROC curve' '$T/report/index.html'"
+if command -v chromium >/dev/null; then
+    CH=(chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking
+        --disable-component-update --disable-sync --user-data-dir="$T/chromium")
+    timeout 90 "${CH[@]}" --screenshot="$T/shot.png" --window-size=1200,2400 "file://$T/report/index.html" >/dev/null 2>&1
+    check "the report renders in Chromium (1200x2400 screenshot)" /usr/bin/python3 -c "
+from PIL import Image; import sys
+im = Image.open('$T/shot.png'); sys.exit(0 if im.size == (1200, 2400) and len(set(im.convert('L').getdata())) > 50 else 1)"
+    loaded=$(timeout 90 "${CH[@]}" --dump-dom "file://$T/report/index.html" 2>/dev/null | grep -o 'data-images-loaded="[0-9]*/[0-9]*"')
+    check "every image of the report loaded in Chromium ($loaded)" bash -c \
+        "[[ '$loaded' =~ ^data-images-loaded=\\\"([0-9]+)/([0-9]+)\\\"$ ]] && [ \${BASH_REMATCH[1]} -eq \${BASH_REMATCH[2]} ] && [ \${BASH_REMATCH[1]} -ge 1 ]"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
