@@ -42,7 +42,7 @@ static void decoder_close(decoder *d)
  * their speaker position instead) and converts to float at OUT_RATE. */
 static int open_resampler(decoder *d, int out_rate)
 {
-    AVChannelLayout in_layout, mono = AV_CHANNEL_LAYOUT_MONO;
+    AVChannelLayout in_layout = {0}, mono = AV_CHANNEL_LAYOUT_MONO;   /* copy() uninits its target first */
     int nch = d->codec->ch_layout.nb_channels;
     if (nch <= 0) return VG_EFORMAT;
     if (d->codec->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
