@@ -176,5 +176,22 @@ im = Image.open('$T/shot.png'); sys.exit(0 if im.size == (1200, 2400) and len(se
         "[[ '$loaded' =~ ^data-images-loaded=\\\"([0-9]+)/([0-9]+)\\\"$ ]] && [ \${BASH_REMATCH[1]} -eq \${BASH_REMATCH[2]} ] && [ \${BASH_REMATCH[1]} -ge 1 ]"
 fi
 
+# ---- the shipped model (issue 6)
+if [ -f models/voxgender-default.safetensors ]; then
+    out=$("$VG" predict "$SHARED/data/vctk/audio/p226/p226_002.flac" -q 2>&1); rc=$?
+    check "predict without -m uses the shipped model" bash -c "[ $rc -eq 0 ] && grep -qP '\t(male|female)\t[01]\t' <<<'$out'"
+    check "the shipped model says what it was trained on" bash -c \
+        "grep -q 'trained_on' models/voxgender-default.safetensors && grep -q 'history' models/voxgender-default.safetensors"
+    make -s install DESTDIR="$T/stage2" PREFIX=/usr/local BUILD="$(dirname "$VG")" >/dev/null 2>&1
+    check "make install installs the shipped model" test -s "$T/stage2/usr/local/share/voxgender/voxgender-default.safetensors"
+fi
+if [ -f models/voxgender-default.safetensors ]; then
+    { head -1 models/default/splits.csv; grep ',test$' models/default/splits.csv; } > models/default/.wf-test.csv
+    "$VG" split --manifest models/default/.wf-test.csv --out "$T/heldout" > /dev/null; rm -f models/default/.wf-test.csv
+    "$VG" eval -m models/voxgender-default.safetensors "$T/heldout" --format json -q > "$T/heldout.json" 2>/dev/null
+    # regression guard: the README reports 96.2% on these speakers
+    check "shipped model: >= 93% speaker-balanced on the held-out speakers" ge "$(jget "$T/heldout.json" speaker_balanced_accuracy)" 0.93
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
