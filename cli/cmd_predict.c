@@ -139,7 +139,7 @@ static void *worker(void *arg)
 /* The model used without -m: $VOXGENDER_MODEL, then the installed one
  * (PREFIX/share/voxgender), then one beside the executable (a build tree:
  * build/voxgender -> models/, or an installed bin/ -> share/voxgender/). */
-static const char *default_model(void)
+const char *cli_default_model(void)
 {
     static char path[4096];
     const char *env = getenv("VOXGENDER_MODEL");
@@ -189,7 +189,7 @@ int cmd_predict(int argc, char **argv)
         default: cli_error("predict: unknown or incomplete option '%s' (see --help)", argv[optind - 1]); return 2;
         }
     }
-    if (!model && !(model = default_model())) {
+    if (!model && !(model = cli_default_model())) {
         cli_error("predict: no model given and no installed default model (use -m MODEL)");
         return 2;
     }

@@ -40,6 +40,7 @@ static void usage(FILE *f)
             "  split         build a Train/Validation/Test layout from a manifest or VoxCeleb metadata\n"
             "  train         train a classifier (cnn, lenet, svm) on a dataset\n"
             "  eval          accuracy, confusion matrix, ROC AUC of a model on a dataset\n"
+            "  segment       male / female / nonspeech segments of long recordings\n"
             "  import        convert a PyTorch .pth state_dict into a voxgender model file\n"
             "  predict       classify recordings or spectrogram images: male (1) / female (0)\n"
             "\n"
@@ -70,6 +71,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "split")) return cmd_split(argc - 1, argv + 1);
     if (!strcmp(cmd, "import")) return cmd_import(argc - 1, argv + 1);
+    if (!strcmp(cmd, "segment")) return cmd_segment(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "predict")) return cmd_predict(argc - 1, argv + 1);
     cli_error("unknown command '%s' (see 'voxgender --help')", cmd);

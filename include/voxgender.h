@@ -95,6 +95,17 @@ typedef struct vg_clip_info {
 int vg_audio_load_window(const char *path, double offset, double seconds,
                          int sample_rate, float **out, vg_clip_info *info);
 
+
+/* Streaming decoding: a whole file (or "-" for standard input) in blocks,
+ * mono at SAMPLE_RATE, in bounded memory. Caller owns the reader
+ * (vg_audio_reader_close). */
+typedef struct vg_audio_reader vg_audio_reader;
+int vg_audio_reader_open(const char *path, int sample_rate, vg_audio_reader **out);
+/* Up to MAX samples into BUF; returns the count, 0 at the end, or a negative
+ * VG_E* error. */
+long vg_audio_reader_read(vg_audio_reader *r, float *buf, size_t max);
+void vg_audio_reader_close(vg_audio_reader *r);
+
 /* ---------------------------------------------------- log-mel spectrogram */
 
 /* Front-end settings. vg_mel_config_default() gives torchaudio's
@@ -132,6 +143,10 @@ int vg_melspec_frames(const vg_melspec *m, size_t n_samples);
 /* Mel power spectrogram of X[N] into OUT[n_mels * frames] (caller's buffer,
  * row-major, row 0 = lowest band). */
 int vg_melspec_power(vg_melspec *m, const float *x, size_t n, float *out);
+
+/* Mel power of one frame: WIN[n_fft] samples (the frame's span, unwindowed)
+ * -> OUT[n_mels]. */
+int vg_melspec_frame(vg_melspec *m, const float *win, float *out);
 
 /* Same, then out = log2(max(power, VG_POWER_FLOOR)). */
 int vg_melspec_log2(vg_melspec *m, const float *x, size_t n, float *out);
@@ -540,6 +555,41 @@ int vg_predict_file(vg_model *m, const char *path, int first_window_only, float 
                     float logits[2]);
 #define VG_SOUND_FLOOR_DB (-45.0)
 #define VG_MIN_SOUND_SECONDS 0.5
+
+
+/* ---------------------------------------------------------- segmentation */
+
+/* A stretch of a long recording: nonspeech, or speech of one sex. */
+typedef struct vg_segment {
+    double start, end;        /* seconds from the start of the stream */
+    int label;                /* -1 nonspeech, VG_LABEL_FEMALE, VG_LABEL_MALE */
+    float p_male;             /* mean probability of male over the segment
+                                 (speech), or the mean speech evidence (nonspeech) */
+} vg_segment;
+
+typedef struct vg_segment_config {
+    double switch_penalty;    /* Viterbi cost (nats) of changing state; default 6 */
+    double min_segment;       /* segments shorter than this merge into the one
+                                 before (seconds): pauses within a turn; default 1 */
+} vg_segment_config;
+
+void vg_segment_config_default(vg_segment_config *c);
+
+/* Called once per finished segment, in order. */
+typedef void (*vg_segment_cb)(void *ctx, const vg_segment *seg);
+
+/* Streaming segmentation with a log-mel model M (borrowed; must outlive the
+ * segmenter): feed 16 kHz mono samples in blocks of any size; segments are
+ * reported as they are decided, at most about 62 s after their end. The
+ * result does not depend on how the stream is cut into blocks. Memory is
+ * bounded whatever the length of the stream. Caller owns the segmenter. */
+typedef struct vg_segmenter vg_segmenter;
+int vg_segmenter_create(vg_model *m, const vg_segment_config *cfg, vg_segment_cb cb, void *ctx,
+                        vg_segmenter **out);
+int vg_segmenter_feed(vg_segmenter *s, const float *x, size_t n);
+/* End of stream: decide and report everything that is left. */
+int vg_segmenter_finish(vg_segmenter *s);
+void vg_segmenter_destroy(vg_segmenter *s);
 
 #ifdef __cplusplus
 }

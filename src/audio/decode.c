@@ -116,18 +116,20 @@ static int header_describes_audio(const AVFormatContext *fmt)
 static int decoder_open(decoder *d, const char *path, int out_rate,
                         vg_clip_info *info)
 {
-    struct stat st;
-    if (stat(path, &st) != 0) return errno == ENOENT ? VG_ENOENT : VG_EIO;
-    if (S_ISDIR(st.st_mode)) return VG_EARG;
-    if (st.st_size == 0) return VG_EEMPTY;
-
-    if (avformat_open_input(&d->fmt, path, NULL, NULL) < 0) return VG_EFORMAT;
+    struct stat st = {0};
+    int is_stdin = !strcmp(path, "-");
+    if (!is_stdin) {
+        if (stat(path, &st) != 0) return errno == ENOENT ? VG_ENOENT : VG_EIO;
+        if (S_ISDIR(st.st_mode)) return VG_EARG;
+        if (st.st_size == 0) return VG_EEMPTY;
+    }
+    if (avformat_open_input(&d->fmt, is_stdin ? "pipe:0" : path, NULL, NULL) < 0) return VG_EFORMAT;
     /* avformat_find_stream_info decodes frames to learn stream parameters;
      * most containers (WAV, FLAC, Ogg, MP4/M4A, Matroska) already state them
      * in the header, and the probe would double the decoding work. */
     if (!header_describes_audio(d->fmt) && avformat_find_stream_info(d->fmt, NULL) < 0)
         return VG_EFORMAT;
-    if (!strcmp(d->fmt->iformat->name, "wav") && wav_is_truncated(path, st.st_size))
+    if (!is_stdin && !strcmp(d->fmt->iformat->name, "wav") && wav_is_truncated(path, st.st_size))
         return VG_EDECODE;
 
     const AVCodec *dec = NULL;
@@ -322,4 +324,93 @@ int vg_audio_probe(const char *path, double *seconds)
     }
     decoder_close(&d);
     return rc;
+}
+
+/* ---- streaming reader: the same decoder, drained block by block */
+struct vg_audio_reader {
+    decoder d;
+    sink *s;          /* skip 0, want = the caller's block */
+    float *pending;   /* resampled samples not yet returned */
+    size_t n_pending, cap_pending;
+    int eof, flushed;
+};
+
+int vg_audio_reader_open(const char *path, int sample_rate, vg_audio_reader **out)
+{
+    if (!path || !out) return VG_EARG;
+    *out = NULL;
+    pthread_once(&quiet_once, make_ffmpeg_quiet);
+    vg_audio_reader *r = calloc(1, sizeof *r);
+    if (!r) return VG_ENOMEM;
+    r->s = calloc(1, sizeof(sink));
+    int rc = r->s ? decoder_open(&r->d, path, sample_rate, NULL) : VG_ENOMEM;
+    if (rc) { vg_audio_reader_close(r); return rc; }
+    *out = r;
+    return VG_OK;
+}
+
+/* Decoded, resampled samples collect in r->pending (with room for a whole
+ * codec frame, so the sink never drops any); the caller gets them in blocks
+ * of its own size. */
+#define READER_HEADROOM ((size_t)1 << 18)
+
+static int reader_fill(vg_audio_reader *r)
+{
+    if (r->cap_pending - r->n_pending < READER_HEADROOM) {
+        size_t cap = r->n_pending + 2 * READER_HEADROOM;
+        float *p = realloc(r->pending, sizeof(float) * cap);
+        if (!p) return VG_ENOMEM;
+        r->pending = p;
+        r->cap_pending = cap;
+    }
+    sink *s = r->s;
+    s->buf = r->pending + r->n_pending;
+    s->want = r->cap_pending - r->n_pending;
+    s->got = 0;
+    s->skip = 0;
+    int rc = VG_OK;
+    if (r->eof) {
+        rc = resample_into(&r->d, NULL, s);
+        r->flushed = 1;
+    } else {
+        int e = av_read_frame(r->d.fmt, r->d.pkt);
+        if (e == AVERROR_EOF) {
+            r->eof = 1;
+            if (avcodec_send_packet(r->d.codec, NULL) < 0) rc = VG_EDECODE;
+        } else if (e < 0) {
+            rc = VG_EDECODE;
+        } else if (r->d.pkt->stream_index != r->d.stream) {
+            av_packet_unref(r->d.pkt);
+        } else {
+            e = avcodec_send_packet(r->d.codec, r->d.pkt);
+            av_packet_unref(r->d.pkt);
+            if (e < 0 && e != AVERROR(EAGAIN)) rc = VG_EDECODE;
+        }
+        if (!rc) rc = receive_frames(&r->d, s);
+    }
+    r->n_pending += s->got;
+    return rc;
+}
+
+long vg_audio_reader_read(vg_audio_reader *r, float *buf, size_t max)
+{
+    if (!r || !buf || !max) return VG_EARG;
+    while (r->n_pending < max && !r->flushed) {
+        int rc = reader_fill(r);
+        if (rc) return rc;
+    }
+    size_t n = r->n_pending < max ? r->n_pending : max;
+    memcpy(buf, r->pending, sizeof(float) * n);
+    memmove(r->pending, r->pending + n, sizeof(float) * (r->n_pending - n));
+    r->n_pending -= n;
+    return (long)n;
+}
+
+void vg_audio_reader_close(vg_audio_reader *r)
+{
+    if (!r) return;
+    decoder_close(&r->d);
+    free(r->s);
+    free(r->pending);
+    free(r);
 }

@@ -197,6 +197,25 @@ int vg_melspec_power(vg_melspec *m, const float *x, size_t n, float *out)
     return VG_OK;
 }
 
+int vg_melspec_frame(vg_melspec *m, const float *win, float *out)
+{
+    if (!m || !win || !out) return VG_EARG;
+    for (int i = 0; i < m->cfg.n_fft; i++) m->frame[i] = win[i] * m->window[i];
+    fftw_execute(m->plan);
+    for (int k = 0; k < m->n_freqs; k++) {
+        double re = m->spectrum[k][0], im = m->spectrum[k][1];
+        m->power[k] = re * re + im * im;
+    }
+    for (int b = 0; b < m->cfg.n_mels; b++) {
+        const mel_band *band = &m->bands[b];
+        const double *w = m->weights + band->weight_offset, *p = m->power + band->first_bin;
+        double acc = 0.0;
+        for (int j = 0; j < band->n_bins; j++) acc += w[j] * p[j];
+        out[b] = (float)acc;
+    }
+    return VG_OK;
+}
+
 int vg_melspec_log2(vg_melspec *m, const float *x, size_t n, float *out)
 {
     int rc = vg_melspec_power(m, x, n, out);

@@ -193,5 +193,30 @@ if [ -f models/voxgender-default.safetensors ]; then
     check "shipped model: >= 93% speaker-balanced on the held-out speakers" ge "$(jget "$T/heldout.json" speaker_balanced_accuracy)" 0.93
 fi
 
+# ---- segmentation of long recordings (issue 7)
+if [ -f models/voxgender-default.safetensors ]; then
+    ffmpeg -nostdin -loglevel error -i "$SHARED/data/vctk/audio/p225/p225_003.flac" -f lavfi -t 2 -i anullsrc=r=16000:cl=mono \
+        -i "$SHARED/data/librispeech/audio/1034/1034-121119-0000.flac" -filter_complex "[0][1][2]concat=n=3:v=0:a=1" \
+        -ar 16000 -ac 1 "$T/long.wav"
+    "$VG" segment "$T/long.wav" > "$T/seg.csv" 2> "$T/seg.err"; rc=$?
+    check "segment: csv with file,start,end,label,p and a summary" bash -c \
+        "[ $rc -eq 0 ] && head -1 '$T/seg.csv' | grep -qx 'file,start,end,label,p' && grep -q ',female,' '$T/seg.csv' && grep -q ',male,' '$T/seg.csv' && grep -q 'speech .*male .*female' '$T/seg.err'"
+    for fmt in json rttm textgrid audacity; do
+        "$VG" segment "$T/long.wav" --format $fmt -q -o "$T/seg.$fmt"
+    done
+    check "segment --format json: segments and summary shares" /usr/bin/python3 -c "
+import json,sys; d=json.load(open('$T/seg.json'))[0]
+s=d['summary']; ok=len(d['segments'])>=2 and abs(s['male_share']+s['female_share']-1)<1e-6 and s['speech']<=d['duration']
+sys.exit(0 if ok else 1)"
+    check "segment --format rttm: SPEAKER lines for speech" bash -c "grep -qE '^SPEAKER long 1 [0-9.]+ [0-9.]+ <NA> <NA> (male|female) <NA> <NA>$' '$T/seg.rttm'"
+    check "segment --format textgrid: a Praat interval tier" bash -c "grep -q 'class = \"IntervalTier\"' '$T/seg.textgrid' && grep -q 'text = \"male\"' '$T/seg.textgrid'"
+    check "segment --format audacity: label lines" bash -c "grep -qP '^[0-9.]+\t[0-9.]+\t(male|female|nonspeech)$' '$T/seg.audacity'"
+    check "segment reads a recording from stdin (-)" bash -c "cmp -s <('$VG' segment - -q < '$T/long.wav' | cut -d, -f2-) <(cut -d, -f2- '$T/seg.csv')"
+    ffmpeg -nostdin -loglevel error -i "$T/long.wav" -f s16le -ac 1 -ar 16000 - | "$VG" segment --live -q > "$T/live.csv"
+    check "segment --live: raw PCM from stdin, same segments" bash -c "diff <(tail -n +2 '$T/live.csv' | cut -d, -f2-) <(tail -n +2 '$T/seg.csv' | cut -d, -f2-) >/dev/null"
+    "$VG" segment -m "$T/lenet.safetensors" "$T/long.wav" 2> "$T/seg_bad.err"; rc=$?
+    check "segment with a non-log-mel model is a clear error" bash -c "[ $rc -ne 0 ] && grep -q 'needs a log-mel' '$T/seg_bad.err'"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
