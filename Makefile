@@ -52,6 +52,9 @@ $(TESTS): $(TEST_OBJ) $(LIB_A)
 $(BENCH): $(BUILD)/bench/bench_frontend.o $(LIB_A)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
+$(BUILD)/bench_segment: $(BUILD)/bench/bench_segment.o $(LIB_A)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+
 $(BUILD)/bench_nn: $(BUILD)/bench/bench_nn.o $(LIB_A)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
@@ -67,7 +70,7 @@ test-asan:
 	ASAN_OPTIONS=quarantine_size_mb=16:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    LDFLAGS="-fsanitize=address,undefined" test
 
-bench: $(CLI) $(BENCH) $(BUILD)/bench_nn
+bench: $(CLI) $(BENCH) $(BUILD)/bench_nn $(BUILD)/bench_segment
 	bench/run.sh $(BUILD)
 
 demo: $(CLI)

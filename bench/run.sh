@@ -54,3 +54,26 @@ fi
 g=$(get cnn_forward_gflops "$vgout"); s=$(get sgemm_gflops "$vgout")
 echo "bench: cnn forward $g GFLOP/s = $(awk -v a="$g" -v b="$s" 'BEGIN { printf "%.0f", 100 * a / b }')% of measured sgemm $s GFLOP/s" \
      "($(get cnn_params "$vgout") parameters, $(awk -v m="$(get cnn_macs_6s "$vgout")" 'BEGIN { printf "%.2f", 2 * m / 1e9 }') GFLOP per 6 s clip)"
+
+# ---- segmentation of long recordings (issue 7): one hour made from ../shared/data
+HOUR=/tmp/voxgender-bench-hour.wav
+if [ ! -s "$HOUR" ] && [ -f models/voxgender-default.safetensors ]; then
+    LIST=$(mktemp)
+    awk -F, 'FNR > 1 { print FILENAME "|" $1 }' "$SHARED"/data/*/manifest.csv | sed "s|/manifest.csv|/|; s/|//" |
+        sed "s|^|file '$(pwd)/|; s|$|'|" > "$LIST.one"
+    for _ in $(seq 1 10); do cat "$LIST.one"; done > "$LIST"     # 482 clips x 10 > 1 hour
+    ffmpeg -nostdin -loglevel error -f concat -safe 0 -i "$LIST" -t 3600 -ar 16000 -ac 1 -c:a pcm_s16le "$HOUR"
+    rm -f "$LIST" "$LIST.one"
+fi
+if [ -s "$HOUR" ]; then
+    one=$(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$BUILD/bench_segment" models/voxgender-default.safetensors "$HOUR" 0)
+    all=$("$BUILD/bench_segment" models/voxgender-default.safetensors "$HOUR" 3)
+    for mode in one all; do
+        out=${!mode}
+        rtf=$(get realtime_factor "$out"); secs=$(get segment_seconds "$out")
+        # inaSpeechSegmenter is not installable here (no PyPI); its authors report
+        # about 6 min of CPU per hour of audio, i.e. ~10x real time
+        echo "BENCH segment_1h_${mode}core voxgender=$rtf peer=10(reported,not run) x_realtime speedup=$(ratio "$rtf" 10) ($secs s for one hour)"
+    done
+    echo "bench: CNN alone $(get cnn_frames_per_s "$all") log-mel frames/s (80 frames per second of audio); peak memory $(get rss_after_file_mb "$all") MB after the hour from file, $(get rss_after_1h_fed_mb "$all") MB after 1 h fed, $(get rss_after_3h_fed_mb "$all") MB after 3 h fed"
+fi

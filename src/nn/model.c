@@ -301,6 +301,7 @@ int nn_build(const char *arch, vg_model **out, char *err, size_t errlen)
         return rc;
     }
     m->rng = 0x5eed;
+    m->end = m->n_layers;
     *out = m;
     return VG_OK;
 }
@@ -342,9 +343,31 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
     char err[128];
     if (infer_shapes(m, m->in_c, h, w, err, sizeof err)) return VG_EARG;
     size_t act = 0, iact = 0, col = 1, wtmp = 1;
+    /* Inference keeps no activations for a backward pass: layers write
+     * alternately into two buffers, each sized for the largest output. */
+    size_t largest = 0;
+    for (int i = 0; !training && i < m->n_layers; i++) {
+        size_t out = (size_t)n * m->layers[i].oc * m->layers[i].oh * m->layers[i].ow;
+        if (out > largest) largest = out;
+    }
+    if (!training) act = 2 * largest;
     for (int i = 0; i < m->n_layers; i++) {
         nn_layer *L = &m->layers[i];
         size_t out = (size_t)n * L->oc * L->oh * L->ow;
+        if (!training) {
+            L->y = (size_t)(i % 2) * largest;
+            L->save = L->bn_invstd = 2 * largest;   /* unused in inference */
+            if (L->kind == L_MAXPOOL) { L->argmax = iact; iact += out; }
+            if (L->kind == L_BN) { L->bn_invstd = act; act += (size_t)L->ic; }
+            if (L->kind == L_CONV) {
+                conv_shape cs = {.n = n, .c = L->ic, .h = L->ih, .w = L->iw, .oc = L->oc, .kh = L->kh,
+                                 .kw = L->kw, .sh = L->sh, .sw = L->sw, .ph = L->ph, .pw = L->pw};
+                conv_shape_init(&cs);
+                size_t c1 = conv_col_size(&cs);
+                if (c1 > col) col = c1;
+            }
+            continue;
+        }
         L->y = act;
         act += out;
         if (L->kind == L_BN || L->kind == L_DROPOUT) {
@@ -489,6 +512,7 @@ const float *nn_forward_from(vg_model *m, const float *x, int n, int h, int w, i
 {
     if (start < 0 || start >= m->n_layers || nn_plan(m, n, h, w, training)) return NULL;
     m->start = start;
+    m->end = m->n_layers;
     thread_ctx c = threads_enter(m);
     const float *y = forward_pass(m, x, n, h, w, training);
     threads_leave(m, c);
@@ -498,6 +522,18 @@ const float *nn_forward_from(vg_model *m, const float *x, int n, int h, int w, i
 const float *nn_forward(vg_model *m, const float *x, int n, int h, int w, int training)
 {
     return nn_forward_from(m, x, n, h, w, training, 0);
+}
+
+const float *nn_forward_prefix(vg_model *m, const float *x, int n, int h, int w, int end)
+{
+    if (end < 1 || end > m->n_layers || nn_plan(m, n, h, w, 0)) return NULL;
+    m->start = 0;
+    m->end = end;
+    thread_ctx c = threads_enter(m);
+    const float *y = forward_pass(m, x, n, h, w, 0);
+    threads_leave(m, c);
+    m->end = m->n_layers;
+    return y;
 }
 
 void nn_freeze_features(vg_model *m, int frozen)
@@ -524,7 +560,7 @@ static const float *forward_pass(vg_model *m, const float *x, int n, int h, int 
     (void)h; (void)w;
     const float *in = x;
     float *P = m->arena;
-    for (int i = m->start; i < m->n_layers; i++) {
+    for (int i = m->start; i < m->end; i++) {
         nn_layer *L = &m->layers[i];
         float *y = m->act + L->y;
         size_t count = (size_t)n * L->oc * L->oh * L->ow;

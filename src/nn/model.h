@@ -79,6 +79,7 @@ struct vg_model {
     int n_threads;            /* threads of the current plan */
     float *dinput;            /* gradient w.r.t. the network input */
     int start;                /* first layer of the current pass */
+    int end;                  /* one past the last layer of the current pass */
     uint64_t rng;             /* dropout stream */
 };
 
@@ -100,6 +101,9 @@ const float *nn_forward_from(vg_model *m, const float *x, int n, int h, int w, i
  * started from. Stops at the first layer with trainable parameters when no
  * input gradient is wanted. */
 void nn_backward(vg_model *m, const float *x, const float *dlogits, int want_dinput);
+/* Inference through layers [0, END) only; returns the output of layer END-1
+ * (valid until the next pass). */
+const float *nn_forward_prefix(vg_model *m, const float *x, int n, int h, int w, int end);
 /* Freeze (1) or unfreeze (0) the convolution and batch-norm layers. */
 void nn_freeze_features(vg_model *m, int frozen);
 /* Index of the first layer with trainable (unfrozen) parameters. */

@@ -18,7 +18,7 @@
 #define UNIT 8                 /* frames per decision unit (0.1 s) */
 #define CTX 320                /* frames per CNN window (4 s) */
 #define STEP 160               /* frames between windows (2 s) */
-#define BATCH 16               /* windows per CNN call */
+#define BATCH 8                /* windows per CNN call (memory: activations of 8 x 4 s) */
 #define CHUNK 600              /* units per Viterbi chunk (60 s) */
 #define GENDER_WEIGHT 0.25     /* a unit's windows overlap its neighbours': its
                                   gender evidence is not independent */

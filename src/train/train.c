@@ -334,11 +334,12 @@ static int cache_prefix(vg_model *m, feature_set *s, int T, int start, const vg_
             fill_logmel(x, e, T, 0, &r, fe);
             w = T;
         }
-        if (!nn_forward_from(m, x, 1, e->h, w, 0, 0)) { if (x != e->x) free(x); return VG_ENOMEM; }
+        const float *y = nn_forward_prefix(m, x, 1, e->h, w, start);
+        if (!y) { if (x != e->x) free(x); return VG_ENOMEM; }
         size_t per = (size_t)m->layers[start].ic * m->layers[start].ih * m->layers[start].iw;
         e->px = malloc(sizeof(float) * per);
         if (!e->px) { if (x != e->x) free(x); return VG_ENOMEM; }
-        memcpy(e->px, m->act + m->layers[start - 1].y, sizeof(float) * per);
+        memcpy(e->px, y, sizeof(float) * per);
         if (x != e->x) {   /* the cut example is what training uses from now on */
             free(e->x);
             e->x = x;
