@@ -20,7 +20,7 @@ static void usage(FILE *f)
         "memory stays bounded for any length; '-' reads a recording from standard input.\n"
         "Speech: frames louder than about -60 dBFS, within 40 dB of the recent maximum,\n"
         "not spectrally flat (steady noise) and changing (not held tones); the CNN\n"
-        "classifies 4 s windows every 2 s; a three-state Viterbi (nonspeech, female,\n"
+        "classifies consecutive 4 s windows; a three-state Viterbi (nonspeech, female,\n"
         "male) with a switch penalty smooths the decisions.\n"
         "\n"
         "options:\n"

@@ -3,7 +3,7 @@
  * Samples -> log-mel frames (12.5 ms hop; frame t spans samples
  * [t*hop - n_fft/2, t*hop + n_fft/2), zeros before the stream) -> per frame a
  * sound level and a spectral flatness (speech evidence) -> units of 8 frames
- * (0.1 s). The CNN classifies 4 s windows every 2 s (windows with too
+ * (0.1 s). The CNN classifies consecutive 4 s windows (windows with too
  * little speech are skipped); each unit sums the log-odds of the windows
  * that contain it. A three-state Viterbi (nonspeech, female, male) with a
  * switch penalty decodes chunks of 60 s of units, each chunk starting from
@@ -17,7 +17,7 @@
 
 #define UNIT 8                 /* frames per decision unit (0.1 s) */
 #define CTX 320                /* frames per CNN window (4 s) */
-#define STEP 160               /* frames between windows (2 s) */
+#define STEP 320               /* frames between windows (4 s) */
 #define BATCH 8                /* windows per CNN call (memory: activations of 8 x 4 s) */
 #define CHUNK 600              /* units per Viterbi chunk (60 s) */
 #define GENDER_WEIGHT 0.25     /* a unit's windows overlap its neighbours': its
