@@ -12,8 +12,38 @@ int pool_shape_init(pool_shape *s)
     return 0;
 }
 
+/* The common 2x2 / stride 2 case, unrolled (same first-maximum rule). */
+static void maxpool_2x2(float *y, int32_t *argmax, const float *x, const pool_shape *s)
+{
+    const long planes = (long)s->n * s->c;
+    const int W = s->w, OW = s->ow, OH = s->oh;
+#pragma omp parallel for schedule(static) if (planes * s->h * s->w > 32768)
+    for (long p = 0; p < planes; p++) {
+        const float *xp = x + p * s->h * W;
+        float *yp = y + p * OH * OW;
+        int32_t *ap = argmax + p * OH * OW;
+        for (int oy = 0; oy < OH; oy++) {
+            const float *r0 = xp + (2 * oy) * W, *r1 = r0 + W;
+            for (int ox = 0; ox < OW; ox++) {
+                int i0 = 2 * oy * W + 2 * ox;
+                float m = r0[2 * ox];
+                int best = i0;
+                if (r0[2 * ox + 1] > m) { m = r0[2 * ox + 1]; best = i0 + 1; }
+                if (r1[2 * ox] > m) { m = r1[2 * ox]; best = i0 + W; }
+                if (r1[2 * ox + 1] > m) { m = r1[2 * ox + 1]; best = i0 + W + 1; }
+                yp[oy * OW + ox] = m;
+                ap[oy * OW + ox] = best;
+            }
+        }
+    }
+}
+
 void forward_maxpool(float *y, int32_t *argmax, const float *x, const pool_shape *s)
 {
+    if (s->kh == 2 && s->kw == 2 && s->sh == 2 && s->sw == 2) {
+        maxpool_2x2(y, argmax, x, s);
+        return;
+    }
     const long planes = (long)s->n * s->c;
 #pragma omp parallel for schedule(static) if (planes * s->h * s->w > 32768)
     for (long p = 0; p < planes; p++) {
