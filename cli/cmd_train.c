@@ -237,9 +237,21 @@ static char *with_suffix(const char *path, const char *suffix)
 typedef struct run_result {
     float val_loss, val_acc;     /* final epoch */
     float best_loss;
-    int epochs, interrupted;
+    int epochs, interrupted, best_epoch;
     vg_model *best, *last;
+    vg_epoch_stats *history;     /* [epochs] (cnn/lenet) */
 } run_result;
+
+/* The closing table: every epoch, the kept one marked. */
+static void print_history(const run_result *r)
+{
+    printf("%5s %11s %10s %10s %9s %9s %7s\n", "epoch", "train loss", "train acc", "val loss", "val acc", "lr", "time");
+    for (int e = 0; e < r->epochs; e++) {
+        const vg_epoch_stats *h = &r->history[e];
+        printf("%5d %11.4f %9.1f%% %10.4f %8.1f%% %9.2g %6.1fs%s\n", h->epoch, h->train_loss, 100 * h->train_acc,
+               h->val_loss, 100 * h->val_acc, h->lr, h->seconds, h->epoch == r->best_epoch ? "  <- kept" : "");
+    }
+}
 
 /* Validation loss and accuracy of a model given as a file (svm). */
 static int val_metrics(const char *model_path, const vg_dataset *d, int jobs, float *loss, float *acc)
@@ -294,6 +306,7 @@ static int run_one(const vg_dataset *d, run_opts *r, int is_svm, const char *out
     res->best = tr.best;
     res->last = tr.last;
     res->epochs = tr.n_epochs;
+    res->best_epoch = tr.best_epoch;
     res->interrupted = tr.interrupted;
     if (tr.n_epochs > 0) {
         res->val_loss = tr.history[tr.n_epochs - 1].val_loss;
@@ -301,7 +314,7 @@ static int run_one(const vg_dataset *d, run_opts *r, int is_svm, const char *out
         res->best_loss = tr.history[tr.best_epoch > 0 ? tr.best_epoch - 1 : 0].val_loss;
     }
     if (tr.n_skipped) fprintf(stderr, "train: %zu unreadable recordings skipped\n", tr.n_skipped);
-    free(tr.history);
+    res->history = tr.history;
     return VG_OK;
 }
 
@@ -499,6 +512,7 @@ int cmd_train(int argc, char **argv)
         if (r.interrupted) {
             fprintf(stderr, "train: interrupted after %d epochs; checkpoint %s (continue with --resume)\n",
                     r.epochs, ckpt);
+            free(r.history);
             vg_model_destroy(r.best);
             vg_model_destroy(r.last);
             status = 130;
@@ -509,6 +523,7 @@ int cmd_train(int argc, char **argv)
         if (rc) { cli_error("%s: cannot write the model (%s)", out, vg_strerror(rc)); status = 1; }
         else {
             remove(ckpt);
+            if (!is_svm && r.history) print_history(&r);
             if (!is_svm)
                 printf("kept epoch %s of %d (lowest validation loss %.4f): %s; last epoch: %s\n",
                        vg_model_meta(r.best, "selected_epoch"), r.epochs, r.best_loss, out, last_path);
@@ -517,6 +532,7 @@ int cmd_train(int argc, char **argv)
         }
         vg_model_destroy(r.best);
         vg_model_destroy(r.last);
+        free(r.history);
         if (!status) report_test(out, d, jobs, quiet);
         goto done;
     }
@@ -547,6 +563,7 @@ int cmd_train(int argc, char **argv)
         rows[run].final_acc = rr.val_acc;
         rows[run].best_loss = rr.best_loss;
         rows[run].epochs = rr.epochs;
+        free(rr.history);
         if (best_run < 0 || rr.val_loss < rows[best_run].final_loss) {
             best_run = run;
             vg_model_destroy(best_model);

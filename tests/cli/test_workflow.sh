@@ -32,6 +32,8 @@ check "check --help documents its options" bash -c "'$VG' check --help | grep -q
 check "train cnn: best and last models written" test -s "$T/cnn.safetensors" -a -s "$T/cnn.last.safetensors"
 check "train cnn: per-epoch lines with train/val loss and accuracy" \
     bash -c "[ \$(grep -cE '^epoch +[0-9]+/6 +train loss [0-9.]+ acc +[0-9.]+% +val loss [0-9.]+ acc' '$T/train_cnn.err') -eq 6 ]"
+check "train cnn: a final table of every epoch, the kept one marked" bash -c \
+    "grep -qE '^epoch +train loss +train acc +val loss +val acc' '$T/train_cnn.txt' && [ \$(grep -cE '^ +[1-6] +[0-9.]+ ' '$T/train_cnn.txt') -eq 6 ] && grep -q '<- kept' '$T/train_cnn.txt'"
 check "train cnn: reports test accuracy and confusion matrix" bash -c "grep -q 'test split' '$T/train_cnn.txt' && grep -q 'confusion' '$T/train_cnn.txt'"
 check "train: no checkpoint left after a finished run" test ! -e "$T/cnn.ckpt"
 "$VG" eval -m "$T/cnn.safetensors" "$D" --format json -q > "$T/eval_cnn.json"
