@@ -105,6 +105,23 @@ TEST(predict_answers_no_speech_for_silence_and_clicks)
     char *click = path_join(temp_dir(), "burst.wav");
     write_wav(click, 1, 1, 16000, 16, pcm, 16000 * 3 * 2, 16000 * 3 * 2);
     CHECK(vg_predict_file(m, click, 0, &p, l) == VG_ENOSPEECH);
+    /* steady white noise at -30 dBFS and a held chord: not speech */
+    uint64_t st = 5;
+    for (int i = 0; i < 16000 * 3; i++) {
+        st = st * 6364136223846793005ull + 1442695040888963407ull;
+        pcm[i] = (int16_t)((int)((st >> 33) % 2001) - 1000);
+    }
+    char *noise = path_join(temp_dir(), "noise.wav");
+    write_wav(noise, 1, 1, 16000, 16, pcm, 16000 * 3 * 2, 16000 * 3 * 2);
+    CHECK(vg_predict_file(m, noise, 0, &p, l) == VG_ENOSPEECH);
+    for (int i = 0; i < 16000 * 3; i++)
+        pcm[i] = (int16_t)(3000 * (sin(2 * M_PI * 220 * i / 16000.0) + sin(2 * M_PI * 277 * i / 16000.0) +
+                                   sin(2 * M_PI * 330 * i / 16000.0)));
+    char *chord = path_join(temp_dir(), "chord.wav");
+    write_wav(chord, 1, 1, 16000, 16, pcm, 16000 * 3 * 2, 16000 * 3 * 2);
+    CHECK(vg_predict_file(m, chord, 0, &p, l) == VG_ENOSPEECH);
+    free(noise);
+    free(chord);
     /* real speech is classified */
     char *speech = path_join(shared_dir(), "data/vctk/audio/p225/p225_003.flac");
     CHECK(vg_predict_file(m, speech, 0, &p, l) == VG_OK && p >= 0 && p <= 1);
