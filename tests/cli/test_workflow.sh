@@ -160,7 +160,7 @@ ffmpeg -nostdin -loglevel error -f lavfi -i anullsrc=r=16000:cl=mono -t 2 "$T/si
 out=$("$VG" predict -m "$T/cnn.safetensors" "$T/silence.wav" --format json -q); rc=$?
 check "predict: silence is 'unknown', code -1, with the reason, exit 0" /usr/bin/python3 -c "
 import json,sys; r=json.loads(sys.argv[1])
-sys.exit(0 if $rc == 0 and r['label']=='unknown' and r['code']==-1 and r['p_male'] is None and 'silent' in r['reason'] else 1)" "$out"
+sys.exit(0 if $rc == 0 and r['label']=='unknown' and r['code']==-1 and r['p_male'] is None and 'silence' in r['reason'] else 1)" "$out"
 
 # ---- evaluation report, rendered by headless Chromium (issue 6)
 "$VG" eval -m "$T/cnn.safetensors" "$D" --report "$T/report" -q > /dev/null 2>&1
