@@ -1,11 +1,11 @@
 /* Dataset folders in the reference project's layout, with the naming
  * variants people actually use. */
 #include "voxgender.h"
+#include "../util/errmsg.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,18 +143,6 @@ static int cmp_items(const void *a, const void *b)
     return strcmp(((const vg_item *)a)->relpath, ((const vg_item *)b)->relpath);
 }
 
-static int set_err(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int set_err(char *err, size_t n, const char *fmt, ...)
-{
-    if (err && n) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, n, fmt, ap);
-        va_end(ap);
-    }
-    return VG_EARG;
-}
-
 /* Split one CSV line in place (no quoted commas in these manifests). */
 static int csv_fields(char *line, char **f, int max)
 {
@@ -179,7 +167,7 @@ static int csv_fields(char *line, char **f, int max)
 static int apply_manifest(vg_dataset *d, const char *manifest, char *err, size_t errlen)
 {
     FILE *f = fopen(manifest, "r");
-    if (!f) return set_err(err, errlen, "%s: cannot open manifest", manifest);
+    if (!f) return vg_errf(VG_EARG, err, errlen, "%s: cannot open manifest", manifest);
     char line[4096];
     int col_path = -1, col_spk = -1, col_gender = -1, lineno = 0;
     while (fgets(line, sizeof line, f)) {
@@ -194,7 +182,7 @@ static int apply_manifest(vg_dataset *d, const char *manifest, char *err, size_t
             }
             if (col_path < 0 || col_spk < 0) {
                 fclose(f);
-                return set_err(err, errlen, "%s: header needs columns path,speaker[,gender]", manifest);
+                return vg_errf(VG_EARG, err, errlen, "%s: header needs columns path,speaker[,gender]", manifest);
             }
             continue;
         }
@@ -220,7 +208,7 @@ int vg_dataset_scan(const char *root, const char *manifest, vg_dataset **out, ch
 {
     if (!root || !out) return VG_EARG;
     *out = NULL;
-    if (!is_dir(root)) return set_err(err, errlen, "%s: not a folder", root), VG_ENOENT;
+    if (!is_dir(root)) return vg_errf(VG_ENOENT, err, errlen, "%s: not a folder", root);
     vg_dataset *d = calloc(1, sizeof *d);
     if (!d) return VG_ENOMEM;
     builder b = {.d = d, .root = root};
@@ -234,9 +222,9 @@ int vg_dataset_scan(const char *root, const char *manifest, vg_dataset **out, ch
         int rc = VG_OK;
         if (p && is_dir(p)) {
             if (seen[s]++)
-                rc = set_err(err, errlen, "%s: two folders name the %s split", root, vg_split_name(s));
+                rc = vg_errf(VG_EARG, err, errlen, "%s: two folders name the %s split", root, vg_split_name(s));
             else if (splits_found++, !scan_classes(&b, p, e->d_name, s))
-                rc = set_err(err, errlen, "%s/%s: no Male/Female (or 1/0) folders inside", root, e->d_name);
+                rc = vg_errf(VG_EARG, err, errlen, "%s/%s: no Male/Female (or 1/0) folders inside", root, e->d_name);
         }
         free(p);
         if (rc) {   /* e points into DP: report before closing it */
@@ -249,7 +237,7 @@ int vg_dataset_scan(const char *root, const char *manifest, vg_dataset **out, ch
     d->has_splits = splits_found > 0;
     if (!splits_found && !scan_classes(&b, root, "", VG_SPLIT_NONE)) {
         vg_dataset_free(d);
-        return set_err(err, errlen, "%s: neither Train/Validation/Test nor Male/Female folders inside", root);
+        return vg_errf(VG_EARG, err, errlen, "%s: neither Train/Validation/Test nor Male/Female folders inside", root);
     }
     if (b.failed) { vg_dataset_free(d); return VG_ENOMEM; }
     if (d->n) qsort(d->items, d->n, sizeof(vg_item), cmp_items);

@@ -2,10 +2,10 @@
  * sequence of pickles followed by raw storages, and the zip archive of
  * data.pkl + data/<key>. */
 #include "../nn/model.h"
+#include "../util/errmsg.h"
 #include "pickle.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,18 +23,6 @@ typedef struct checkpoint {
     storage_blob *blobs;
     size_t n_blobs;
 } checkpoint;
-
-static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t n, const char *fmt, ...)
-{
-    if (err && n) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, n, fmt, ap);
-        va_end(ap);
-    }
-    return VG_EMODEL;
-}
 
 static void checkpoint_free(checkpoint *c)
 {
@@ -78,12 +66,12 @@ static int read_legacy(const unsigned char *buf, size_t len, checkpoint *c, char
     if (!magic) return VG_EMODEL;
     pos += used;
     if (magic->kind != PV_INT || (uint64_t)magic->i != 0xa86a20f9469cfc6cull)
-        return fail(err, errlen, "not a PyTorch checkpoint (bad magic number)");
+        return vg_errf(VG_EMODEL, err, errlen, "not a PyTorch checkpoint (bad magic number)");
     pv *proto = pickle_load(c->ctx, buf + pos, len - pos, &used, err, errlen);
     if (!proto) return VG_EMODEL;
     pos += used;
     if (proto->kind != PV_INT || proto->i != 1001)
-        return fail(err, errlen, "unsupported legacy checkpoint version");
+        return vg_errf(VG_EMODEL, err, errlen, "unsupported legacy checkpoint version");
     if (!pickle_load(c->ctx, buf + pos, len - pos, &used, err, errlen)) return VG_EMODEL;   /* sys_info */
     pos += used;
     c->state = pickle_load(c->ctx, buf + pos, len - pos, &used, err, errlen);
@@ -92,10 +80,10 @@ static int read_legacy(const unsigned char *buf, size_t len, checkpoint *c, char
     pv *keys = pickle_load(c->ctx, buf + pos, len - pos, &used, err, errlen);
     if (!keys) return VG_EMODEL;
     pos += used;
-    if (keys->kind != PV_LIST) return fail(err, errlen, "damaged checkpoint: no storage key list");
+    if (keys->kind != PV_LIST) return vg_errf(VG_EMODEL, err, errlen, "damaged checkpoint: no storage key list");
     for (size_t k = 0; k < keys->n; k++) {
-        if (keys->items[k]->kind != PV_STR) return fail(err, errlen, "damaged checkpoint: bad storage key");
-        if (len - pos < 8) return fail(err, errlen, "file is truncated (storage %s missing)", keys->items[k]->s);
+        if (keys->items[k]->kind != PV_STR) return vg_errf(VG_EMODEL, err, errlen, "damaged checkpoint: bad storage key");
+        if (len - pos < 8) return vg_errf(VG_EMODEL, err, errlen, "file is truncated (storage %s missing)", keys->items[k]->s);
         uint64_t numel = 0;
         for (int i = 0; i < 8; i++) numel |= (uint64_t)buf[pos + (size_t)i] << (8 * i);
         pos += 8;
@@ -107,7 +95,7 @@ static int read_legacy(const unsigned char *buf, size_t len, checkpoint *c, char
         }
         if (esize == 0) esize = 4;
         if (numel > (len - pos) / (uint64_t)esize)
-            return fail(err, errlen, "file is truncated (storage %s needs %llu bytes)", keys->items[k]->s,
+            return vg_errf(VG_EMODEL, err, errlen, "file is truncated (storage %s needs %llu bytes)", keys->items[k]->s,
                         (unsigned long long)(numel * (uint64_t)esize));
         unsigned char *copy = malloc(numel * (uint64_t)esize + 1);
         if (!copy) return VG_ENOMEM;
@@ -122,7 +110,7 @@ static int read_zip(const char *path, checkpoint *c, char *err, size_t errlen)
 {
     int zerr;
     zip_t *z = zip_open(path, ZIP_RDONLY, &zerr);
-    if (!z) return fail(err, errlen, "damaged zip archive");
+    if (!z) return vg_errf(VG_EMODEL, err, errlen, "damaged zip archive");
     int rc = VG_OK;
     zip_int64_t n = zip_get_num_entries(z, 0), pkl = -1;
     char prefix[512] = "";
@@ -135,14 +123,14 @@ static int read_zip(const char *path, checkpoint *c, char *err, size_t errlen)
         }
     }
     unsigned char *buf = NULL;
-    if (pkl < 0) { rc = fail(err, errlen, "zip archive without data.pkl (not a torch.save file)"); goto out; }
+    if (pkl < 0) { rc = vg_errf(VG_EMODEL, err, errlen, "zip archive without data.pkl (not a torch.save file)"); goto out; }
     zip_stat_t st;
-    if (zip_stat_index(z, (zip_uint64_t)pkl, 0, &st) || st.size > (1u << 30)) { rc = fail(err, errlen, "bad data.pkl"); goto out; }
+    if (zip_stat_index(z, (zip_uint64_t)pkl, 0, &st) || st.size > (1u << 30)) { rc = vg_errf(VG_EMODEL, err, errlen, "bad data.pkl"); goto out; }
     buf = malloc(st.size + 1);
     zip_file_t *zf = buf ? zip_fopen_index(z, (zip_uint64_t)pkl, 0) : NULL;
     if (!zf || zip_fread(zf, buf, st.size) != (zip_int64_t)st.size) {
         if (zf) zip_fclose(zf);
-        rc = fail(err, errlen, "cannot read data.pkl (damaged archive)");
+        rc = vg_errf(VG_EMODEL, err, errlen, "cannot read data.pkl (damaged archive)");
         goto out;
     }
     zip_fclose(zf);
@@ -158,13 +146,13 @@ static int read_zip(const char *path, checkpoint *c, char *err, size_t errlen)
         char name[1024];
         snprintf(name, sizeof name, "%sdata/%s", prefix, t->storage->key);
         zip_int64_t idx = zip_name_locate(z, name, 0);
-        if (idx < 0 || zip_stat_index(z, (zip_uint64_t)idx, 0, &st)) { rc = fail(err, errlen, "storage %s missing from the archive", t->storage->key); goto out; }
+        if (idx < 0 || zip_stat_index(z, (zip_uint64_t)idx, 0, &st)) { rc = vg_errf(VG_EMODEL, err, errlen, "storage %s missing from the archive", t->storage->key); goto out; }
         unsigned char *data = malloc(st.size + 1);
         zf = data ? zip_fopen_index(z, (zip_uint64_t)idx, 0) : NULL;
         if (!zf || zip_fread(zf, data, st.size) != (zip_int64_t)st.size) {
             if (zf) zip_fclose(zf);
             free(data);
-            rc = fail(err, errlen, "cannot read storage %s (damaged archive)", t->storage->key);
+            rc = vg_errf(VG_EMODEL, err, errlen, "cannot read storage %s (damaged archive)", t->storage->key);
             goto out;
         }
         zip_fclose(zf);
@@ -189,17 +177,17 @@ static int gather(const checkpoint *c, const char *name, const pv *t, const nn_t
                   char *err, size_t errlen)
 {
     if (strcmp(t->storage->dtype, "float32"))
-        return fail(err, errlen, "tensor %s is %s; only float32 checkpoints are supported", name, t->storage->dtype);
+        return vg_errf(VG_EMODEL, err, errlen, "tensor %s is %s; only float32 checkpoints are supported", name, t->storage->dtype);
     int same = t->ndim == want->ndim;
     for (int d = 0; same && d < t->ndim; d++) same = t->size[d] == want->shape[d];
     if (!same) {
         char a[128] = "", b[128] = "";
         for (int d = 0; d < t->ndim; d++) snprintf(a + strlen(a), sizeof a - strlen(a), "%s%lld", d ? ", " : "", (long long)t->size[d]);
         for (int d = 0; d < want->ndim; d++) snprintf(b + strlen(b), sizeof b - strlen(b), "%s%d", d ? ", " : "", want->shape[d]);
-        return fail(err, errlen, "tensor %s has shape [%s], the architecture expects [%s]", name, a, b);
+        return vg_errf(VG_EMODEL, err, errlen, "tensor %s has shape [%s], the architecture expects [%s]", name, a, b);
     }
     const storage_blob *blob = blob_of(c, t->storage->key);
-    if (!blob) return fail(err, errlen, "tensor %s: storage %s missing", name, t->storage->key);
+    if (!blob) return vg_errf(VG_EMODEL, err, errlen, "tensor %s: storage %s missing", name, t->storage->key);
     uint64_t numel = blob->bytes / 4;
     if (t->storage->numel >= 0 && (uint64_t)t->storage->numel < numel) numel = (uint64_t)t->storage->numel;
     uint64_t last = (uint64_t)t->offset;
@@ -208,7 +196,7 @@ static int gather(const checkpoint *c, const char *name, const pv *t, const nn_t
         last += (uint64_t)(t->size[d] - 1) * (uint64_t)t->stride[d];
     }
     if (last >= numel)
-        return fail(err, errlen, "tensor %s: storage offset/strides reach element %llu of a %llu-element storage",
+        return vg_errf(VG_EMODEL, err, errlen, "tensor %s: storage offset/strides reach element %llu of a %llu-element storage",
                     name, (unsigned long long)last, (unsigned long long)numel);
     const float *src = (const float *)blob->data;
     int64_t idx[8] = {0};
@@ -217,7 +205,7 @@ static int gather(const checkpoint *c, const char *name, const pv *t, const nn_t
         for (int d = 0; d < t->ndim; d++) off += (uint64_t)idx[d] * (uint64_t)t->stride[d];
         float v;
         memcpy(&v, src + off, 4);
-        if (!isfinite(v)) return fail(err, errlen, "tensor %s contains NaN or infinite values", name);
+        if (!isfinite(v)) return vg_errf(VG_EMODEL, err, errlen, "tensor %s contains NaN or infinite values", name);
         dst[k] = v;
         for (int d = t->ndim - 1; d >= 0; d--) {   /* next index, row-major */
             if (++idx[d] < t->size[d]) break;
@@ -239,32 +227,32 @@ int vg_model_import_pth(const char *path, const char *arch, vg_model **out, char
     *out = NULL;
     size_t len;
     unsigned char *buf = read_all(path, &len);
-    if (!buf) return fail(err, errlen, "cannot open the file"), VG_ENOENT;
+    if (!buf) return vg_errf(VG_ENOENT, err, errlen, "cannot open the file");
     checkpoint c = {.ctx = pickle_ctx_create()};
     int rc;
-    if (len == 0) rc = fail(err, errlen, "file is empty");
+    if (len == 0) rc = vg_errf(VG_EMODEL, err, errlen, "file is empty");
     else if (len >= 4 && !memcmp(buf, "PK\x03\x04", 4)) rc = read_zip(path, &c, err, errlen);
     else if (len >= 2 && buf[0] == 0x80) rc = read_legacy(buf, len, &c, err, errlen);
-    else rc = fail(err, errlen, "not a PyTorch checkpoint (neither zip nor pickle)");
+    else rc = vg_errf(VG_EMODEL, err, errlen, "not a PyTorch checkpoint (neither zip nor pickle)");
     free(buf);
     vg_model *m = NULL;
     if (!rc && c.state->kind != PV_DICT)
-        rc = fail(err, errlen, "the checkpoint holds no state_dict (save model.state_dict(), not the model)");
+        rc = vg_errf(VG_EMODEL, err, errlen, "the checkpoint holds no state_dict (save model.state_dict(), not the model)");
     char why[160];
     if (!rc && (rc = vg_model_create(arch, 0, &m, why, sizeof why)))
-        rc = fail(err, errlen, "architecture %s: %s", arch, why);
+        rc = vg_errf(VG_EMODEL, err, errlen, "architecture %s: %s", arch, why);
     for (size_t i = 0; !rc && i + 1 < c.state->n; i += 2) {
         pv *k = c.state->items[i], *t = c.state->items[i + 1];
-        if (k->kind != PV_STR) { rc = fail(err, errlen, "state_dict key is not a string"); break; }
+        if (k->kind != PV_STR) { rc = vg_errf(VG_EMODEL, err, errlen, "state_dict key is not a string"); break; }
         if (ends_with(k->s, "num_batches_tracked")) continue;   /* BN bookkeeping, not weights */
-        if (t->kind != PV_TENSOR) { rc = fail(err, errlen, "state_dict entry %s is not a tensor", k->s); break; }
+        if (t->kind != PV_TENSOR) { rc = vg_errf(VG_EMODEL, err, errlen, "state_dict entry %s is not a tensor", k->s); break; }
         nn_tensor *T = nn_find_tensor(m, k->s);
-        if (!T) { rc = fail(err, errlen, "unexpected tensor %s for architecture %s", k->s, arch); break; }
+        if (!T) { rc = vg_errf(VG_EMODEL, err, errlen, "unexpected tensor %s for architecture %s", k->s, arch); break; }
         rc = gather(&c, k->s, t, T, m->arena + T->offset, err, errlen);
         T->frozen = -1;   /* mark as found */
     }
     for (int i = 0; !rc && i < m->n_tensors; i++) {
-        if (m->tensors[i].frozen != -1) rc = fail(err, errlen, "missing tensor %s for architecture %s", m->tensors[i].name, arch);
+        if (m->tensors[i].frozen != -1) rc = vg_errf(VG_EMODEL, err, errlen, "missing tensor %s for architecture %s", m->tensors[i].name, arch);
         m->tensors[i].frozen = 0;
     }
     if (!rc) {

@@ -4,10 +4,10 @@
  * architecture description, so a file alone rebuilds its model. */
 #include "../nn/model.h"
 #include "../util/atomic_file.h"
+#include "../util/errmsg.h"
 
 #include <cJSON.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,19 +65,6 @@ int vg_model_save(const vg_model *m, const char *path)
     return vg_atomic_commit(&af);
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return VG_EMODEL;
-}
-
 static void shape_str(char *buf, size_t n, const int *shape, int ndim)
 {
     size_t used = (size_t)snprintf(buf, n, "[");
@@ -95,9 +82,9 @@ static int check_entry(const cJSON *e, const nn_tensor *t, uint64_t data_size, u
     const cJSON *offs = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
     if (!cJSON_IsString(dtype) || !cJSON_IsArray(shape) || !cJSON_IsArray(offs) ||
         cJSON_GetArraySize(offs) != 2)
-        return fail(err, errlen, "tensor %s: header entry lacks dtype, shape or data_offsets", t->name);
+        return vg_errf(VG_EMODEL, err, errlen, "tensor %s: header entry lacks dtype, shape or data_offsets", t->name);
     if (strcmp(dtype->valuestring, "F32"))
-        return fail(err, errlen, "tensor %s: unsupported dtype %s (only F32)", t->name,
+        return vg_errf(VG_EMODEL, err, errlen, "tensor %s: unsupported dtype %s (only F32)", t->name,
                     dtype->valuestring);
     int ndim = cJSON_GetArraySize(shape), dims[8] = {0};
     int same = ndim == t->ndim;
@@ -110,15 +97,15 @@ static int check_entry(const cJSON *e, const nn_tensor *t, uint64_t data_size, u
         char a[96], b[96];
         shape_str(a, sizeof a, dims, ndim < 8 ? ndim : 8);
         shape_str(b, sizeof b, t->shape, t->ndim);
-        return fail(err, errlen, "tensor %s has shape %s, the architecture expects %s", t->name, a, b);
+        return vg_errf(VG_EMODEL, err, errlen, "tensor %s has shape %s, the architecture expects %s", t->name, a, b);
     }
     double o0 = cJSON_GetArrayItem(offs, 0)->valuedouble, o1 = cJSON_GetArrayItem(offs, 1)->valuedouble;
     if (!(o0 >= 0 && o1 >= o0 && o1 <= (double)data_size))
-        return fail(err, errlen, "tensor %s: data offsets [%.0f, %.0f] outside the %llu data bytes%s",
+        return vg_errf(VG_EMODEL, err, errlen, "tensor %s: data offsets [%.0f, %.0f] outside the %llu data bytes%s",
                     t->name, o0, o1, (unsigned long long)data_size,
                     o0 >= 0 && o1 >= o0 ? " (file truncated?)" : "");
     if ((uint64_t)(o1 - o0) != t->count * 4)
-        return fail(err, errlen, "tensor %s: %.0f data bytes for %zu float32 values", t->name,
+        return vg_errf(VG_EMODEL, err, errlen, "tensor %s: %.0f data bytes for %zu float32 values", t->name,
                     o1 - o0, t->count);
     *begin = (uint64_t)o0;
     return VG_OK;
@@ -130,7 +117,7 @@ int vg_model_load(const char *path, vg_model **out, char *err, size_t errlen)
     *out = NULL;
     if (err && errlen) err[0] = '\0';
     FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, errlen, "cannot open the file"), VG_ENOENT;
+    if (!f) return vg_errf(VG_ENOENT, err, errlen, "cannot open the file");
     struct stat st;
     fstat(fileno(f), &st);
     uint64_t size = (uint64_t)st.st_size;
@@ -140,45 +127,45 @@ int vg_model_load(const char *path, vg_model **out, char *err, size_t errlen)
     vg_model *m = NULL;
     int rc;
     if (size < 8 || fread(hl, 1, 8, f) != 8) {
-        rc = fail(err, errlen, "file is truncated (no header length)");
+        rc = vg_errf(VG_EMODEL, err, errlen, "file is truncated (no header length)");
         goto done;
     }
     uint64_t n = 0;
     for (int i = 0; i < 8; i++) n |= (uint64_t)hl[i] << (8 * i);
     if (n > size - 8) {
-        rc = fail(err, errlen, "header length %llu is longer than the file", (unsigned long long)n);
+        rc = vg_errf(VG_EMODEL, err, errlen, "header length %llu is longer than the file", (unsigned long long)n);
         goto done;
     }
     if (n > MAX_HEADER || n < 2) {
-        rc = fail(err, errlen, "implausible header length %llu", (unsigned long long)n);
+        rc = vg_errf(VG_EMODEL, err, errlen, "implausible header length %llu", (unsigned long long)n);
         goto done;
     }
     json = malloc(n + 1);
     if (!json) { rc = VG_ENOMEM; goto done; }
-    if (fread(json, 1, n, f) != n) { rc = fail(err, errlen, "file is truncated"); goto done; }
+    if (fread(json, 1, n, f) != n) { rc = vg_errf(VG_EMODEL, err, errlen, "file is truncated"); goto done; }
     json[n] = '\0';
     root = cJSON_ParseWithLength(json, n);
-    if (!cJSON_IsObject(root)) { rc = fail(err, errlen, "header is not valid JSON"); goto done; }
+    if (!cJSON_IsObject(root)) { rc = vg_errf(VG_EMODEL, err, errlen, "header is not valid JSON"); goto done; }
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(meta, "format_version");
     const cJSON *arch = cJSON_GetObjectItemCaseSensitive(meta, "arch");
     if (!cJSON_IsString(ver) || !cJSON_IsString(arch)) {
-        rc = fail(err, errlen, "not a voxgender model (no format_version/arch metadata)");
+        rc = vg_errf(VG_EMODEL, err, errlen, "not a voxgender model (no format_version/arch metadata)");
         goto done;
     }
     if (strcmp(ver->valuestring, VG_MODEL_FORMAT_VERSION)) {
-        rc = fail(err, errlen, "unknown format version '%s' (this voxgender reads %s)",
+        rc = vg_errf(VG_EMODEL, err, errlen, "unknown format version '%s' (this voxgender reads %s)",
                   ver->valuestring, VG_MODEL_FORMAT_VERSION);
         goto done;
     }
     char why[160];
     if ((rc = nn_build(arch->valuestring, &m, why, sizeof why))) {
-        rc = fail(err, errlen, "architecture in the file is invalid: %s", why);
+        rc = vg_errf(VG_EMODEL, err, errlen, "architecture in the file is invalid: %s", why);
         goto done;
     }
     const cJSON *item;
     cJSON_ArrayForEach(item, meta) {
-        if (!cJSON_IsString(item)) { rc = fail(err, errlen, "metadata value %s is not a string", item->string); goto done; }
+        if (!cJSON_IsString(item)) { rc = vg_errf(VG_EMODEL, err, errlen, "metadata value %s is not a string", item->string); goto done; }
         if (strcmp(item->string, "arch") && strcmp(item->string, "format") &&
             strcmp(item->string, "format_version"))
             vg_model_set_meta(m, item->string, item->valuestring);
@@ -188,7 +175,7 @@ int vg_model_load(const char *path, vg_model **out, char *err, size_t errlen)
         if (strcmp(item->string, "__metadata__") == 0) continue;
         entries++;
         if (!nn_find_tensor(m, item->string)) {
-            rc = fail(err, errlen, "unexpected tensor %s for this architecture", item->string);
+            rc = vg_errf(VG_EMODEL, err, errlen, "unexpected tensor %s for this architecture", item->string);
             goto done;
         }
     }
@@ -196,18 +183,18 @@ int vg_model_load(const char *path, vg_model **out, char *err, size_t errlen)
     for (int i = 0; i < m->n_tensors; i++) {
         nn_tensor *t = &m->tensors[i];
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, t->name);
-        if (!e) { rc = fail(err, errlen, "missing tensor %s", t->name); goto done; }
+        if (!e) { rc = vg_errf(VG_EMODEL, err, errlen, "missing tensor %s", t->name); goto done; }
         uint64_t begin = 0;
         if ((rc = check_entry(e, t, data_size, &begin, err, errlen))) goto done;
         float *dst = m->arena + t->offset;
         if (fseek(f, (long)(data_start + begin), SEEK_SET) ||
             fread(dst, sizeof(float), t->count, f) != t->count) {
-            rc = fail(err, errlen, "file is truncated in tensor %s", t->name);
+            rc = vg_errf(VG_EMODEL, err, errlen, "file is truncated in tensor %s", t->name);
             goto done;
         }
         for (size_t k = 0; k < t->count; k++)
             if (!isfinite(dst[k])) {
-                rc = fail(err, errlen, "tensor %s contains NaN or infinite values", t->name);
+                rc = vg_errf(VG_EMODEL, err, errlen, "tensor %s contains NaN or infinite values", t->name);
                 goto done;
             }
     }

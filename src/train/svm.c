@@ -2,42 +2,30 @@
  * (or flattened log-mel), trained by LIBLINEAR and saved as a one-layer
  * voxgender model, so predict/eval treat it like any other model. */
 #include "../nn/model.h"
+#include "../util/errmsg.h"
 
 #include <linear.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static void quiet(const char *s) { (void)s; }
 
-static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t n, const char *fmt, ...)
-{
-    if (err && n) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, n, fmt, ap);
-        va_end(ap);
-    }
-    return VG_EARG;
-}
-
 int vg_train_svm(const vg_dataset *d, vg_frontend_kind input, double C, const char *cache_dir,
                  const char *data_name, const vg_train_callbacks *cb, vg_model **out,
                  char *err, size_t errlen)
 {
     *out = NULL;
-    if (input != VG_FE_RAW && input != VG_FE_MEL_FLAT) return fail(err, errlen, "svm input must be raw or mel");
-    if (!(C > 0)) return fail(err, errlen, "svm cost C must be positive");
+    if (input != VG_FE_RAW && input != VG_FE_MEL_FLAT) return vg_errf(VG_EARG, err, errlen, "svm input must be raw or mel");
+    if (!(C > 0)) return vg_errf(VG_EARG, err, errlen, "svm cost C must be positive");
     vg_frontend fe;
     vg_frontend_default(&fe, input);
     size_t n = 0, cls[2] = {0, 0};
     for (size_t i = 0; i < d->n; i++)
         if (d->items[i].split == VG_SPLIT_TRAIN) { n++; cls[d->items[i].label]++; }
     if (!cls[0] || !cls[1])
-        return fail(err, errlen, n ? "the Train split holds one class only" : "the Train split is empty");
+        return vg_errf(VG_EARG, err, errlen, n ? "the Train split holds one class only" : "the Train split is empty");
 
     size_t *idx = malloc(sizeof(size_t) * n);
     float **feat = calloc(n, sizeof(float *));
@@ -82,13 +70,13 @@ int vg_train_svm(const vg_dataset *d, vg_frontend_kind input, double C, const ch
         prob.l++;
     }
     vg_model *m = NULL;
-    if (!rc && prob.l < 2) rc = fail(err, errlen, "too few readable training recordings");
+    if (!rc && prob.l < 2) rc = vg_errf(VG_EARG, err, errlen, "too few readable training recordings");
     if (!rc) {
         struct parameter par = {.solver_type = L2R_L2LOSS_SVC_DUAL, .eps = 0.1, .C = C, .p = 0.1};
         set_print_string_function(quiet);
         const char *why = check_parameter(&prob, &par);
         struct model *sv = why ? NULL : train(&prob, &par);
-        if (!sv) rc = fail(err, errlen, "liblinear: %s", why ? why : "training failed");
+        if (!sv) rc = vg_errf(VG_EARG, err, errlen, "liblinear: %s", why ? why : "training failed");
         else {
             char arch[96];
             snprintf(arch, sizeof arch, "input 1 1 %d; flatten; svm: linear 2", D);

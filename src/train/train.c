@@ -2,11 +2,11 @@
  * training set, deterministic shuffling/augmentation from (seed, epoch,
  * batch), early stopping on validation loss, checkpoints for resuming. */
 #include "../nn/model.h"
+#include "../util/errmsg.h"
 #include "checkpoint.h"
 
 #include <math.h>
 #include <omp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,18 +38,6 @@ void vg_train_config_default(vg_train_config *c, const char *arch)
         c->patience = 6;
         c->augment = VG_AUG_ALL;
     }
-}
-
-static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t n, const char *fmt, ...)
-{
-    if (err && n) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, n, fmt, ap);
-        va_end(ap);
-    }
-    return VG_EARG;
 }
 
 /* The front end a network's input shape asks for. */
@@ -353,34 +341,34 @@ int vg_train(const vg_dataset *d, const vg_train_config *cfg, const vg_train_cal
              vg_train_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
-    if (!d || !cfg || cfg->epochs < 1 || cfg->batch < 1) return fail(err, errlen, "bad training settings");
+    if (!d || !cfg || cfg->epochs < 1 || cfg->batch < 1) return vg_errf(VG_EARG, err, errlen, "bad training settings");
     size_t count[3][2] = {{0}};
     for (size_t i = 0; i < d->n; i++)
         if (d->items[i].split < 3) count[d->items[i].split][d->items[i].label]++;
-    if (!d->has_splits) return fail(err, errlen, "the dataset has no Train/Validation/Test folders");
-    if (!count[0][0] && !count[0][1]) return fail(err, errlen, "the Train split is empty");
+    if (!d->has_splits) return vg_errf(VG_EARG, err, errlen, "the dataset has no Train/Validation/Test folders");
+    if (!count[0][0] && !count[0][1]) return vg_errf(VG_EARG, err, errlen, "the Train split is empty");
     if (!count[0][0] || !count[0][1])
-        return fail(err, errlen, "the Train split holds only %s recordings: both classes are needed",
+        return vg_errf(VG_EARG, err, errlen, "the Train split holds only %s recordings: both classes are needed",
                     count[0][0] ? "female" : "male");
     if (!count[1][0] && !count[1][1])
-        return fail(err, errlen, "the Validation split is empty (model selection needs it)");
+        return vg_errf(VG_EARG, err, errlen, "the Validation split is empty (model selection needs it)");
 
     vg_model *m = NULL;
     char why[160];
     int rc = cfg->init ? model_from_init(cfg->init, cfg->seed, &m, why, sizeof why)
                        : vg_model_create(cfg->arch, cfg->seed, &m, why, sizeof why);
-    if (rc) return fail(err, errlen, "architecture: %s", why);
+    if (rc) return vg_errf(VG_EARG, err, errlen, "architecture: %s", why);
     vg_frontend fe;
     int keep_norm = 0;
     if (cfg->init && vg_frontend_from_model(cfg->init, &fe) == VG_OK) {
         keep_norm = fe.kind == VG_FE_LOGMEL;   /* the backbone learnt with these statistics */
     } else if (frontend_for(m, &fe)) {
         vg_model_destroy(m);
-        return fail(err, errlen, "architecture input must be 1x128xT (log-mel) or 3xSxS (seed image)");
+        return vg_errf(VG_EARG, err, errlen, "architecture input must be 1x128xT (log-mel) or 3xSxS (seed image)");
     }
     if (fe.kind != VG_FE_LOGMEL && fe.kind != VG_FE_SEED_IMAGE) {
         vg_model_destroy(m);
-        return fail(err, errlen, "the initial model's front end (%s) cannot be fine-tuned", vg_frontend_name(fe.kind));
+        return vg_errf(VG_EARG, err, errlen, "the initial model's front end (%s) cannot be fine-tuned", vg_frontend_name(fe.kind));
     }
     if (cfg->freeze_features) nn_freeze_features(m, 1);
     int logmel = fe.kind == VG_FE_LOGMEL;
@@ -399,7 +387,7 @@ int vg_train(const vg_dataset *d, const vg_train_config *cfg, const vg_train_cal
     res->n_train = tr.n;
     res->n_val = va.n;
     if (!rc && (tr.n == 0 || va.n == 0))
-        rc = fail(err, errlen, "no readable recordings in the %s split", tr.n ? "Validation" : "Train");
+        rc = vg_errf(VG_EARG, err, errlen, "no readable recordings in the %s split", tr.n ? "Validation" : "Train");
     if (rc) goto out;
 
     if (logmel && keep_norm) {
