@@ -1,5 +1,6 @@
 /* Classify one recording or image with a model, through the model's own
  * front end. */
+#include "../dsp/speech_cues.h"
 #include "../nn/model.h"
 
 #include <math.h>
@@ -24,53 +25,34 @@ static void log_softmax2(const float *l, double *out)
 }
 
 /* Frames of log-mel features X[h][w] (normalised with MU, SD) that hold
- * speech: mean band power above the floor and within 40 dB of the loudest
- * frame, a spectrum that is not flat (steady noise), and one that keeps
- * changing (held tones and music notes do not) — the same cues as the
- * segmenter's. */
-#define FLAT_MAX 0.45
-#define FLUX_MIN 0.5
-#define LOWEST_BAND 20
-
+ * speech: the shared speech cues (speech_cues.h), and within 40 dB of the
+ * clip's loudest frame. */
 static unsigned char *sound_frames(const float *x, int h, int w, float mu, float sd, int *count)
 {
     unsigned char *on = calloc((size_t)w + 1, 1);
     double *level = malloc(sizeof(double) * ((size_t)w + 1));
-    double *lp = malloc(sizeof(double) * (size_t)h * 2);
-    double loudest = -1e9, flux = 0;
+    float *log2p = malloc(sizeof(float) * (size_t)h);
+    speech_cues cues = {0};
     *count = 0;
-    if (!on || !level || !lp) { free(on); free(level); free(lp); return NULL; }
-    double *prev = lp + h;
-    for (int b = 0; b < h; b++) prev[b] = -1e9;
+    if (!on || !level || !log2p || speech_cues_init(&cues, h)) {
+        free(on); free(level); free(log2p); speech_cues_free(&cues);
+        return NULL;
+    }
+    double loudest = -1e9;
     for (int t = 0; t < w; t++) {
-        double p = 0;
-        for (int b = 0; b < h; b++) p += exp2((double)x[(size_t)b * w + t] * sd + mu);
-        level[t] = 10.0 * log10(p / h + 1e-30);
+        for (int b = 0; b < h; b++) log2p[b] = x[(size_t)b * w + t] * sd + mu;
+        speech_cues_update(&cues, log2p);
+        level[t] = cues.level_db;
+        on[t] = (unsigned char)speech_cues_voiced(&cues);
         if (level[t] > loudest) loudest = level[t];
     }
     for (int t = 0; t < w; t++) {
-        double mx = -1e9, logsum = 0, am = 0, dsum = 0;
-        int n = 0, dn = 0;
-        for (int b = LOWEST_BAND; b < h; b++) {
-            double l2 = (double)x[(size_t)b * w + t] * sd + mu;   /* log2 power */
-            lp[b] = l2;
-            if (l2 > mx) mx = l2;
-            double p = exp2(l2) + 1e-12;
-            logsum += log(p);
-            am += p;
-            n++;
-        }
-        for (int b = LOWEST_BAND; b < h; b++) {
-            if (lp[b] > mx - 10 && prev[b] > mx - 10) { dsum += fabs(lp[b] - prev[b]); dn++; }
-            prev[b] = lp[b];
-        }
-        flux += ((dn ? dsum / dn : 0.0) - flux) / 16.0;
-        double flatness = n ? exp(logsum / n) / (am / n) : 1.0;
-        on[t] = level[t] > VG_SOUND_FLOOR_DB && level[t] > loudest - 40.0 && flatness < FLAT_MAX && flux > FLUX_MIN;
+        on[t] = on[t] && level[t] > loudest - 40.0;
         *count += on[t];
     }
     free(level);
-    free(lp);
+    free(log2p);
+    speech_cues_free(&cues);
     return on;
 }
 

@@ -9,6 +9,7 @@
  * switch penalty decodes chunks of 60 s of units, each chunk starting from
  * the state the previous one ended in. Everything is scheduled by sample
  * position, so the result does not depend on the block sizes fed. */
+#include "../dsp/speech_cues.h"
 #include "../nn/model.h"
 
 #include <math.h>
@@ -22,9 +23,6 @@
 #define CHUNK 600              /* units per Viterbi chunk (60 s) */
 #define GENDER_WEIGHT 0.25     /* a unit's windows overlap its neighbours': its
                                   gender evidence is not independent */
-#define FLAT_MAX 0.45          /* flatter spectra are noise, not speech */
-#define LOWEST_BAND 20         /* flatness over bands 20.. (the lowest are empty) */
-#define FLUX_MIN 0.5           /* steadier spectra are tones/music, not speech */
 
 void vg_segment_config_default(vg_segment_config *c)
 {
@@ -59,8 +57,8 @@ struct vg_segmenter {
     float *frames;
     unsigned char *speech;     /* [CTX] speech flag of those frames */
     double run_max;            /* decaying maximum of the frame level (dB) */
-    float *prev;               /* [nm] log2 power of the previous frame */
-    double flux;               /* running mean of the spectral change */
+    speech_cues cues;          /* level, flatness, flux of the frames */
+    float *log2p;              /* [nm] scratch */
     float *power;              /* [nm] scratch */
     float *win;                /* [n_fft] scratch */
     /* windows waiting for the CNN */
@@ -127,11 +125,12 @@ int vg_segmenter_create(vg_model *m, const vg_segment_config *cfg, vg_segment_cb
     s->frames = calloc((size_t)CTX * s->nm, sizeof(float));
     s->speech = calloc(CTX, 1);
     s->power = malloc(sizeof(float) * (size_t)s->nm);
-    s->prev = calloc((size_t)s->nm, sizeof(float));
+    s->log2p = malloc(sizeof(float) * (size_t)s->nm);
     s->batch = malloc(sizeof(float) * (size_t)BATCH * s->nm * CTX);
     s->last_state = -1;
     s->run_max = -200;
-    if (!s->mel || !s->buf || !s->win || !s->frames || !s->speech || !s->power || !s->prev || !s->batch) {
+    if (!s->mel || !s->buf || !s->win || !s->frames || !s->speech || !s->power || !s->log2p || !s->batch ||
+        speech_cues_init(&s->cues, s->nm)) {
         vg_segmenter_destroy(s);
         return VG_ENOMEM;
     }
@@ -144,7 +143,8 @@ void vg_segmenter_destroy(vg_segmenter *s)
     if (!s) return;
     vg_melspec_destroy(s->mel);
     free(s->buf); free(s->win); free(s->frames); free(s->speech); free(s->power);
-    free(s->batch); free(s->units); free(s->prev);
+    free(s->batch); free(s->units); free(s->log2p);
+    speech_cues_free(&s->cues);
     free(s);
 }
 
@@ -306,40 +306,16 @@ static int compute_frame(vg_segmenter *s)
 {
     long long t = s->n_frames;
     vg_melspec_frame(s->mel, s->buf + (t * s->hop - s->base), s->power);
-    double mean = 0, logsum = 0;
-    int nb = 0;
     float *dst = s->frames + (size_t)(t % CTX) * s->nm;
     for (int b = 0; b < s->nm; b++) {
-        double p = s->power[b];
-        mean += p;
-        if (b >= LOWEST_BAND) { logsum += log(p + 1e-12); nb++; }
-        dst[b] = (log2f(p > VG_POWER_FLOOR ? (float)p : VG_POWER_FLOOR) - s->fe.input_mean) / s->fe.input_std;
+        s->log2p[b] = log2f(s->power[b] > VG_POWER_FLOOR ? s->power[b] : VG_POWER_FLOOR);
+        dst[b] = (s->log2p[b] - s->fe.input_mean) / s->fe.input_std;
     }
-    mean /= s->nm;
-    double level = 10.0 * log10(mean + 1e-30);
-    double am = 0;
-    for (int b = LOWEST_BAND; b < s->nm; b++) am += s->power[b] + 1e-12;
-    am /= nb;
-    double flatness = exp(logsum / nb) / am;
-    /* spectral change where the energy is (bands within 30 dB of the frame's
-     * loudest): speech keeps changing, tones and music notes hold still */
-    float mx = -1e30f;
-    for (int b = LOWEST_BAND; b < s->nm; b++) {
-        float l = log2f(s->power[b] + 1e-12f);
-        if (l > mx) mx = l;
-    }
-    double dsum = 0;
-    int dn = 0;
-    for (int b = LOWEST_BAND; b < s->nm; b++) {
-        float l = log2f(s->power[b] + 1e-12f);
-        if (l > mx - 10.0f && s->prev[b] > mx - 10.0f) { dsum += fabsf(l - s->prev[b]); dn++; }
-        s->prev[b] = l;
-    }
-    s->flux += ((dn ? dsum / dn : 0.0) - s->flux) / 16.0;
+    speech_cues_update(&s->cues, s->log2p);
     /* within 50 dB of the loudest recent level, which decays by 40 dB over
      * 3 s: a quiet speaker after a loud one still counts */
-    s->run_max = fmax(level, s->run_max - 40.0 * s->frame_s / 3.0);
-    int sp = level > VG_SOUND_FLOOR_DB && level > s->run_max - 50.0 && flatness < FLAT_MAX && s->flux > FLUX_MIN;
+    s->run_max = fmax(s->cues.level_db, s->run_max - 40.0 * s->frame_s / 3.0);
+    int sp = speech_cues_voiced(&s->cues) && s->cues.level_db > s->run_max - 50.0;
     s->speech[t % CTX] = (unsigned char)sp;
     unit *u = unit_at(s, t / UNIT);
     if (!u) return VG_ENOMEM;
