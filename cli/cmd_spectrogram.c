@@ -106,8 +106,7 @@ static int process_file(const job_config *cfg, vg_melspec *mel, const char *inpu
     if (!spec) { rc = VG_ENOMEM; goto done; }
     if ((rc = vg_melspec_power(mel, x, n, spec))) goto done;
     if (cfg->seed_compat) rc = vg_seed_image_from_power(spec, 128, frames, &img);
-    for (size_t i = 0; i < (size_t)128 * frames; i++)
-        spec[i] = log2f(spec[i] > VG_POWER_FLOOR ? spec[i] : VG_POWER_FLOOR);
+    vg_power_to_log2(spec, (size_t)128 * frames);
     if (!cfg->seed_compat) rc = vg_spectrogram_to_image(spec, 128, frames, &img);
     if (rc) goto done;
 

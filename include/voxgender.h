@@ -148,6 +148,10 @@ int vg_melspec_power(vg_melspec *m, const float *x, size_t n, float *out);
  * -> OUT[n_mels]. */
 int vg_melspec_frame(vg_melspec *m, const float *win, float *out);
 
+/* In place: x = log2(max(x, VG_POWER_FLOOR)), the step from mel power to
+ * the log-mel values. */
+void vg_power_to_log2(float *x, size_t n);
+
 /* Same, then out = log2(max(power, VG_POWER_FLOOR)). */
 int vg_melspec_log2(vg_melspec *m, const float *x, size_t n, float *out);
 

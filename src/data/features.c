@@ -3,6 +3,7 @@
 #include "voxgender.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,41 @@ static int seed_tensor(const vg_frontend *fe, const vg_image *img, float **out)
     return VG_OK;
 }
 
+/* A mel handle (filterbank + FFT plan, ~130 us to build, under FFTW's
+ * planner lock) kept per thread and reused for every file with the same
+ * settings; freed when the thread ends. */
+typedef struct thread_mel {
+    vg_mel_config cfg;
+    vg_melspec *mel;
+} thread_mel;
+
+static pthread_key_t mel_key;
+static pthread_once_t mel_once = PTHREAD_ONCE_INIT;
+
+static void thread_mel_free(void *p)
+{
+    thread_mel *t = p;
+    vg_melspec_destroy(t->mel);
+    free(t);
+}
+
+static void make_mel_key(void) { pthread_key_create(&mel_key, thread_mel_free); }
+
+static vg_melspec *thread_melspec(const vg_mel_config *cfg)
+{
+    pthread_once(&mel_once, make_mel_key);
+    thread_mel *t = pthread_getspecific(mel_key);
+    if (t && !memcmp(&t->cfg, cfg, sizeof *cfg)) return t->mel;
+    vg_melspec *mel = vg_melspec_create(cfg);
+    if (!mel) return NULL;
+    if (!t && !(t = calloc(1, sizeof *t))) { vg_melspec_destroy(mel); return NULL; }
+    vg_melspec_destroy(t->mel);
+    t->cfg = *cfg;
+    t->mel = mel;
+    pthread_setspecific(mel_key, t);
+    return mel;
+}
+
 int vg_features_from_audio(const vg_frontend *fe, const char *path, double offset,
                            double max_seconds, float **out, int *c, int *h, int *w,
                            vg_clip_info *info)
@@ -145,7 +181,7 @@ int vg_features_from_audio(const vg_frontend *fe, const char *path, double offse
         *c = 1; *h = 1; *w = (int)n;
         return VG_OK;
     }
-    vg_melspec *mel = vg_melspec_create(&fe->mel);
+    vg_melspec *mel = thread_melspec(&fe->mel);
     if (!mel) { free(x); return VG_EARG; }
     int frames = vg_melspec_frames(mel, n), nm = fe->mel.n_mels;
     float *spec = malloc(sizeof(float) * (size_t)nm * frames);
@@ -176,7 +212,6 @@ int vg_features_from_audio(const vg_frontend *fe, const char *path, double offse
     if (fe->kind == VG_FE_MEL_FLAT) { *c = 1; *h = 1; *w = nm * keep; }
     else { *c = 1; *h = nm; *w = keep; }
 done:
-    vg_melspec_destroy(mel);
     free(x);
     return rc;
 }

@@ -220,8 +220,11 @@ int vg_melspec_log2(vg_melspec *m, const float *x, size_t n, float *out)
 {
     int rc = vg_melspec_power(m, x, n, out);
     if (rc) return rc;
-    size_t total = (size_t)m->cfg.n_mels * (size_t)vg_melspec_frames(m, n);
-    for (size_t i = 0; i < total; i++)
-        out[i] = log2f(out[i] > VG_POWER_FLOOR ? out[i] : VG_POWER_FLOOR);
+    vg_power_to_log2(out, (size_t)m->cfg.n_mels * (size_t)vg_melspec_frames(m, n));
     return VG_OK;
+}
+
+void vg_power_to_log2(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) x[i] = log2f(x[i] > VG_POWER_FLOOR ? x[i] : VG_POWER_FLOOR);
 }
