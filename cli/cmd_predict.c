@@ -53,42 +53,26 @@ typedef struct job {
     int load_failed;
 } job;
 
-static void emit_unknown(job *j, const char *path, const char *reason)
+/* One result line. REASON set: no speech, so label "unknown", code -1, no
+ * probability or logits. */
+static void emit(job *j, const char *path, float p, const float *l, const char *reason)
 {
-    if (j->fmt == FMT_JSON) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "path", path);
-        cJSON_AddStringToObject(o, "label", "unknown");
-        cJSON_AddNumberToObject(o, "code", -1);
-        cJSON_AddNullToObject(o, "p_male");
-        cJSON_AddNullToObject(o, "logits");
-        cJSON_AddStringToObject(o, "reason", reason);
-        char *s = cJSON_PrintUnformatted(o);
-        printf("%s\n", s);
-        free(s);
-        cJSON_Delete(o);
-    } else if (j->fmt == FMT_CSV) {
-        putchar('"');
-        for (const char *c = path; *c; c++) { if (*c == '"') putchar('"'); putchar(*c); }
-        printf("\",unknown,-1,,,\n");
-    } else {
-        printf("%s\tunknown\t-1\t-\t%s\n", path, reason);
-    }
-    fflush(stdout);
-}
-
-static void emit(job *j, const char *path, float p, const float *l)
-{
-    const char *label = p >= 0.5f ? "male" : "female";
-    int code = p >= 0.5f;
+    const char *label = reason ? "unknown" : p >= 0.5f ? "male" : "female";
+    int code = reason ? -1 : p >= 0.5f;
     if (j->fmt == FMT_JSON) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "path", path);
         cJSON_AddStringToObject(o, "label", label);
         cJSON_AddNumberToObject(o, "code", code);
-        cJSON_AddNumberToObject(o, "p_male", p);
-        const double lg[2] = {l[0], l[1]};
-        cJSON_AddItemToObject(o, "logits", cJSON_CreateDoubleArray(lg, 2));
+        if (reason) {
+            cJSON_AddNullToObject(o, "p_male");
+            cJSON_AddNullToObject(o, "logits");
+            cJSON_AddStringToObject(o, "reason", reason);
+        } else {
+            cJSON_AddNumberToObject(o, "p_male", p);
+            const double lg[2] = {l[0], l[1]};
+            cJSON_AddItemToObject(o, "logits", cJSON_CreateDoubleArray(lg, 2));
+        }
         char *s = cJSON_PrintUnformatted(o);
         printf("%s\n", s);
         free(s);
@@ -97,7 +81,10 @@ static void emit(job *j, const char *path, float p, const float *l)
         /* quote the path: file names may hold commas */
         putchar('"');
         for (const char *c = path; *c; c++) { if (*c == '"') putchar('"'); putchar(*c); }
-        printf("\",%s,%d,%.6f,%.6f,%.6f\n", label, code, p, l[0], l[1]);
+        if (reason) printf("\",%s,%d,,,\n", label, code);
+        else printf("\",%s,%d,%.6f,%.6f,%.6f\n", label, code, p, l[0], l[1]);
+    } else if (reason) {
+        printf("%s\t%s\t%d\t-\t%s\n", path, label, code, reason);
     } else {
         printf("%s\t%s\t%d\t%.4f\n", path, label, code, p);
     }
@@ -119,7 +106,7 @@ static void *worker(void *arg)
         int rc = vg_predict_file(m, j->inputs[i], j->first, &p, l);
         pthread_mutex_lock(&j->lock);
         if (rc == VG_ENOSPEECH) {
-            emit_unknown(j, j->inputs[i], vg_strerror(rc));
+            emit(j, j->inputs[i], 0, NULL, vg_strerror(rc));
             pthread_mutex_unlock(&j->lock);
         } else if (rc) {
             j->failed++;
@@ -127,7 +114,7 @@ static void *worker(void *arg)
             progress_message(&j->prog, "voxgender: %s: %s", j->inputs[i],
                              rc == VG_EUNSUPPORTED ? "this model takes recordings, not images" : vg_strerror(rc));
         } else {
-            emit(j, j->inputs[i], p, l);
+            emit(j, j->inputs[i], p, l, NULL);
             pthread_mutex_unlock(&j->lock);
         }
         progress_step(&j->prog);

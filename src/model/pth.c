@@ -241,6 +241,8 @@ int vg_model_import_pth(const char *path, const char *arch, vg_model **out, char
     char why[160];
     if (!rc && (rc = vg_model_create(arch, 0, &m, why, sizeof why)))
         rc = vg_errf(VG_EMODEL, err, errlen, "architecture %s: %s", arch, why);
+    unsigned char *found = m ? calloc((size_t)m->n_tensors + 1, 1) : NULL;
+    if (!rc && !found) rc = VG_ENOMEM;
     for (size_t i = 0; !rc && i + 1 < c.state->n; i += 2) {
         pv *k = c.state->items[i], *t = c.state->items[i + 1];
         if (k->kind != PV_STR) { rc = vg_errf(VG_EMODEL, err, errlen, "state_dict key is not a string"); break; }
@@ -249,12 +251,11 @@ int vg_model_import_pth(const char *path, const char *arch, vg_model **out, char
         nn_tensor *T = nn_find_tensor(m, k->s);
         if (!T) { rc = vg_errf(VG_EMODEL, err, errlen, "unexpected tensor %s for architecture %s", k->s, arch); break; }
         rc = gather(&c, k->s, t, T, m->arena + T->offset, err, errlen);
-        T->frozen = -1;   /* mark as found */
+        found[T - m->tensors] = 1;
     }
-    for (int i = 0; !rc && i < m->n_tensors; i++) {
-        if (m->tensors[i].frozen != -1) rc = vg_errf(VG_EMODEL, err, errlen, "missing tensor %s for architecture %s", m->tensors[i].name, arch);
-        m->tensors[i].frozen = 0;
-    }
+    for (int i = 0; !rc && i < m->n_tensors; i++)
+        if (!found[i]) rc = vg_errf(VG_EMODEL, err, errlen, "missing tensor %s for architecture %s", m->tensors[i].name, arch);
+    free(found);
     if (!rc) {
         vg_frontend fe;
         int ch, h, w;

@@ -85,6 +85,15 @@ static int is_pointwise(const conv_shape *s)
     return s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && s->ph == 0 && s->pw == 0;
 }
 
+/* The GEMM operand for sample XN: the sample itself for a pointwise
+ * convolution, else its im2col lowering in COL. */
+static const float *lowered(const float *xn, const conv_shape *s, float *col)
+{
+    if (is_pointwise(s)) return xn;
+    im2col(col, xn, s);
+    return col;
+}
+
 void forward_conv2d(float *y, const float *x, const float *w, const float *b,
                     const conv_shape *s, float *col)
 {
@@ -92,11 +101,7 @@ void forward_conv2d(float *y, const float *x, const float *w, const float *b,
     for (int n = 0; n < s->n; n++) {
         const float *xn = x + (size_t)n * s->c * s->h * s->w;
         float *yn = y + (size_t)n * s->oc * P;
-        const float *B = xn;
-        if (!is_pointwise(s)) {
-            im2col(col, xn, s);
-            B = col;
-        }
+        const float *B = lowered(xn, s, col);
         /* y[OC,P] = w[OC,K] @ col[K,P] */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->oc, P, K, 1.0f, w, K, B, P,
                     0.0f, yn, P);
@@ -115,11 +120,7 @@ void backward_conv2d(float *dx, float *dw, float *db, const float *dy, const flo
     for (int n = 0; n < s->n; n++) {
         const float *xn = x + (size_t)n * s->c * s->h * s->w;
         const float *dyn = dy + (size_t)n * s->oc * P;
-        const float *B = xn;
-        if (!is_pointwise(s)) {
-            im2col(col, xn, s);
-            B = col;
-        }
+        const float *B = lowered(xn, s, col);
         /* dw[OC,K] += dy[OC,P] @ col[K,P]^T */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->oc, K, P, 1.0f, dyn, P, B, P,
                     1.0f, dw, K);

@@ -390,22 +390,18 @@ int vg_train(const vg_dataset *d, const vg_train_config *cfg, const vg_train_cal
         rc = vg_errf(VG_EARG, err, errlen, "no readable recordings in the %s split", tr.n ? "Validation" : "Train");
     if (rc) goto out;
 
-    if (logmel && keep_norm) {
-        feature_set *sets[2] = {&tr, &va};
-        for (int s = 0; s < 2; s++)
-            for (size_t i = 0; i < sets[s]->n; i++)
-                for (size_t k = 0; k < (size_t)sets[s]->ex[i].h * sets[s]->ex[i].w; k++)
-                    sets[s]->ex[i].x[k] = (sets[s]->ex[i].x[k] - fe.input_mean) / fe.input_std;
-    } else if (logmel) {
-        double sum = 0, sq = 0, cnt = 0;
-        for (size_t i = 0; i < tr.n; i++)
-            for (size_t k = 0; k < (size_t)tr.ex[i].h * tr.ex[i].w; k++) {
-                sum += tr.ex[i].x[k];
-                sq += (double)tr.ex[i].x[k] * tr.ex[i].x[k];
-                cnt++;
-            }
-        fe.input_mean = (float)(sum / cnt);
-        fe.input_std = (float)sqrt(fmax(sq / cnt - (sum / cnt) * (sum / cnt), 1e-6));
+    if (logmel) {
+        if (!keep_norm) {   /* statistics of the training features */
+            double sum = 0, sq = 0, cnt = 0;
+            for (size_t i = 0; i < tr.n; i++)
+                for (size_t k = 0; k < (size_t)tr.ex[i].h * tr.ex[i].w; k++) {
+                    sum += tr.ex[i].x[k];
+                    sq += (double)tr.ex[i].x[k] * tr.ex[i].x[k];
+                    cnt++;
+                }
+            fe.input_mean = (float)(sum / cnt);
+            fe.input_std = (float)sqrt(fmax(sq / cnt - (sum / cnt) * (sum / cnt), 1e-6));
+        }
         feature_set *sets[2] = {&tr, &va};
         for (int s = 0; s < 2; s++)
             for (size_t i = 0; i < sets[s]->n; i++)
