@@ -38,5 +38,8 @@ float *npy_read_f32(const char *path, size_t shape[2], int *ndim);
 int write_wav(const char *path, int format, int channels, int rate, int bits,
               const void *data, size_t data_bytes, size_t data_bytes_claimed);
 int run_cmd(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A small speaker-disjoint TTS corpus (2 clips per voice), made once per
+ * run by scripts/make_tts_corpus.sh; NULL if that failed. Read-only. */
+const char *tts_corpus(void);
 long file_size(const char *path);
 #endif

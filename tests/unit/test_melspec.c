@@ -14,7 +14,7 @@ static const float LOG2_FLOOR = -33.219281f; /* log2(1e-10) */
 static char *frontend_path(const char *name, const char *suffix)
 {
     char file[256];
-    snprintf(file, sizeof file, "frontend/%s%s", name, suffix);
+    snprintf(file, sizeof file, "frontend/%.100s%.100s", name, suffix);
     return path_join(fixture_dir(), file);
 }
 
@@ -53,6 +53,35 @@ static float compare_mel(const char *name, const float *x, size_t n)
     return worst;
 }
 
+/* The cases of tests/fixtures/frontend/cases.txt of one KIND ("real",
+ * "seed"): name, recording (under ../shared/data), offset, seconds. */
+typedef struct frontend_case {
+    char name[64];
+    char path[1024];
+    double offset, seconds;
+} frontend_case;
+
+static int read_cases(const char *kind, frontend_case *out, int max)
+{
+    char *cases_path = path_join(fixture_dir(), "frontend/cases.txt");
+    FILE *f = fopen(cases_path, "r");
+    free(cases_path);
+    if (!f) return 0;
+    char name[64], k[32], rel[512];
+    double off, sec;
+    int n = 0;
+    while (n < max && fscanf(f, "%63s %31s %511s %lf %lf", name, k, rel, &off, &sec) == 5) {
+        if (strcmp(k, kind)) continue;
+        frontend_case *c = &out[n++];
+        snprintf(c->name, sizeof c->name, "%s", name);
+        snprintf(c->path, sizeof c->path, "%s/data/%s", shared_dir(), rel);
+        c->offset = off;
+        c->seconds = sec;
+    }
+    fclose(f);
+    return n;
+}
+
 TEST(melspec_synthetic_signals_match_torchaudio)
 {
     const char *names[] = {"silence", "sine440", "noise", "short"};
@@ -70,25 +99,17 @@ TEST(melspec_synthetic_signals_match_torchaudio)
 
 TEST(melspec_real_clips_decode_and_match_torchaudio)
 {
-    char *cases_path = path_join(fixture_dir(), "frontend/cases.txt");
-    FILE *f = fopen(cases_path, "r");
-    free(cases_path);
-    REQUIRE(f);
-    char name[64], kind[32], rel[512];
-    double off, sec;
-    int n_real = 0;
-    while (fscanf(f, "%63s %31s %511s %lf %lf", name, kind, rel, &off, &sec) == 5) {
-        if (strcmp(kind, "real")) continue;
-        char *data = path_join(shared_dir(), "data");
-        char *path = path_join(data, rel);
+    frontend_case cases[16];
+    int n_real = read_cases("real", cases, 16);
+    for (int k = 0; k < n_real; k++) {
+        const frontend_case *c = &cases[k];
         float *x = NULL;
         vg_clip_info info;
-        int rc = vg_audio_load_window(path, off, sec, 16000, &x, &info);
-        CHECKF(rc == VG_OK, "%s: %s", path, vg_strerror(rc));
+        int rc = vg_audio_load_window(c->path, c->offset, c->seconds, 16000, &x, &info);
+        CHECKF(rc == VG_OK, "%s: %s", c->path, vg_strerror(rc));
         if (rc == VG_OK) {
-            n_real++;
             /* FLAC is lossless: the decoded head must equal torchaudio.load's. */
-            char *hp = frontend_path(name, ".head.npy");
+            char *hp = frontend_path(c->name, ".head.npy");
             size_t shape[2];
             int nd;
             float *head = npy_read_f32(hp, shape, &nd);
@@ -96,17 +117,14 @@ TEST(melspec_real_clips_decode_and_match_torchaudio)
             REQUIRE(head);
             float hd = 0;
             for (size_t i = 0; i < shape[0]; i++) hd = fmaxf(hd, fabsf(head[i] - x[i]));
-            CHECKF(hd < 1e-6f, "%s: decoded samples differ from torchaudio.load by %g", name, hd);
+            CHECKF(hd < 1e-6f, "%s: decoded samples differ from torchaudio.load by %g", c->name, hd);
             free(head);
-            compare_mel(name, x, (size_t)llround(sec * 16000));
-            if (!strcmp(name, "mnist")) CHECK(info.padded == 1);
+            compare_mel(c->name, x, (size_t)llround(c->seconds * 16000));
+            if (!strcmp(c->name, "mnist")) CHECK(info.padded == 1);
             else CHECK(info.padded == 0);
         }
         free(x);
-        free(path);
-        free(data);
     }
-    fclose(f);
     CHECK(n_real >= 5);
 }
 
@@ -135,27 +153,19 @@ TEST(melspec_frames_and_plan_reuse)
 
 TEST(seed_compat_image_matches_matplotlib_pipeline)
 {
-    char *cases_path = path_join(fixture_dir(), "frontend/cases.txt");
-    FILE *f = fopen(cases_path, "r");
-    free(cases_path);
-    REQUIRE(f);
-    char name[64], kind[32], rel[512];
-    double off, sec;
-    int n = 0;
+    frontend_case cases[16];
+    int n = read_cases("seed", cases, 16);
     vg_mel_config cfg;
     vg_mel_config_default(&cfg);
     vg_melspec *m = vg_melspec_create(&cfg);
-    while (fscanf(f, "%63s %31s %511s %lf %lf", name, kind, rel, &off, &sec) == 5) {
-        if (strcmp(kind, "seed")) continue;
-        char *data = path_join(shared_dir(), "data");
-        char *path = path_join(data, rel);
+    for (int k = 0; k < n; k++) {
         float *x = NULL;
-        REQUIRE(vg_audio_load_window(path, 0, VG_SEED_SAMPLES / 16000.0, 16000, &x, NULL) == VG_OK);
+        REQUIRE(vg_audio_load_window(cases[k].path, 0, VG_SEED_SAMPLES / 16000.0, 16000, &x, NULL) == VG_OK);
         float *power = malloc(sizeof(float) * 128 * 301);
         CHECK(vg_melspec_power(m, x, VG_SEED_SAMPLES, power) == VG_OK);
         vg_image ours = {0}, ref = {0};
         CHECK(vg_seed_image_from_power(power, 128, 301, &ours) == VG_OK);
-        char *rp = frontend_path(name, ".png");
+        char *rp = frontend_path(cases[k].name, ".png");
         CHECK(vg_image_read(rp, &ref) == VG_OK);
         CHECK(ref.width == 301 && ref.height == 128 && ours.width == 301 && ours.height == 128);
         int diff = 0, maxd = 0;
@@ -164,13 +174,11 @@ TEST(seed_compat_image_matches_matplotlib_pipeline)
             diff += d != 0;
             if (d > maxd) maxd = d;
         }
-        CHECKF(diff == 0, "%s: %d of %d pixels differ (max %d)", name, diff, 301 * 128, maxd);
-        n++;
+        CHECKF(diff == 0, "%s: %d of %d pixels differ (max %d)", cases[k].name, diff, 301 * 128, maxd);
         vg_image_free(&ours);
         vg_image_free(&ref);
-        free(rp); free(power); free(x); free(path); free(data);
+        free(rp); free(power); free(x);
     }
-    fclose(f);
     vg_melspec_destroy(m);
     CHECK(n == 2);
 }

@@ -5,16 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *tiny_corpus(void)
-{
-    static char *root;
-    if (!root) {
-        root = path_join(temp_dir(), "tts");
-        if (run_cmd("scripts/make_tts_corpus.sh '%s' 2 >/dev/null", root)) return NULL;
-    }
-    return root;
-}
-
 static volatile int stop_now;
 static int batches_seen, stop_after;
 static void count_batch(void *ctx, int epoch, size_t done, size_t total, float loss)
@@ -47,7 +37,7 @@ static int run(const vg_dataset *d, const char *ckpt, int resume, int stop_at, v
 
 TEST(train_resume_after_interrupt_is_identical)
 {
-    const char *root = tiny_corpus();
+    const char *root = tts_corpus();
     REQUIRE(root);
     vg_dataset *d;
     REQUIRE(vg_dataset_scan(root, NULL, &d, NULL, 0) == VG_OK);
@@ -84,7 +74,7 @@ TEST(train_resume_after_interrupt_is_identical)
 
 TEST(train_refuses_unusable_datasets)
 {
-    const char *root = tiny_corpus();
+    const char *root = tts_corpus();
     REQUIRE(root);
     char *one = path_join(temp_dir(), "oneclass");
     REQUIRE(run_cmd("mkdir -p '%s/Train' '%s/Validation/Male' && cp -r '%s/Train/Male' '%s/Train/' && "

@@ -7,16 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *corpus(void)
-{
-    static char *root;
-    if (!root) {
-        root = path_join(temp_dir(), "tts-transfer");
-        if (run_cmd("scripts/make_tts_corpus.sh '%s' 2 >/dev/null", root)) return NULL;
-    }
-    return root;
-}
-
 static int train(const vg_dataset *d, const vg_model *init, int freeze, int unfreeze, int no_cache,
                  vg_train_result *r)
 {
@@ -45,7 +35,7 @@ static int is_feature_tensor(const vg_model *m, const nn_tensor *t)
 
 TEST(transfer_freeze_keeps_features_bit_identical)
 {
-    const char *root = corpus();
+    const char *root = tts_corpus();
     REQUIRE(root);
     vg_dataset *d;
     REQUIRE(vg_dataset_scan(root, NULL, &d, NULL, 0) == VG_OK);
@@ -92,7 +82,7 @@ TEST(transfer_freeze_keeps_features_bit_identical)
 
 TEST(transfer_replaces_the_output_layer_of_an_imported_vgg)
 {
-    const char *root = corpus();
+    const char *root = tts_corpus();
     REQUIRE(root);
     vg_dataset *d;
     REQUIRE(vg_dataset_scan(root, NULL, &d, NULL, 0) == VG_OK);

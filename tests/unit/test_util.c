@@ -121,6 +121,21 @@ int run_cmd(const char *fmt, ...)
     return system(cmd);
 }
 
+const char *tts_corpus(void)
+{
+    static char *root;
+    static int failed;
+    if (!root && !failed) {
+        root = path_join(temp_dir(), "tts");
+        if (run_cmd("scripts/make_tts_corpus.sh '%s' 2 >/dev/null", root)) {
+            free(root);
+            root = NULL;
+            failed = 1;
+        }
+    }
+    return root;
+}
+
 long file_size(const char *path)
 {
     struct stat st;
