@@ -1,45 +1,18 @@
 #!/usr/bin/python3
 """Peer for the CNN engine benchmark: the same two networks in PyTorch, the
 same thread count as voxgender's BLAS (argv[1]), same measurements."""
+import os
 import statistics
 import sys
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "ref"))
+from torch_models import CNN, LeNet  # noqa: E402
+
 torch.set_num_threads(int(sys.argv[1]))
-
-
-class LeNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1, self.conv2 = nn.Conv2d(3, 6, 5), nn.Conv2d(6, 16, 5)
-        self.fc1, self.fc2, self.fc3 = nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 2)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        x = torch.flatten(x, 1)
-        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
-
-
-class CNN(nn.Module):
-    def __init__(self):
-        super().__init__()
-        ch = [(1, 16), (16, 32), (32, 64), (64, 128), (128, 128)]
-        self.convs = nn.ModuleList(nn.Conv2d(a, b, 3, 2 if i == 0 else 1, 1, bias=False)
-                                   for i, (a, b) in enumerate(ch))
-        self.bns = nn.ModuleList(nn.BatchNorm2d(b) for _, b in ch)
-        self.drop, self.fc = nn.Dropout(0.3), nn.Linear(1024, 2)
-
-    def forward(self, x):
-        for i, (c, b) in enumerate(zip(self.convs, self.bns)):
-            x = F.relu(b(c(x)))
-            if i in (1, 2, 3):
-                x = F.max_pool2d(x, 2)
-        return self.fc(self.drop(torch.flatten(x.mean(dim=3, keepdim=True), 1)))
 
 
 def bench(name, model, shape, lat_runs):
@@ -83,4 +56,4 @@ print(f"torch {torch.__version__} threads {torch.get_num_threads()} "
       f"{[l.strip() for l in cfg.splitlines() if 'BLAS_INFO' in l or 'CPU capability' in l]}",
       file=sys.stderr)
 bench("lenet", LeNet(), (3, 32, 32), 1000)
-bench("cnn", CNN(), (1, 128, 481), 200)
+bench("cnn", CNN(dropout=0.3), (1, 128, 481), 200)

@@ -20,9 +20,11 @@ import struct
 import numpy as np
 import torch
 
-from st_writer import save_st
 import torch.nn as nn
 import torch.nn.functional as F
+
+from st_writer import save_st
+from torch_models import CNN, LeNet
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "nn")
 torch.manual_seed(0)
@@ -108,41 +110,6 @@ for nm, weight in (("ce", None), ("ce_weighted", w)):
 
 
 # ---- whole architectures (names and layout as voxgender's descriptions)
-class LeNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 6, 5)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        self.fc1 = nn.Linear(400, 120)
-        self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, 2)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        x = torch.flatten(x, 1)
-        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
-
-
-class CNN(nn.Module):
-    """voxgender's 'cnn' (dropout left out: the C test sets its p to 0)."""
-    def __init__(self):
-        super().__init__()
-        chans = [(1, 16), (16, 32), (32, 64), (64, 128), (128, 128)]
-        for i, (a, b) in enumerate(chans, 1):
-            setattr(self, f"conv{i}", nn.Conv2d(a, b, 3, 2 if i == 1 else 1, 1, bias=False))
-            setattr(self, f"bn{i}", nn.BatchNorm2d(b))
-        self.fc = nn.Linear(1024, 2)
-
-    def forward(self, x):
-        for i in range(1, 6):
-            x = F.relu(getattr(self, f"bn{i}")(getattr(self, f"conv{i}")(x)))
-            if i in (2, 3, 4):
-                x = F.max_pool2d(x, 2)
-        x = x.mean(dim=3, keepdim=True)
-        return self.fc(torch.flatten(x, 1))
-
-
 def arch_case(name, model, x, labels):
     with torch.no_grad():
         for pname, p in model.named_parameters():

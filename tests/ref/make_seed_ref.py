@@ -14,12 +14,11 @@ import os
 
 import numpy as np
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 from PIL import Image
 from torchvision import transforms
 
 from st_writer import save_st
+from torch_models import LeNet  # the reference project's Net (same state_dict)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "fixtures", "seed")
@@ -28,23 +27,6 @@ os.makedirs(OUT, exist_ok=True)
 
 tf = transforms.Compose([transforms.Resize((32, 32)), transforms.ToTensor(),
                          transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
-
-
-class Net(nn.Module):   # the reference project's "handmade" CNN
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 6, 5)
-        self.pool = nn.MaxPool2d(2, 2)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        self.fc1 = nn.Linear(16 * 5 * 5, 120)
-        self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, 2)
-
-    def forward(self, x):
-        x = self.pool(F.relu(self.conv1(x)))
-        x = self.pool(F.relu(self.conv2(x)))
-        x = torch.flatten(x, 1)
-        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
 
 
 t = {}
@@ -57,7 +39,7 @@ syn[40:60, :] = 250
 Image.fromarray(syn, mode="L").save(os.path.join(OUT, "synthetic.png"))
 t["synthetic_input"] = tf(Image.open(os.path.join(OUT, "synthetic.png")).convert("RGB"))
 for name in ("CNN_handmade_1", "CNN_handmade_2"):
-    net = Net()
+    net = LeNet()
     net.load_state_dict(torch.load(os.path.join(SEED, name + ".pth"), map_location="cpu"))
     net.eval()
     with torch.no_grad():

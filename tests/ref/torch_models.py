@@ -1,0 +1,46 @@
+"""The networks in PyTorch, with voxgender's parameter names, for the
+reference scripts (tests/ref/) and the benchmark peer (bench/torch_nn.py)."""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class LeNet(nn.Module):
+    """The reference project's "handmade" CNN on 3x32x32 images (its names:
+    conv1, conv2, fc1, fc2, fc3)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 6, 5)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(400, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 2)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = torch.flatten(x, 1)
+        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
+
+
+class CNN(nn.Module):
+    """voxgender's 'cnn' (src/nn/arch.c). DROPOUT None leaves the dropout
+    layer out (the C gradient tests set its p to 0)."""
+
+    def __init__(self, dropout=None):
+        super().__init__()
+        chans = [(1, 16), (16, 32), (32, 64), (64, 128), (128, 128)]
+        for i, (a, b) in enumerate(chans, 1):
+            setattr(self, f"conv{i}", nn.Conv2d(a, b, 3, 2 if i == 1 else 1, 1, bias=False))
+            setattr(self, f"bn{i}", nn.BatchNorm2d(b))
+        self.drop = nn.Dropout(dropout) if dropout is not None else nn.Identity()
+        self.fc = nn.Linear(1024, 2)
+
+    def forward(self, x):
+        for i in range(1, 6):
+            x = F.relu(getattr(self, f"bn{i}")(getattr(self, f"conv{i}")(x)))
+            if i in (2, 3, 4):
+                x = F.max_pool2d(x, 2)
+        x = x.mean(dim=3, keepdim=True)
+        return self.fc(self.drop(torch.flatten(x, 1)))
