@@ -584,7 +584,8 @@ typedef void (*vg_segment_cb)(void *ctx, const vg_segment *seg);
 
 /* Streaming segmentation with a log-mel model M (borrowed; must outlive the
  * segmenter): feed 16 kHz mono samples in blocks of any size; segments are
- * reported as they are decided, at most about 62 s after their end. The
+ * reported as they are decided, at most about 68 s after their end (a 60 s
+ * decoding chunk plus 8 s of window context). The
  * result does not depend on how the stream is cut into blocks. Memory is
  * bounded whatever the length of the stream. Caller owns the segmenter. */
 typedef struct vg_segmenter vg_segmenter;

@@ -46,7 +46,8 @@ double vg_model_macs(vg_model *m, int h, int w)
 int vg_model_forward(vg_model *m, const float *x, int n, int h, int w, float *logits)
 {
     if (!m || !x || !logits || n < 1) return VG_EARG;
-    if (nn_plan(m, n, h, w, 0)) return (h < 1 || w < 1) ? VG_EARG : VG_EARG;
+    int rc = nn_plan(m, n, h, w, 0);
+    if (rc) return rc;
     const float *y = nn_forward(m, x, n, h, w, 0);
     if (!y) return VG_ENOMEM;
     memcpy(logits, y, sizeof(float) * (size_t)n * m->n_classes);

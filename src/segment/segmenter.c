@@ -330,19 +330,17 @@ static int compute_frame(vg_segmenter *s)
 /* Units whose windows are all counted can be decoded, a chunk at a time. */
 static int decode_ready(vg_segmenter *s, int at_end)
 {
+    int rc = VG_OK;
     if (!at_end) {
-        /* units fully before the last counted window's reach are complete */
+        /* every window that can contain a unit before this frame has been
+         * queued; flush the queue, then those units are complete */
         long long complete_frames = s->n_frames - CTX - STEP;
         long long ready = complete_frames > 0 ? complete_frames / UNIT : 0;
-        if (ready - s->first_unit >= CHUNK && s->n_batch == 0) return decode_chunk(s, CHUNK);
-        if (ready - s->first_unit >= CHUNK + BATCH * STEP / UNIT) {
-            int rc = flush_batch(s);
-            if (rc) return rc;
-            return decode_chunk(s, CHUNK);
-        }
-        return VG_OK;
+        if (ready - s->first_unit < CHUNK) return VG_OK;
+        rc = flush_batch(s);
+        return rc ? rc : decode_chunk(s, CHUNK);
     }
-    int rc = flush_batch(s);
+    rc = flush_batch(s);
     while (!rc && s->n_units > 0) rc = decode_chunk(s, s->n_units < CHUNK ? s->n_units : CHUNK);
     return rc;
 }
