@@ -1,5 +1,6 @@
 /* Built-in architectures, as declarative descriptions (grammar: model.c).
  * Adding one is adding a row. */
+#include "model.h"
 #include "voxgender.h"
 
 #include <pthread.h>
@@ -19,8 +20,10 @@ static const char *VGG_NAMES[4] = {"vgg11", "vgg13", "vgg16", "vgg19"};
 static char vgg_desc[4][2048];
 static pthread_once_t vgg_once = PTHREAD_ONCE_INIT;
 
+static void build_resnet18(void);
 static void build_vgg(void)
 {
+    build_resnet18();
     for (int v = 0; v < 4; v++) {
         char *d = vgg_desc[v];
         size_t n = sizeof vgg_desc[v], used = (size_t)snprintf(d, n, "input 3 224 224");
@@ -39,6 +42,50 @@ static void build_vgg(void)
                  "; flatten; classifier.0: linear 4096; relu; dropout p=0.5; classifier.3: linear 4096; "
                  "relu; dropout p=0.5; classifier.6: linear 1000");
     }
+}
+
+/* torchvision's ResNet with BasicBlocks (resnet18: widths 64..512, two
+ * blocks per stage), with its parameter names (conv1, bn1, layerS.B.conv1,
+ * .bn1, .conv2, .bn2, .downsample.0/1, fc). Each block's output ReLU carries
+ * the block's name, so the next block's shortcut can refer to it. */
+int nn_resnet_description(char *d, size_t n, int stages, const int *widths, const int *blocks,
+                          int in_size, int classes)
+{
+    size_t used = (size_t)snprintf(d, n,
+                                   "input 3 %d %d; conv1: conv %d k=7 s=2 p=3 bias=0; bn1: bn; relu; "
+                                   "maxpool: maxpool k=3 s=2 p=1",
+                                   in_size, in_size, widths[0]);
+    char in[32] = "maxpool";
+    int planes_in = widths[0];
+    for (int s = 0; s < stages; s++)
+        for (int b = 0; b < blocks[s]; b++) {
+            char name[32];
+            snprintf(name, sizeof name, "layer%d.%d", s + 1, b);
+            const int w = widths[s], stride = s > 0 && b == 0 ? 2 : 1;
+            used += (size_t)snprintf(d + used, used < n ? n - used : 0,
+                                     "; %s.conv1: conv %d k=3 s=%d p=1 bias=0; %s.bn1: bn; relu; "
+                                     "%s.conv2: conv %d k=3 p=1 bias=0; %s.bn2: bn",
+                                     name, w, stride, name, name, w, name);
+            if (stride != 1 || planes_in != w)   /* projection shortcut */
+                used += (size_t)snprintf(d + used, used < n ? n - used : 0,
+                                         "; %s.downsample.0: conv %d k=1 s=%d bias=0 from=%s; "
+                                         "%s.downsample.1: bn; add %s.bn2",
+                                         name, w, stride, in, name, name);
+            else
+                used += (size_t)snprintf(d + used, used < n ? n - used : 0, "; add %s", in);
+            used += (size_t)snprintf(d + used, used < n ? n - used : 0, "; %s: relu", name);
+            snprintf(in, sizeof in, "%s", name);
+            planes_in = w;
+        }
+    used += (size_t)snprintf(d + used, used < n ? n - used : 0, "; gap; flatten; fc: linear %d", classes);
+    return used < n ? 0 : -1;
+}
+
+static char resnet18_desc[4096];
+static void build_resnet18(void)
+{
+    const int widths[4] = {64, 128, 256, 512}, blocks[4] = {2, 2, 2, 2};
+    nn_resnet_description(resnet18_desc, sizeof resnet18_desc, 4, widths, blocks, 224, 1000);
 }
 
 static const struct { const char *name, *description; } BUILTIN[] = {
@@ -68,6 +115,7 @@ const char *vg_arch_builtin(const char *name)
     pthread_once(&vgg_once, build_vgg);
     for (int v = 0; v < 4; v++)
         if (!strcmp(name, VGG_NAMES[v])) return vgg_desc[v];
+    if (!strcmp(name, "resnet18")) return resnet18_desc;
     for (size_t i = 0; i < sizeof BUILTIN / sizeof BUILTIN[0]; i++)
         if (!strcmp(BUILTIN[i].name, name)) return BUILTIN[i].description;
     return NULL;

@@ -34,11 +34,14 @@ void forward_linear(float *y, const float *x, const float *w, const float *b,
 void backward_linear(float *dx, float *dw, float *db, const float *dy, const float *x,
                      const float *w, int n, int in, int out);
 
-/* ---- pooling over x[N,C,H,W] with kernel KH x KW, stride SH x SW, no padding,
- * floor mode: y[N,C,OH,OW]. maxpool records argmax[N,C,OH,OW] (index in the
- * H*W plane; the first maximum wins, as in PyTorch). */
+/* ---- pooling over x[N,C,H,W] with kernel KH x KW, stride SH x SW, floor
+ * mode: y[N,C,OH,OW], OH = (H + 2*PH - KH) / SH + 1. Padding (max-pool only,
+ * PH <= KH/2 as PyTorch requires) never wins a maximum: it is -inf, as in
+ * ResNet's stem. maxpool records argmax[N,C,OH,OW] (index in the H*W plane;
+ * the first maximum wins, as in PyTorch). */
 typedef struct pool_shape {
     int n, c, h, w, kh, kw, sh, sw, oh, ow;
+    int ph, pw;
 } pool_shape;
 int pool_shape_init(pool_shape *s);
 void forward_maxpool(float *y, int32_t *argmax, const float *x, const pool_shape *s);

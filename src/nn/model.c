@@ -7,11 +7,19 @@
  *   [name:] bn [eps=1e-5] [momentum=0.1]     (BatchNorm over channels)
  *   [name:] linear OUT [bias=1|0]
  *   relu | flatten | logsoftmax
- *   maxpool k=2[xK] [s=k] | avgpool k=2[xK] [s=k]
+ *   maxpool k=2[xK] [s=k] [p=0[xP]] | avgpool k=2[xK] [s=k]
  *   gap        global average over H and W  -> [C, 1, 1]
  *   timepool   average over W (time) only   -> [C, H, 1]
  *   dropout p=0.5
- * Unnamed conv/bn/linear layers get "layerN" names (N = layer index). */
+ *   [name:] add NAME            input + the output of the earlier layer NAME
+ *   any layer: from=NAME        read the earlier layer NAME's output instead
+ *                               of the previous layer's (a branch)
+ * Unnamed conv/bn/linear layers get "layerN" names (N = layer index); any
+ * layer may be named so that add/from can refer to it. A residual block:
+ *   b0: relu; c1: conv 8 k=3 p=1; n1: bn; relu; c2: conv 8 k=3 p=1; n2: bn;
+ *   add b0; relu
+ * and with a projection shortcut (n2's output is kept for the add):
+ *   ...; n2: bn; d0: conv 16 k=1 s=2 from=b0; d1: bn; add n2; relu */
 #include "model.h"
 
 #include <cblas.h>
@@ -73,7 +81,15 @@ static const struct { const char *word; layer_kind kind; } KINDS[] = {
     {"conv", L_CONV},       {"bn", L_BN},           {"relu", L_RELU},
     {"maxpool", L_MAXPOOL}, {"avgpool", L_AVGPOOL}, {"gap", L_GAP},
     {"timepool", L_TIMEPOOL}, {"flatten", L_FLATTEN}, {"dropout", L_DROPOUT},
-    {"linear", L_LINEAR},   {"logsoftmax", L_LOGSOFTMAX}};
+    {"linear", L_LINEAR},   {"logsoftmax", L_LOGSOFTMAX}, {"add", L_ADD}};
+
+/* Index of the earlier layer called NAME, or -1. */
+static int find_layer(const vg_model *m, const char *name)
+{
+    for (int i = 0; i < m->n_layers; i++)
+        if (!strcmp(m->layers[i].name, name)) return i;
+    return -1;
+}
 
 static int parse_item(vg_model *m, char *item, char *err, size_t errlen)
 {
@@ -93,7 +109,8 @@ static int parse_item(vg_model *m, char *item, char *err, size_t errlen)
         return VG_OK;
     }
     nn_layer L = {.w = -1, .b = -1, .rmean = -1, .rvar = -1, .bias = 1, .kh = 1, .kw = 1,
-                  .sh = 0, .sw = 0, .p = 0.5f, .eps = 1e-5f, .momentum = 0.1f};
+                  .sh = 0, .sw = 0, .p = 0.5f, .eps = 1e-5f, .momentum = 0.1f,
+                  .src = m->n_layers - 1, .other = -1};
     size_t tl = strlen(tok);
     if (tok[tl - 1] == ':') {
         if (tl - 1 >= sizeof L.name || tl == 1) {
@@ -121,7 +138,21 @@ static int parse_item(vg_model *m, char *item, char *err, size_t errlen)
         }
         L.out = (int)v;
     }
+    if (L.kind == L_ADD) {
+        char *t = strtok_r(NULL, " \t\n", &save);
+        if (!t || (L.other = find_layer(m, t)) < 0) {
+            snprintf(err, errlen, "add: expected the name of an earlier layer, got '%s'", t ? t : "");
+            return VG_EARG;
+        }
+    }
     while ((tok = strtok_r(NULL, " \t\n", &save))) {
+        if (!strncmp(tok, "from=", 5)) {
+            if ((L.src = find_layer(m, tok + 5)) < 0) {
+                snprintf(err, errlen, "from=: no earlier layer called '%s'", tok + 5);
+                return VG_EARG;
+            }
+            continue;
+        }
         if (parse_option(&L, tok)) {
             snprintf(err, errlen, "bad option '%s'", tok);
             return VG_EARG;
@@ -130,8 +161,15 @@ static int parse_item(vg_model *m, char *item, char *err, size_t errlen)
     /* stride defaults: 1 for conv, the kernel for pooling */
     if (L.sh == 0) L.sh = (L.kind == L_MAXPOOL || L.kind == L_AVGPOOL) ? L.kh : 1;
     if (L.sw == 0) L.sw = (L.kind == L_MAXPOOL || L.kind == L_AVGPOOL) ? L.kw : 1;
+    if (L.kind == L_AVGPOOL && (L.ph || L.pw)) {
+        snprintf(err, errlen, "avgpool: padding is not supported");
+        return VG_EARG;
+    }
     if (!L.name[0] && (L.kind == L_CONV || L.kind == L_BN || L.kind == L_LINEAR))
         snprintf(L.name, sizeof L.name, "layer%d", m->n_layers);
+    /* outputs read out of order must survive inference's buffer reuse */
+    if (L.src >= 0 && L.src != m->n_layers - 1) m->layers[L.src].keep = 1;
+    if (L.other >= 0) m->layers[L.other].keep = 1;
     nn_layer *grown = realloc(m->layers, sizeof(nn_layer) * (size_t)(m->n_layers + 1));
     if (!grown) return VG_ENOMEM;
     m->layers = grown;
@@ -141,12 +179,23 @@ static int parse_item(vg_model *m, char *item, char *err, size_t errlen)
 
 /* Shapes through the network for input [c, h, w]; fills ic..ow of every
  * layer. Returns -1 with a reason if a layer cannot take its input. */
-static int infer_shapes(vg_model *m, int c, int h, int w, char *err, size_t errlen)
+static int infer_shapes(vg_model *m, int in_c, int in_h, int in_w, char *err, size_t errlen)
 {
     for (int i = 0; i < m->n_layers; i++) {
         nn_layer *L = &m->layers[i];
+        const nn_layer *S = L->src >= 0 ? &m->layers[L->src] : NULL;
+        int c = S ? S->oc : in_c, h = S ? S->oh : in_h, w = S ? S->ow : in_w;
         L->ic = c; L->ih = h; L->iw = w;
         switch (L->kind) {
+        case L_ADD: {
+            const nn_layer *O = &m->layers[L->other];
+            if (O->oc != c || O->oh != h || O->ow != w) {
+                snprintf(err, errlen, "layer %d: add %s: its %dx%dx%d output differs from the %dx%dx%d input",
+                         i, O->name, O->oc, O->oh, O->ow, c, h, w);
+                return -1;
+            }
+            break;
+        }
         case L_CONV: {
             conv_shape s = {.n = 1, .c = c, .h = h, .w = w, .oc = L->out, .kh = L->kh,
                             .kw = L->kw, .sh = L->sh, .sw = L->sw, .ph = L->ph, .pw = L->pw};
@@ -156,7 +205,7 @@ static int infer_shapes(vg_model *m, int c, int h, int w, char *err, size_t errl
         }
         case L_MAXPOOL: case L_AVGPOOL: {
             pool_shape s = {.n = 1, .c = c, .h = h, .w = w, .kh = L->kh, .kw = L->kw,
-                            .sh = L->sh, .sw = L->sw};
+                            .sh = L->sh, .sw = L->sw, .ph = L->ph, .pw = L->pw};
             if (pool_shape_init(&s)) goto too_small;
             h = s.oh; w = s.ow;
             break;
@@ -355,7 +404,8 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
         nn_layer *L = &m->layers[i];
         size_t out = (size_t)n * L->oc * L->oh * L->ow;
         if (!training) {
-            L->y = (size_t)(i % 2) * largest;
+            if (L->keep) { L->y = act; act += out; }
+            else L->y = (size_t)(i % 2) * largest;
             L->save = L->bn_invstd = 2 * largest;   /* unused in inference */
             if (L->kind == L_MAXPOOL) { L->argmax = iact; iact += out; }
             if (L->kind == L_BN) { L->bn_invstd = act; act += (size_t)L->ic; }
@@ -391,6 +441,14 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
         }
     }
     free(m->act); free(m->dact); free(m->iact); free(m->col); free(m->dinput); free(m->wtmp);
+    free(m->gtmp); free(m->gdone);
+    m->gtmp = NULL; m->gdone = NULL;
+    /* a branch's input gradient is summed through GTMP, as large as any layer input */
+    size_t gtmp = 0;
+    for (int i = 0; training && i < m->n_layers; i++) {
+        size_t in = (size_t)n * m->layers[i].ic * m->layers[i].ih * m->layers[i].iw;
+        if (in > gtmp) gtmp = in;
+    }
     /* Batch-parallel mode needs a sample per thread and enough work per
      * sample to pay for thread hand-offs (lenet's 0.65 M MACs do not). */
     double macs = 0;
@@ -407,10 +465,15 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
     m->col = malloc(sizeof(float) * col * (size_t)m->n_threads);
     m->wtmp = training ? malloc(sizeof(float) * wtmp * (size_t)m->n_threads) : NULL;
     m->dinput = training ? malloc(sizeof(float) * (size_t)n * m->in_c * h * w) : NULL;
-    if (!m->act || !m->iact || !m->col || (training && (!m->dact || !m->dinput || !m->wtmp))) {
+    m->gtmp = training ? malloc(sizeof(float) * gtmp) : NULL;
+    m->gdone = training ? malloc(sizeof(int) * (size_t)(m->n_layers + 1)) : NULL;
+    if (!m->act || !m->iact || !m->col ||
+        (training && (!m->dact || !m->dinput || !m->wtmp || !m->gtmp || !m->gdone))) {
         free(m->act); free(m->dact); free(m->iact); free(m->col); free(m->dinput); free(m->wtmp);
-        m->act = m->dact = m->col = m->dinput = m->wtmp = NULL;
+        free(m->gtmp); free(m->gdone);
+        m->act = m->dact = m->col = m->dinput = m->wtmp = m->gtmp = NULL;
         m->iact = NULL;
+        m->gdone = NULL;
         m->plan_n = 0;
         return VG_ENOMEM;
     }
@@ -430,7 +493,7 @@ static conv_shape conv_of(const nn_layer *L, int n)
 static pool_shape pool_of(const nn_layer *L, int n)
 {
     pool_shape s = {.n = n, .c = L->ic, .h = L->ih, .w = L->iw, .kh = L->kh, .kw = L->kw,
-                    .sh = L->sh, .sw = L->sw};
+                    .sh = L->sh, .sw = L->sw, .ph = L->ph, .pw = L->pw};
     pool_shape_init(&s);
     return s;
 }
@@ -508,9 +571,27 @@ static void threads_leave(const vg_model *m, thread_ctx c)
 
 static const float *forward_pass(vg_model *m, const float *x, int n, int h, int w, int training);
 
+int nn_can_start_at(const vg_model *m, int start)
+{
+    if (start < 0 || start >= m->n_layers) return 0;
+    for (int i = start; i < m->n_layers; i++) {
+        const nn_layer *L = &m->layers[i];
+        if (L->src < start - 1 || (L->src < 0 && start > 0)) return 0;
+        if (L->kind == L_ADD && L->other < start) return 0;
+    }
+    return 1;
+}
+
+/* The output of layer J for the current pass: X itself for the layer before
+ * the pass's first (or the network input, J = -1). */
+static const float *output_of(const vg_model *m, int j, const float *x)
+{
+    return j < m->start ? x : m->act + m->layers[j].y;
+}
+
 const float *nn_forward_from(vg_model *m, const float *x, int n, int h, int w, int training, int start)
 {
-    if (start < 0 || start >= m->n_layers || nn_plan(m, n, h, w, training)) return NULL;
+    if (!nn_can_start_at(m, start) || nn_plan(m, n, h, w, training)) return NULL;
     m->start = start;
     m->end = m->n_layers;
     thread_ctx c = threads_enter(m);
@@ -558,13 +639,18 @@ int nn_first_trainable(const vg_model *m)
 static const float *forward_pass(vg_model *m, const float *x, int n, int h, int w, int training)
 {
     (void)h; (void)w;
-    const float *in = x;
     float *P = m->arena;
     for (int i = m->start; i < m->end; i++) {
         nn_layer *L = &m->layers[i];
+        const float *in = output_of(m, L->src, x);
         float *y = m->act + L->y;
         size_t count = (size_t)n * L->oc * L->oh * L->ow;
         switch (L->kind) {
+        case L_ADD: {
+            const float *o = output_of(m, L->other, x);
+            for (size_t k = 0; k < count; k++) y[k] = in[k] + o[k];
+            break;
+        }
         case L_CONV: conv_forward(m, L, in, y, n); break;
         case L_LINEAR:
             forward_linear(y, in, P + L->w, L->b >= 0 ? P + L->b : NULL, n, L->ic, L->oc);
@@ -598,9 +684,8 @@ static const float *forward_pass(vg_model *m, const float *x, int n, int h, int 
             break;
         case L_LOGSOFTMAX: forward_logsoftmax(y, in, n, L->ic); break;
         }
-        in = y;
     }
-    return in;
+    return m->act + m->layers[m->end - 1].y;
 }
 
 static void backward_pass(vg_model *m, const float *x, const float *dlogits, int want_dinput);
@@ -612,23 +697,57 @@ void nn_backward(vg_model *m, const float *x, const float *dlogits, int want_din
     threads_leave(m, c);
 }
 
+/* Gradient routing: a layer's backward writes the gradient of its input
+ * into the output-gradient buffer of its source layer. Layers run in reverse
+ * order, so every reader of an output has run before the output's own layer;
+ * the first reader writes, later ones (branches) add through m->gtmp. */
+static float *grad_target(vg_model *m, int j, int stop, int want_dinput)
+{
+    if (j >= stop) return m->dact + m->layers[j].y;
+    return j < 0 && want_dinput ? m->dinput : NULL;
+}
+
+static void grad_commit(vg_model *m, int j, float *target, const float *written, size_t count)
+{
+    if (!target) return;
+    if (written != target)
+        for (size_t k = 0; k < count; k++) target[k] += written[k];
+    m->gdone[j + 1] = 1;
+}
+
 static void backward_pass(vg_model *m, const float *x, const float *dlogits, int want_dinput)
 {
     const int n = m->plan_n;
     float *P = m->arena, *G = m->grads;
     nn_layer *last = &m->layers[m->n_layers - 1];
     memcpy(m->dact + last->y, dlogits, sizeof(float) * (size_t)n * m->n_classes);
+    memset(m->gdone, 0, sizeof(int) * (size_t)(m->n_layers + 1));
     /* Layers before the first trainable one need no gradient at all. */
     const int stop = want_dinput ? m->start : (nn_first_trainable(m) > m->start ? nn_first_trainable(m) : m->start);
     for (int i = m->n_layers - 1; i >= stop; i--) {
         nn_layer *L = &m->layers[i];
-        const float *in = i > m->start ? m->act + m->layers[i - 1].y : x;
-        float *dx = i > stop ? m->dact + m->layers[i - 1].y : (want_dinput && i == 0 ? m->dinput : NULL);
+        const float *in = output_of(m, L->src, x);
+        float *target = grad_target(m, L->src, stop, want_dinput);
+        /* the first reader of an output overwrites its gradient; others add */
+        float *dx = target && m->gdone[L->src + 1] ? m->gtmp : target;
         const float *dy = m->dact + L->y, *y = m->act + L->y;
         size_t in_count = (size_t)n * L->ic * L->ih * L->iw;
+        if (L != last && !m->gdone[i + 1]) continue;   /* an output nothing reads */
+        if (L->kind == L_ADD) {
+            float *other = grad_target(m, L->other, stop, want_dinput);
+            float *dother = other && m->gdone[L->other + 1] ? m->gtmp : other;
+            if (dother) {
+                memcpy(dother, dy, sizeof(float) * in_count);
+                grad_commit(m, L->other, other, dother, in_count);
+            }
+            if (dx) memcpy(dx, dy, sizeof(float) * in_count);
+            grad_commit(m, L->src, target, dx, in_count);
+            continue;
+        }
         /* Layers without parameters have nothing to do if no one needs dx. */
         if (!dx && L->kind != L_CONV && L->kind != L_LINEAR && L->kind != L_BN) continue;
         switch (L->kind) {
+        case L_ADD: break;
         case L_CONV: conv_backward(m, L, in, dy, dx, n); break;
         case L_LINEAR:
             backward_linear(dx, G + L->w, L->b >= 0 ? G + L->b : NULL, dy, in, P + L->w, n,
@@ -668,6 +787,7 @@ static void backward_pass(vg_model *m, const float *x, const float *dlogits, int
         case L_DROPOUT: backward_dropout(dx, dy, m->act + L->save, in_count); break;
         case L_LOGSOFTMAX: backward_logsoftmax(dx, dy, y, n, L->ic); break;
         }
+        grad_commit(m, L->src, target, dx, in_count);
     }
 }
 
@@ -693,5 +813,6 @@ void vg_model_destroy(vg_model *m)
     }
     free(m->meta);
     free(m->act); free(m->dact); free(m->iact); free(m->col); free(m->dinput); free(m->wtmp);
+    free(m->gtmp); free(m->gdone);
     free(m);
 }

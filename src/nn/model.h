@@ -11,7 +11,7 @@
 
 typedef enum {
     L_CONV, L_BN, L_RELU, L_MAXPOOL, L_AVGPOOL, L_GAP, L_TIMEPOOL, L_FLATTEN,
-    L_DROPOUT, L_LINEAR, L_LOGSOFTMAX
+    L_DROPOUT, L_LINEAR, L_LOGSOFTMAX, L_ADD
 } layer_kind;
 
 typedef struct nn_layer {
@@ -23,6 +23,11 @@ typedef struct nn_layer {
     int bias;
     float p;                  /* dropout probability */
     float eps, momentum;      /* batch norm */
+    /* wiring: the layer reads the output of layer SRC (-1 = the network
+     * input; by default the previous layer); L_ADD adds layer OTHER's output
+     * to it (a residual connection). KEEP: the output is read by a layer
+     * other than the next one, so inference must not reuse its buffer. */
+    int src, other, keep;
     /* parameter offsets (floats) into the arena; -1 when absent */
     long w, b, rmean, rvar;
     /* shapes for the current plan: input [N, ic, ih, iw] -> output [N, oc, oh, ow] */
@@ -78,6 +83,8 @@ struct vg_model {
     size_t n_wtmp;            /* floats per thread */
     int n_threads;            /* threads of the current plan */
     float *dinput;            /* gradient w.r.t. the network input */
+    float *gtmp;              /* a layer-input gradient to add to another (branches) */
+    int *gdone;               /* [n_layers + 1]: output gradient written (index + 1) */
     int start;                /* first layer of the current pass */
     int end;                  /* one past the last layer of the current pass */
     uint64_t rng;             /* dropout stream */
@@ -106,8 +113,16 @@ void nn_backward(vg_model *m, const float *x, const float *dlogits, int want_din
 const float *nn_forward_prefix(vg_model *m, const float *x, int n, int h, int w, int end);
 /* Freeze (1) or unfreeze (0) the convolution and batch-norm layers. */
 void nn_freeze_features(vg_model *m, int frozen);
+/* Whether a pass may start at layer START given only layer START-1's output
+ * (no later layer reads an earlier output). */
+int nn_can_start_at(const vg_model *m, int start);
 /* Index of the first layer with trainable (unfrozen) parameters. */
 int nn_first_trainable(const vg_model *m);
 void nn_zero_grad(vg_model *m);
+/* A torchvision-named ResNet (BasicBlock) description in D[N]: STAGES stages
+ * of BLOCKS[s] blocks of WIDTHS[s] channels on 3 x IN_SIZE x IN_SIZE images.
+ * Returns -1 if N is too small. resnet18 is {64,128,256,512} x {2,2,2,2}. */
+int nn_resnet_description(char *d, size_t n, int stages, const int *widths, const int *blocks,
+                          int in_size, int classes);
 nn_tensor *nn_find_tensor(vg_model *m, const char *name);
 #endif

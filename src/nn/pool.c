@@ -5,10 +5,11 @@
 
 int pool_shape_init(pool_shape *s)
 {
-    if (s->kh < 1 || s->kw < 1 || s->sh < 1 || s->sw < 1 || s->h < s->kh || s->w < s->kw)
+    if (s->kh < 1 || s->kw < 1 || s->sh < 1 || s->sw < 1 || s->ph < 0 || s->pw < 0 ||
+        2 * s->ph > s->kh || 2 * s->pw > s->kw || s->h + 2 * s->ph < s->kh || s->w + 2 * s->pw < s->kw)
         return -1;
-    s->oh = (s->h - s->kh) / s->sh + 1;
-    s->ow = (s->w - s->kw) / s->sw + 1;
+    s->oh = (s->h + 2 * s->ph - s->kh) / s->sh + 1;
+    s->ow = (s->w + 2 * s->pw - s->kw) / s->sw + 1;
     return 0;
 }
 
@@ -40,7 +41,7 @@ static void maxpool_2x2(float *y, int32_t *argmax, const float *x, const pool_sh
 
 void forward_maxpool(float *y, int32_t *argmax, const float *x, const pool_shape *s)
 {
-    if (s->kh == 2 && s->kw == 2 && s->sh == 2 && s->sw == 2) {
+    if (s->kh == 2 && s->kw == 2 && s->sh == 2 && s->sw == 2 && !s->ph && !s->pw) {
         maxpool_2x2(y, argmax, x, s);
         return;
     }
@@ -52,11 +53,16 @@ void forward_maxpool(float *y, int32_t *argmax, const float *x, const pool_shape
         int32_t *ap = argmax + p * s->oh * s->ow;
         for (int oy = 0; oy < s->oh; oy++)
             for (int ox = 0; ox < s->ow; ox++) {
-                int best = (oy * s->sh) * s->w + ox * s->sw;
+                /* the window clipped to the image; PH <= KH/2 keeps it non-empty */
+                const int y0 = oy * s->sh - s->ph, x0 = ox * s->sw - s->pw;
+                const int i0 = y0 < 0 ? -y0 : 0, j0 = x0 < 0 ? -x0 : 0;
+                const int i1 = y0 + s->kh > s->h ? s->h - y0 : s->kh;
+                const int j1 = x0 + s->kw > s->w ? s->w - x0 : s->kw;
+                int best = (y0 + i0) * s->w + x0 + j0;
                 float m = xp[best];
-                for (int i = 0; i < s->kh; i++)
-                    for (int j = 0; j < s->kw; j++) {
-                        int idx = (oy * s->sh + i) * s->w + ox * s->sw + j;
+                for (int i = i0; i < i1; i++)
+                    for (int j = j0; j < j1; j++) {
+                        int idx = (y0 + i) * s->w + x0 + j;
                         if (xp[idx] > m) { m = xp[idx]; best = idx; }
                     }
                 yp[oy * s->ow + ox] = m;

@@ -438,7 +438,7 @@ int vg_train(const vg_dataset *d, const vg_train_config *cfg, const vg_train_cal
     for (int i = 0; i < stop_at; i++)
         if (m->layers[i].kind == L_DROPOUT) { stop_at = i; break; }
     if (cfg->freeze_features && !cfg->no_prefix_cache && (!logmel || cfg->augment == 0) &&
-        stop_at > 0 && stop_at < m->n_layers) {
+        stop_at > 0 && stop_at < m->n_layers && nn_can_start_at(m, stop_at)) {
         start = stop_at;
         if ((rc = cache_prefix(m, &tr, T, start, &fe, logmel)) || (rc = cache_prefix(m, &va, 0, start, &fe, logmel)))
             goto done_train;

@@ -44,3 +44,39 @@ class CNN(nn.Module):
                 x = F.max_pool2d(x, 2)
         x = x.mean(dim=3, keepdim=True)
         return self.fc(self.drop(torch.flatten(x, 1)))
+
+
+class TinyResNet(nn.Module):
+    """torchvision's ResNet layout and names (conv1, bn1, layerS.B.*, fc) with
+    torchvision's own BasicBlock, but few channels, so that fixtures stay
+    small; voxgender builds the same network with nn_resnet_description
+    (src/nn/arch.c). resnet18 is widths (64, 128, 256, 512), blocks
+    (2, 2, 2, 2)."""
+
+    def __init__(self, widths=(8, 16), blocks=(2, 1), classes=2):
+        super().__init__()
+        from torchvision.models.resnet import BasicBlock
+        self.conv1 = nn.Conv2d(3, widths[0], 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        inplanes = widths[0]
+        for s, (w, nb) in enumerate(zip(widths, blocks)):
+            layers = []
+            for b in range(nb):
+                stride = 2 if s > 0 and b == 0 else 1
+                down = None
+                if stride != 1 or inplanes != w:
+                    down = nn.Sequential(nn.Conv2d(inplanes, w, 1, stride, bias=False), nn.BatchNorm2d(w))
+                layers.append(BasicBlock(inplanes, w, stride, down))
+                inplanes = w
+            setattr(self, f"layer{s + 1}", nn.Sequential(*layers))
+        self.n_stages = len(widths)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(inplanes, classes)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        for s in range(self.n_stages):
+            x = getattr(self, f"layer{s + 1}")(x)
+        return self.fc(torch.flatten(self.avgpool(x), 1))

@@ -77,6 +77,49 @@ TEST(torch_arch_cnn_forward_loss_gradients)
     arch_case("cnn", "arch_cnn.safetensors");
 }
 
+/* torchvision's layout and BasicBlock with few channels (TinyResNet in
+ * tests/ref/torch_models.py): residual adds, a projection shortcut, the
+ * padded stem max-pool. */
+static char *tiny_resnet(void)
+{
+    static char d[4096];
+    const int widths[2] = {8, 16}, blocks[2] = {2, 1};
+    return nn_resnet_description(d, sizeof d, 2, widths, blocks, 32, 2) ? NULL : d;
+}
+
+TEST(torch_arch_resnet_forward_loss_gradients)
+{
+    arch_case(tiny_resnet(), "arch_resnet_tiny.safetensors");
+}
+
+TEST(resnet18_has_torchvisions_size_and_names)
+{
+    vg_model *m;
+    REQUIRE(vg_model_create("resnet18", 0, &m, NULL, 0) == VG_OK);
+    CHECKF(vg_model_num_params(m) == 11689512, "%zu parameters", vg_model_num_params(m));
+    CHECKF(fabs(vg_model_macs(m, 224, 224) - 1.814e9) < 0.01e9, "%.4g MACs", vg_model_macs(m, 224, 224));
+    const char *names[] = {"conv1.weight", "bn1.running_var", "layer1.1.bn2.bias", "layer2.0.downsample.0.weight",
+                           "layer4.1.conv2.weight", "fc.weight"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) CHECKF(nn_find_tensor(m, names[i]), "no %s", names[i]);
+    CHECK(nn_find_tensor(m, "layer1.0.downsample.0.weight") == NULL);   /* 64 -> 64, stride 1 */
+    vg_model_destroy(m);
+}
+
+TEST(branch_descriptions_are_checked)
+{
+    vg_model *m = NULL;
+    char err[256];
+    CHECK(vg_model_create("input 1 4 4; a: relu; add nowhere", 0, &m, err, sizeof err) != VG_OK);
+    CHECKF(strstr(err, "add: expected the name of an earlier layer"), "%s", err);
+    CHECK(vg_model_create("input 1 4 4; a: relu; c: conv 2 k=1 from=later; later: relu", 0, &m, err, sizeof err) != VG_OK);
+    CHECKF(strstr(err, "no earlier layer called 'later'"), "%s", err);
+    CHECK(vg_model_create("input 1 4 4; a: relu; conv 2 k=1; add a; gap; flatten; linear 2", 0, &m, err, sizeof err) != VG_OK);
+    CHECKF(strstr(err, "differs from the"), "%s", err);
+    CHECK(vg_model_create("input 1 4 4; avgpool k=3 s=2 p=1; gap; flatten; linear 2", 0, &m, err, sizeof err) != VG_OK);
+    CHECKF(strstr(err, "avgpool: padding"), "%s", err);
+    CHECK(m == NULL);
+}
+
 TEST(lenet_has_the_reference_parameter_names_and_shapes)
 {
     vg_model *m;

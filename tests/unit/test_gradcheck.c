@@ -3,6 +3,7 @@
  * match central differences. float32 with eps 1e-2: tolerance 1e-2 relative
  * + 2e-3 absolute (round-off of a float32 loss divided by 2 eps). */
 #include "../../src/nn/layers.h"
+#include "../../src/nn/model.h"
 #include "test.h"
 
 #include <math.h>
@@ -174,6 +175,48 @@ TEST(gradcheck_max_and_avg_pool)
     gc_case a = {.name = "avgpool", .nx = nx, .ny = ny, .ctx = &s, .fwd = avgp_f, .bwd = avgp_b};
     gradcheck(&a, x);
     free(x);
+    /* ResNet's stem: 3x3, stride 2, padding 1 (windows clipped at the edges) */
+    pool_shape sp = {.n = 2, .c = 2, .h = 6, .w = 7, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .ph = 1, .pw = 1};
+    REQUIRE(pool_shape_init(&sp) == 0 && sp.oh == 3 && sp.ow == 4);
+    nx = 2 * 2 * 6 * 7;
+    x = malloc(sizeof(float) * nx);
+    fill_separated(x, nx);
+    gc_case cp = {.name = "maxpool padded", .nx = nx, .ny = (size_t)2 * 2 * 3 * 4, .ctx = &sp,
+                  .fwd = maxp_f, .bwd = maxp_b};
+    gradcheck(&cp, x);
+    free(x);
+}
+
+/* ---- branches: residual add and from= through a whole (smooth) network,
+ * where outputs read twice must receive the sum of both gradients */
+static const char *BRANCHY =
+    "input 2 5 5; a: conv 3 k=3 p=1; b: bn; c: conv 3 k=3 p=1 bias=0; add a; "
+    "t: conv 4 k=1 s=2; d: conv 4 k=1 s=2 from=b; add t; gap; flatten; fc: linear 2";
+static void net_f(gc_case *c, const float *x, float *y)
+{
+    vg_model *m = c->ctx;
+    memcpy(y, nn_forward(m, x, 2, 5, 5, 1), sizeof(float) * c->ny);
+}
+static void net_b(gc_case *c, const float *x, const float *dy, float *dx, float **dp)
+{
+    vg_model *m = c->ctx;
+    nn_forward(m, x, 2, 5, 5, 1);
+    nn_zero_grad(m);
+    nn_backward(m, x, dy, 1);
+    memcpy(dx, m->dinput, sizeof(float) * c->nx);
+    for (size_t k = 0; k < c->np[0]; k++) dp[0][k] += m->grads[k];
+}
+
+TEST(gradcheck_residual_branches)
+{
+    vg_model *m;
+    REQUIRE(vg_model_create(BRANCHY, 3, &m, NULL, 0) == VG_OK);
+    float x[2 * 2 * 5 * 5];
+    fill(x, sizeof x / sizeof x[0], 1.0f);
+    gc_case c = {.name = "residual network", .nx = sizeof x / sizeof x[0], .ny = 4, .ctx = m,
+                 .fwd = net_f, .bwd = net_b, .params = {m->arena}, .np = {m->n_arena}};
+    gradcheck(&c, x);
+    vg_model_destroy(m);
 }
 
 static int gdims[5];  /* n c h w over_h */

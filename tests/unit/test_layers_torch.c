@@ -44,13 +44,14 @@ TEST(torch_conv2d_all_variants)
     conv_case("layer_conv_k5s2p2.safetensors", 5, 5, 2, 2, 2, 2, 1);
 }
 
-static void pool_case(const char *file, int is_max, int kh, int kw, int sh, int sw)
+static void pool_case_p(const char *file, int is_max, int kh, int kw, int sh, int sw, int pad)
 {
     st_file *f = st_open(file);
     REQUIRE(f);
     int xs[4];
     st_shape(f, "x", xs, 4);
-    pool_shape s = {.n = xs[0], .c = xs[1], .h = xs[2], .w = xs[3], .kh = kh, .kw = kw, .sh = sh, .sw = sw};
+    pool_shape s = {.n = xs[0], .c = xs[1], .h = xs[2], .w = xs[3], .kh = kh, .kw = kw, .sh = sh, .sw = sw,
+                    .ph = pad, .pw = pad};
     REQUIRE(pool_shape_init(&s) == 0);
     size_t nx, ny;
     float *x = st_get(f, "x", &nx), *yref = st_get(f, "y", &ny);
@@ -66,8 +67,14 @@ static void pool_case(const char *file, int is_max, int kh, int kw, int sh, int 
     st_close(f);
 }
 
+static void pool_case(const char *file, int is_max, int kh, int kw, int sh, int sw)
+{
+    pool_case_p(file, is_max, kh, kw, sh, sw, 0);
+}
+
 TEST(torch_pooling)
 {
+    pool_case_p("layer_maxpool_k3s2p1.safetensors", 1, 3, 3, 2, 2, 1);   /* ResNet's stem */
     pool_case("layer_maxpool_k2.safetensors", 1, 2, 2, 2, 2);
     pool_case("layer_maxpool_k3s2.safetensors", 1, 3, 3, 2, 2);
     pool_case("layer_avgpool_k2.safetensors", 0, 2, 2, 2, 2);
