@@ -18,7 +18,9 @@ static void usage(FILE *f)
         "\n"
         "options:\n"
         "      --arch A        lenet (the reference project's CNN), vgg11, vgg13, vgg16,\n"
-        "                      vgg19 (torchvision names), or a description\n"
+        "                      vgg19, resnet18 (torchvision names), or a description.\n"
+        "                      The output layer takes the checkpoint's class count\n"
+        "                      (a fine-tuned resnet18 with a 2-way fc imports as is)\n"
         "  -o, --output MODEL  safetensors file to write (required)\n"
         "  -h, --help          show this help\n");
 }
@@ -39,7 +41,7 @@ int cmd_import(int argc, char **argv)
         else { cli_error("import: unknown or incomplete option '%s' (see --help)", argv[optind - 1]); return 2; }
     }
     if (argc - optind != 1) { cli_error("import: expected one .pth file (see --help)"); return 2; }
-    if (!arch) { cli_error("import: --arch is required (lenet, vgg11, vgg13, vgg16, vgg19)"); return 2; }
+    if (!arch) { cli_error("import: --arch is required (lenet, vgg11, vgg13, vgg16, vgg19, resnet18)"); return 2; }
     if (!out) { cli_error("import: no output (use -o MODEL.safetensors)"); return 2; }
     vg_model *m;
     char err[512];

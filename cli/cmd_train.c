@@ -60,7 +60,9 @@ static void usage(FILE *f)
         "      --init MODEL        transfer learning: start from MODEL (a voxgender model, or a\n"
         "                          PyTorch .pth with --arch naming its architecture), keep its\n"
         "                          front end, replace its output layer if it has another\n"
-        "                          number of classes (an ImageNet VGG's 1000 -> 2)\n"
+        "                          number of classes (an ImageNet VGG's or ResNet's\n"
+        "                          1000 -> 2); vgg* and resnet18 get the reference recipe\n"
+        "                          (Adam lr 0.001, batch 16, 10 epochs, no augmentation)\n"
         "      --freeze F          with --init: features (default: convolution and batch-norm\n"
         "                          layers stay fixed; without augmentation they run once per\n"
         "                          recording, not once per epoch) or none\n"
@@ -438,7 +440,8 @@ int cmd_train(int argc, char **argv)
         }
         /* the recipe follows the initial model's family */
         const char *name = vg_model_meta(init, "arch_name");
-        arch = name && !strncmp(name, "vgg", 3) ? "vgg" : name && !strcmp(name, "lenet") ? "lenet" : "cnn";
+        arch = name && (!strncmp(name, "vgg", 3) || !strncmp(name, "resnet", 6)) ? "vgg"
+               : name && !strcmp(name, "lenet") ? "lenet" : "cnn";
     } else if (freeze >= 0 || unfreeze_after) {
         cli_error("train: --freeze and --unfreeze-after need --init MODEL");
         return 2;
@@ -454,7 +457,8 @@ int cmd_train(int argc, char **argv)
 
     vg_train_config_default(&base.cfg, is_svm ? "cnn" : arch);
     if (init && !strcmp(arch, "vgg")) {
-        /* the reference project's transfer recipe: Adam lr 0.001 on the classifier */
+        /* the reference project's transfer recipe: Adam lr 0.001 on the classifier
+         * (for any torchvision ImageNet family: "vgg" names the recipe) */
         base.cfg.optim.kind = VG_OPT_ADAM;
         base.cfg.optim.lr = 1e-3f;
         base.cfg.optim.weight_decay = 0;

@@ -405,11 +405,12 @@ int vg_model_load(const char *path, vg_model **out, char *err, size_t errlen);
 /* Read a PyTorch state_dict saved by torch.save — the legacy format
  * (PyTorch <= 1.5, as the reference project's CNN_handmade_*.pth) or the zip
  * format (>= 1.6) — into a model of architecture ARCH ("lenet", "vgg11",
- * "vgg13", "vgg16", "vgg19", or a description whose parameter names match the
+ * "vgg13", "vgg16", "vgg19", "resnet18", or a description whose parameter names match the
  * state_dict's). Float32 tensors, contiguous or not. The pickle inside is
  * read as data only: a fixed whitelist of opcodes and globals (OrderedDict,
  * the tensor rebuild functions, storage types); anything else is refused, so
- * a malicious .pth cannot run code. The model gets the architecture's default
+ * a malicious .pth cannot run code. The last linear layer takes the
+ * checkpoint's number of outputs. The model gets the architecture's default
  * front end. ERR receives a one-line reason. Caller owns *out. */
 int vg_model_import_pth(const char *path, const char *arch, vg_model **out, char *err,
                         size_t errlen);

@@ -221,6 +221,34 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && !strcmp(s + a - b, suffix);
 }
 
+/* A fine-tuned network has its own number of classes (2 for male/female,
+ * where the ImageNet architecture says 1000): size the last linear layer
+ * after the checkpoint's weight for it. */
+static int match_output_layer(vg_model **m, const pv *state, char *err, size_t errlen)
+{
+    const nn_layer *L = NULL;
+    for (int i = 0; i < (*m)->n_layers; i++)
+        if ((*m)->layers[i].kind == L_LINEAR) L = &(*m)->layers[i];
+    if (!L) return VG_OK;
+    char key[64];
+    snprintf(key, sizeof key, "%s.weight", L->name);
+    for (size_t i = 0; i + 1 < state->n; i += 2) {
+        const pv *k = state->items[i], *t = state->items[i + 1];
+        if (k->kind != PV_STR || strcmp(k->s, key) || t->kind != PV_TENSOR || t->ndim != 2) continue;
+        if (t->size[0] == L->out || t->size[0] < 1 || t->size[0] > 100000) return VG_OK;
+        char *arch = nn_arch_with_classes((*m)->arch, (int)t->size[0]), why[160];
+        if (!arch) return VG_ENOMEM;
+        vg_model *resized;
+        int rc = nn_build(arch, &resized, why, sizeof why);
+        free(arch);
+        if (rc) return vg_errf(VG_EMODEL, err, errlen, "%s with %lld outputs: %s", key, (long long)t->size[0], why);
+        vg_model_destroy(*m);
+        *m = resized;
+        return VG_OK;
+    }
+    return VG_OK;
+}
+
 int vg_model_import_pth(const char *path, const char *arch, vg_model **out, char *err, size_t errlen)
 {
     if (!path || !arch || !out) return VG_EARG;
@@ -241,6 +269,7 @@ int vg_model_import_pth(const char *path, const char *arch, vg_model **out, char
     char why[160];
     if (!rc && (rc = vg_model_create(arch, 0, &m, why, sizeof why)))
         rc = vg_errf(VG_EMODEL, err, errlen, "architecture %s: %s", arch, why);
+    if (!rc) rc = match_output_layer(&m, c.state, err, errlen);
     unsigned char *found = m ? calloc((size_t)m->n_tensors + 1, 1) : NULL;
     if (!rc && !found) rc = VG_ENOMEM;
     for (size_t i = 0; !rc && i + 1 < c.state->n; i += 2) {

@@ -791,6 +791,19 @@ static void backward_pass(vg_model *m, const float *x, const float *dlogits, int
     }
 }
 
+char *nn_arch_with_classes(const char *arch, int k)
+{
+    const char *last = NULL;
+    for (const char *p = strstr(arch, "linear "); p; p = strstr(p + 1, "linear ")) last = p;
+    if (!last || k < 1) return NULL;
+    const char *num = last + 7, *end = num;
+    while (*end >= '0' && *end <= '9') end++;
+    size_t len = strlen(arch) + 16;
+    char *out = malloc(len);
+    if (out) snprintf(out, len, "%.*s%d%s", (int)(num - arch), arch, k, end);
+    return out;
+}
+
 void nn_zero_grad(vg_model *m) { memset(m->grads, 0, sizeof(float) * m->n_arena); }
 
 nn_tensor *nn_find_tensor(vg_model *m, const char *name)

@@ -119,6 +119,9 @@ int nn_can_start_at(const vg_model *m, int start);
 /* Index of the first layer with trainable (unfrozen) parameters. */
 int nn_first_trainable(const vg_model *m);
 void nn_zero_grad(vg_model *m);
+/* ARCH (a description) with K outputs in its last linear layer; NULL if it
+ * has none. Caller frees. */
+char *nn_arch_with_classes(const char *arch, int k);
 /* A torchvision-named ResNet (BasicBlock) description in D[N]: STAGES stages
  * of BLOCKS[s] blocks of WIDTHS[s] channels on 3 x IN_SIZE x IN_SIZE images.
  * Returns -1 if N is too small. resnet18 is {64,128,256,512} x {2,2,2,2}. */

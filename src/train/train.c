@@ -272,21 +272,8 @@ static void provenance(vg_model *m, const vg_train_config *cfg, int epochs, size
  * weights wherever names and shapes agree. */
 static int model_from_init(const vg_model *init, uint64_t seed, vg_model **out, char *why, size_t n)
 {
-    char *arch = strdup(init->arch);
-    if (!arch) return VG_ENOMEM;
-    if (init->n_classes != 2) {
-        char *last = NULL;
-        for (char *p = strstr(arch, "linear "); p; p = strstr(p + 1, "linear ")) last = p;
-        if (!last) { free(arch); snprintf(why, n, "the initial model has no linear output layer"); return VG_EARG; }
-        char *num = last + 7, *end = num;
-        while (*end >= '0' && *end <= '9') end++;
-        size_t len = strlen(arch) + 4;
-        char *a2 = malloc(len);
-        if (!a2) { free(arch); return VG_ENOMEM; }
-        snprintf(a2, len, "%.*s2%s", (int)(num - arch), arch, end);
-        free(arch);
-        arch = a2;
-    }
+    char *arch = nn_arch_with_classes(init->arch, 2);
+    if (!arch) { snprintf(why, n, "the initial model has no linear output layer"); return VG_EARG; }
     int rc = nn_build(arch, out, why, n);
     free(arch);
     if (rc) return rc;

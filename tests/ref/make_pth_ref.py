@@ -10,6 +10,10 @@
                                      (same names: features.N, classifier.0/3/6),
                                      random weights
   expected.safetensors               inputs and eval-mode outputs of both nets
+  resnet_tiny_legacy.pth / _zip.pth  torchvision's ResNet layout and BasicBlock
+                                     with few channels (TinyResNet), 3 classes,
+                                     random weights and BatchNorm statistics;
+                                     expected_resnet.safetensors: its outputs
   hostile_*.pth                      files torch.load would execute or choke on:
                                      GLOBAL os.system, REDUCE on a non-callable,
                                      a float64 tensor, storage offsets beyond the
@@ -27,7 +31,7 @@ import torch.nn as nn
 import torchvision
 
 from st_writer import save_st
-from torch_models import LeNet
+from torch_models import LeNet, TinyResNet
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "pth")
 os.makedirs(OUT, exist_ok=True)
@@ -129,4 +133,20 @@ for key in keys:
         break
     pos += 8 + numel * elem
 open(os.path.join(OUT, "offset_out_of_range_legacy.pth"), "wb").write(bytes(raw))
+
+# ---- a small torchvision-layout ResNet (added last: the files above keep their bytes)
+torch.manual_seed(7)
+res = TinyResNet(classes=3)
+with torch.no_grad():
+    for mod in res.modules():
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.weight.copy_(1.0 + 0.2 * torch.randn_like(mod.weight))
+            mod.bias.copy_(0.1 * torch.randn_like(mod.bias))
+            mod.running_mean.copy_(0.1 * torch.randn_like(mod.running_mean))
+            mod.running_var.copy_(0.5 + torch.rand_like(mod.running_var))
+res.eval()
+save_both(res.state_dict(), "resnet_tiny")
+x_res = torch.randn(2, 3, 32, 32)
+with torch.no_grad():
+    save_st(os.path.join(OUT, "expected_resnet.safetensors"), {"resnet.x": x_res, "resnet.logits": res(x_res)})
 print("wrote", sorted(os.listdir(OUT)))

@@ -1,6 +1,7 @@
 /* PyTorch checkpoints in C: the reference project's models reproduce
  * PyTorch's logits; both formats of every supported architecture match
  * PyTorch and round-trip to safetensors; hostile files are refused. */
+#include "../../src/nn/model.h"
 #include "st_read.h"
 #include "test.h"
 #include "voxgender.h"
@@ -40,9 +41,10 @@ static const char *VGG_SMALL =
     "maxpool k=2; avgpool k=2; flatten; classifier.0: linear 32; relu; dropout p=0.5; "
     "classifier.3: linear 32; relu; dropout p=0.5; classifier.6: linear 3";
 
-static void format_case(const char *file, const char *arch, const char *prefix, int classes)
+static void format_case_in(const char *expected, const char *file, const char *arch, const char *prefix,
+                           int classes)
 {
-    st_file *f = st_open("pth/expected.safetensors");
+    st_file *f = st_open(expected);
     REQUIRE(f);
     char *p = path_join(fixture_dir(), file);
     vg_model *m, *back;
@@ -69,6 +71,25 @@ static void format_case(const char *file, const char *arch, const char *prefix, 
     free(st);
     free(p);
     st_close(f);
+}
+
+static void format_case(const char *file, const char *arch, const char *prefix, int classes)
+{
+    format_case_in("pth/expected.safetensors", file, arch, prefix, classes);
+}
+
+static void refused(const char *file, const char *arch, const char *reason);
+
+TEST(pth_resnet_with_its_own_class_count_matches_pytorch)
+{
+    /* TinyResNet (tests/ref/torch_models.py): the description says 2 classes,
+     * the checkpoint's fc has 3, and the import follows the checkpoint */
+    char d[4096];
+    const int widths[2] = {8, 16}, blocks[2] = {2, 1};
+    REQUIRE(nn_resnet_description(d, sizeof d, 2, widths, blocks, 32, 2) == 0);
+    format_case_in("pth/expected_resnet.safetensors", "pth/resnet_tiny_legacy.pth", d, "resnet", 3);
+    format_case_in("pth/expected_resnet.safetensors", "pth/resnet_tiny_zip.pth", d, "resnet", 3);
+    refused("pth/resnet_tiny_zip.pth", "resnet18", "conv1.weight has shape [8, 3, 7, 7], the architecture expects [64, 3, 7, 7]");
 }
 
 TEST(pth_legacy_and_zip_formats_match_pytorch)
