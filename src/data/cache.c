@@ -52,11 +52,15 @@ static int make_key(char *key, size_t n, const vg_frontend *fe, const char *path
     if (!realpath(path, real) || stat(real, &st)) return -1;
     snprintf(key, n,
              "%s|%lld|%lld.%09ld|fe=%s sr=%d sec=%.6g max=%.6g nfft=%d win=%d hop=%d mels=%d "
-             "fmin=%.6g fmax=%.6g mean=%.9g std=%.9g",
+             "fmin=%.6g fmax=%.6g mean=%.9g std=%.9g img=%d %.9g,%.9g,%.9g/%.9g,%.9g,%.9g",
              real, (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
              vg_frontend_name(fe->kind), fe->mel.sample_rate, fe->seconds, max_seconds,
              fe->mel.n_fft, fe->mel.win_length, fe->mel.hop_length, fe->mel.n_mels,
-             fe->mel.f_min, fe->mel.f_max, fe->input_mean, fe->input_std);
+             fe->mel.f_min, fe->mel.f_max, fe->input_mean, fe->input_std,
+             /* image front ends: 32x32 for lenet and 224x224 for an ImageNet net
+              * are different features of the same file */
+             fe->kind == VG_FE_SEED_IMAGE ? fe->image_size : 0, fe->image_mean[0], fe->image_mean[1],
+             fe->image_mean[2], fe->image_std[0], fe->image_std[1], fe->image_std[2]);
     return 0;
 }
 

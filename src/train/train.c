@@ -324,8 +324,21 @@ static int cache_prefix(vg_model *m, feature_set *s, int T, int start, const vg_
     return VG_OK;
 }
 
+static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_train_callbacks *cb,
+                     vg_train_result *res, char *err, size_t errlen);
+
 int vg_train(const vg_dataset *d, const vg_train_config *cfg, const vg_train_callbacks *cb,
              vg_train_result *res, char *err, size_t errlen)
+{
+    if (err && errlen) err[0] = '\0';
+    int rc = train_run(d, cfg, cb, res, err, errlen);
+    /* every failure comes with a reason, if only the code's */
+    if (rc && err && errlen && !err[0]) snprintf(err, errlen, "%s", vg_strerror(rc));
+    return rc;
+}
+
+static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_train_callbacks *cb,
+                     vg_train_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
     if (!d || !cfg || cfg->epochs < 1 || cfg->batch < 1) return vg_errf(VG_EARG, err, errlen, "bad training settings");

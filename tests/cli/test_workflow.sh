@@ -154,6 +154,20 @@ check "a .pth without --arch is a clear error" bash -c "[ $rc -eq 2 ] && grep -q
 check "train --init a .pth fine-tunes it (features frozen)" bash -c "[ $rc -eq 0 ] && grep -q 'test split' '$T/ft.txt' && grep -q 'features (conv, batch norm)' '$T/ft.safetensors'"
 "$VG" train "$D" --freeze features -o "$T/nf.safetensors" 2>/dev/null; rc=$?
 check "--freeze without --init is a usage error" test $rc -eq 2
+# a full-size torchvision resnet18 (2-way fc, random weights), made now by
+# PyTorch: 45 MB is too big to commit
+mkdir -p "$T/r18"
+/usr/bin/python3 tests/ref/make_resnet18_ref.py "$T/r18" "$SHARED/seed/test_image_male.jpg"
+for fmt in legacy zip; do
+    "$VG" predict -m "$T/r18/resnet18_$fmt.pth" --arch resnet18 "$SHARED/seed/test_image_male.jpg" --format json > "$T/r18/$fmt.json"
+    check "resnet18 .pth ($fmt format) gives PyTorch's logits within 1e-4" /usr/bin/python3 -c "
+import json,sys; r=json.load(open('$T/r18/$fmt.json')); e=[float(v) for v in open('$T/r18/expected.txt').read().split()]
+sys.exit(0 if all(abs(a-b) <= 1e-4 * max(1, abs(b)) for a, b in zip(r['logits'], e)) else 1)"
+done
+"$VG" train "$D" --init "$T/r18/resnet18_zip.pth" --arch resnet18 --epochs 2 -o "$T/r18/ft.safetensors" -q > "$T/r18/ft.txt" 2>/dev/null; rc=$?
+check "train --init resnet18.pth fine-tunes its fc (features frozen, cached)" bash -c \
+    "[ $rc -eq 0 ] && grep -q 'test split' '$T/r18/ft.txt' && grep -q 'layer4.1.bn2.running_var' '$T/r18/ft.safetensors' && '$VG' predict -m '$T/r18/ft.safetensors' '$SHARED/seed/test_image_male.jpg' -q >/dev/null"
+rm -rf "$T/r18"
 
 # ---- no speech: an answer, not a guess (issue 6)
 ffmpeg -nostdin -loglevel error -f lavfi -i anullsrc=r=16000:cl=mono -t 2 "$T/silence.wav"

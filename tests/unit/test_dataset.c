@@ -164,6 +164,20 @@ TEST(feature_cache_hits_and_invalidates)
     REQUIRE(vg_features_cached(cache, &other, wav, 0, &b, &c, &h, &w2, &hit) == VG_OK);
     CHECK(hit == 0 && h == 64);
     free(b);
+    /* image front ends: a 224x224 ImageNet input is not lenet's 32x32 one */
+    vg_frontend img;
+    vg_frontend_default(&img, VG_FE_SEED_IMAGE);
+    REQUIRE(vg_features_cached(cache, &img, wav, 0, &b, &c, &h, &w2, &hit) == VG_OK);
+    CHECK(hit == 0 && h == 32);
+    free(b);
+    img.image_size = 224;
+    REQUIRE(vg_features_cached(cache, &img, wav, 0, &b, &c, &h, &w2, &hit) == VG_OK);
+    CHECK(hit == 0 && c == 3 && h == 224 && w2 == 224);
+    free(b);
+    img.image_mean[0] = 0.485f;
+    REQUIRE(vg_features_cached(cache, &img, wav, 0, &b, &c, &h, &w2, &hit) == VG_OK);
+    CHECK(hit == 0);
+    free(b);
     /* a changed file (new content and modification time) is recomputed */
     char *other_src = path_join(shared_dir(), "data/vctk/audio/p225/p225_004.flac");
     REQUIRE(run_cmd("cp '%s' '%s'", other_src, wav) == 0);

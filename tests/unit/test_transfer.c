@@ -111,3 +111,53 @@ TEST(transfer_replaces_the_output_layer_of_an_imported_vgg)
     vg_dataset_free(d);
     free(pth);
 }
+
+TEST(transfer_fine_tunes_an_imported_resnet_with_frozen_features)
+{
+    const char *root = tts_corpus();
+    REQUIRE(root);
+    vg_dataset *d;
+    REQUIRE(vg_dataset_scan(root, NULL, &d, NULL, 0) == VG_OK);
+    /* torchvision's ResNet layout and BasicBlock, small, 3 classes (torch.save) */
+    char desc[4096];
+    const int widths[2] = {8, 16}, blocks[2] = {2, 1};
+    REQUIRE(nn_resnet_description(desc, sizeof desc, 2, widths, blocks, 32, 3) == 0);
+    char *pth = path_join(fixture_dir(), "pth/resnet_tiny_legacy.pth");
+    vg_model *init;
+    char err[256];
+    REQUIRE(vg_model_import_pth(pth, desc, &init, err, sizeof err) == VG_OK);
+    vg_train_result r, r2;
+    REQUIRE(train(d, init, 1, 0, 0, &r) == VG_OK);
+    CHECK(vg_model_num_classes(r.best) == 2);
+    const nn_tensor *fc = nn_find_tensor(r.best, "fc.weight");
+    CHECK(fc && fc->shape[0] == 2 && fc->shape[1] == 16);
+    /* every convolution and batch norm (running statistics too) is untouched:
+     * stem 1 + 4, three blocks of 2 x (1 + 4), the shortcut 1 + 4 */
+    int frozen_same = 1, n_frozen = 0;
+    for (int i = 0; i < r.last->n_tensors; i++) {
+        const nn_tensor *t = &r.last->tensors[i];
+        if (!is_feature_tensor(r.last, t)) continue;
+        const nn_tensor *u = nn_find_tensor(init, t->name);
+        frozen_same &= u && !memcmp(r.last->arena + t->offset, init->arena + u->offset, sizeof(float) * t->count);
+        n_frozen++;
+    }
+    CHECKF(frozen_same && n_frozen == 5 + 3 * 10 + 5, "%d frozen tensors, changed: %d", n_frozen, !frozen_same);
+    /* the backbone (residual branches included) ran once per recording */
+    CHECK(r.prefix_cached == 1);
+    REQUIRE(train(d, init, 1, 0, 1, &r2) == VG_OK);
+    float worst = 0;
+    for (size_t k = 0; k < r.last->n_arena; k++)
+        worst = fmaxf(worst, fabsf(r.last->arena[k] - r2.last->arena[k]));
+    CHECKF(worst < 1e-4f, "cached and recomputed backbones disagree by %g", worst);
+    vg_train_result_free(&r2);
+    /* --unfreeze-after 1 trains through the residual branches */
+    REQUIRE(train(d, init, 1, 1, 0, &r2) == VG_OK);
+    const nn_tensor *a = nn_find_tensor(r2.last, "layer2.0.downsample.0.weight"),
+                    *b = nn_find_tensor(init, "layer2.0.downsample.0.weight");
+    CHECK(a && b && memcmp(r2.last->arena + a->offset, init->arena + b->offset, sizeof(float) * a->count) != 0);
+    vg_train_result_free(&r2);
+    vg_train_result_free(&r);
+    vg_model_destroy(init);
+    vg_dataset_free(d);
+    free(pth);
+}
