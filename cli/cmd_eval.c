@@ -125,6 +125,7 @@ int cmd_eval(int argc, char **argv)
         cJSON_AddNumberToObject(o, "failed", (double)r.n_failed);
         cJSON_AddNumberToObject(o, "accuracy", m.accuracy);
         cJSON_AddNumberToObject(o, "speaker_balanced_accuracy", m.speaker_balanced_accuracy);
+        cJSON_AddItemToObject(o, "speaker_recall", cJSON_CreateDoubleArray(m.speaker_recall, 2));
         cJSON *conf = cJSON_AddArrayToObject(o, "confusion");
         for (int t = 0; t < 2; t++) {
             double row[2] = {(double)m.confusion[t][0], (double)m.confusion[t][1]};

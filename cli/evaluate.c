@@ -74,8 +74,8 @@ void eval_run_free(eval_run *r)
 void print_metrics(const vg_metrics *m, const char *in)
 {
     printf("%saccuracy                    %.2f%%  (%zu recordings)\n", in, 100 * m->accuracy, m->n);
-    printf("%sspeaker-balanced accuracy   %.2f%%  (%zu speakers)\n", in, 100 * m->speaker_balanced_accuracy,
-           m->n_speakers);
+    printf("%sspeaker-balanced accuracy   %.2f%%  (%zu speakers; per class: female %.2f%%, male %.2f%%)\n", in,
+           100 * m->speaker_balanced_accuracy, m->n_speakers, 100 * m->speaker_recall[0], 100 * m->speaker_recall[1]);
     printf("%sROC AUC                     %.4f\n", in, m->auc);
     printf("%sconfusion (rows true, columns predicted):\n", in);
     printf("%s              female     male\n", in);

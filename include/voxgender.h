@@ -348,7 +348,11 @@ typedef struct vg_metrics {
     double speaker_balanced_accuracy;  /* mean over the two classes of the mean
                                           per-speaker accuracy */
     long confusion[2][2];              /* [true][predicted], 0 female, 1 male */
-    double precision[2], recall[2], f1[2];
+    double precision[2], recall[2], f1[2];   /* per recording */
+    double speaker_recall[2];          /* per class, the mean per-speaker accuracy:
+                                          every speaker weighs the same, however
+                                          many recordings they have (their mean is
+                                          speaker_balanced_accuracy) */
     double auc;                        /* ROC AUC of p_male (ties count half) */
     vg_speaker_stat *speakers;         /* sorted by accuracy, worst first */
     size_t n_speakers;

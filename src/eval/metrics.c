@@ -101,7 +101,11 @@ int vg_metrics_compute(const int *labels, const float *p_male, const char *const
     int classes = 0;
     double sba = 0;
     for (int c = 0; c < 2; c++)
-        if (cls_n[c]) { sba += cls_sum[c] / cls_n[c]; classes++; }
+        if (cls_n[c]) {
+            out->speaker_recall[c] = cls_sum[c] / cls_n[c];
+            sba += out->speaker_recall[c];
+            classes++;
+        }
     out->speaker_balanced_accuracy = classes ? sba / classes : 0;
     qsort(sp, ns, sizeof(vg_speaker_stat), cmp_speaker);
     out->speakers = sp;

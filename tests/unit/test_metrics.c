@@ -27,6 +27,7 @@ TEST(metrics_hand_computed)
      * speaker-balanced = mean(mean(1, .5), mean(2/3, 1)) */
     double sba = 0.5 * (0.75 + (2.0 / 3 + 1) / 2);
     CHECKF(fabs(m.speaker_balanced_accuracy - sba) < 1e-12, "sba %.6f vs %.6f", m.speaker_balanced_accuracy, sba);
+    CHECK(fabs(m.speaker_recall[0] - 0.75) < 1e-12 && fabs(m.speaker_recall[1] - 5.0 / 6) < 1e-12);
     CHECK(m.n_speakers == 4 && !strcmp(m.speakers[0].speaker, "b"));   /* worst first */
     vg_metrics_free(&m);
 
