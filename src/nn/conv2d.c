@@ -97,6 +97,10 @@ static const float *lowered(const float *xn, const conv_shape *s, float *col)
 void forward_conv2d(float *y, const float *x, const float *w, const float *b,
                     const conv_shape *s, float *col)
 {
+    if (conv_direct_suits(s)) {
+        forward_conv2d_direct(y, x, w, b, s);
+        return;
+    }
     const int K = s->c * s->kh * s->kw, P = s->oh * s->ow;
     for (int n = 0; n < s->n; n++) {
         const float *xn = x + (size_t)n * s->c * s->h * s->w;

@@ -23,6 +23,10 @@ int conv_shape_init(conv_shape *s);   /* 0, or -1 if the output would be empty *
 size_t conv_col_size(const conv_shape *s);
 void forward_conv2d(float *y, const float *x, const float *w, const float *b,
                     const conv_shape *s, float *col);
+/* The same without lowering, for small stride-1 unpadded layers (see
+ * conv_direct_suits); forward_conv2d uses it by itself where it suits. */
+int conv_direct_suits(const conv_shape *s);
+void forward_conv2d_direct(float *y, const float *x, const float *w, const float *b, const conv_shape *s);
 /* dw[OC,C,KH,KW] += ..., db[OC] += ..., dx[N,C,H,W] = ... */
 void backward_conv2d(float *dx, float *dw, float *db, const float *dy, const float *x,
                      const float *w, const conv_shape *s, float *col);

@@ -204,4 +204,8 @@ with torch.no_grad():
             mod.running_mean.copy_(0.1 * torch.randn_like(mod.running_mean))
             mod.running_var.copy_(0.5 + torch.rand_like(mod.running_var))
 arch_case("resnet_tiny", tiny, torch.randn(3, 3, 32, 32), torch.tensor([1, 0, 1]))
+# ---- a stride-1 unpadded convolution with 11 output channels: voxgender runs
+# it without lowering (src/nn/conv2d_direct.c), in blocks of 8 channels
+layer_case("conv_k5_direct", nn.Conv2d(3, 11, 5), (2, 3, 12, 23), {"options": "k=5 bias=1"})
+
 print("torch", torch.__version__, "->", os.path.normpath(OUT))

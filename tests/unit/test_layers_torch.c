@@ -42,6 +42,7 @@ TEST(torch_conv2d_all_variants)
     conv_case("layer_conv_k3x2s2x1p0x1_nobias.safetensors", 3, 2, 2, 1, 0, 1, 0);
     conv_case("layer_conv_k1.safetensors", 1, 1, 1, 1, 0, 0, 1);
     conv_case("layer_conv_k5s2p2.safetensors", 5, 5, 2, 2, 2, 2, 1);
+    conv_case("layer_conv_k5_direct.safetensors", 5, 5, 1, 1, 0, 0, 1);   /* direct path */
 }
 
 static void pool_case_p(const char *file, int is_max, int kh, int kw, int sh, int sw, int pad)
