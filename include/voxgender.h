@@ -579,7 +579,10 @@ typedef struct vg_segment {
 typedef struct vg_segment_config {
     double switch_penalty;    /* Viterbi cost (nats) of changing state; default 6 */
     double min_segment;       /* segments shorter than this merge into the one
-                                 before (seconds): pauses within a turn; default 1 */
+                                 before (seconds): pauses within a turn; default 1.
+                                 Speech of at least 0.5 s after nonspeech stays
+                                 speech (a short utterance), joining the next
+                                 turn if one of the other sex follows at once */
 } vg_segment_config;
 
 void vg_segment_config_default(vg_segment_config *c);
@@ -589,8 +592,8 @@ typedef void (*vg_segment_cb)(void *ctx, const vg_segment *seg);
 
 /* Streaming segmentation with a log-mel model M (borrowed; must outlive the
  * segmenter): feed 16 kHz mono samples in blocks of any size; segments are
- * reported as they are decided, at most about 68 s after their end (a 60 s
- * decoding chunk plus 8 s of window context). The
+ * reported as they are decided, at most about 76 s after their end (a 60 s
+ * decoding chunk plus 16 s of window context). The
  * result does not depend on how the stream is cut into blocks. Memory is
  * bounded whatever the length of the stream. Caller owns the segmenter. */
 typedef struct vg_segmenter vg_segmenter;

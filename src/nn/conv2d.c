@@ -20,18 +20,35 @@ size_t conv_col_size(const conv_shape *s)
     return (size_t)s->c * s->kh * s->kw * (size_t)s->oh * s->ow;
 }
 
-/* x[C,H,W] -> col[C*KH*KW, OH*OW]; zero where the kernel overlaps padding. */
-static void im2col(float *col, const float *x, const conv_shape *s)
+/* Inference lowers a few output rows at a time: the column buffer stays a
+ * few MB (it would be C*KH*KW*OH*OW floats, 12 MB for the cnn's second
+ * layer on 8 s) and in cache, with GEMMs still thousands of columns wide. */
+enum { FWD_BLOCK_POSITIONS = 4096 };
+
+static int fwd_rows(const conv_shape *s)
 {
-    const int P = s->oh * s->ow;
+    int r = FWD_BLOCK_POSITIONS / (s->ow > 0 ? s->ow : 1);
+    return r < 1 ? 1 : r > s->oh ? s->oh : r;
+}
+
+size_t conv_col_size_forward(const conv_shape *s)
+{
+    return (size_t)s->c * s->kh * s->kw * (size_t)fwd_rows(s) * s->ow;
+}
+
+/* x[C,H,W] rows [OY0, OY1) of the output -> col[C*KH*KW, (OY1-OY0)*OW]; zero
+ * where the kernel overlaps padding. */
+static void im2col_rows(float *col, const float *x, const conv_shape *s, int oy0, int oy1)
+{
+    const int P = (oy1 - oy0) * s->ow;
     for (int c = 0; c < s->c; c++)
         for (int ki = 0; ki < s->kh; ki++)
             for (int kj = 0; kj < s->kw; kj++) {
                 float *dst = col + ((size_t)(c * s->kh + ki) * s->kw + kj) * P;
                 const float *src = x + (size_t)c * s->h * s->w;
-                for (int oy = 0; oy < s->oh; oy++) {
+                for (int oy = oy0; oy < oy1; oy++) {
                     int iy = oy * s->sh - s->ph + ki;
-                    float *d = dst + (size_t)oy * s->ow;
+                    float *d = dst + (size_t)(oy - oy0) * s->ow;
                     if (iy < 0 || iy >= s->h) {
                         memset(d, 0, sizeof(float) * (size_t)s->ow);
                         continue;
@@ -54,6 +71,11 @@ static void im2col(float *col, const float *x, const conv_shape *s)
                     }
                 }
             }
+}
+
+static void im2col(float *col, const float *x, const conv_shape *s)
+{
+    im2col_rows(col, x, s, 0, s->oh);
 }
 
 /* col[C*KH*KW, OH*OW] -> dx[C,H,W] (accumulating overlaps; dx zeroed first). */
@@ -97,18 +119,33 @@ static const float *lowered(const float *xn, const conv_shape *s, float *col)
 void forward_conv2d(float *y, const float *x, const float *w, const float *b,
                     const conv_shape *s, float *col)
 {
+    forward_conv2d_rows(y, x, w, b, s, col, fwd_rows(s));
+}
+
+void forward_conv2d_rows(float *y, const float *x, const float *w, const float *b,
+                         const conv_shape *s, float *col, int rows)
+{
     if (conv_direct_suits(s)) {
         forward_conv2d_direct(y, x, w, b, s);
         return;
     }
-    const int K = s->c * s->kh * s->kw, P = s->oh * s->ow;
+    const int K = s->c * s->kh * s->kw, P = s->oh * s->ow, R = rows < 1 ? 1 : rows;
     for (int n = 0; n < s->n; n++) {
         const float *xn = x + (size_t)n * s->c * s->h * s->w;
         float *yn = y + (size_t)n * s->oc * P;
-        const float *B = lowered(xn, s, col);
-        /* y[OC,P] = w[OC,K] @ col[K,P] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->oc, P, K, 1.0f, w, K, B, P,
-                    0.0f, yn, P);
+        if (is_pointwise(s)) {
+            /* y[OC,P] = w[OC,C] @ x[C,P] */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->oc, P, K, 1.0f, w, K, xn, P,
+                        0.0f, yn, P);
+        } else {
+            for (int oy0 = 0; oy0 < s->oh; oy0 += R) {
+                const int oy1 = oy0 + R < s->oh ? oy0 + R : s->oh, Pb = (oy1 - oy0) * s->ow;
+                im2col_rows(col, xn, s, oy0, oy1);
+                /* y[OC, rows] = w[OC,K] @ col[K, rows] */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->oc, Pb, K, 1.0f, w, K, col, Pb,
+                            0.0f, yn + (size_t)oy0 * s->ow, P);
+            }
+        }
         if (b)
             for (int o = 0; o < s->oc; o++) {
                 float *r = yn + (size_t)o * P;

@@ -13,16 +13,22 @@
 
 /* ---- conv2d: x[N,C,H,W] * w[OC,C,KH,KW] (+ b[OC]) -> y[N,OC,OH,OW]
  * OH = (H + 2*PH - KH) / SH + 1, OW likewise. col: workspace of
- * C*KH*KW * OH*OW floats (im2col of one sample). b may be NULL. */
+ * conv_col_size_forward(s) floats for the forward pass (im2col of a block of
+ * output rows), conv_col_size(s) for the backward pass (of one sample). b may
+ * be NULL. */
 typedef struct conv_shape {
     int n, c, h, w;        /* input */
     int oc, kh, kw, sh, sw, ph, pw;
     int oh, ow;            /* output, filled by conv_shape_init */
 } conv_shape;
 int conv_shape_init(conv_shape *s);   /* 0, or -1 if the output would be empty */
-size_t conv_col_size(const conv_shape *s);
+size_t conv_col_size(const conv_shape *s);           /* backward's workspace */
+size_t conv_col_size_forward(const conv_shape *s);   /* forward's (smaller) */
 void forward_conv2d(float *y, const float *x, const float *w, const float *b,
                     const conv_shape *s, float *col);
+/* The same with ROWS output rows lowered at a time (col: C*KH*KW*ROWS*OW). */
+void forward_conv2d_rows(float *y, const float *x, const float *w, const float *b,
+                         const conv_shape *s, float *col, int rows);
 /* The same without lowering, for small stride-1 unpadded layers (see
  * conv_direct_suits); forward_conv2d uses it by itself where it suits. */
 int conv_direct_suits(const conv_shape *s);

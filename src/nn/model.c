@@ -391,6 +391,14 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
         return VG_OK;
     char err[128];
     if (infer_shapes(m, m->in_c, h, w, err, sizeof err)) return VG_EARG;
+    /* Batch-parallel mode needs a sample per thread and enough work per
+     * sample to pay for thread hand-offs (lenet's 0.65 M MACs do not). */
+    double macs = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == L_CONV)
+            macs += (double)m->layers[i].oc * m->layers[i].oh * m->layers[i].ow *
+                    m->layers[i].ic * m->layers[i].kh * m->layers[i].kw;
+    const int n_threads = macs >= 20e6 ? (omp_get_max_threads() < n ? omp_get_max_threads() : n) : 1;
     size_t act = 0, iact = 0, col = 1, wtmp = 1;
     /* Inference keeps no activations for a backward pass: layers write
      * alternately into two buffers, each sized for the largest output. */
@@ -413,7 +421,8 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
                 conv_shape cs = {.n = n, .c = L->ic, .h = L->ih, .w = L->iw, .oc = L->oc, .kh = L->kh,
                                  .kw = L->kw, .sh = L->sh, .sw = L->sw, .ph = L->ph, .pw = L->pw};
                 conv_shape_init(&cs);
-                size_t c1 = conv_col_size(&cs);
+                /* one sample on BLAS threads: one wide GEMM per layer (see conv_forward) */
+                size_t c1 = n_threads < 2 ? conv_col_size(&cs) : conv_col_size_forward(&cs);
                 if (c1 > col) col = c1;
             }
             continue;
@@ -449,16 +458,7 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
         size_t in = (size_t)n * m->layers[i].ic * m->layers[i].ih * m->layers[i].iw;
         if (in > gtmp) gtmp = in;
     }
-    /* Batch-parallel mode needs a sample per thread and enough work per
-     * sample to pay for thread hand-offs (lenet's 0.65 M MACs do not). */
-    double macs = 0;
-    for (int i = 0; i < m->n_layers; i++)
-        if (m->layers[i].kind == L_CONV)
-            macs += (double)m->layers[i].oc * m->layers[i].oh * m->layers[i].ow *
-                    m->layers[i].ic * m->layers[i].kh * m->layers[i].kw;
-    m->n_threads = macs >= 20e6 ? omp_get_max_threads() : 1;
-    if (m->n_threads > n) m->n_threads = n;
-    if (m->n_threads < 1) m->n_threads = 1;
+    m->n_threads = n_threads < 1 ? 1 : n_threads;
     m->act = malloc(sizeof(float) * act);
     m->dact = training ? malloc(sizeof(float) * act) : NULL;
     m->iact = malloc(sizeof(int32_t) * (iact + 1));
@@ -507,8 +507,10 @@ static void conv_forward(vg_model *m, const nn_layer *L, const float *in, float 
     const float *W = m->arena + L->w, *B = L->b >= 0 ? m->arena + L->b : NULL;
     conv_shape s = conv_of(L, 1);
     if (m->n_threads < 2) {
+        /* BLAS threads split each GEMM: one per layer, as wide as possible
+         * (the plan sized the column buffer for whole samples) */
         s.n = n;
-        forward_conv2d(y, in, W, B, &s, m->col);
+        forward_conv2d_rows(y, in, W, B, &s, m->col, s.oh);
         return;
     }
     const size_t xs = (size_t)L->ic * L->ih * L->iw, ys = (size_t)L->oc * L->oh * L->ow;

@@ -3,7 +3,7 @@
  * Samples -> log-mel frames (12.5 ms hop; frame t spans samples
  * [t*hop - n_fft/2, t*hop + n_fft/2), zeros before the stream) -> per frame a
  * sound level and a spectral flatness (speech evidence) -> units of 8 frames
- * (0.1 s). The CNN classifies consecutive 4 s windows (windows with too
+ * (0.1 s). The CNN classifies consecutive 8 s windows (windows with too
  * little speech are skipped); each unit sums the log-odds of the windows
  * that contain it. A three-state Viterbi (nonspeech, female, male) with a
  * switch penalty decodes chunks of 60 s of units, each chunk starting from
@@ -17,9 +17,9 @@
 #include <string.h>
 
 #define UNIT 8                 /* frames per decision unit (0.1 s) */
-#define CTX 320                /* frames per CNN window (4 s) */
-#define STEP 320               /* frames between windows (4 s) */
-#define BATCH 8                /* windows per CNN call (memory: activations of 8 x 4 s) */
+#define CTX 640                /* frames per CNN window (8 s) */
+#define STEP 640               /* frames between windows (8 s) */
+#define BATCH 4                /* windows per CNN call (memory: activations of 4 x 8 s) */
 #define CHUNK 600              /* units per Viterbi chunk (60 s) */
 #define GENDER_WEIGHT 0.25     /* a unit's windows overlap its neighbours': its
                                   gender evidence is not independent */
@@ -75,6 +75,7 @@ struct vg_segmenter {
     int last_state;            /* -1 none yet; 0 nonspeech, 1 female, 2 male */
     vg_segment open, held;     /* open: growing; held: waiting for min_segment */
     int has_open, has_held;
+    int held_short;            /* held is a short utterance after a pause */
     double open_p_sum;
     long long open_units;
 };
@@ -148,24 +149,45 @@ void vg_segmenter_destroy(vg_segmenter *s)
     free(s);
 }
 
-/* ---- output: segments, with short ones merged into the one before */
+/* ---- output: segments, with short ones merged into the one before.
+ * Except: a short utterance (at least MIN_UTTERANCE, as predict's rule for
+ * very short speech) after a pause is speech, not part of the pause; if a
+ * turn of the other sex follows at once, it is that turn's start. */
+#define MIN_UTTERANCE 0.5
+static void join_into(vg_segment *a, const vg_segment *b)
+{
+    double la = a->end - a->start, lb = b->end - b->start;
+    if (la + lb > 0) a->p_male = (float)((a->p_male * la + b->p_male * lb) / (la + lb));
+    if (b->start < a->start) a->start = b->start;
+    if (b->end > a->end) a->end = b->end;
+}
+
 static void emit(vg_segmenter *s, const vg_segment *seg)
 {
-    if (s->has_held && seg->end - seg->start < s->cfg.min_segment) {
+    const double len = seg->end - seg->start;
+    const int utterance = s->has_held && s->held.label < 0 && seg->label >= 0 && len >= MIN_UTTERANCE;
+    if (s->has_held && len < s->cfg.min_segment && !utterance) {
         s->held.end = seg->end;            /* absorbed */
         return;
     }
     if (s->has_held) {
         if (seg->label == s->held.label) { /* same label after an absorbed bit: join */
-            double a = s->held.end - s->held.start, b = seg->end - seg->start;
-            s->held.p_male = (float)((s->held.p_male * a + seg->p_male * b) / (a + b));
-            s->held.end = seg->end;
+            join_into(&s->held, seg);
+            s->held_short = s->held.end - s->held.start < s->cfg.min_segment;
+            return;
+        }
+        if (s->held_short && s->held.label >= 0 && seg->label >= 0) {
+            vg_segment turn = *seg;        /* the short bit opens this turn */
+            join_into(&turn, &s->held);
+            s->held = turn;
+            s->held_short = 0;
             return;
         }
         s->cb(s->ctx, &s->held);
     }
     s->held = *seg;
     s->has_held = 1;
+    s->held_short = len < s->cfg.min_segment;
 }
 
 static void close_open(vg_segmenter *s)

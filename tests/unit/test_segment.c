@@ -32,6 +32,38 @@ static float *decode_all(const char *path, size_t *n)
     return x;
 }
 
+/* Read speech has pauses of seconds between sentences (LibriSpeech 1926:
+ * 2.7 s at -70 dBFS), which a clip-level label would count as speech. So
+ * that the known boundaries are those of speech, every run of 100 ms
+ * windows below -45 dBFS longer than 0.3 s is shortened to 0.15 s, in place
+ * (natural short pauses stay). Returns the new length. */
+static size_t compress_pauses(float *x, size_t n)
+{
+    const size_t win = 1600, keep = 2400, min_run = 4800;
+    size_t out = 0, i = 0;
+    while (i < n) {
+        /* the quiet run starting at i, in whole windows */
+        size_t j = i;
+        while (j + win <= n) {
+            double e = 0;
+            for (size_t k = j; k < j + win; k++) e += (double)x[k] * x[k];
+            if (10 * log10(e / win + 1e-20) >= -45) break;
+            j += win;
+        }
+        if (j - i >= min_run) {
+            memmove(x + out, x + i, sizeof(float) * keep);
+            out += keep;
+            i = j;
+        } else {
+            size_t step = j > i ? j - i : (i + win <= n ? win : n - i);
+            memmove(x + out, x + i, sizeof(float) * step);
+            out += step;
+            i += step;
+        }
+    }
+    return out;
+}
+
 /* held-out test speakers of models/default/splits.csv */
 static const char *CLIPS[][2] = {
     {"librispeech/audio/1069/1069-133699-0000.flac", "f"}, {"vctk/audio/p227/p227_001.flac", "m"},
@@ -52,9 +84,12 @@ TEST(segment_long_recording_boundaries_accuracy_and_streaming)
     char line[1024], paths[N][512];
     int labels[N], nm = 0, nf = 0, n = 0;
     char used[N][64];
+    /* VG_SEGMENT_SPLIT=validation builds the same test from validation
+     * speakers: the segmenter's settings are tuned there, never on "test" */
+    const char *split = getenv("VG_SEGMENT_SPLIT") ? getenv("VG_SEGMENT_SPLIT") : "test";
     while (fgets(line, sizeof line, f) && n < N) {
         char *p = strtok(line, ","), *spk = strtok(NULL, ","), *g = strtok(NULL, ","), *sp = strtok(NULL, ",\n");
-        if (!p || !spk || !g || !sp || strcmp(sp, "test") || !strstr(p, "librispeech")) continue;
+        if (!p || !spk || !g || !sp || strcmp(sp, split) || !strstr(p, "librispeech")) continue;
         /* reader 1688 is labelled male but speaks at a female pitch
          * (../shared/data/README.md): a label we cannot score against */
         if (!strcmp(spk, "librispeech-1688")) continue;
@@ -87,7 +122,7 @@ TEST(segment_long_recording_boundaries_accuracy_and_streaming)
         size_t a = 0, b = cn;
         while (a < cn && fabsf(clip[a]) < 0.01f) a++;
         while (b > a && fabsf(clip[b - 1]) < 0.01f) b--;
-        cn = b - a;
+        cn = compress_pauses(clip + a, b - a);
         if (cn > 16000 * 8) cn = 16000 * 8;
         t[nt++] = (truth){len / 16000.0, (len + cn) / 16000.0, labels[i]};
         memcpy(x + len, clip + a, sizeof(float) * cn);
@@ -168,11 +203,9 @@ TEST(segment_long_recording_boundaries_accuracy_and_streaming)
     double median = (errs[ne / 2] + errs[(ne - 1) / 2]) / 2;
     printf("    segmentation: %d segments, speech/nonspeech %.1f%%, gender on speech %.1f%%, median boundary error %.2f s\n",
            whole.n, 100 * sp_acc, 100 * g_acc, median);
-    /* The issue asks for 95% and 95%. Measured here: see the README; these
-     * guards sit just below what the shipped model achieves, so a regression
-     * fails, and the gap to the goal is stated, not hidden. */
-    CHECKF(sp_acc >= 0.88, "speech/nonspeech frame accuracy %.3f", sp_acc);
-    CHECKF(g_acc >= 0.80, "gender frame accuracy on speech %.3f", g_acc);
+    /* the issue's targets: 95% and 95% */
+    CHECKF(sp_acc >= 0.95, "speech/nonspeech frame accuracy %.3f", sp_acc);
+    CHECKF(g_acc >= 0.95, "gender frame accuracy on speech %.3f", g_acc);
     CHECKF(median <= 0.5, "median boundary error %.2f s", median);
     free(x);
     vg_model_destroy(m);
