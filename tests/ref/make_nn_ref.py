@@ -24,7 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from st_writer import save_st
-from torch_models import CNN, LeNet, TinyResNet
+from torch_models import CNN, LeNet, TinyResNet, randomize_batchnorm
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "nn")
 torch.manual_seed(0)
@@ -196,13 +196,7 @@ save_st(os.path.join(OUT, "schedules.safetensors"), sched)
 # BatchNorm names contain "bn" or "downsample.1"
 layer_case("maxpool_k3s2p1", nn.MaxPool2d(3, 2, 1), (2, 2, 8, 9), {"options": "k=3 s=2 p=1"})
 tiny = TinyResNet()
-with torch.no_grad():
-    for mname, mod in tiny.named_modules():
-        if isinstance(mod, nn.BatchNorm2d):
-            mod.weight.copy_(1.0 + 0.2 * torch.randn_like(mod.weight))
-            mod.bias.copy_(0.1 * torch.randn_like(mod.bias))
-            mod.running_mean.copy_(0.1 * torch.randn_like(mod.running_mean))
-            mod.running_var.copy_(0.5 + torch.rand_like(mod.running_var))
+randomize_batchnorm(tiny)
 arch_case("resnet_tiny", tiny, torch.randn(3, 3, 32, 32), torch.tensor([1, 0, 1]))
 # ---- a stride-1 unpadded convolution with 11 output channels: voxgender runs
 # it without lowering (src/nn/conv2d_direct.c), in blocks of 8 channels

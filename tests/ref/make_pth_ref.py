@@ -31,7 +31,7 @@ import torch.nn as nn
 import torchvision
 
 from st_writer import save_st
-from torch_models import LeNet, TinyResNet
+from torch_models import LeNet, TinyResNet, randomize_batchnorm
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "pth")
 os.makedirs(OUT, exist_ok=True)
@@ -137,13 +137,7 @@ open(os.path.join(OUT, "offset_out_of_range_legacy.pth"), "wb").write(bytes(raw)
 # ---- a small torchvision-layout ResNet (added last: the files above keep their bytes)
 torch.manual_seed(7)
 res = TinyResNet(classes=3)
-with torch.no_grad():
-    for mod in res.modules():
-        if isinstance(mod, nn.BatchNorm2d):
-            mod.weight.copy_(1.0 + 0.2 * torch.randn_like(mod.weight))
-            mod.bias.copy_(0.1 * torch.randn_like(mod.bias))
-            mod.running_mean.copy_(0.1 * torch.randn_like(mod.running_mean))
-            mod.running_var.copy_(0.5 + torch.rand_like(mod.running_var))
+randomize_batchnorm(res)
 res.eval()
 save_both(res.state_dict(), "resnet_tiny")
 x_res = torch.randn(2, 3, 32, 32)

@@ -15,21 +15,17 @@ import os
 import sys
 
 import torch
-import torch.nn as nn
 import torchvision
 from PIL import Image
 from torchvision import transforms
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_models import randomize_batchnorm  # noqa: E402
+
 out, image = sys.argv[1], sys.argv[2]
 torch.manual_seed(18)
 net = torchvision.models.resnet18(num_classes=2)
-with torch.no_grad():
-    for mod in net.modules():
-        if isinstance(mod, nn.BatchNorm2d):
-            mod.weight.copy_(1.0 + 0.2 * torch.randn_like(mod.weight))
-            mod.bias.copy_(0.1 * torch.randn_like(mod.bias))
-            mod.running_mean.copy_(0.1 * torch.randn_like(mod.running_mean))
-            mod.running_var.copy_(0.5 + torch.rand_like(mod.running_var))
+randomize_batchnorm(net)
 net.eval()
 sd = net.state_dict()
 torch.save(sd, os.path.join(out, "resnet18_zip.pth"))

@@ -80,3 +80,15 @@ class TinyResNet(nn.Module):
         for s in range(self.n_stages):
             x = getattr(self, f"layer{s + 1}")(x)
         return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def randomize_batchnorm(model):
+    """Random BatchNorm scales, shifts and running statistics (a freshly built
+    network has 1, 0, 0, 1 everywhere, which would test nothing)."""
+    with torch.no_grad():
+        for mod in model.modules():
+            if isinstance(mod, nn.BatchNorm2d):
+                mod.weight.copy_(1.0 + 0.2 * torch.randn_like(mod.weight))
+                mod.bias.copy_(0.1 * torch.randn_like(mod.bias))
+                mod.running_mean.copy_(0.1 * torch.randn_like(mod.running_mean))
+                mod.running_var.copy_(0.5 + torch.rand_like(mod.running_var))
