@@ -22,7 +22,12 @@ int conv_direct_suits(const conv_shape *s)
  * -> y[OC,OH,OW], one sample; X is readable PB floats past its end. Compiled
  * for AVX-512 and AVX2 as well, chosen at load time (the library itself is
  * built for any x86-64); multiply-adds may fuse. */
-__attribute__((target_clones("avx512f", "avx2", "default"), optimize("fp-contract=fast")))
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VG_CLONES __attribute__((target_clones("avx512f", "avx2", "default"), optimize("fp-contract=fast")))
+#else
+#define VG_CLONES
+#endif
+VG_CLONES
 static void direct_one(float *y, const float *x, const float *wp, const float *b, const conv_shape *s)
 {
     const int W = s->w, HW = s->h * s->w, K = s->c * s->kh * s->kw, OW = s->ow, OHW = s->oh * s->ow;
