@@ -30,6 +30,8 @@ int cli_load_model(const char *path, const char *arch, struct vg_model **out, ch
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Parse a number option; on failure print a one-line error and return -1. */
 int cli_parse_double(const char *opt, const char *s, double lo, double hi, double *out);
+/* --window all|first: *FIRST = 1 for first; -1 (message printed) otherwise. */
+int cli_parse_window(const char *s, int *first);
 int cli_parse_int(const char *opt, const char *s, long lo, long hi, int *out);
 /* Number of online CPUs (at least 1). */
 int cli_ncpus(void);

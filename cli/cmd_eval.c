@@ -61,10 +61,7 @@ int cmd_eval(int argc, char **argv)
             if (!strcmp(optarg, "json")) json = 1;
             else if (strcmp(optarg, "text")) { cli_error("--format: expected text or json, got '%s'", optarg); return 2; }
             break;
-        case O_WINDOW:
-            if (!strcmp(optarg, "first")) first = 1;
-            else if (strcmp(optarg, "all")) { cli_error("--window: expected all or first, got '%s'", optarg); return 2; }
-            break;
+        case O_WINDOW: if (cli_parse_window(optarg, &first)) return 2; break;
         case O_MANIFEST: manifest = optarg; break;
         case O_ARCH: arch = optarg; break;
         case O_REPORT: report = optarg; break;

@@ -166,10 +166,7 @@ int cmd_predict(int argc, char **argv)
             else if (!strcmp(optarg, "csv")) fmt = FMT_CSV;
             else if (strcmp(optarg, "text")) { cli_error("--format: expected text, csv or json, got '%s'", optarg); return 2; }
             break;
-        case O_WINDOW:
-            if (!strcmp(optarg, "first")) first = 1;
-            else if (strcmp(optarg, "all")) { cli_error("--window: expected all or first, got '%s'", optarg); return 2; }
-            break;
+        case O_WINDOW: if (cli_parse_window(optarg, &first)) return 2; break;
         case 'j': if (cli_parse_int("--jobs", optarg, 1, 1024, &jobs)) return 2; break;
         case O_ARCH: arch = optarg; break;
         case 'q': quiet = 1; break;

@@ -440,7 +440,7 @@ int cmd_train(int argc, char **argv)
         }
         /* the recipe follows the initial model's family */
         const char *name = vg_model_meta(init, "arch_name");
-        arch = name && (!strncmp(name, "vgg", 3) || !strncmp(name, "resnet", 6)) ? "vgg"
+        arch = name && (!strncmp(name, "vgg", 3) || !strncmp(name, "resnet", 6)) ? "imagenet"
                : name && !strcmp(name, "lenet") ? "lenet" : "cnn";
     } else if (freeze >= 0 || unfreeze_after) {
         cli_error("train: --freeze and --unfreeze-after need --init MODEL");
@@ -456,9 +456,9 @@ int cmd_train(int argc, char **argv)
     if (is_svm && resume) { cli_error("train: --resume does not apply to svm"); vg_model_destroy(init); return 2; }
 
     vg_train_config_default(&base.cfg, is_svm ? "cnn" : arch);
-    if (init && !strcmp(arch, "vgg")) {
-        /* the reference project's transfer recipe: Adam lr 0.001 on the classifier
-         * (for any torchvision ImageNet family: "vgg" names the recipe) */
+    if (init && !strcmp(arch, "imagenet")) {
+        /* the reference project's transfer recipe for a torchvision ImageNet
+         * network (VGG, ResNet): Adam lr 0.001 on the classifier */
         base.cfg.optim.kind = VG_OPT_ADAM;
         base.cfg.optim.lr = 1e-3f;
         base.cfg.optim.weight_decay = 0;

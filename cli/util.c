@@ -19,6 +19,16 @@ void cli_error(const char *fmt, ...)
     va_end(ap);
 }
 
+int cli_parse_window(const char *s, int *first)
+{
+    if (!strcmp(s, "first") || !strcmp(s, "all")) {
+        *first = !strcmp(s, "first");
+        return 0;
+    }
+    cli_error("--window: expected all or first, got '%s'", s);
+    return -1;
+}
+
 int cli_parse_double(const char *opt, const char *s, double lo, double hi, double *out)
 {
     char *end;

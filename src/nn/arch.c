@@ -18,12 +18,9 @@ static const int VGG_CFG[4][21] = {
     {64, 64, 0, 128, 128, 0, 256, 256, 256, 256, 0, 512, 512, 512, 512, 0, 512, 512, 512, 512, 0}};
 static const char *VGG_NAMES[4] = {"vgg11", "vgg13", "vgg16", "vgg19"};
 static char vgg_desc[4][2048];
-static pthread_once_t vgg_once = PTHREAD_ONCE_INIT;
 
-static void build_resnet18(void);
 static void build_vgg(void)
 {
-    build_resnet18();
     for (int v = 0; v < 4; v++) {
         char *d = vgg_desc[v];
         size_t n = sizeof vgg_desc[v], used = (size_t)snprintf(d, n, "input 3 224 224");
@@ -82,8 +79,12 @@ int nn_resnet_description(char *d, size_t n, int stages, const int *widths, cons
 }
 
 static char resnet18_desc[4096];
-static void build_resnet18(void)
+
+/* The generated descriptions, written once on first use. */
+static pthread_once_t generated_once = PTHREAD_ONCE_INIT;
+static void build_generated(void)
 {
+    build_vgg();
     const int widths[4] = {64, 128, 256, 512}, blocks[4] = {2, 2, 2, 2};
     nn_resnet_description(resnet18_desc, sizeof resnet18_desc, 4, widths, blocks, 224, 1000);
 }
@@ -112,7 +113,7 @@ static const struct { const char *name, *description; } BUILTIN[] = {
 const char *vg_arch_builtin(const char *name)
 {
     if (!name) return NULL;
-    pthread_once(&vgg_once, build_vgg);
+    pthread_once(&generated_once, build_generated);
     for (int v = 0; v < 4; v++)
         if (!strcmp(name, VGG_NAMES[v])) return vgg_desc[v];
     if (!strcmp(name, "resnet18")) return resnet18_desc;

@@ -10,12 +10,14 @@
 #include <string.h>
 
 enum { OB = 8, PB = 32 };   /* output channels x flat positions per block */
+/* the layers it takes, and the stack copies of input and weights they fit */
+enum { MAX_OC = 32, MAX_K = 256, MAX_IN = 8192 };
 typedef float v16 __attribute__((vector_size(64)));
 
 int conv_direct_suits(const conv_shape *s)
 {
     return s->sh == 1 && s->sw == 1 && s->ph == 0 && s->pw == 0 && (s->kh > 1 || s->kw > 1) &&
-           s->oc <= 32 && s->c * s->kh * s->kw <= 256 && s->c * s->h * s->w <= 8192;
+           s->oc <= MAX_OC && s->c * s->kh * s->kw <= MAX_K && s->c * s->h * s->w <= MAX_IN;
 }
 
 /* x[C,H,W] * w (packed: [OC/OB][C*KH*KW][OB], zero rows past OC) (+ b[OC])
@@ -79,7 +81,7 @@ void forward_conv2d_direct(float *y, const float *x, const float *w, const float
     /* a copy with PB floats of slack: the last block reads past the input */
     const size_t xs = (size_t)s->c * s->h * s->w, ys = (size_t)s->oc * s->oh * s->ow;
     const int K = s->c * s->kh * s->kw;
-    float xp[8192 + PB], wp[(32 / OB) * 256 * OB];
+    float xp[MAX_IN + PB], wp[(MAX_OC / OB) * MAX_K * OB];
     memset(xp + xs, 0, sizeof(float) * PB);
     /* weights as [OC/OB][K][OB]: the OB weights of one tap are adjacent */
     for (int o0 = 0; o0 < s->oc; o0 += OB)

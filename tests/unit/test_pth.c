@@ -78,20 +78,6 @@ static void format_case(const char *file, const char *arch, const char *prefix, 
     format_case_in("pth/expected.safetensors", file, arch, prefix, classes);
 }
 
-static void refused(const char *file, const char *arch, const char *reason);
-
-TEST(pth_resnet_with_its_own_class_count_matches_pytorch)
-{
-    /* TinyResNet (tests/ref/torch_models.py): the description says 2 classes,
-     * the checkpoint's fc has 3, and the import follows the checkpoint */
-    char d[4096];
-    const int widths[2] = {8, 16}, blocks[2] = {2, 1};
-    REQUIRE(nn_resnet_description(d, sizeof d, 2, widths, blocks, 32, 2) == 0);
-    format_case_in("pth/expected_resnet.safetensors", "pth/resnet_tiny_legacy.pth", d, "resnet", 3);
-    format_case_in("pth/expected_resnet.safetensors", "pth/resnet_tiny_zip.pth", d, "resnet", 3);
-    refused("pth/resnet_tiny_zip.pth", "resnet18", "conv1.weight has shape [8, 3, 7, 7], the architecture expects [64, 3, 7, 7]");
-}
-
 TEST(pth_legacy_and_zip_formats_match_pytorch)
 {
     format_case("pth/lenet_legacy.pth", "lenet", "lenet", 2);   /* fc1.weight is non-contiguous */
@@ -109,6 +95,18 @@ static void refused(const char *file, const char *arch, const char *reason)
     CHECKF(rc != VG_OK && m == NULL, "%s: accepted", file);
     CHECKF(strstr(err, reason) != NULL, "%s: reason '%s' lacks '%s'", file, err, reason);
     free(p);
+}
+
+TEST(pth_resnet_with_its_own_class_count_matches_pytorch)
+{
+    /* TinyResNet (tests/ref/torch_models.py): the description says 2 classes,
+     * the checkpoint's fc has 3, and the import follows the checkpoint */
+    char d[4096];
+    const int widths[2] = {8, 16}, blocks[2] = {2, 1};
+    REQUIRE(nn_resnet_description(d, sizeof d, 2, widths, blocks, 32, 2) == 0);
+    format_case_in("pth/expected_resnet.safetensors", "pth/resnet_tiny_legacy.pth", d, "resnet", 3);
+    format_case_in("pth/expected_resnet.safetensors", "pth/resnet_tiny_zip.pth", d, "resnet", 3);
+    refused("pth/resnet_tiny_zip.pth", "resnet18", "conv1.weight has shape [8, 3, 7, 7], the architecture expects [64, 3, 7, 7]");
 }
 
 TEST(pth_hostile_and_broken_files_are_refused)

@@ -64,12 +64,6 @@ static size_t compress_pauses(float *x, size_t n)
     return out;
 }
 
-/* held-out test speakers of models/default/splits.csv */
-static const char *CLIPS[][2] = {
-    {"librispeech/audio/1069/1069-133699-0000.flac", "f"}, {"vctk/audio/p227/p227_001.flac", "m"},
-    {"librispeech/audio/1246/1246-124548-0000.flac", "f"}, {"cmu_arctic/audio/axb/cmu_arctic_us_axb_a0001.flac", "f"},
-};
-
 TEST(segment_long_recording_boundaries_accuracy_and_streaming)
 {
     char *mp = path_join(".", "models/voxgender-default.safetensors");
@@ -77,7 +71,7 @@ TEST(segment_long_recording_boundaries_accuracy_and_streaming)
     char err[256];
     REQUIRE(vg_model_load(mp, &m, err, sizeof err) == VG_OK);
     free(mp);
-    /* pick held-out clips from the committed list: 6 male, 6 female */
+    /* pick held-out clips from the committed list: PER_SEX of each sex */
     FILE *f = fopen("models/default/splits.csv", "r");
     REQUIRE(f);
     enum { PER_SEX = 10, N = 2 * PER_SEX };
@@ -104,7 +98,6 @@ TEST(segment_long_recording_boundaries_accuracy_and_streaming)
         if (male) nm++; else nf++;
     }
     fclose(f);
-    (void)CLIPS;
     REQUIRE(n == N);
     /* speech clips alternating with 2 s gaps: silence, white noise at
      * -40 dBFS, a chord, a stepping melody */
