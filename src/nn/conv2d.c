@@ -93,9 +93,18 @@ static void col2im(float *dx, const float *col, const conv_shape *s)
                     if (iy < 0 || iy >= s->h) continue;
                     float *row = dst + (size_t)iy * s->w;
                     const float *d = src + (size_t)oy * s->ow;
-                    for (int ox = 0; ox < s->ow; ox++) {
-                        int ix = ox * s->sw - s->pw + kj;
-                        if (ix >= 0 && ix < s->w) row[ix] += d[ox];
+                    /* valid output columns: 0 <= ox*sw - pw + kj < w, a range
+                     * computed once so the inner loop has no test and
+                     * vectorises for stride 1 */
+                    const int off = kj - s->pw;
+                    const int lo = off < 0 ? (-off + s->sw - 1) / s->sw : 0;
+                    int hi = (s->w - 1 - off) / s->sw + 1;
+                    if (s->w - 1 - off < 0) hi = 0;
+                    if (hi > s->ow) hi = s->ow;
+                    if (s->sw == 1) {
+                        for (int ox = lo; ox < hi; ox++) row[ox + off] += d[ox];
+                    } else {
+                        for (int ox = lo; ox < hi; ox++) row[ox * s->sw + off] += d[ox];
                     }
                 }
             }
