@@ -37,11 +37,27 @@ fi
 # ---- CNN engine (issue 3): both sides on the same number of threads
 THREADS=$(nproc)
 echo "bench: CNN engine, $THREADS threads each"
-vgout=$(OPENBLAS_NUM_THREADS=$THREADS "$BUILD/bench_nn")
+# This shared VM's speed changes for stretches of seconds to minutes (the same
+# binary measures 2.3 or 4.2 ms per cnn sample). Three alternating rounds, and
+# each side's best round per metric, keep a slow stretch on one side from
+# deciding the ratio.
+best() {   # "key value" lines of several rounds -> the best value per key
+    awk '{ lower = ($1 ~ /_ms$/); if (!($1 in v) || (lower ? $2 < v[$1] : $2 > v[$1])) v[$1] = $2 }
+         !($1 in seen) { seen[$1] = 1; order[++n] = $1 }
+         END { for (i = 1; i <= n; i++) print order[i], v[order[i]] }'
+}
+have_torch=0
+/usr/bin/python3 -c "import torch" 2>/dev/null && have_torch=1
+vgrounds="" peerrounds=""
+for round in 1 2 3; do
+    vgrounds+=$(OPENBLAS_NUM_THREADS=$THREADS "$BUILD/bench_nn")$'\n'
+    [ "$have_torch" = 1 ] && peerrounds+=$(/usr/bin/python3 bench/torch_nn.py "$THREADS")$'\n'
+done
+vgout=$(best <<<"$vgrounds")
 get() { awk -v k="$1" '$1 == k { print $2 }' <<<"$2"; }
-echo "bench: voxgender BLAS: OpenBLAS $(get blas_core "$vgout") kernels, $(get blas_threads "$vgout") threads"
-if /usr/bin/python3 -c "import torch" 2>/dev/null; then
-    peer=$(/usr/bin/python3 bench/torch_nn.py "$THREADS")
+echo "bench: voxgender BLAS: OpenBLAS $(get blas_core "$vgout") kernels, $(get blas_threads "$vgout") threads; best of 3 alternating rounds per side"
+if [ "$have_torch" = 1 ]; then
+    peer=$(best <<<"$peerrounds")
     for a in lenet cnn; do
         v=$(get ${a}_latency_ms "$vgout"); p=$(get ${a}_latency_ms "$peer")
         echo "BENCH ${a}_latency_batch1 voxgender=$v peer=$p ms speedup=$(ratio "$p" "$v")"

@@ -383,10 +383,8 @@ void nn_init_params(vg_model *m, uint64_t seed)
     m->rng = st ^ 0xD1B54A32D192ED03ull;
 }
 
-/* Work buffers start on a cache line. With plain malloc their offset within
- * a page depends on what the process allocated before (glibc moves large
- * blocks between the heap and mmap as its threshold adapts), and the same
- * network measured 2.3 or 4.2 ms per sample depending on it. */
+/* Work buffers start on a cache line, as the vector loops and OpenBLAS's
+ * packing routines prefer; plain malloc gives 16 bytes. */
 static void *alloc_aligned(size_t bytes)
 {
     size_t rounded = (bytes + 63) / 64 * 64;
