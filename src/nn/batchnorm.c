@@ -36,17 +36,9 @@ static void add_sq_dev(double *a, const float *p, int n, double mean)
     }
 }
 
-static void add_dot(double *a, const float *p, const float *q, int n)
-{
-    int j = 0;
-    for (; j + LANES <= n; j += LANES)
-        for (int k = 0; k < LANES; k++) a[k] += (double)p[j + k] * q[j + k];
-    for (; j < n; j++) a[j % LANES] += (double)p[j] * q[j];
-}
-
-void forward_batchnorm_train(float *y, float *xhat, float *invstd, float *running_mean,
-                             float *running_var, const float *x, const float *gamma,
-                             const float *beta, int n, int c, int hw, float eps, float momentum)
+void forward_batchnorm_train(float *y, float *stats, float *running_mean, float *running_var,
+                             const float *x, const float *gamma, const float *beta,
+                             int n, int c, int hw, float eps, float momentum)
 {
     const double m = (double)n * hw;
     /* channels are independent: parallel without changing any sum's order */
@@ -59,15 +51,12 @@ void forward_batchnorm_train(float *y, float *xhat, float *invstd, float *runnin
         for (int i = 0; i < n; i++) add_sq_dev(accq, x + ((size_t)i * c + ch) * hw, hw, mean);
         const double sq = lanes_total(accq), var = sq / m;
         float is = (float)(1.0 / sqrt(var + eps));
-        invstd[ch] = is;
         float g = gamma ? gamma[ch] : 1.0f, b = beta ? beta[ch] : 0.0f, mu = (float)mean;
+        stats[ch] = mu;
+        stats[c + ch] = is;
         for (int i = 0; i < n; i++) {
             size_t off = ((size_t)i * c + ch) * hw;
-            for (int j = 0; j < hw; j++) {
-                float xh = (x[off + j] - mu) * is;
-                xhat[off + j] = xh;
-                y[off + j] = g * xh + b;
-            }
+            for (int j = 0; j < hw; j++) y[off + j] = g * ((x[off + j] - mu) * is) + b;
         }
         if (running_mean && running_var) {
             double unbiased = m > 1 ? sq / (m - 1) : var;
@@ -93,30 +82,40 @@ void forward_batchnorm_eval(float *y, const float *x, const float *gamma, const 
     }
 }
 
+/* sum over j of p[j] * xhat[j], xhat = (x - mu) * is as the forward pass made it */
+static void add_dot_xhat(double *a, const float *p, const float *x, float mu, float is, int n)
+{
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int k = 0; k < LANES; k++) a[k] += (double)p[j + k] * ((x[j + k] - mu) * is);
+    for (; j < n; j++) a[j % LANES] += (double)p[j] * ((x[j] - mu) * is);
+}
+
 void backward_batchnorm(float *dx, float *dgamma, float *dbeta, const float *dy,
-                        const float *xhat, const float *invstd, const float *gamma,
+                        const float *x, const float *stats, const float *gamma,
                         int n, int c, int hw)
 {
     const double m = (double)n * hw;
 #pragma omp parallel for schedule(static) if ((long)n * c * hw > 32768)
     for (int ch = 0; ch < c; ch++) {
+        const float mu = stats[ch], is = stats[c + ch];
         double a1[LANES] = {0}, a2[LANES] = {0};
         for (int i = 0; i < n; i++) {
             size_t off = ((size_t)i * c + ch) * hw;
             add_sum(a1, dy + off, hw);
-            add_dot(a2, dy + off, xhat + off, hw);
+            add_dot_xhat(a2, dy + off, x + off, mu, is, hw);
         }
         const double sdy = lanes_total(a1), sdyx = lanes_total(a2);
         if (dgamma) dgamma[ch] += (float)sdyx;
         if (dbeta) dbeta[ch] += (float)sdy;
         if (!dx) continue;
         /* dx = gamma * invstd / m * (m*dy - sum(dy) - xhat * sum(dy*xhat)) */
-        float k = (gamma ? gamma[ch] : 1.0f) * invstd[ch];
+        float k = (gamma ? gamma[ch] : 1.0f) * is;
         float mdy = (float)(sdy / m), mdyx = (float)(sdyx / m);
         for (int i = 0; i < n; i++) {
             size_t off = ((size_t)i * c + ch) * hw;
             for (int j = 0; j < hw; j++)
-                dx[off + j] = k * (dy[off + j] - mdy - xhat[off + j] * mdyx);
+                dx[off + j] = k * (dy[off + j] - mdy - ((x[off + j] - mu) * is) * mdyx);
         }
     }
 }

@@ -70,17 +70,21 @@ void backward_relu(float *dx, const float *dy, const float *y, size_t count);
 
 /* ---- batch normalisation over x[N,C,HW] per channel C.
  * Training: normalise with the batch mean and biased variance, save
- * xhat[N,C,HW] and invstd[C], and update running_mean/var with MOMENTUM using
- * the unbiased variance (PyTorch's rule). Inference: use the running stats. */
-void forward_batchnorm_train(float *y, float *xhat, float *invstd, float *running_mean,
-                             float *running_var, const float *x, const float *gamma,
-                             const float *beta, int n, int c, int hw, float eps, float momentum);
+ * stats[2C] = the batch mean[C] then invstd[C], and update running_mean/var
+ * with MOMENTUM using the unbiased variance (PyTorch's rule). The backward
+ * pass recomputes xhat from x and these stats, bit for bit as the forward
+ * did, rather than keeping an N*C*HW copy: one write stream fewer per
+ * layer. Inference: use the running stats. */
+void forward_batchnorm_train(float *y, float *stats, float *running_mean, float *running_var,
+                             const float *x, const float *gamma, const float *beta,
+                             int n, int c, int hw, float eps, float momentum);
 void forward_batchnorm_eval(float *y, const float *x, const float *gamma, const float *beta,
                             const float *running_mean, const float *running_var,
                             int n, int c, int hw, float eps);
-/* dgamma[C] += ..., dbeta[C] += ..., dx[N,C,HW] = ... */
+/* dgamma[C] += ..., dbeta[C] += ..., dx[N,C,HW] = ...; x and stats are the
+ * forward pass's input and saved statistics */
 void backward_batchnorm(float *dx, float *dgamma, float *dbeta, const float *dy,
-                        const float *xhat, const float *invstd, const float *gamma,
+                        const float *x, const float *stats, const float *gamma,
                         int n, int c, int hw);
 
 /* ---- dropout: mask[COUNT] is 0 or 1/(1-p), drawn from RNG_STATE. */

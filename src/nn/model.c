@@ -26,6 +26,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <omp.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,9 +385,19 @@ void nn_init_params(vg_model *m, uint64_t seed)
 }
 
 /* Work buffers start on a cache line, as the vector loops and OpenBLAS's
- * packing routines prefer; plain malloc gives 16 bytes. */
+ * packing routines prefer; plain malloc gives 16 bytes. Buffers of several
+ * MB (a training batch's activations run to hundreds) ask for transparent
+ * huge pages: the layers stream through them, and with 4 KB pages TLB misses
+ * and first-touch faults cost a measurable share of a training step. */
 static void *alloc_aligned(size_t bytes)
 {
+    const size_t huge = (size_t)2 << 20;
+    if (bytes >= 4 * huge) {
+        size_t rounded = (bytes + huge - 1) / huge * huge;
+        void *p = aligned_alloc(huge, rounded);
+        if (p) madvise(p, rounded, MADV_HUGEPAGE);   /* advice only: failure is harmless */
+        return p;
+    }
     size_t rounded = (bytes + 63) / 64 * 64;
     return aligned_alloc(64, rounded ? rounded : 64);
 }
@@ -422,9 +433,9 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
         if (!training) {
             if (L->keep) { L->y = act; act += out; }
             else L->y = (size_t)(i % 2) * largest;
-            L->save = L->bn_invstd = 2 * largest;   /* unused in inference */
+            L->save = L->bn_stats = 2 * largest;   /* unused in inference */
             if (L->kind == L_MAXPOOL) { L->argmax = iact; iact += out; }
-            if (L->kind == L_BN) { L->bn_invstd = act; act += (size_t)L->ic; }
+            if (L->kind == L_BN) { L->bn_stats = act; act += 2 * (size_t)L->ic; }
             if (L->kind == L_CONV) {
                 conv_shape cs = {.n = n, .c = L->ic, .h = L->ih, .w = L->iw, .oc = L->oc, .kh = L->kh,
                                  .kw = L->kw, .sh = L->sh, .sw = L->sw, .ph = L->ph, .pw = L->pw};
@@ -437,11 +448,13 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
         }
         L->y = act;
         act += out;
-        if (L->kind == L_BN || L->kind == L_DROPOUT) {
-            L->save = act;              /* xhat / mask */
+        if (L->kind == L_DROPOUT) {
+            L->save = act;              /* mask */
             act += training ? out : 0;
-            L->bn_invstd = act;
-            act += L->kind == L_BN ? (size_t)L->ic : 0;
+        }
+        if (L->kind == L_BN) {
+            L->bn_stats = act;         /* batch mean[C], invstd[C] */
+            act += 2 * (size_t)L->ic;
         }
         if (L->kind == L_MAXPOOL) {
             L->argmax = iact;
@@ -667,9 +680,9 @@ static const float *forward_pass(vg_model *m, const float *x, int n, int h, int 
             break;
         case L_BN:
             if (training && !L->frozen)
-                forward_batchnorm_train(y, m->act + L->save, m->act + L->bn_invstd, P + L->rmean,
-                                        P + L->rvar, in, P + L->w, P + L->b, n, L->ic,
-                                        L->ih * L->iw, L->eps, L->momentum);
+                forward_batchnorm_train(y, m->act + L->bn_stats, P + L->rmean, P + L->rvar, in,
+                                        P + L->w, P + L->b, n, L->ic, L->ih * L->iw, L->eps,
+                                        L->momentum);
             else
                 forward_batchnorm_eval(y, in, P + L->w, P + L->b, P + L->rmean, P + L->rvar, n,
                                        L->ic, L->ih * L->iw, L->eps);
@@ -777,8 +790,8 @@ static void backward_pass(vg_model *m, const float *x, const float *dlogits, int
                 }
                 break;
             }
-            backward_batchnorm(dx, G + L->w, G + L->b, dy, m->act + L->save,
-                               m->act + L->bn_invstd, P + L->w, n, L->ic, L->ih * L->iw);
+            backward_batchnorm(dx, G + L->w, G + L->b, dy, in, m->act + L->bn_stats, P + L->w, n,
+                               L->ic, L->ih * L->iw);
             break;
         case L_RELU: backward_relu(dx, dy, y, in_count); break;
         case L_MAXPOOL: {

@@ -35,7 +35,7 @@ typedef struct nn_layer {
     /* activation-arena offsets for the current plan */
     size_t y, save;           /* output; saved xhat / dropout mask */
     size_t argmax;            /* int32 arena offset (maxpool) */
-    size_t bn_invstd;         /* offset of invstd[C] (bn) */
+    size_t bn_stats;          /* offset of mean[C], invstd[C] (bn, training) */
     int frozen;               /* parameters fixed; batch norm runs in inference mode */
 } nn_layer;
 

@@ -289,16 +289,16 @@ TEST(gradcheck_relu_dropout_logsoftmax)
 static int bn_dims[3] = {3, 2, 5};
 static void bn_f(gc_case *c, const float *x, float *y)
 {
-    float xhat[30], invstd[2];
-    forward_batchnorm_train(y, xhat, invstd, NULL, NULL, x, c->params[0], c->params[1],
+    float stats[4];
+    forward_batchnorm_train(y, stats, NULL, NULL, x, c->params[0], c->params[1],
                             bn_dims[0], bn_dims[1], bn_dims[2], 1e-5f, 0.1f);
 }
 static void bn_b(gc_case *c, const float *x, const float *dy, float *dx, float **dp)
 {
-    float y[30], xhat[30], invstd[2];
-    forward_batchnorm_train(y, xhat, invstd, NULL, NULL, x, c->params[0], c->params[1],
+    float y[30], stats[4];
+    forward_batchnorm_train(y, stats, NULL, NULL, x, c->params[0], c->params[1],
                             bn_dims[0], bn_dims[1], bn_dims[2], 1e-5f, 0.1f);
-    backward_batchnorm(dx, dp[0], dp[1], dy, xhat, invstd, c->params[0], bn_dims[0], bn_dims[1],
+    backward_batchnorm(dx, dp[0], dp[1], dy, x, stats, c->params[0], bn_dims[0], bn_dims[1],
                        bn_dims[2]);
 }
 
