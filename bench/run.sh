@@ -30,6 +30,10 @@ if /usr/bin/python3 -c "import torchaudio" 2>/dev/null; then
     peer=$(/usr/bin/python3 bench/torchaudio_frontend.py 2 "${FILES[@]}" | val)
     echo "BENCH frontend_1core voxgender=$vg1 peer=$peer files/s speedup=$(ratio "$vg1" "$peer")"
     echo "BENCH frontend_allcores voxgender=$vgn peer=$peer files/s speedup=$(ratio "$vgn" "$peer") (peer on 1 core)"
+    # The ceiling of the one-core ratio: FFmpeg's decoding alone (the one
+    # decoding path the front end must use), with nothing after it.
+    dec=$("$BUILD/bench_frontend" -d 1 5 "${FILES[@]}" | val)
+    echo "bench: FFmpeg decode + resample alone $dec files/s on one core: no log-mel code could take the one-core ratio above $(ratio "$dec" "$peer")"
 else
     echo "bench: python3-torchaudio not installed; voxgender alone: 1 core $vg1 files/s, all cores $vgn files/s"
 fi

@@ -12,6 +12,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_split(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_ensemble(int argc, char **argv);
 int cmd_segment(int argc, char **argv);
 /* The shipped model's path, or NULL (static string). */
 const char *cli_default_model(void);

@@ -42,6 +42,7 @@ static void usage(FILE *f)
             "  eval          accuracy, confusion matrix, ROC AUC of a model on a dataset\n"
             "  segment       male / female / nonspeech segments of long recordings\n"
             "  import        convert a PyTorch .pth state_dict into a voxgender model file\n"
+            "  ensemble      combine trained models into one that averages their answers\n"
             "  predict       classify recordings or spectrogram images: male (1) / female (0)\n"
             "\n"
             "options:\n"
@@ -71,6 +72,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "split")) return cmd_split(argc - 1, argv + 1);
     if (!strcmp(cmd, "import")) return cmd_import(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ensemble")) return cmd_ensemble(argc - 1, argv + 1);
     if (!strcmp(cmd, "segment")) return cmd_segment(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "predict")) return cmd_predict(argc - 1, argv + 1);

@@ -399,6 +399,15 @@ int vg_model_forward(vg_model *m, const float *x, int n, int h, int w, float *lo
 int vg_model_set_meta(vg_model *m, const char *key, const char *value);
 const char *vg_model_meta(const vg_model *m, const char *key);
 
+/* An ensemble of 2..VG_MAX_ENSEMBLE trained models with the same input,
+ * classes, front end and labels, as one model whose output is the mean of
+ * the members' log-probabilities (their parameters are copied; the members
+ * stay the caller's). Metadata comes from the first member. On success
+ * *out is new and the caller owns it (vg_model_destroy); ERR (may be NULL)
+ * gets a reason on failure. */
+#define VG_MAX_ENSEMBLE 16
+int vg_model_ensemble(vg_model *const *members, int n, vg_model **out, char *err, size_t errlen);
+
 /* Save as safetensors (atomically: temporary file + rename). */
 int vg_model_save(const vg_model *m, const char *path);
 /* Load a safetensors model file written by voxgender. ERR (may be NULL)

@@ -3,8 +3,9 @@
 # scratch: the real speech of ../shared/data (split by the committed
 # models/default/splits.csv: held-out Test speakers never train or select the
 # model) plus Debian text-to-speech voices (espeak-ng, flite) in training and
-# validation only (scripts/build_default_data.sh). Fixed seed; about 6 to 10
-# minutes on 2 cores. Then run scripts/eval_default_model.sh.
+# validation only (scripts/build_default_data.sh). Fixed seed; about 4
+# minutes on 2 cores (the training itself about 2.5). Then run
+# scripts/eval_default_model.sh.
 # Usage: scripts/train_default_model.sh [BUILD_DIR] [OUTPUT]
 set -euo pipefail
 BUILD="${1:-build}"

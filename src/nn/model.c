@@ -13,7 +13,8 @@
  *   dropout p=0.5
  *   [name:] add NAME            input + the output of the earlier layer NAME
  *   any layer: from=NAME        read the earlier layer NAME's output instead
- *                               of the previous layer's (a branch)
+ *                               of the previous layer's (a branch);
+ *                               from=input reads the network input
  * Unnamed conv/bn/linear layers get "layerN" names (N = layer index); any
  * layer may be named so that add/from can refer to it. A residual block:
  *   b0: relu; c1: conv 8 k=3 p=1; n1: bn; relu; c2: conv 8 k=3 p=1; n2: bn;
@@ -148,6 +149,10 @@ static int parse_item(vg_model *m, char *item, char *err, size_t errlen)
     }
     while ((tok = strtok_r(NULL, " \t\n", &save))) {
         if (!strncmp(tok, "from=", 5)) {
+            if (!strcmp(tok + 5, "input") && find_layer(m, "input") < 0) {
+                L.src = -1;   /* a second network side by side (an ensemble) */
+                continue;
+            }
             if ((L.src = find_layer(m, tok + 5)) < 0) {
                 snprintf(err, errlen, "from=: no earlier layer called '%s'", tok + 5);
                 return VG_EARG;

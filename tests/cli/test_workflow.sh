@@ -41,8 +41,24 @@ check "eval json has the required keys" /usr/bin/python3 -c "
 import json,sys; d=json.load(open('$T/eval_cnn.json'))
 sys.exit(0 if all(k in d for k in ('n','accuracy','speaker_balanced_accuracy','confusion','auc','per_speaker')) and d['n']==32 else 1)"
 check "cnn: test accuracy >= 0.75 on unseen voices" ge "$(jget "$T/eval_cnn.json" accuracy)" 0.75
+# ---- ensemble: the best and last cnn as one model
+"$VG" ensemble "$T/cnn.safetensors" "$T/cnn.last.safetensors" -o "$T/ens.safetensors" > "$T/ens.txt"
+check "ensemble: writes one model of two members" bash -c "test -s '$T/ens.safetensors' && grep -q 'ensemble of 2 models' '$T/ens.txt'"
+"$VG" eval -m "$T/ens.safetensors" "$D" --format json -q > "$T/eval_ens.json"
+check "ensemble: evaluates like any model (accuracy >= 0.75)" ge "$(jget "$T/eval_ens.json" accuracy)" 0.75
+Wv=$(ls "$D"/Test/Male/*/*.wav | head -1)
+check "ensemble: its probability lies between its members'" /usr/bin/python3 -c "
+import json,subprocess,sys
+p=[json.loads(subprocess.run(['$VG','predict','-m',m,'--format','json','$Wv'],capture_output=True,text=True).stdout)['p_male'] for m in ('$T/cnn.safetensors','$T/cnn.last.safetensors','$T/ens.safetensors')]
+sys.exit(0 if min(p[:2]) - 1e-4 <= p[2] <= max(p[:2]) + 1e-4 else 1)"
+"$VG" ensemble "$T/cnn.safetensors" -o "$T/ens1.safetensors" 2> "$T/ens1.err"; rc=$?
+check "ensemble: one model is a usage error, nothing written" bash -c "[ $rc -eq 2 ] && [ ! -e '$T/ens1.safetensors' ] && grep -q '2 to 16' '$T/ens1.err'"
+check "ensemble --help documents its options" bash -c "'$VG' ensemble --help | grep -q -- --output"
 "$VG" train "$D" --arch lenet -o "$T/lenet.safetensors" -q > /dev/null 2>&1
 "$VG" eval -m "$T/lenet.safetensors" "$D" --format json -q > "$T/eval_lenet.json"
+"$VG" ensemble "$T/cnn.safetensors" "$T/lenet.safetensors" -o "$T/ens2.safetensors" 2> "$T/ens2.err"; rc=$?
+check "ensemble: members with different inputs are refused in one line, nothing written" bash -c \
+    "[ $rc -eq 1 ] && [ ! -e '$T/ens2.safetensors' ] && [ \$(wc -l < '$T/ens2.err') -eq 1 ] && grep -q 'differs' '$T/ens2.err'"
 check "lenet (reference recipe): test accuracy >= 0.65" ge "$(jget "$T/eval_lenet.json" accuracy)" 0.65
 "$VG" train "$D" --arch svm --svm-input mel -o "$T/svm_mel.safetensors" -q > /dev/null 2>&1
 "$VG" eval -m "$T/svm_mel.safetensors" "$D" --format json -q > "$T/eval_svm.json"
