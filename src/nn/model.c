@@ -390,14 +390,16 @@ void nn_init_params(vg_model *m, uint64_t seed)
 }
 
 /* Work buffers start on a cache line, as the vector loops and OpenBLAS's
- * packing routines prefer; plain malloc gives 16 bytes. Buffers of several
- * MB (a training batch's activations run to hundreds) ask for transparent
+ * packing routines prefer; plain malloc gives 16 bytes. Training buffers of
+ * 8 MB and more (a batch's activations run to hundreds) ask for transparent
  * huge pages: the layers stream through them, and with 4 KB pages TLB misses
- * and first-touch faults cost a measurable share of a training step. */
-static void *alloc_aligned(size_t bytes)
+ * and first-touch faults cost a few percent of a training step. Inference
+ * does not: a huge page is resident as soon as one byte of it is touched,
+ * which added 25 MB to the segmenter's peak memory. */
+static void *alloc_aligned(size_t bytes, int huge_pages)
 {
     const size_t huge = (size_t)2 << 20;
-    if (bytes >= 4 * huge) {
+    if (huge_pages && bytes >= 4 * huge) {
         size_t rounded = (bytes + huge - 1) / huge * huge;
         void *p = aligned_alloc(huge, rounded);
         if (p) madvise(p, rounded, MADV_HUGEPAGE);   /* advice only: failure is harmless */
@@ -485,13 +487,13 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
         if (in > gtmp) gtmp = in;
     }
     m->n_threads = n_threads < 1 ? 1 : n_threads;
-    m->act = alloc_aligned(sizeof(float) * act);
-    m->dact = training ? alloc_aligned(sizeof(float) * act) : NULL;
+    m->act = alloc_aligned(sizeof(float) * act, training);
+    m->dact = training ? alloc_aligned(sizeof(float) * act, training) : NULL;
     m->iact = malloc(sizeof(int32_t) * (iact + 1));
-    m->col = alloc_aligned(sizeof(float) * col * (size_t)m->n_threads);
-    m->wtmp = training ? alloc_aligned(sizeof(float) * wtmp * (size_t)m->n_threads) : NULL;
-    m->dinput = training ? alloc_aligned(sizeof(float) * (size_t)n * m->in_c * h * w) : NULL;
-    m->gtmp = training ? alloc_aligned(sizeof(float) * gtmp) : NULL;
+    m->col = alloc_aligned(sizeof(float) * col * (size_t)m->n_threads, training);
+    m->wtmp = training ? alloc_aligned(sizeof(float) * wtmp * (size_t)m->n_threads, training) : NULL;
+    m->dinput = training ? alloc_aligned(sizeof(float) * (size_t)n * m->in_c * h * w, training) : NULL;
+    m->gtmp = training ? alloc_aligned(sizeof(float) * gtmp, training) : NULL;
     m->gdone = training ? malloc(sizeof(int) * (size_t)(m->n_layers + 1)) : NULL;
     if (!m->act || !m->iact || !m->col ||
         (training && (!m->dact || !m->dinput || !m->wtmp || !m->gtmp || !m->gdone))) {
