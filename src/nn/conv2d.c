@@ -131,6 +131,30 @@ void forward_conv2d(float *y, const float *x, const float *w, const float *b,
     forward_conv2d_rows(y, x, w, b, s, col, fwd_rows(s));
 }
 
+int conv_forward_block_rows(const conv_shape *s) { return fwd_rows(s); }
+
+void forward_conv2d_block(float *y, const float *x, const float *w, const float *b,
+                          const conv_shape *s, float *col, int oy0, int oy1)
+{
+    const int K = s->c * s->kh * s->kw, P = s->oh * s->ow, Pb = (oy1 - oy0) * s->ow;
+    float *yb = y + (size_t)oy0 * s->ow;
+    if (is_pointwise(s)) {
+        /* y[OC, block] = w[OC,C] @ x[C, block] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->oc, Pb, K, 1.0f, w, K,
+                    x + (size_t)oy0 * s->ow, P, 0.0f, yb, P);
+    } else {
+        im2col_rows(col, x, s, oy0, oy1);
+        /* y[OC, block] = w[OC,K] @ col[K, block] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->oc, Pb, K, 1.0f, w, K, col, Pb,
+                    0.0f, yb, P);
+    }
+    if (b)
+        for (int o = 0; o < s->oc; o++) {
+            float *r = yb + (size_t)o * P;
+            for (int p = 0; p < Pb; p++) r[p] += b[o];
+        }
+}
+
 void forward_conv2d_rows(float *y, const float *x, const float *w, const float *b,
                          const conv_shape *s, float *col, int rows)
 {

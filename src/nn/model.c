@@ -424,7 +424,11 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
         if (m->layers[i].kind == L_CONV)
             macs += (double)m->layers[i].oc * m->layers[i].oh * m->layers[i].ow *
                     m->layers[i].ic * m->layers[i].kh * m->layers[i].kw;
-    const int n_threads = macs >= 20e6 ? (omp_get_max_threads() < n ? omp_get_max_threads() : n) : 1;
+    /* Training splits the batch over threads; inference on fewer samples
+     * than threads splits each sample's output rows instead (conv_forward),
+     * which beats OpenBLAS's own threads on these mid-sized GEMMs. */
+    const int T = omp_get_max_threads();
+    const int n_threads = macs < 20e6 ? 1 : training ? (T < n ? T : n) : T;
     size_t act = 0, iact = 0, col = 1, wtmp = 1;
     /* Inference keeps no activations for a backward pass: layers write
      * alternately into two buffers, each sized for the largest output. */
@@ -542,9 +546,25 @@ static void conv_forward(vg_model *m, const nn_layer *L, const float *in, float 
         return;
     }
     const size_t xs = (size_t)L->ic * L->ih * L->iw, ys = (size_t)L->oc * L->oh * L->ow;
+    if (n >= m->n_threads || conv_direct_suits(&s)) {
 #pragma omp parallel for schedule(static) num_threads(m->n_threads)
-    for (int i = 0; i < n; i++)
-        forward_conv2d(y + i * ys, in + i * xs, W, B, &s, m->col + (size_t)omp_get_thread_num() * m->n_col);
+        for (int i = 0; i < n; i++)
+            forward_conv2d(y + i * ys, in + i * xs, W, B, &s, m->col + (size_t)omp_get_thread_num() * m->n_col);
+        return;
+    }
+    /* fewer samples than threads: blocks of output rows, at least one per
+     * thread, no larger than the column buffer allows */
+    const int T = m->n_threads;
+    int rows = (s.oh * n + T - 1) / T;
+    if (rows > conv_forward_block_rows(&s)) rows = conv_forward_block_rows(&s);
+    if (rows < 1) rows = 1;
+    const int per = (s.oh + rows - 1) / rows;
+#pragma omp parallel for schedule(dynamic) num_threads(T)
+    for (int j = 0; j < n * per; j++) {
+        const int i = j / per, oy0 = (j % per) * rows, oy1 = oy0 + rows < s.oh ? oy0 + rows : s.oh;
+        forward_conv2d_block(y + i * ys, in + i * xs, W, B, &s,
+                             m->col + (size_t)omp_get_thread_num() * m->n_col, oy0, oy1);
+    }
 }
 
 /* Weight gradients go to per-thread accumulators summed in thread order, so
