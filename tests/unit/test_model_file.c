@@ -4,6 +4,7 @@
 #include "test.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,31 @@ static void random_batch(float *x, int *labels, int n, size_t per, uint64_t s)
 {
     for (size_t i = 0; i < (size_t)n * per; i++) x[i] = rng_normal(&s);
     for (int i = 0; i < n; i++) labels[i] = (int)(rng_next(&s) & 1);
+}
+
+/* One sample on two threads is split by output rows (conv_forward); a batch
+ * of three runs one sample per thread. Both must give the same logits. */
+TEST(single_sample_row_split_matches_batch_inference)
+{
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(2);
+    vg_model *m;
+    REQUIRE(vg_model_create("cnn", 5, &m, NULL, 0) == VG_OK);
+    const int h = 128, w = 97, per = h * w;
+    float *x = malloc(sizeof(float) * per * 3), batch[6], one[2];
+    for (int i = 0; i < per * 3; i++) x[i] = sinf(0.011f * (float)i) + 0.2f * cosf(0.37f * (float)i);
+    REQUIRE(vg_model_forward(m, x, 3, h, w, batch) == VG_OK);
+    double worst = 0;
+    for (int i = 0; i < 3; i++) {
+        REQUIRE(vg_model_forward(m, x + (size_t)i * per, 1, h, w, one) == VG_OK);
+        CHECK(m->n_threads == 2);   /* the row-split path ran */
+        for (int k = 0; k < 2; k++)
+            worst = fmax(worst, fabs(one[k] - batch[2 * i + k]) / (1e-3 + fabs(batch[2 * i + k])));
+    }
+    CHECKF(worst < 1e-5, "row-split and batched logits differ by %g (relative)", worst);
+    free(x);
+    vg_model_destroy(m);
+    omp_set_num_threads(saved);
 }
 
 TEST(training_is_deterministic_for_a_seed)
