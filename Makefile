@@ -19,7 +19,7 @@ LIB_SRC  := $(wildcard src/*.c src/*/*.c)
 CLI_SRC  := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/unit/*.c)
 
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/build_rev.o
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
@@ -35,6 +35,29 @@ all: $(LIB_A) $(LIB_SO) $(CLI)
 $(BUILD)/%.o: %.c include/voxgender.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+# The source revision the library is built from. `train` records it in a
+# model's metadata: the code that trained a model decides its exact weights,
+# so a retrain is only bit-identical with the same revision. "+modified"
+# marks uncommitted changes to src/ or include/.
+REV := $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+ifneq ($(REV),)
+REV := $(REV)$(shell git diff --quiet HEAD -- src include 2>/dev/null || echo +modified)
+else
+REV := unknown
+endif
+
+# rewritten only when the revision changes, so it rebuilds nothing otherwise
+$(BUILD)/gen/build_rev.c: FORCE
+	@mkdir -p $(dir $@)
+	@printf '#include "voxgender.h"\nconst char *vg_build_revision(void) { return "%s"; }\n' '$(REV)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+$(BUILD)/gen/build_rev.o: $(BUILD)/gen/build_rev.c include/voxgender.h
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+.PHONY: FORCE
+FORCE:
 
 $(LIB_A): $(LIB_OBJ)
 	@rm -f $@

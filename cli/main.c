@@ -63,8 +63,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
-        printf("voxgender %s (BLAS: OpenBLAS %s kernels, %d threads)\n", vg_version(), vg_blas_core(),
-               vg_blas_threads());
+        printf("voxgender %s (revision %s; BLAS: OpenBLAS %s kernels, %d threads)\n", vg_version(),
+               vg_build_revision(), vg_blas_core(), vg_blas_threads());
         return 0;
     }
     if (!strcmp(cmd, "spectrogram")) return cmd_spectrogram(argc - 1, argv + 1);

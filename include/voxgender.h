@@ -23,6 +23,10 @@ extern "C" {
 #endif
 
 #define VG_VERSION_STRING "0.1.0"
+/* The source revision (git commit, "+modified" for uncommitted changes,
+ * "unknown" outside a git checkout) this library was built from. Static
+ * string. */
+const char *vg_build_revision(void);
 
 /* ---------------------------------------------------------------- errors */
 

@@ -265,6 +265,8 @@ static void provenance(vg_model *m, const vg_train_config *cfg, int epochs, size
              cfg->optim.lr);
     vg_model_set_meta(m, "training_recipe", v);
     vg_model_set_meta(m, "trained_by", "voxgender " VG_VERSION_STRING);
+    /* float rounding in training depends on the code: this names the code */
+    vg_model_set_meta(m, "trained_by_revision", vg_build_revision());
 }
 
 /* A copy of INIT's architecture with a 2-way output layer (replacing the

@@ -36,6 +36,12 @@ check "train cnn: a final table of every epoch, the kept one marked" bash -c \
     "grep -qE '^epoch +train loss +train acc +val loss +val acc' '$T/train_cnn.txt' && [ \$(grep -cE '^ +[1-6] +[0-9.]+ ' '$T/train_cnn.txt') -eq 6 ] && grep -q '<- kept' '$T/train_cnn.txt'"
 check "train cnn: reports test accuracy and confusion matrix" bash -c "grep -q 'test split' '$T/train_cnn.txt' && grep -q 'confusion' '$T/train_cnn.txt'"
 check "train: no checkpoint left after a finished run" test ! -e "$T/cnn.ckpt"
+check "train: the model names the source revision that trained it (as --version does)" /usr/bin/python3 -c "
+import json, re, struct, subprocess, sys
+v = subprocess.run(['$VG', '--version'], capture_output=True, text=True).stdout
+rev = re.search(r'revision ([^;]+);', v).group(1)
+f = open('$T/cnn.safetensors', 'rb'); n = struct.unpack('<Q', f.read(8))[0]
+sys.exit(0 if json.loads(f.read(n))['__metadata__'].get('trained_by_revision') == rev else 1)"
 "$VG" eval -m "$T/cnn.safetensors" "$D" --format json -q > "$T/eval_cnn.json"
 check "eval json has the required keys" /usr/bin/python3 -c "
 import json,sys; d=json.load(open('$T/eval_cnn.json'))
