@@ -33,7 +33,7 @@ typedef struct nn_layer {
     /* shapes for the current plan: input [N, ic, ih, iw] -> output [N, oc, oh, ow] */
     int ic, ih, iw, oc, oh, ow;
     /* activation-arena offsets for the current plan */
-    size_t y, save;           /* output; saved xhat / dropout mask */
+    size_t y, save;           /* output; dropout mask (training) */
     size_t argmax;            /* int32 arena offset (maxpool) */
     size_t bn_stats;          /* offset of mean[C], invstd[C] (bn, training) */
     int frozen;               /* parameters fixed; batch norm runs in inference mode */
