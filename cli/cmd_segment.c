@@ -49,9 +49,14 @@ typedef struct collect {
     FILE *out;
 } collect;
 
+static const char *segment_label(const vg_segment *s)
+{
+    return s->label < 0 ? "nonspeech" : s->label == VG_LABEL_MALE ? "male" : "female";
+}
+
 static void print_segment(FILE *o, int fmt, const char *file, const vg_segment *s)
 {
-    const char *label = s->label < 0 ? "nonspeech" : s->label ? "male" : "female";
+    const char *label = segment_label(s);
     if (fmt == F_AUDACITY) fprintf(o, "%.3f\t%.3f\t%s\n", s->start, s->end, label);
     else if (fmt == F_RTTM) {
         if (s->label >= 0)
@@ -92,7 +97,7 @@ static void write_textgrid(FILE *o, const collect *c, double dur)
     for (size_t i = 0; i < c->n; i++) {
         const vg_segment *s = &c->seg[i];
         fprintf(o, "        intervals [%zu]:\n            xmin = %.3f\n            xmax = %.3f\n            text = \"%s\"\n",
-                i + 1, s->start, s->end, s->label < 0 ? "" : s->label ? "male" : "female");
+                i + 1, s->start, s->end, s->label < 0 ? "" : segment_label(s));
     }
 }
 
@@ -162,18 +167,27 @@ int cmd_segment(int argc, char **argv)
     vg_model *m;
     if (vg_model_load(model, &m, err, sizeof err)) { cli_error("%s: %s", model, err); return 2; }
 
+    const size_t BLOCK = 16000;
+    float *block = malloc(sizeof(float) * BLOCK);
+    int16_t *pcm = malloc(sizeof(int16_t) * BLOCK);
+    if (!block || !pcm) {
+        cli_error("segment: out of memory");
+        free(block); free(pcm); vg_model_destroy(m);
+        return 1;
+    }
     FILE *out = stdout;
     char tmp[4200];
     if (out_path) {
         snprintf(tmp, sizeof tmp, "%s.tmp-%d", out_path, (int)getpid());
-        if (!(out = fopen(tmp, "w"))) { cli_error("%s: cannot write", out_path); vg_model_destroy(m); return 1; }
+        if (!(out = fopen(tmp, "w"))) {
+            cli_error("%s: cannot write", out_path);
+            free(block); free(pcm); vg_model_destroy(m);
+            return 1;
+        }
     }
     if (fmt == F_CSV) fprintf(out, "file,start,end,label,p\n");
     cJSON *all = fmt == F_JSON ? cJSON_CreateArray() : NULL;
     int failed = 0;
-    const size_t BLOCK = 16000;
-    float *block = malloc(sizeof(float) * BLOCK);
-    int16_t *pcm = malloc(sizeof(int16_t) * BLOCK);
     for (int k = 0; k < (live ? 1 : n_inputs); k++) {
         const char *path = live ? "-" : argv[optind + k];
         collect col = {.live = live, .fmt = fmt, .out = out};
@@ -225,7 +239,7 @@ int cmd_segment(int argc, char **argv)
                 cJSON *e = cJSON_CreateObject();
                 cJSON_AddNumberToObject(e, "start", col.seg[i].start);
                 cJSON_AddNumberToObject(e, "end", col.seg[i].end);
-                cJSON_AddStringToObject(e, "label", col.seg[i].label < 0 ? "nonspeech" : col.seg[i].label ? "male" : "female");
+                cJSON_AddStringToObject(e, "label", segment_label(&col.seg[i]));
                 cJSON_AddNumberToObject(e, "p", col.seg[i].p_male);
                 cJSON_AddItemToArray(arr, e);
             }

@@ -230,6 +230,28 @@ static int receive_frames(decoder *d, sink *s)
     }
 }
 
+/* Read the next packet of the stream (or reach the end: *EOF set and the
+ * decoder drained) and pass the frames it completes to the sink. Packets of
+ * other streams are skipped. */
+static int decode_packet(decoder *d, sink *s, int *eof)
+{
+    int r = av_read_frame(d->fmt, d->pkt);
+    if (r == AVERROR_EOF) {
+        *eof = 1;
+        if (avcodec_send_packet(d->codec, NULL) < 0) return VG_EDECODE;
+    } else if (r < 0) {
+        return VG_EDECODE;
+    } else if (d->pkt->stream_index != d->stream) {
+        av_packet_unref(d->pkt);
+        return VG_OK;
+    } else {
+        r = avcodec_send_packet(d->codec, d->pkt);
+        av_packet_unref(d->pkt);
+        if (r < 0 && r != AVERROR(EAGAIN)) return VG_EDECODE;
+    }
+    return receive_frames(d, s);
+}
+
 /* Does the container claim a length much longer than what we decoded?
  * Only trusted when the duration comes from the stream header (WAV, FLAC
  * STREAMINFO...), not when estimated from the bitrate. */
@@ -266,24 +288,8 @@ int vg_audio_load_window(const char *path, double offset, double seconds,
     s->skip = llround(offset * sample_rate);
 
     int eof = 0;
-    while (s->got < s->want && !eof) {
-        int r = av_read_frame(d.fmt, d.pkt);
-        if (r == AVERROR_EOF) {
-            eof = 1;
-            if (avcodec_send_packet(d.codec, NULL) < 0) { rc = VG_EDECODE; goto fail; }
-        } else if (r < 0) {
-            rc = VG_EDECODE;
-            goto fail;
-        } else if (d.pkt->stream_index != d.stream) {
-            av_packet_unref(d.pkt);
-            continue;
-        } else {
-            r = avcodec_send_packet(d.codec, d.pkt);
-            av_packet_unref(d.pkt);
-            if (r < 0 && r != AVERROR(EAGAIN)) { rc = VG_EDECODE; goto fail; }
-        }
-        if ((rc = receive_frames(&d, s))) goto fail;
-    }
+    while (s->got < s->want && !eof)
+        if ((rc = decode_packet(&d, s, &eof))) goto fail;
     if (eof && s->got < s->want && (rc = resample_into(&d, NULL, s))) goto fail;
 
     if (s->total == 0) { rc = VG_ENOSAMPLES; goto fail; }
@@ -373,20 +379,7 @@ static int reader_fill(vg_audio_reader *r)
         rc = resample_into(&r->d, NULL, s);
         r->flushed = 1;
     } else {
-        int e = av_read_frame(r->d.fmt, r->d.pkt);
-        if (e == AVERROR_EOF) {
-            r->eof = 1;
-            if (avcodec_send_packet(r->d.codec, NULL) < 0) rc = VG_EDECODE;
-        } else if (e < 0) {
-            rc = VG_EDECODE;
-        } else if (r->d.pkt->stream_index != r->d.stream) {
-            av_packet_unref(r->d.pkt);
-        } else {
-            e = avcodec_send_packet(r->d.codec, r->d.pkt);
-            av_packet_unref(r->d.pkt);
-            if (e < 0 && e != AVERROR(EAGAIN)) rc = VG_EDECODE;
-        }
-        if (!rc) rc = receive_frames(&r->d, s);
+        rc = decode_packet(&r->d, s, &r->eof);
     }
     r->n_pending += s->got;
     return rc;

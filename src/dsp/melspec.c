@@ -166,41 +166,9 @@ static inline long reflect_index(long i, long n)
     return i < n ? i : period - i;
 }
 
-int vg_melspec_power(vg_melspec *m, const float *x, size_t n, float *out)
+/* m->frame (windowed) -> FFT -> power -> mel bands, out[b * stride] */
+static void frame_to_mel(vg_melspec *m, float *out, size_t stride)
 {
-    if (!m || !x || !out || n == 0) return VG_EARG;
-    const int n_fft = m->cfg.n_fft, hop = m->cfg.hop_length, pad = n_fft / 2;
-    const int frames = vg_melspec_frames(m, n), nm = m->cfg.n_mels;
-
-    for (int t = 0; t < frames; t++) {
-        long start = (long)t * hop - pad;   /* in unpadded coordinates */
-        if (start >= 0 && start + n_fft <= (long)n) {
-            for (int i = 0; i < n_fft; i++) m->frame[i] = x[start + i] * m->window[i];
-        } else {
-            for (int i = 0; i < n_fft; i++)
-                m->frame[i] = x[reflect_index(start + i, (long)n)] * m->window[i];
-        }
-        fftw_execute(m->plan);
-        for (int k = 0; k < m->n_freqs; k++) {
-            double re = m->spectrum[k][0], im = m->spectrum[k][1];
-            m->power[k] = re * re + im * im;
-        }
-        for (int b = 0; b < nm; b++) {
-            const mel_band *band = &m->bands[b];
-            const double *w = m->weights + band->weight_offset;
-            const double *p = m->power + band->first_bin;
-            double acc = 0.0;
-            for (int j = 0; j < band->n_bins; j++) acc += w[j] * p[j];
-            out[(size_t)b * frames + t] = (float)acc;
-        }
-    }
-    return VG_OK;
-}
-
-int vg_melspec_frame(vg_melspec *m, const float *win, float *out)
-{
-    if (!m || !win || !out) return VG_EARG;
-    for (int i = 0; i < m->cfg.n_fft; i++) m->frame[i] = win[i] * m->window[i];
     fftw_execute(m->plan);
     for (int k = 0; k < m->n_freqs; k++) {
         double re = m->spectrum[k][0], im = m->spectrum[k][1];
@@ -211,8 +179,34 @@ int vg_melspec_frame(vg_melspec *m, const float *win, float *out)
         const double *w = m->weights + band->weight_offset, *p = m->power + band->first_bin;
         double acc = 0.0;
         for (int j = 0; j < band->n_bins; j++) acc += w[j] * p[j];
-        out[b] = (float)acc;
+        out[(size_t)b * stride] = (float)acc;
     }
+}
+
+int vg_melspec_power(vg_melspec *m, const float *x, size_t n, float *out)
+{
+    if (!m || !x || !out || n == 0) return VG_EARG;
+    const int n_fft = m->cfg.n_fft, hop = m->cfg.hop_length, pad = n_fft / 2;
+    const int frames = vg_melspec_frames(m, n);
+
+    for (int t = 0; t < frames; t++) {
+        long start = (long)t * hop - pad;   /* in unpadded coordinates */
+        if (start >= 0 && start + n_fft <= (long)n) {
+            for (int i = 0; i < n_fft; i++) m->frame[i] = x[start + i] * m->window[i];
+        } else {
+            for (int i = 0; i < n_fft; i++)
+                m->frame[i] = x[reflect_index(start + i, (long)n)] * m->window[i];
+        }
+        frame_to_mel(m, out + t, (size_t)frames);
+    }
+    return VG_OK;
+}
+
+int vg_melspec_frame(vg_melspec *m, const float *win, float *out)
+{
+    if (!m || !win || !out) return VG_EARG;
+    for (int i = 0; i < m->cfg.n_fft; i++) m->frame[i] = win[i] * m->window[i];
+    frame_to_mel(m, out, 1);
     return VG_OK;
 }
 

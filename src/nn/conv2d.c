@@ -162,28 +162,13 @@ void forward_conv2d_rows(float *y, const float *x, const float *w, const float *
         forward_conv2d_direct(y, x, w, b, s);
         return;
     }
-    const int K = s->c * s->kh * s->kw, P = s->oh * s->ow, R = rows < 1 ? 1 : rows;
+    /* a pointwise convolution lowers nothing: one GEMM per sample */
+    const int R = is_pointwise(s) ? s->oh : rows < 1 ? 1 : rows;
     for (int n = 0; n < s->n; n++) {
         const float *xn = x + (size_t)n * s->c * s->h * s->w;
-        float *yn = y + (size_t)n * s->oc * P;
-        if (is_pointwise(s)) {
-            /* y[OC,P] = w[OC,C] @ x[C,P] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->oc, P, K, 1.0f, w, K, xn, P,
-                        0.0f, yn, P);
-        } else {
-            for (int oy0 = 0; oy0 < s->oh; oy0 += R) {
-                const int oy1 = oy0 + R < s->oh ? oy0 + R : s->oh, Pb = (oy1 - oy0) * s->ow;
-                im2col_rows(col, xn, s, oy0, oy1);
-                /* y[OC, rows] = w[OC,K] @ col[K, rows] */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->oc, Pb, K, 1.0f, w, K, col, Pb,
-                            0.0f, yn + (size_t)oy0 * s->ow, P);
-            }
-        }
-        if (b)
-            for (int o = 0; o < s->oc; o++) {
-                float *r = yn + (size_t)o * P;
-                for (int p = 0; p < P; p++) r[p] += b[o];
-            }
+        float *yn = y + (size_t)n * s->oc * s->oh * s->ow;
+        for (int oy0 = 0; oy0 < s->oh; oy0 += R)
+            forward_conv2d_block(yn, xn, w, b, s, col, oy0, oy0 + R < s->oh ? oy0 + R : s->oh);
     }
 }
 

@@ -6,77 +6,46 @@
  * of the members' probabilities) is what predict already does across the
  * windows of a long recording. */
 #include "model.h"
+#include "../util/errmsg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Append to a growing string; returns -1 when out of memory. */
-typedef struct { char *s; size_t len, cap; } strbuf;
-
-static int sb_add(strbuf *b, const char *text)
+/* Member K's description, written to F item by item after "; ", with every
+ * layer name, from= and add reference prefixed by "mK."; its first layer
+ * reads the network input. */
+static int write_member(FILE *f, const char *desc, int k)
 {
-    size_t n = strlen(text);
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->len + n + 1) * 2;
-        char *p = realloc(b->s, cap);
-        if (!p) return -1;
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, text, n + 1);
-    b->len += n;
-    return 0;
-}
-
-/* Member K's description with every layer name, from= and add reference
- * prefixed by "mK."; its first layer reads the network input. */
-static int add_member(strbuf *b, const char *desc, int k)
-{
-    char prefix[16], tok_out[160];
-    snprintf(prefix, sizeof prefix, "m%d.", k);
     char *copy = strdup(desc), *save = NULL;
     if (!copy) return -1;
-    int first = 1, rc = 0, index = 0;
-    for (char *item = strtok_r(copy, ";", &save); item && !rc; item = strtok_r(NULL, ";", &save)) {
+    int first = 1, index = 0;
+    for (char *item = strtok_r(copy, ";", &save); item; item = strtok_r(NULL, ";", &save)) {
         char *s2 = NULL, *tok = strtok_r(item, " \t\n", &s2);
         if (!tok || !strcmp(tok, "input")) continue;
-        int after_add = 0, has_from = 0;
-        strbuf line = {0};
+        fputs("; ", f);
         /* an unnamed conv/bn/linear layer was called "layerN" (N = its index
          * in the member): keep that name, under the prefix */
-        if (!strcmp(tok, "conv") || !strcmp(tok, "bn") || !strcmp(tok, "linear")) {
-            snprintf(tok_out, sizeof tok_out, "%slayer%d:", prefix, index);
-            rc = sb_add(&line, tok_out);
-        }
+        if (!strcmp(tok, "conv") || !strcmp(tok, "bn") || !strcmp(tok, "linear"))
+            fprintf(f, "m%d.layer%d: ", k, index);
         index++;
-        for (; tok && !rc; tok = strtok_r(NULL, " \t\n", &s2)) {
-            size_t tl = strlen(tok);
-            if (tok[tl - 1] == ':' || after_add)
-                snprintf(tok_out, sizeof tok_out, "%s%s", prefix, tok);
-            else if (!strncmp(tok, "from=", 5)) {
-                has_from = 1;
-                if (!strcmp(tok + 5, "input")) snprintf(tok_out, sizeof tok_out, "%s", tok);
-                else snprintf(tok_out, sizeof tok_out, "from=%s%s", prefix, tok + 5);
-            } else
-                snprintf(tok_out, sizeof tok_out, "%s", tok);
+        int after_add = 0, has_from = 0;
+        for (const char *sep = ""; tok; tok = strtok_r(NULL, " \t\n", &s2), sep = " ") {
+            fputs(sep, f);
+            if (tok[strlen(tok) - 1] == ':' || after_add)
+                fprintf(f, "m%d.%s", k, tok);
+            else if (!strncmp(tok, "from=", 5) && strcmp(tok + 5, "input"))
+                fprintf(f, "from=m%d.%s", k, tok + 5);
+            else
+                fputs(tok, f);
+            has_from |= !strncmp(tok, "from=", 5);
             after_add = !strcmp(tok, "add");
-            rc = (line.len && sb_add(&line, " ")) || sb_add(&line, tok_out);
         }
-        if (!rc && first && !has_from) rc = sb_add(&line, " from=input");
+        if (first && !has_from) fputs(" from=input", f);
         first = 0;
-        if (!rc) rc = sb_add(b, "; ") || sb_add(b, line.s ? line.s : "");
-        free(line.s);
     }
     free(copy);
-    return rc ? -1 : 0;
-}
-
-static nn_tensor *find_tensor(vg_model *m, const char *name)
-{
-    for (int i = 0; i < m->n_tensors; i++)
-        if (!strcmp(m->tensors[i].name, name)) return &m->tensors[i];
-    return NULL;
+    return 0;
 }
 
 /* Front-end and label metadata the members must agree on. */
@@ -87,56 +56,49 @@ static const char *const SAME_META[] = {
 
 int vg_model_ensemble(vg_model *const *members, int n, vg_model **out, char *err, size_t errlen)
 {
-    char dummy[8];
-    if (!err) { err = dummy; errlen = sizeof dummy; }
-    err[0] = '\0';
     if (!out) return VG_EARG;
     *out = NULL;
-    if (!members || n < 2 || n > VG_MAX_ENSEMBLE) {
-        snprintf(err, errlen, "an ensemble needs 2 to %d models", VG_MAX_ENSEMBLE);
-        return VG_EARG;
-    }
+    if (!members || n < 2 || n > VG_MAX_ENSEMBLE)
+        return vg_errf(VG_EARG, err, errlen, "an ensemble needs 2 to %d models", VG_MAX_ENSEMBLE);
     const vg_model *m0 = members[0];
     for (int k = 0; k < n; k++) {
         const vg_model *m = members[k];
         if (!m) return VG_EARG;
         if (m->in_c != m0->in_c || m->in_h != m0->in_h || m->in_w != m0->in_w ||
-            m->n_classes != m0->n_classes) {
-            snprintf(err, errlen, "model %d: its input shape or class count differs from model 1's", k + 1);
-            return VG_EARG;
-        }
+            m->n_classes != m0->n_classes)
+            return vg_errf(VG_EARG, err, errlen,
+                           "model %d: its input shape or class count differs from model 1's", k + 1);
         for (size_t i = 0; i < sizeof SAME_META / sizeof SAME_META[0]; i++) {
             const char *a = vg_model_meta(m0, SAME_META[i]), *b = vg_model_meta(m, SAME_META[i]);
-            if ((a || b) && (!a || !b || strcmp(a, b))) {
-                snprintf(err, errlen, "model %d: its %s differs from model 1's (%s vs %s)", k + 1,
-                         SAME_META[i], b ? b : "none", a ? a : "none");
-                return VG_EARG;
-            }
+            if ((a || b) && (!a || !b || strcmp(a, b)))
+                return vg_errf(VG_EARG, err, errlen, "model %d: its %s differs from model 1's (%s vs %s)",
+                               k + 1, SAME_META[i], b ? b : "none", a ? a : "none");
         }
     }
 
     /* input; m0...; m0.lsm: logsoftmax; m1... from=input; m1.lsm: logsoftmax;
-     * add m0.lsm ...; ensemble.mean: linear K (weights I/n, no bias) */
-    strbuf d = {0};
-    char item[96];
-    snprintf(item, sizeof item, "input %d %d %d", m0->in_c, m0->in_h, m0->in_w);
-    int rc = sb_add(&d, item);
+     * m1.sum: add m0.lsm ...; ensemble.mean: linear K (weights I/n, no bias) */
+    char *d = NULL;
+    size_t d_len = 0;
+    FILE *f = open_memstream(&d, &d_len);
+    if (!f) return VG_ENOMEM;
+    fprintf(f, "input %d %d %d", m0->in_c, m0->in_h, m0->in_w);
+    int rc = 0;
     for (int k = 0; k < n && !rc; k++) {
-        rc = add_member(&d, members[k]->arch, k);
-        snprintf(item, sizeof item, "; m%d.lsm: logsoftmax", k);
-        rc = rc || sb_add(&d, item);
-        if (k > 0) {
-            snprintf(item, sizeof item, k == 1 ? "; m%d.sum: add m0.lsm" : "; m%d.sum: add m%d.sum", k, k - 1);
-            rc = rc || sb_add(&d, item);
-        }
+        rc = write_member(f, members[k]->arch, k);
+        fprintf(f, "; m%d.lsm: logsoftmax", k);
+        if (k == 1) fputs("; m1.sum: add m0.lsm", f);
+        if (k > 1) fprintf(f, "; m%d.sum: add m%d.sum", k, k - 1);
     }
-    snprintf(item, sizeof item, "; ensemble.mean: linear %d bias=0", m0->n_classes);
-    rc = rc || sb_add(&d, item);
-    if (rc) { free(d.s); return VG_ENOMEM; }
+    fprintf(f, "; ensemble.mean: linear %d bias=0", m0->n_classes);
+    if (fclose(f) || rc) {
+        free(d);
+        return VG_ENOMEM;
+    }
 
     vg_model *e = NULL;
-    rc = nn_build(d.s, &e, err, errlen);
-    free(d.s);
+    rc = nn_build(d, &e, err, errlen);
+    free(d);
     if (rc) return rc;
 
     /* every member tensor to its prefixed place, running statistics included */
@@ -145,18 +107,17 @@ int vg_model_ensemble(vg_model *const *members, int n, vg_model **out, char *err
         for (int t = 0; t < m->n_tensors && !rc; t++) {
             char name[96];
             snprintf(name, sizeof name, "m%d.%s", k, m->tensors[t].name);
-            nn_tensor *T = find_tensor(e, name);
+            nn_tensor *T = nn_find_tensor(e, name);
             if (!T || T->count != m->tensors[t].count) {
-                snprintf(err, errlen, "model %d: tensor %s has no place in the ensemble", k + 1,
-                         m->tensors[t].name);
-                rc = VG_EARG;
+                rc = vg_errf(VG_EARG, err, errlen, "model %d: tensor %s has no place in the ensemble", k + 1,
+                             m->tensors[t].name);
                 break;
             }
             memcpy(e->arena + T->offset, m->arena + m->tensors[t].offset,
                    sizeof(float) * T->count);
         }
     }
-    nn_tensor *W = rc ? NULL : find_tensor(e, "ensemble.mean.weight");
+    nn_tensor *W = rc ? NULL : nn_find_tensor(e, "ensemble.mean.weight");
     if (!rc && !W) rc = VG_EARG;
     if (rc) { vg_model_destroy(e); return rc; }
     const int K = m0->n_classes;

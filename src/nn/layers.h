@@ -27,6 +27,8 @@ size_t conv_col_size_forward(const conv_shape *s);   /* forward's (smaller) */
 void forward_conv2d(float *y, const float *x, const float *w, const float *b,
                     const conv_shape *s, float *col);
 /* The same with ROWS output rows lowered at a time (col: C*KH*KW*ROWS*OW). */
+void forward_conv2d_rows(float *y, const float *x, const float *w, const float *b,
+                         const conv_shape *s, float *col, int rows);
 /* Output rows [OY0, OY1) of one sample (x[C,H,W] -> y[OC,OH,OW]), lowering
  * only those rows into COL (conv_col_size_forward(s) floats when the block
  * has at most conv_forward_block_rows(s) rows). Blocks are independent:
@@ -34,9 +36,7 @@ void forward_conv2d(float *y, const float *x, const float *w, const float *b,
 int conv_forward_block_rows(const conv_shape *s);
 void forward_conv2d_block(float *y, const float *x, const float *w, const float *b,
                           const conv_shape *s, float *col, int oy0, int oy1);
-void forward_conv2d_rows(float *y, const float *x, const float *w, const float *b,
-                         const conv_shape *s, float *col, int rows);
-/* The same without lowering, for small stride-1 unpadded layers (see
+/* The whole convolution without lowering, for small stride-1 unpadded layers (see
  * conv_direct_suits); forward_conv2d uses it by itself where it suits. */
 int conv_direct_suits(const conv_shape *s);
 void forward_conv2d_direct(float *y, const float *x, const float *w, const float *b, const conv_shape *s);

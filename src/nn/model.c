@@ -446,7 +446,6 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
             else L->y = (size_t)(i % 2) * largest;
             L->save = L->bn_stats = 2 * largest;   /* unused in inference */
             if (L->kind == L_MAXPOOL) { L->argmax = iact; iact += out; }
-            if (L->kind == L_BN) { L->bn_stats = act; act += 2 * (size_t)L->ic; }
             if (L->kind == L_CONV) {
                 conv_shape cs = {.n = n, .c = L->ic, .h = L->ih, .w = L->iw, .oc = L->oc, .kh = L->kh,
                                  .kw = L->kw, .sh = L->sh, .sw = L->sw, .ph = L->ph, .pw = L->pw};

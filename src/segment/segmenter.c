@@ -58,8 +58,7 @@ struct vg_segmenter {
     unsigned char *speech;     /* [CTX] speech flag of those frames */
     double run_max;            /* decaying maximum of the frame level (dB) */
     speech_cues cues;          /* level, flatness, flux of the frames */
-    float *log2p;              /* [nm] scratch */
-    float *power;              /* [nm] scratch */
+    float *log2p;              /* [nm] scratch: one frame's log2 mel power */
     float *win;                /* [n_fft] scratch */
     /* windows waiting for the CNN */
     float *batch;              /* [BATCH][nm][CTX] */
@@ -125,12 +124,11 @@ int vg_segmenter_create(vg_model *m, const vg_segment_config *cfg, vg_segment_cb
     s->win = malloc(sizeof(float) * (size_t)s->n_fft);
     s->frames = calloc((size_t)CTX * s->nm, sizeof(float));
     s->speech = calloc(CTX, 1);
-    s->power = malloc(sizeof(float) * (size_t)s->nm);
     s->log2p = malloc(sizeof(float) * (size_t)s->nm);
     s->batch = malloc(sizeof(float) * (size_t)BATCH * s->nm * CTX);
     s->last_state = -1;
     s->run_max = -200;
-    if (!s->mel || !s->buf || !s->win || !s->frames || !s->speech || !s->power || !s->log2p || !s->batch ||
+    if (!s->mel || !s->buf || !s->win || !s->frames || !s->speech || !s->log2p || !s->batch ||
         speech_cues_init(&s->cues, s->nm)) {
         vg_segmenter_destroy(s);
         return VG_ENOMEM;
@@ -143,7 +141,7 @@ void vg_segmenter_destroy(vg_segmenter *s)
 {
     if (!s) return;
     vg_melspec_destroy(s->mel);
-    free(s->buf); free(s->win); free(s->frames); free(s->speech); free(s->power);
+    free(s->buf); free(s->win); free(s->frames); free(s->speech);
     free(s->batch); free(s->units); free(s->log2p);
     speech_cues_free(&s->cues);
     free(s);
@@ -199,6 +197,9 @@ static void close_open(vg_segmenter *s)
     s->has_open = 0;
 }
 
+/* log P(male)/P(female) of a unit: the mean over the windows containing it */
+static double unit_logodds(const unit *u) { return u->n_win ? u->logodds / u->n_win : 0.0; }
+
 /* Decode units [first_unit, first_unit + n) with Viterbi and report them. */
 static int decode_chunk(vg_segmenter *s, size_t n)
 {
@@ -209,7 +210,7 @@ static int decode_chunk(vg_segmenter *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         const unit *u = &s->units[i];
         double f = (u->speech_frames + 0.5) / (UNIT + 1.0);          /* speech evidence */
-        double lo = u->n_win ? u->logodds / u->n_win : 0.0;           /* log P(m)/P(f) */
+        double lo = unit_logodds(u);
         double lpm = -GENDER_WEIGHT * log1p(exp(-lo)), lpf = -GENDER_WEIGHT * log1p(exp(lo));
         double e[3] = {3.0 * log(1 - f), 3.0 * log(f) + lpf, 3.0 * log(f) + lpm};
         double next[3];
@@ -243,8 +244,7 @@ static int decode_chunk(vg_segmenter *s, size_t n)
         int label = path[i] == 0 ? -1 : path[i] == 1 ? VG_LABEL_FEMALE : VG_LABEL_MALE;
         double t0 = (double)(s->first_unit + (long long)i) * unit_s;
         const unit *u = &s->units[i];
-        double lo = u->n_win ? u->logodds / u->n_win : 0.0;
-        double pm = label < 0 ? (u->speech_frames / (double)UNIT) : 1.0 / (1.0 + exp(-lo));
+        double pm = label < 0 ? (u->speech_frames / (double)UNIT) : 1.0 / (1.0 + exp(-unit_logodds(u)));
         if (s->has_open && s->open.label != label) close_open(s);
         if (!s->has_open) {
             s->open = (vg_segment){.start = t0, .end = t0, .label = label};
@@ -267,23 +267,27 @@ static int decode_chunk(vg_segmenter *s, size_t n)
 }
 
 /* ---- the CNN over queued windows */
+/* Every whole unit inside frames [END - LEN, END) gets the window's log-odds. */
+static int credit_window(vg_segmenter *s, long long end, int len, double lo)
+{
+    for (long long u = (end - len + UNIT - 1) / UNIT; (u + 1) * UNIT <= end; u++) {
+        if (u < s->first_unit) continue;
+        unit *x = unit_at(s, u);
+        if (!x) return VG_ENOMEM;
+        x->logodds += lo;
+        x->n_win++;
+    }
+    return VG_OK;
+}
+
 static int flush_batch(vg_segmenter *s)
 {
     if (s->n_batch == 0) return VG_OK;
     float logits[2 * BATCH];
     int rc = vg_model_forward(s->m, s->batch, s->n_batch, s->nm, CTX, logits);
     if (rc) return rc;
-    for (int b = 0; b < s->n_batch; b++) {
-        long long end = s->batch_end[b], start = end - CTX;
-        double lo = logits[2 * b + 1] - logits[2 * b];
-        for (long long u = (start + UNIT - 1) / UNIT; (u + 1) * UNIT <= end; u++) {
-            if (u < s->first_unit) continue;
-            unit *x = unit_at(s, u);
-            if (!x) return VG_ENOMEM;
-            x->logodds += lo;
-            x->n_win++;
-        }
-    }
+    for (int b = 0; b < s->n_batch; b++)
+        if ((rc = credit_window(s, s->batch_end[b], CTX, logits[2 * b + 1] - logits[2 * b]))) return rc;
     s->n_batch = 0;
     return VG_OK;
 }
@@ -311,28 +315,17 @@ static int add_window(vg_segmenter *s, long long end, int len)
     int rc = flush_batch(s);
     if (!rc) rc = vg_model_forward(s->m, dst, 1, s->nm, len, logits);
     free(own);
-    if (rc) return rc;
-    double lo = logits[1] - logits[0];
-    for (long long u = (end - len + UNIT - 1) / UNIT; (u + 1) * UNIT <= end; u++) {
-        if (u < s->first_unit) continue;
-        unit *x = unit_at(s, u);
-        if (!x) return VG_ENOMEM;
-        x->logodds += lo;
-        x->n_win++;
-    }
-    return VG_OK;
+    return rc ? rc : credit_window(s, end, len, logits[1] - logits[0]);
 }
 
 /* Frame n_frames, from buf. */
 static int compute_frame(vg_segmenter *s)
 {
     long long t = s->n_frames;
-    vg_melspec_frame(s->mel, s->buf + (t * s->hop - s->base), s->power);
+    vg_melspec_frame(s->mel, s->buf + (t * s->hop - s->base), s->log2p);
+    vg_power_to_log2(s->log2p, (size_t)s->nm);
     float *dst = s->frames + (size_t)(t % CTX) * s->nm;
-    for (int b = 0; b < s->nm; b++) {
-        s->log2p[b] = log2f(s->power[b] > VG_POWER_FLOOR ? s->power[b] : VG_POWER_FLOOR);
-        dst[b] = (s->log2p[b] - s->fe.input_mean) / s->fe.input_std;
-    }
+    for (int b = 0; b < s->nm; b++) dst[b] = (s->log2p[b] - s->fe.input_mean) / s->fe.input_std;
     speech_cues_update(&s->cues, s->log2p);
     /* within 50 dB of the loudest recent level, which decays by 40 dB over
      * 3 s: a quiet speaker after a loud one still counts */
