@@ -27,7 +27,8 @@ static void usage(FILE *f)
         "      --arch A          architecture of a .pth model (lenet, vgg11..vgg19,\n"
         "                        resnet18)\n"
         "      --format F        text (default) or json (keys n, accuracy,\n"
-        "                        speaker_balanced_accuracy, confusion, auc, per_speaker, ...)\n"
+        "                        speaker_balanced_accuracy, confusion, auc, per_speaker,\n"
+        "                        per_recording with p_male, ...)\n"
         "      --window W        all (default: every window of a long recording) or first\n"
         "                        (the first window only, as the reference project)\n"
         "      --worst N         speakers listed in text output (default 10; 0 = all)\n"
@@ -113,7 +114,6 @@ int cmd_eval(int argc, char **argv)
         } else if (!json)
             fprintf(stderr, "report: %s/index.html\n", report);
     }
-    free(kept);
     vg_model_destroy(probe);
     if (!rc && json) {
         cJSON *o = cJSON_CreateObject();
@@ -142,6 +142,17 @@ int cmd_eval(int argc, char **argv)
             cJSON_AddNumberToObject(e, "accuracy", (double)m.speakers[s].correct / m.speakers[s].n);
             cJSON_AddItemToArray(ps, e);
         }
+        /* every classified recording with its probability, for the user's
+         * own analysis (log-loss, thresholds, cross-validation pooling) */
+        cJSON *pr = cJSON_AddArrayToObject(o, "per_recording");
+        for (size_t i = 0; i < k; i++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "path", kept[i]->relpath);
+            cJSON_AddStringToObject(e, "speaker", kept[i]->speaker);
+            cJSON_AddStringToObject(e, "gender", vg_label_name(labels[i]));
+            cJSON_AddNumberToObject(e, "p_male", p[i]);
+            cJSON_AddItemToArray(pr, e);
+        }
         char *txt = cJSON_Print(o);
         printf("%s\n", txt);
         free(txt);
@@ -156,6 +167,7 @@ int cmd_eval(int argc, char **argv)
             printf("  %-24s %-6s %4d/%-4d %6.1f%%\n", m.speakers[s].speaker, vg_label_name(m.speakers[s].label),
                    m.speakers[s].correct, m.speakers[s].n, 100.0 * m.speakers[s].correct / m.speakers[s].n);
     }
+    free(kept);
     vg_metrics_free(&m);
     free(labels); free(p); free(spk); free(items);
     eval_run_free(&r);

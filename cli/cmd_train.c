@@ -45,8 +45,9 @@ static void usage(FILE *f)
         "                          crop (random window offset), gain (+-12 dB), noise\n"
         "                          (5-30 dB SNR), time and freq (masks), band (telephone\n"
         "                          band or 3.5-7.5 kHz low-pass), reverb (RT60 0.2-0.8 s),\n"
-        "                          length (1-6 s batches); each on half of the examples\n"
-        "                          (cnn: all)\n"
+        "                          length (1-6 s batches), warp (frequency axis scaled by\n"
+        "                          0.9-1.1, not in all); each on half of the examples;\n"
+        "                          e.g. all,warp (cnn: all)\n"
         "      --balance           weight the loss by inverse class frequency\n"
         "      --seed N            random seed (1); same seed and threads, same model\n"
         "      --svm-input I       raw (default) or mel\n"
@@ -204,14 +205,14 @@ static int parse_sweep(char *spec, sweep *s, const run_opts *base)
 
 static int parse_augment(const char *s, unsigned *out)
 {
-    if (!strcmp(s, "all")) { *out = VG_AUG_ALL; return 0; }
-    if (!strcmp(s, "none")) { *out = 0; return 0; }
     unsigned a = 0;
     char buf[256];
     snprintf(buf, sizeof buf, "%s", s);
     char *save = NULL;
     for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (!strcmp(t, "crop")) a |= VG_AUG_CROP;
+        if (!strcmp(t, "all")) a |= VG_AUG_ALL;
+        else if (!strcmp(t, "none")) a |= 0;
+        else if (!strcmp(t, "crop")) a |= VG_AUG_CROP;
         else if (!strcmp(t, "gain")) a |= VG_AUG_GAIN;
         else if (!strcmp(t, "noise")) a |= VG_AUG_NOISE;
         else if (!strcmp(t, "time")) a |= VG_AUG_TIME_MASK;
@@ -219,7 +220,8 @@ static int parse_augment(const char *s, unsigned *out)
         else if (!strcmp(t, "band")) a |= VG_AUG_BAND;
         else if (!strcmp(t, "reverb")) a |= VG_AUG_REVERB;
         else if (!strcmp(t, "length")) a |= VG_AUG_LENGTH;
-        else { cli_error("--augment: unknown '%s' (all, none, crop, gain, noise, time, freq, band, reverb, length)", t); return -1; }
+        else if (!strcmp(t, "warp")) a |= VG_AUG_WARP;
+        else { cli_error("--augment: unknown '%s' (all, none, crop, gain, noise, time, freq, band, reverb, length, warp)", t); return -1; }
     }
     *out = a;
     return 0;

@@ -490,7 +490,10 @@ enum {   /* training-time augmentation of log-mel inputs (cnn) */
     VG_AUG_REVERB = 64,   /* reverberation: power smeared over time, RT60
                              0.2-0.8 s */
     VG_AUG_LENGTH = 128,  /* half of the batches are 1..6 s long instead of 6 s */
-    VG_AUG_ALL = 255
+    VG_AUG_ALL = 255,     /* all of the above */
+    VG_AUG_WARP = 256     /* vocal-tract-length perturbation: frequency axis
+                             scaled by 0.9..1.1 (not in ALL: it moves pitch
+                             and formants, the cues themselves) */
 };
 
 typedef struct vg_train_config {

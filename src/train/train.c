@@ -3,6 +3,7 @@
  * batch), early stopping on validation loss, checkpoints for resuming. */
 #include "../nn/model.h"
 #include "../util/errmsg.h"
+#include "augment.h"
 #include "checkpoint.h"
 
 #include <math.h>
@@ -132,68 +133,7 @@ static void fill_logmel(float *dst, const example *e, int T, unsigned aug, uint6
     for (int b = 0; b < H; b++)
         for (int t = 0; t < T; t++)
             dst[(size_t)b * T + t] = e->x[(size_t)b * W + (W >= T ? off + t : t % W)];
-    const float mu = fe->input_mean, sd = fe->input_std;
-    /* each augmentation applies to half of the examples, so that the model
-     * also sees clean input (digital silence stays in the training data) */
-    unsigned on = aug & (unsigned)rng_next(r);
-    on |= aug & VG_AUG_CROP;
-    aug = on;
-    if (aug & VG_AUG_NOISE) {
-        /* noise power relative to the clip's mean power, 5..30 dB below it */
-        double mean_pow = 0;
-        for (size_t i = 0; i < (size_t)H * T; i++) mean_pow += exp2(dst[i] * sd + mu);
-        mean_pow /= (double)H * T;
-        float snr_db = 5.0f + 25.0f * rng_uniform(r);
-        float noise = (float)(mean_pow * pow(10.0, -snr_db / 10.0));
-        for (size_t i = 0; i < (size_t)H * T; i++) {
-            float p = exp2f(dst[i] * sd + mu) + noise * (0.5f + rng_uniform(r));
-            dst[i] = (log2f(p) - mu) / sd;
-        }
-    }
-    if (aug & VG_AUG_GAIN) {
-        float db = -12.0f + 24.0f * rng_uniform(r);
-        float shift = db / (10.0f * log10f(2.0f)) / sd;    /* power gain in log2 units */
-        for (size_t i = 0; i < (size_t)H * T; i++) dst[i] += shift;
-    }
-    if (aug & VG_AUG_BAND) {
-        /* attenuate the bands outside [lo, hi] by 40 dB */
-        double lo = 0, hi;
-        if (rng_uniform(r) < 0.5f) { lo = 300; hi = 3400; }
-        else hi = 3500 + 4000 * rng_uniform(r);
-        double f_max = fe->mel.f_max > 0 ? fe->mel.f_max : fe->mel.sample_rate / 2.0;
-        double m_lo = 2595.0 * log10(1.0 + fe->mel.f_min / 700.0), m_hi = 2595.0 * log10(1.0 + f_max / 700.0);
-        float drop = 40.0f / (10.0f * log10f(2.0f)) / sd;
-        for (int b = 0; b < H; b++) {
-            double centre = 700.0 * (pow(10.0, (m_lo + (m_hi - m_lo) * (b + 1) / (H + 1)) / 2595.0) - 1.0);
-            if (centre >= lo && centre <= hi) continue;
-            for (int t = 0; t < T; t++) dst[(size_t)b * T + t] -= drop;
-        }
-    }
-    if (aug & VG_AUG_REVERB) {
-        /* p'[t] = p[t] + g (1-a) sum_k a^k p[t-1-k]: an exponential tail */
-        double frame_s = (double)fe->mel.hop_length / fe->mel.sample_rate;
-        float rt60 = 0.2f + 0.6f * rng_uniform(r), g = 0.2f + 0.6f * rng_uniform(r);
-        float a = (float)pow(10.0, -6.0 * frame_s / rt60);
-        for (int b = 0; b < H; b++) {
-            float *row = dst + (size_t)b * T, tail = 0;
-            for (int t = 0; t < T; t++) {
-                float p = exp2f(row[t] * sd + mu);
-                float wet = p + g * (1 - a) * tail;
-                tail = a * tail + p;
-                row[t] = (log2f(wet) - mu) / sd;
-            }
-        }
-    }
-    for (int k = 0; (aug & VG_AUG_TIME_MASK) && k < 2; k++) {
-        int len = (int)(rng_next(r) % 41), start = (int)(rng_next(r) % (uint64_t)(T > len ? T - len : 1));
-        for (int b = 0; b < H; b++)
-            for (int t = start; t < start + len && t < T; t++) dst[(size_t)b * T + t] = 0;
-    }
-    for (int k = 0; (aug & VG_AUG_FREQ_MASK) && k < 2; k++) {
-        int len = (int)(rng_next(r) % 13), start = (int)(rng_next(r) % (uint64_t)(H > len ? H - len : 1));
-        for (int b = start; b < start + len && b < H; b++)
-            memset(dst + (size_t)b * T, 0, sizeof(float) * (size_t)T);
-    }
+    augment_logmel(dst, H, T, aug, r, fe);
 }
 
 /* Loss and accuracy of the model (inference mode) on a set; items of equal

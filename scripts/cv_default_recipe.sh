@@ -1,0 +1,84 @@
+#!/bin/bash
+# K-fold speaker cross-validation of a training recipe for the shipped model,
+# on the real speakers that are NOT held out (models/default/splits.csv rows
+# "train" and "validation"; the "test" speakers are never read). Each fold's
+# speakers are classified by a model trained on the other folds plus the
+# text-to-speech training voices; the TTS validation voices are the
+# validation split (a model-selection signal that involves no real speaker).
+# The model of the last epoch is evaluated, so use a fixed epoch count
+# (--patience 0). Prints the pooled speaker-balanced accuracy, per-class
+# speaker recall and the mean per-recording log-loss over all folds.
+# This is how recipe changes for the shipped model are compared without
+# touching the held-out speakers.
+# Usage: scripts/cv_default_recipe.sh BUILD_DIR OUT_DIR K -- TRAIN_OPTIONS...
+#   e.g. scripts/cv_default_recipe.sh build /tmp/cv-base 5 -- --arch cnn \
+#          --epochs 40 --patience 0 --seed 1 --balance
+set -euo pipefail
+shopt -s nullglob
+BUILD="$1"; OUT="$2"; K="$3"; shift 3
+[ "${1:-}" = "--" ] && shift
+VG="$BUILD/voxgender"
+mkdir -p "$OUT"
+export XDG_CACHE_HOME="${XDG_CACHE_HOME:-/tmp/vg-cv-cache}"
+TTS="${VG_CV_TTS:-/tmp/vg-cv-tts}"
+[ -d "$TTS/Train" ] || scripts/make_tts_corpus.sh "$TTS" 12 >&2
+
+# fold of each non-test speaker: speakers of one gender sorted by a hash of
+# their id, dealt round-robin (stratified by gender, independent of order)
+/usr/bin/python3 - "$K" "$OUT" <<'EOF'
+import csv, sys, zlib, collections
+K, out = int(sys.argv[1]), sys.argv[2]
+rows = [r for r in csv.DictReader(open('models/default/splits.csv')) if r['split'] != 'test']
+spk = sorted({(r['gender'], r['speaker']) for r in rows})
+fold = {}
+for g in ('female', 'male'):
+    s = sorted((zlib.crc32(x.encode()), x) for gg, x in spk if gg == g)
+    for i, (_, x) in enumerate(s): fold[x] = i % K
+for k in range(K):
+    with open(f'{out}/fold{k}.csv', 'w', newline='') as f:
+        w = csv.writer(f); w.writerow(['path', 'speaker', 'gender', 'split'])
+        for r in rows:
+            w.writerow([r['path'], r['speaker'], r['gender'], 'test' if fold[r['speaker']] == k else 'train'])
+EOF
+
+for ((k = 0; k < K; k++)); do
+    D="$OUT/data$k"
+    if [ ! -f "$OUT/eval$k.json" ]; then
+        rm -rf "$D"
+        cp "$OUT/fold$k.csv" models/default/.cvfold.csv
+        "$VG" split --manifest models/default/.cvfold.csv --out "$D" >&2
+        rm -f models/default/.cvfold.csv
+        for split in Train Validation; do
+            for g in Male Female; do
+                mkdir -p "$D/$split/$g"
+                for v in "$TTS/$split/$g"/*; do ln -s "$(realpath "$v")" "$D/$split/$g/tts-$(basename "$v")"; done
+            done
+        done
+        "$VG" train "$D" "$@" -o "$OUT/model$k.safetensors" -q >&2
+        "$VG" eval -m "$OUT/model$k.last.safetensors" "$D" --format json -q > "$OUT/eval$k.json.tmp"
+        mv "$OUT/eval$k.json.tmp" "$OUT/eval$k.json"
+        echo "fold $k done" >&2
+    fi
+done
+
+/usr/bin/python3 - "$K" "$OUT" <<'EOF'
+import json, math, sys, collections
+K, out = int(sys.argv[1]), sys.argv[2]
+acc, ll, gender = collections.defaultdict(list), collections.defaultdict(list), {}
+for k in range(K):
+    for r in json.load(open(f'{out}/eval{k}.json'))['per_recording']:
+        y = r['gender'] == 'male'
+        p = min(max(r['p_male'], 1e-6), 1 - 1e-6)
+        acc[r['speaker']].append((p > 0.5) == y)
+        ll[r['speaker']].append(-math.log(p if y else 1 - p))
+        gender[r['speaker']] = r['gender']
+def balanced(v):  # mean over classes of the mean over speakers of the mean over recordings
+    m = {g: [sum(v[s]) / len(v[s]) for s in v if gender[s] == g] for g in ('female', 'male')}
+    return [sum(x) / len(x) for x in (m['female'], m['male'])]
+rf, rm = balanced(acc)
+lf, lm = balanced(ll)
+print(f"{K}-fold CV over {len(acc)} speakers: speaker-balanced accuracy {100 * (rf + rm) / 2:.1f}% "
+      f"(speakers F {100 * rf:.1f}, M {100 * rm:.1f}); speaker-balanced log-loss {(lf + lm) / 2:.4f}")
+wrong = sorted((sum(a) / len(a), s) for s, a in acc.items() if not all(a))
+print("wrong: " + ", ".join(f"{s} ({gender[s][0]}) {100 * a:.0f}%" for a, s in wrong))
+EOF
