@@ -49,6 +49,9 @@ static void usage(FILE *f)
         "                          0.9-1.1, not in all); each on half of the examples;\n"
         "                          e.g. all,warp (cnn: all)\n"
         "      --balance           weight the loss by inverse class frequency\n"
+        "      --n-fft N           log-mel FFT size in samples (400 = 25 ms); a longer\n"
+        "                          one resolves the harmonics of low voices (cnn)\n"
+        "      --win-length N      analysis window in samples (default: the FFT size)\n"
         "      --seed N            random seed (1); same seed and threads, same model\n"
         "      --svm-input I       raw (default) or mel\n"
         "      --svm-c X           SVM cost C (1.0)\n"
@@ -370,10 +373,10 @@ int cmd_train(int argc, char **argv)
     int augment_set = 0, patience = -1, balance = 0, svm_mel = 0;
     double svm_c = 1.0, clip = 0;
     const char *schedule = NULL, *init_path = NULL;
-    int freeze = -1, unfreeze_after = 0, arch_given = 0;
+    int freeze = -1, unfreeze_after = 0, arch_given = 0, n_fft = 0, win_length = 0;
     enum { O_ARCH = 256, O_EPOCHS, O_BATCH, O_LR, O_OPT, O_MOM, O_WD, O_SEED, O_AUG, O_PAT, O_BAL,
            O_SVMIN, O_SVMC, O_SWEEP, O_RESUME, O_MANIFEST, O_CACHE, O_NOCACHE, O_SCHED, O_CLIP,
-           O_INIT, O_FREEZE, O_UNFREEZE };
+           O_INIT, O_FREEZE, O_UNFREEZE, O_NFFT, O_WIN };
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'}, {"arch", required_argument, 0, O_ARCH},
         {"epochs", required_argument, 0, O_EPOCHS}, {"batch", required_argument, 0, O_BATCH},
@@ -388,6 +391,7 @@ int cmd_train(int argc, char **argv)
         {"clip", required_argument, 0, O_CLIP}, {"quiet", no_argument, 0, 'q'},
         {"init", required_argument, 0, O_INIT}, {"freeze", required_argument, 0, O_FREEZE},
         {"unfreeze-after", required_argument, 0, O_UNFREEZE},
+        {"n-fft", required_argument, 0, O_NFFT}, {"win-length", required_argument, 0, O_WIN},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -425,6 +429,8 @@ int cmd_train(int argc, char **argv)
         case O_NOCACHE: cache = NULL; break;
         case O_SCHED: schedule = optarg; break;
         case O_CLIP: if (cli_parse_double("--clip", optarg, 0, 1e6, &clip)) return 2; break;
+        case O_NFFT: if (cli_parse_int("--n-fft", optarg, 64, 8192, &n_fft)) return 2; break;
+        case O_WIN: if (cli_parse_int("--win-length", optarg, 16, 8192, &win_length)) return 2; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default: cli_error("train: unknown or incomplete option '%s' (see --help)", argv[optind - 1]); return 2;
@@ -478,6 +484,8 @@ int cmd_train(int argc, char **argv)
     for (int i = 0; i < n_given; i++)
         if (set_key(&base, given[i][0], given[i][1])) { vg_model_destroy(init); return 2; }
     if (augment_set) base.cfg.augment = augment;
+    base.cfg.n_fft = n_fft;
+    base.cfg.win_length = win_length;
     if (patience >= 0) base.cfg.patience = patience;
     if (schedule) {
         if (!strcmp(schedule, "constant")) base.cfg.optim.schedule = VG_LR_CONSTANT;

@@ -506,6 +506,8 @@ typedef struct vg_train_config {
     unsigned augment;         /* VG_AUG_* bits (log-mel models only) */
     double max_seconds;       /* per training recording, for random crops */
     int balance;              /* class weights inverse to class frequency */
+    int n_fft, win_length;    /* log-mel front end of a new model: FFT size and
+                                 window (samples); 0 = the defaults (400, 400) */
     const char *cache_dir;    /* feature cache; NULL = none */
     const char *data_name;    /* provenance written into the model */
     const char *checkpoint;   /* written every epoch and when stopped; NULL = none */

@@ -314,6 +314,22 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
     }
     if (cfg->freeze_features) nn_freeze_features(m, 1);
     int logmel = fe.kind == VG_FE_LOGMEL;
+    if (cfg->n_fft || cfg->win_length) {
+        /* a longer window resolves the harmonics of low voices; the frame
+         * count (hop) and the bands, hence the network, stay the same */
+        int n_fft = cfg->n_fft ? cfg->n_fft : fe.mel.n_fft;
+        int win = cfg->win_length ? cfg->win_length : n_fft;
+        if (!logmel || cfg->init) {
+            vg_model_destroy(m);
+            return vg_errf(VG_EARG, err, errlen, "the FFT size and window apply to a new log-mel model only");
+        }
+        if (n_fft < 64 || n_fft > 8192 || win < 16 || win > n_fft) {
+            vg_model_destroy(m);
+            return vg_errf(VG_EARG, err, errlen, "FFT size %d / window %d: need 64 <= FFT size <= 8192 and 16 <= window <= FFT size", n_fft, win);
+        }
+        fe.mel.n_fft = n_fft;
+        fe.mel.win_length = win;
+    }
 
     /* features (raw log2 for log-mel: normalised below) */
     feature_set tr = {0}, va = {0};
@@ -488,6 +504,11 @@ finish:
     /* the last model, and a copy holding the best weights */
     history_meta(m, res->history, res->n_epochs);
     provenance(m, cfg, res->n_epochs, tr.n, va.n);
+    if (cfg->init) {
+        vg_model_set_meta(m, "fine_tuned_from", vg_model_meta(cfg->init, "trained_on") ?
+                          vg_model_meta(cfg->init, "trained_on") : "(initial model)");
+        vg_model_set_meta(m, "frozen", cfg->freeze_features ? "features (conv, batch norm)" : "none");
+    }
     res->last = m;
     rc = nn_build(m->arch, &res->best, NULL, 0);
     if (!rc) {
@@ -497,11 +518,12 @@ finish:
         snprintf(v, sizeof v, "%d", st.best_epoch);
         vg_model_set_meta(res->best, "selected_epoch", v);
         vg_model_set_meta(res->best, "selected_by", "lowest validation loss");
-        if (cfg->init) {
-            vg_model_set_meta(res->best, "fine_tuned_from", vg_model_meta(cfg->init, "trained_on") ?
-                              vg_model_meta(cfg->init, "trained_on") : "(initial model)");
-            vg_model_set_meta(res->best, "frozen", cfg->freeze_features ? "features (conv, batch norm)" : "none");
-        }
+    }
+    {   /* the last model says so too: a file alone tells which one it is */
+        char v[32];
+        snprintf(v, sizeof v, "%d", res->n_epochs);
+        vg_model_set_meta(m, "selected_epoch", v);
+        vg_model_set_meta(m, "selected_by", "last epoch");
     }
     m = NULL;
 done_train:

@@ -30,6 +30,8 @@ check "check --help documents its options" bash -c "'$VG' check --help | grep -q
 # ---- train each architecture; accuracy on held-out voices clearly above chance
 "$VG" train "$D" --arch cnn --epochs 6 -o "$T/cnn.safetensors" -q > "$T/train_cnn.txt" 2> "$T/train_cnn.err"
 check "train cnn: best and last models written" test -s "$T/cnn.safetensors" -a -s "$T/cnn.last.safetensors"
+check "train cnn: each model file says which epoch it holds and why" bash -c \
+    "grep -aq '\"selected_by\":\"lowest validation loss\"' '$T/cnn.safetensors' && grep -aq '\"selected_epoch\":\"6\",\"selected_by\":\"last epoch\"' '$T/cnn.last.safetensors'"
 check "train cnn: per-epoch lines with train/val loss and accuracy" \
     bash -c "[ \$(grep -cE '^epoch +[0-9]+/6 +train loss [0-9.]+ acc +[0-9.]+% +val loss [0-9.]+ acc' '$T/train_cnn.err') -eq 6 ]"
 check "train cnn: a final table of every epoch, the kept one marked" bash -c \
@@ -128,6 +130,26 @@ check "train: an unreadable recording is skipped with a warning" bash -c \
     "grep -q 'broken.wav: .*(skipped)' '$T/withbad.err' && test -s '$T/withbad.safetensors'"
 "$VG" train "$D" --arch nonsense -o "$T/n.safetensors" 2>/dev/null; rc=$?
 check "train: unknown architecture is a usage error" test $rc -eq 2
+
+# ---- front-end FFT size and frequency warping; every recording in eval's JSON
+"$VG" train "$D" --arch cnn --epochs 1 --n-fft 1024 --augment all,warp -o "$T/nfft.safetensors" -q > /dev/null 2>&1; rc=$?
+check "train --n-fft 1024 --augment all,warp: the model's front end says 1024" bash -c \
+    "[ $rc -eq 0 ] && grep -aq '\"n_fft\":\"1024\",\"win_length\":\"1024\"' '$T/nfft.safetensors'"
+"$VG" eval -m "$T/nfft.safetensors" "$D" --format json -q > "$T/nfft.json"; rc=$?
+check "eval --format json: per_recording gives each recording's P(male)" /usr/bin/python3 -c "
+import json, sys
+d = json.load(open('$T/nfft.json'))
+r = d['per_recording']
+ok = $rc == 0 and len(r) == d['n'] and all(0 <= x['p_male'] <= 1 and x['gender'] in ('male', 'female') for x in r)
+acc = sum((x['p_male'] > 0.5) == (x['gender'] == 'male') for x in r) / len(r)
+sys.exit(0 if ok and abs(acc - d['accuracy']) < 1e-9 else 1)"
+"$VG" train "$D" --arch lenet --n-fft 1024 -o "$T/x.safetensors" -q 2> "$T/nfft_lenet.err"; rc=$?
+check "train --n-fft on the seed-image front end is a clear error" bash -c \
+    "[ $rc -ne 0 ] && grep -q 'new log-mel model only' '$T/nfft_lenet.err' && [ ! -e '$T/x.safetensors' ]"
+"$VG" train "$D" --n-fft 512 --win-length 600 -o "$T/x.safetensors" -q 2> "$T/nfft_win.err"; rc=$?
+check "train: a window longer than the FFT is refused" bash -c "[ $rc -ne 0 ] && grep -q 'window <= FFT size' '$T/nfft_win.err'"
+"$VG" train "$D" --augment crop,bend -o "$T/x.safetensors" 2> "$T/aug.err"; rc=$?
+check "train --augment: an unknown name is a usage error listing warp" bash -c "[ $rc -eq 2 ] && grep -q \"unknown 'bend'.*warp\" '$T/aug.err'"
 
 # ---- interrupt and resume through the CLI
 "$VG" train "$D" --arch cnn --epochs 4 -o "$T/int.safetensors" -q > /dev/null 2> "$T/int.err" &
