@@ -72,6 +72,8 @@ static void usage(FILE *f)
         "                          recording, not once per epoch) or none\n"
         "      --unfreeze-after N  with --init: after N epochs train everything at a tenth\n"
         "                          of the learning rate\n"
+        "      --data-name TEXT    what the model was trained on, as its trained_on\n"
+        "                          metadata says (default: the DATA path)\n"
         "      --manifest CSV      speaker (and gender) per file: path,speaker[,gender]\n"
         "      --cache DIR         feature cache (default ~/.cache/voxgender)\n"
         "      --no-cache          do not read or write cached features\n"
@@ -374,9 +376,10 @@ int cmd_train(int argc, char **argv)
     double svm_c = 1.0, clip = 0;
     const char *schedule = NULL, *init_path = NULL;
     int freeze = -1, unfreeze_after = 0, arch_given = 0, n_fft = 0, win_length = 0;
+    const char *data_name = NULL;
     enum { O_ARCH = 256, O_EPOCHS, O_BATCH, O_LR, O_OPT, O_MOM, O_WD, O_SEED, O_AUG, O_PAT, O_BAL,
            O_SVMIN, O_SVMC, O_SWEEP, O_RESUME, O_MANIFEST, O_CACHE, O_NOCACHE, O_SCHED, O_CLIP,
-           O_INIT, O_FREEZE, O_UNFREEZE, O_NFFT, O_WIN };
+           O_INIT, O_FREEZE, O_UNFREEZE, O_NFFT, O_WIN, O_DATANAME };
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'}, {"arch", required_argument, 0, O_ARCH},
         {"epochs", required_argument, 0, O_EPOCHS}, {"batch", required_argument, 0, O_BATCH},
@@ -392,6 +395,7 @@ int cmd_train(int argc, char **argv)
         {"init", required_argument, 0, O_INIT}, {"freeze", required_argument, 0, O_FREEZE},
         {"unfreeze-after", required_argument, 0, O_UNFREEZE},
         {"n-fft", required_argument, 0, O_NFFT}, {"win-length", required_argument, 0, O_WIN},
+        {"data-name", required_argument, 0, O_DATANAME},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -430,6 +434,7 @@ int cmd_train(int argc, char **argv)
         case O_SCHED: schedule = optarg; break;
         case O_CLIP: if (cli_parse_double("--clip", optarg, 0, 1e6, &clip)) return 2; break;
         case O_NFFT: if (cli_parse_int("--n-fft", optarg, 64, 8192, &n_fft)) return 2; break;
+        case O_DATANAME: data_name = optarg; break;
         case O_WIN: if (cli_parse_int("--win-length", optarg, 16, 8192, &win_length)) return 2; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
@@ -496,7 +501,7 @@ int cmd_train(int argc, char **argv)
     base.cfg.optim.clip_norm = (float)clip;
     base.cfg.balance = balance;
     base.cfg.cache_dir = cache;
-    base.cfg.data_name = argv[optind];
+    base.cfg.data_name = data_name ? data_name : argv[optind];
     base.cfg.stop = &stop_flag;
     sweep sw;
     char sweep_buf[4096];   /* the sweep's keys and values point into it */

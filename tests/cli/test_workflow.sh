@@ -132,9 +132,11 @@ check "train: an unreadable recording is skipped with a warning" bash -c \
 check "train: unknown architecture is a usage error" test $rc -eq 2
 
 # ---- front-end FFT size and frequency warping; every recording in eval's JSON
-"$VG" train "$D" --arch cnn --epochs 1 --n-fft 1024 --augment all,warp -o "$T/nfft.safetensors" -q > /dev/null 2>&1; rc=$?
+"$VG" train "$D" --arch cnn --epochs 1 --n-fft 1024 --augment all,warp --data-name "TTS voices, 4 clips" \
+    -o "$T/nfft.safetensors" -q > /dev/null 2>&1; rc=$?
 check "train --n-fft 1024 --augment all,warp: the model's front end says 1024" bash -c \
     "[ $rc -eq 0 ] && grep -aq '\"n_fft\":\"1024\",\"win_length\":\"1024\"' '$T/nfft.safetensors'"
+check "train --data-name: the model says what it was trained on" grep -aq '"trained_on":"TTS voices, 4 clips"' "$T/nfft.safetensors"
 "$VG" eval -m "$T/nfft.safetensors" "$D" --format json -q > "$T/nfft.json"; rc=$?
 check "eval --format json: per_recording gives each recording's P(male)" /usr/bin/python3 -c "
 import json, sys
