@@ -216,7 +216,7 @@ static int parse_augment(const char *s, unsigned *out)
     char *save = NULL;
     for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         if (!strcmp(t, "all")) a |= VG_AUG_ALL;
-        else if (!strcmp(t, "none")) a |= 0;
+        else if (!strcmp(t, "none")) continue;   /* adds nothing: "none" alone is no augmentation */
         else if (!strcmp(t, "crop")) a |= VG_AUG_CROP;
         else if (!strcmp(t, "gain")) a |= VG_AUG_GAIN;
         else if (!strcmp(t, "noise")) a |= VG_AUG_NOISE;

@@ -7,7 +7,7 @@
  * 0.003 in log2 on quiet high bands of loud frames of real speech — its
  * round-off is relative to the frame's loudest bin — which misses the 1e-3
  * tolerance against the float64 result. The double FFT costs ~1 ms per 6 s. */
-#include "voxgender.h"
+#include "melspec.h"
 
 #include <fftw3.h>
 #include <math.h>
@@ -50,6 +50,32 @@ void vg_mel_config_default(vg_mel_config *cfg)
 static double hz_to_mel_htk(double f) { return 2595.0 * log10(1.0 + f / 700.0); }
 static double mel_to_hz_htk(double m) { return 700.0 * (pow(10.0, m / 2595.0) - 1.0); }
 
+/* the mel range the bands span: f_min to f_max (0 = Nyquist) */
+static void mel_range(const vg_mel_config *c, double *m_min, double *m_max)
+{
+    double f_max = c->f_max > 0 ? c->f_max : c->sample_rate / 2.0;
+    *m_min = hz_to_mel_htk(c->f_min);
+    *m_max = hz_to_mel_htk(f_max);
+}
+
+/* n_mels + 2 equally spaced mel points: band b rises from point b, peaks at
+ * b + 1 and falls to b + 2 */
+static double mel_point_hz(const vg_mel_config *c, int i)
+{
+    double m_min, m_max;
+    mel_range(c, &m_min, &m_max);
+    return mel_to_hz_htk(m_min + (m_max - m_min) * i / (c->n_mels + 1));
+}
+
+double mel_band_centre_hz(const vg_mel_config *c, int b) { return mel_point_hz(c, b + 1); }
+
+double mel_band_position(const vg_mel_config *c, double hz)
+{
+    double m_min, m_max;
+    mel_range(c, &m_min, &m_max);
+    return (hz_to_mel_htk(hz) - m_min) / (m_max - m_min) * (c->n_mels + 1) - 1;
+}
+
 /* Triangular filterbank exactly as torchaudio.functional.melscale_fbanks
  * (htk, norm=None): weight(f, m) = max(0, min(down, up)) with
  * down = (f - f_pts[m]) / (f_pts[m+1] - f_pts[m]),
@@ -60,7 +86,6 @@ static int build_filterbank(vg_melspec *m)
 {
     const vg_mel_config *c = &m->cfg;
     int nf = m->n_freqs, nm = c->n_mels;
-    double f_max = c->f_max > 0 ? c->f_max : c->sample_rate / 2.0;
     double *f_pts = malloc(sizeof(double) * (size_t)(nm + 2));
     double *dense = malloc(sizeof(double) * (size_t)nf);
     m->bands = calloc((size_t)nm, sizeof(mel_band));
@@ -70,9 +95,7 @@ static int build_filterbank(vg_melspec *m)
         free(dense);
         return VG_ENOMEM;
     }
-    double m_min = hz_to_mel_htk(c->f_min), m_max = hz_to_mel_htk(f_max);
-    for (int i = 0; i < nm + 2; i++)
-        f_pts[i] = mel_to_hz_htk(m_min + (m_max - m_min) * i / (nm + 1));
+    for (int i = 0; i < nm + 2; i++) f_pts[i] = mel_point_hz(c, i);
 
     int used = 0;
     for (int b = 0; b < nm; b++) {

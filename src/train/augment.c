@@ -3,22 +3,12 @@
  * gives the same batches (and a resumed run the same model). */
 #include "augment.h"
 
+#include "../dsp/melspec.h"
 #include "../nn/layers.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-static double hz_to_mel(double f) { return 2595.0 * log10(1.0 + f / 700.0); }
-static double mel_to_hz(double m) { return 700.0 * (pow(10.0, m / 2595.0) - 1.0); }
-
-/* centre frequency of band b of H, equally spaced on the mel axis */
-static double band_centre(const vg_frontend *fe, int b, int H)
-{
-    double f_max = fe->mel.f_max > 0 ? fe->mel.f_max : fe->mel.sample_rate / 2.0;
-    double m_lo = hz_to_mel(fe->mel.f_min), m_hi = hz_to_mel(f_max);
-    return mel_to_hz(m_lo + (m_hi - m_lo) * (b + 1) / (H + 1));
-}
 
 /* Vocal-tract-length perturbation (Jaitly & Hinton 2013) on a log-mel
  * [H][T]: the spectrum is scaled in frequency by ALPHA, so band b takes the
@@ -26,14 +16,11 @@ static double band_centre(const vg_frontend *fe, int b, int H)
  * clamped at the edges). */
 void augment_warp_frequency(float *x, int H, int T, float alpha, const vg_frontend *fe)
 {
-    double f_max = fe->mel.f_max > 0 ? fe->mel.f_max : fe->mel.sample_rate / 2.0;
-    double m_lo = hz_to_mel(fe->mel.f_min), m_hi = hz_to_mel(f_max);
     float *src = malloc(sizeof(float) * (size_t)H * T);
     if (!src) return;   /* an unwarped example: training goes on */
     memcpy(src, x, sizeof(float) * (size_t)H * T);
     for (int b = 0; b < H; b++) {
-        /* fractional band index of f_b / alpha (centres sit at (b+1)/(H+1)) */
-        double pos = (hz_to_mel(band_centre(fe, b, H) / alpha) - m_lo) / (m_hi - m_lo) * (H + 1) - 1;
+        double pos = mel_band_position(&fe->mel, mel_band_centre_hz(&fe->mel, b) / alpha);
         if (pos < 0) pos = 0;
         if (pos > H - 1) pos = H - 1;
         int b0 = (int)pos, b1 = b0 + 1 < H ? b0 + 1 : b0;
@@ -49,9 +36,7 @@ void augment_logmel(float *dst, int H, int T, unsigned aug, uint64_t *r, const v
     const float mu = fe->input_mean, sd = fe->input_std;
     /* each augmentation applies to half of the examples, so that the model
      * also sees clean input (digital silence stays in the training data) */
-    unsigned on = aug & (unsigned)rng_next(r);
-    on |= aug & VG_AUG_CROP;
-    aug = on;
+    aug &= (unsigned)rng_next(r);
     if (aug & VG_AUG_WARP) augment_warp_frequency(dst, H, T, 0.9f + 0.2f * rng_uniform(r), fe);
     if (aug & VG_AUG_NOISE) {
         /* noise power relative to the clip's mean power, 5..30 dB below it */
@@ -77,7 +62,7 @@ void augment_logmel(float *dst, int H, int T, unsigned aug, uint64_t *r, const v
         else hi = 3500 + 4000 * rng_uniform(r);
         float drop = 40.0f / (10.0f * log10f(2.0f)) / sd;
         for (int b = 0; b < H; b++) {
-            double centre = band_centre(fe, b, H);
+            double centre = mel_band_centre_hz(&fe->mel, b);
             if (centre >= lo && centre <= hi) continue;
             for (int t = 0; t < T; t++) dst[(size_t)b * T + t] -= drop;
         }
