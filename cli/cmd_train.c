@@ -46,7 +46,8 @@ static void usage(FILE *f)
         "                          (5-30 dB SNR), time and freq (masks), band (telephone\n"
         "                          band or 3.5-7.5 kHz low-pass), reverb (RT60 0.2-0.8 s),\n"
         "                          length (1-6 s batches), warp (frequency axis scaled by\n"
-        "                          0.9-1.1, not in all); each on half of the examples;\n"
+        "                          0.9-1.1, not in all), pitch (pitch x0.71-1.41 with the\n"
+        "                          formants kept, not in all); each on half of the examples;\n"
         "                          e.g. all,warp (cnn: all)\n"
         "      --balance           weight the loss by inverse class frequency\n"
         "      --n-fft N           log-mel FFT size in samples (400 = 25 ms); a longer\n"
@@ -226,7 +227,8 @@ static int parse_augment(const char *s, unsigned *out)
         else if (!strcmp(t, "reverb")) a |= VG_AUG_REVERB;
         else if (!strcmp(t, "length")) a |= VG_AUG_LENGTH;
         else if (!strcmp(t, "warp")) a |= VG_AUG_WARP;
-        else { cli_error("--augment: unknown '%s' (all, none, crop, gain, noise, time, freq, band, reverb, length, warp)", t); return -1; }
+        else if (!strcmp(t, "pitch")) a |= VG_AUG_PITCH;
+        else { cli_error("--augment: unknown '%s' (all, none, crop, gain, noise, time, freq, band, reverb, length, warp, pitch)", t); return -1; }
     }
     *out = a;
     return 0;

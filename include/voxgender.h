@@ -493,7 +493,9 @@ enum {   /* training-time augmentation of log-mel inputs (cnn) */
     VG_AUG_ALL = 255,     /* all of the above */
     VG_AUG_WARP = 256     /* vocal-tract-length perturbation: frequency axis
                              scaled by 0.9..1.1 (not in ALL: it moves pitch
-                             and formants, the cues themselves) */
+                             and formants, the cues themselves) */,
+    VG_AUG_PITCH = 512    /* pitch shifted by 0.71..1.41 with the formants
+                             kept (not in ALL): pitch alone must not decide */
 };
 
 typedef struct vg_train_config {

@@ -15,4 +15,8 @@ void augment_logmel(float *x, int H, int T, unsigned aug, uint64_t *r, const vg_
  * higher bands): band b takes the value at f_b / ALPHA, interpolated. */
 void augment_warp_frequency(float *x, int H, int T, float alpha, const vg_frontend *fe);
 
+/* Scale the pitch (the harmonics' fine structure) of each frame of X [H][T]
+ * by ALPHA, keeping its smooth spectral envelope (the formants) in place. */
+void augment_shift_pitch(float *x, int H, int T, float alpha, const vg_frontend *fe);
+
 #endif

@@ -1,10 +1,12 @@
 /* Training augmentation: the vocal-tract-length warp moves spectral energy
- * by the right number of mel bands, and augmentation is a pure function of
+ * by the right number of mel bands, the pitch shift moves the harmonics and
+ * not the formant, and augmentation is a pure function of
  * the random stream. */
 #include "../../src/train/augment.h"
 #include "test.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { H = 128, T = 4 };
@@ -54,6 +56,73 @@ TEST(warp_moves_a_formant_by_the_mel_distance_of_its_frequency_change)
     }
 }
 
+static double band_hz(int b)
+{
+    double m_hi = 2595.0 * log10(1.0 + 8000.0 / 700.0);
+    return 700.0 * (pow(10.0, m_hi * (b + 1) / (H + 1) / 2595.0) - 1.0);
+}
+
+/* harmonic ripple of a voice at F0 Hz, tapered to 300-1500 Hz */
+static double ripple(double f, double f0)
+{
+    if (f < 300 || f > 1500) return 0;
+    return 0.8 * sin(M_PI * (f - 300) / 1200) * cos(2 * M_PI * f / f0);
+}
+
+/* correlation of rows 0 of A and B over the bands of 450-1300 Hz */
+static double corr(const float *a, const double *b)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (int k = 0; k < H; k++) {
+        if (band_hz(k) < 450 || band_hz(k) > 1300) continue;
+        ab += a[(size_t)k * T] * b[k]; aa += (double)a[(size_t)k * T] * a[(size_t)k * T]; bb += b[k] * b[k];
+    }
+    return ab / sqrt(aa * bb);
+}
+
+TEST(pitch_shift_moves_the_harmonics_and_keeps_the_formant)
+{
+    vg_frontend fe;
+    vg_frontend_default(&fe, VG_FE_LOGMEL);
+    /* a formant (a broad bump at band 50, ~1.2 kHz) under the ripple of a
+     * 120 Hz voice */
+    float x[H * T], y[H * T];
+    double env[H], old_ripple[H], new_ripple[H];
+    const double alpha = 1.35;
+    for (int b = 0; b < H; b++) {
+        env[b] = 2.0 * exp(-0.5 * pow((b - 50) / 12.0, 2)) - 1.0;
+        old_ripple[b] = ripple(band_hz(b), 120);
+        new_ripple[b] = ripple(band_hz(b), 120 * alpha);
+        for (int t = 0; t < T; t++) x[(size_t)b * T + t] = (float)(env[b] + old_ripple[b]);
+    }
+
+    memcpy(y, x, sizeof x);
+    augment_shift_pitch(y, H, T, 1.0f, &fe);
+    float worst = 0;
+    for (int i = 0; i < H * T; i++) worst = fmaxf(worst, fabsf(y[i] - x[i]));
+    CHECKF(worst < 1e-4f, "alpha 1 changed the input by %g", worst);
+
+    augment_shift_pitch(y, H, T, (float)alpha, &fe);
+    float d[H * T];   /* what is left after the formant: the new harmonics */
+    for (int b = 0; b < H; b++)
+        for (int t = 0; t < T; t++) d[(size_t)b * T + t] = y[(size_t)b * T + t] - (float)env[b];
+    double c_new = corr(d, new_ripple), c_old = corr(d, old_ripple);
+    CHECKF(c_new > 0.9, "ripple after the shift correlates %.3f with a %g Hz voice", c_new, 120 * alpha);
+    CHECKF(c_old < 0.3, "ripple after the shift still correlates %.3f with the 120 Hz voice", c_old);
+    /* the formant stays: bands far from the ripple are unchanged, and the
+     * smoothed spectrum still peaks at band 50 */
+    for (int b = 0; b < H; b++)
+        if (band_hz(b) > 2500) CHECKF(fabsf(d[(size_t)b * T]) < 0.05f, "band %d moved by %g", b, d[(size_t)b * T]);
+    int peak = 0;
+    double best = -1e9;
+    for (int b = 2; b < H - 2; b++) {
+        double s = 0;
+        for (int k = -12; k <= 12; k++) s += b + k >= 0 && b + k < H ? y[(size_t)(b + k) * T] : 0;
+        if (s > best) best = s, peak = b;
+    }
+    CHECKF(abs(peak - 50) <= 1, "smoothed spectrum peaks at band %d, not 50", peak);
+}
+
 TEST(augmentation_is_a_function_of_the_random_stream)
 {
     vg_frontend fe;
@@ -65,8 +134,8 @@ TEST(augmentation_is_a_function_of_the_random_stream)
         uint64_t r1 = seed, r2 = seed;
         memcpy(a, x, sizeof x);
         memcpy(b, x, sizeof x);
-        augment_logmel(a, H, 100, VG_AUG_ALL | VG_AUG_WARP, &r1, &fe);
-        augment_logmel(b, H, 100, VG_AUG_ALL | VG_AUG_WARP, &r2, &fe);
+        augment_logmel(a, H, 100, VG_AUG_ALL | VG_AUG_WARP | VG_AUG_PITCH, &r1, &fe);
+        augment_logmel(b, H, 100, VG_AUG_ALL | VG_AUG_WARP | VG_AUG_PITCH, &r2, &fe);
         CHECK(r1 == r2);
         CHECK(!memcmp(a, b, sizeof a));
         differs_from_input += memcmp(a, x, sizeof x) != 0;
