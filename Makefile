@@ -12,7 +12,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -llinear
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS   ?= -O3 -g
-ALL_CFLAGS := -std=c17 -D_GNU_SOURCE -DVG_MODEL_DIR='"$(PREFIX)/share/voxgender"' $(WARN) $(CFLAGS) -fPIC -pthread -fopenmp -Iinclude $(PKG_CFLAGS)
+ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -pthread -fopenmp -Iinclude $(PKG_CFLAGS)
 LDLIBS   := $(PKG_LIBS) -lm -pthread -fopenmp
 
 LIB_SRC  := $(wildcard src/*.c src/*/*.c)
@@ -20,7 +20,7 @@ CLI_SRC  := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/unit/*.c)
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/build_rev.o
-CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/model_dir.o
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
 LIB_A  := $(BUILD)/libvoxgender.a
@@ -54,6 +54,18 @@ $(BUILD)/gen/build_rev.c: FORCE
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
 $(BUILD)/gen/build_rev.o: $(BUILD)/gen/build_rev.c include/voxgender.h
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# Where `make install` puts the shipped model, for `predict` without -m. A
+# file of its own, rewritten when PREFIX changes, so that
+# `make install PREFIX=/opt/x` after a plain `make` relinks the CLI with the
+# new directory instead of keeping the one it was first compiled with.
+$(BUILD)/gen/model_dir.c: FORCE
+	@mkdir -p $(dir $@)
+	@printf 'const char vg_cli_model_dir[] = "%s";\n' '$(PREFIX)/share/voxgender' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+$(BUILD)/gen/model_dir.o: $(BUILD)/gen/model_dir.c
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 .PHONY: FORCE

@@ -137,7 +137,7 @@ const char *cli_default_model(void)
     exe[n > 0 ? n : 0] = '\0';
     char *slash = strrchr(exe, '/');
     if (slash) *slash = '\0';
-    const char *candidates[3][2] = {{VG_MODEL_DIR, ""}, {exe, "/../models"}, {exe, "/../share/voxgender"}};
+    const char *candidates[3][2] = {{vg_cli_model_dir, ""}, {exe, "/../models"}, {exe, "/../share/voxgender"}};
     for (int i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "%s%s/voxgender-default.safetensors", candidates[i][0], candidates[i][1]);
         if (access(path, R_OK) == 0) return path;

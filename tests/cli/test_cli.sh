@@ -96,5 +96,13 @@ check "make install + pkg-config builds a program" bash -c "
   cc ${VG_TEST_CFLAGS:-} '$T/hello.c' -o '$T/hello' \$(pkg-config --define-variable=prefix='$T/stage/usr/local' --cflags --libs voxgender) &&
   LD_LIBRARY_PATH='$T/stage/usr/local/lib' '$T/hello' | grep -q 'file is empty' && [ -x '$T/stage/usr/local/bin/voxgender' ]"
 
+# another PREFIX after the build: the installed CLI looks for the shipped
+# model under that prefix (a copy of the build, so the binary under test stays)
+cp -a "$(dirname "$VG")" "$T/build-prefix"
+make -s install DESTDIR="$T/stage3" PREFIX=/opt/vg-prefix BUILD="$T/build-prefix" >/dev/null 2>&1
+check "make install PREFIX=... after make: predict looks under the new prefix" bash -c "
+  grep -aq '/opt/vg-prefix/share/voxgender' '$T/stage3/opt/vg-prefix/bin/voxgender' &&
+  ! grep -aq '/usr/local/share/voxgender' '$T/stage3/opt/vg-prefix/bin/voxgender'"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
