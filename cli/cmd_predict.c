@@ -52,6 +52,7 @@ typedef struct job {
     pthread_mutex_t lock;
     progress prog;
     int load_failed;
+    int workers;              /* threads classifying, for cli_worker_threads */
 } job;
 
 /* One result line. REASON set: no speech, so label "unknown", code -1, no
@@ -97,6 +98,7 @@ static void *worker(void *arg)
     job *j = arg;
     vg_model *m = NULL;
     char err[256];
+    cli_worker_threads(j->workers);
     if (cli_load_model(j->model_path, j->arch, &m, err, sizeof err)) { j->load_failed = 1; return NULL; }
     for (;;) {
         pthread_mutex_lock(&j->lock);
@@ -217,6 +219,8 @@ int cmd_predict(int argc, char **argv)
     if ((size_t)jobs > n) jobs = (int)n;
     pthread_t th[64];
     int nt = jobs < 64 ? jobs : 64;
+    j.workers = nt;
+    cli_share_cores(nt);
     for (int t = 0; t < nt; t++) pthread_create(&th[t], NULL, worker, &j);
     for (int t = 0; t < nt; t++) pthread_join(th[t], NULL);
     progress_finish(&j.prog);

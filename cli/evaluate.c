@@ -16,6 +16,7 @@ typedef struct job {
     pthread_mutex_t lock;
     progress prog;
     int load_error;
+    int workers;
 } job;
 
 static void *worker(void *arg)
@@ -23,6 +24,7 @@ static void *worker(void *arg)
     job *j = arg;
     vg_model *m = NULL;
     char err[256];
+    cli_worker_threads(j->workers);
     if (cli_load_model(j->model_path, j->arch, &m, err, sizeof err)) {
         j->load_error = 1;
         return NULL;
@@ -56,6 +58,8 @@ int evaluate_items(const char *model_path, const char *arch, vg_item *const *ite
     pthread_t th[64];
     int nt = jobs < 64 ? jobs : 64;
     if ((size_t)nt > n) nt = n ? (int)n : 1;
+    j.workers = nt;
+    cli_share_cores(nt);
     for (int t = 0; t < nt; t++) pthread_create(&th[t], NULL, worker, &j);
     for (int t = 0; t < nt; t++) pthread_join(th[t], NULL);
     progress_finish(&j.prog);

@@ -55,6 +55,17 @@ int cli_parse_int(const char *opt, const char *s, long lo, long hi, int *out)
     return 0;
 }
 
+void cli_share_cores(int workers)
+{
+    if (workers > 1) vg_set_blas_threads(1);
+}
+
+void cli_worker_threads(int workers)
+{
+    int per = cli_ncpus() / (workers > 0 ? workers : 1);
+    vg_set_threads(per > 0 ? per : 1);
+}
+
 int cli_ncpus(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -69,6 +69,17 @@ const char *vg_blas_core(void);
 int vg_blas_threads(void);
 const char *vg_blas_recommended_core(void);
 
+/* Threads. A model pass uses the calling thread's OpenMP thread count
+ * (all cores by default) and OpenBLAS's process-wide one. A program that
+ * runs one model per thread on N threads should, before starting them,
+ * call vg_set_blas_threads(1), and in each thread vg_set_threads(cores / N),
+ * so that the passes do not run more threads than there are cores.
+ * vg_set_threads (N >= 1) applies to passes run by the calling thread from
+ * then on; vg_set_blas_threads (N >= 1) to the whole process. Both return
+ * VG_EARG for N < 1. */
+int vg_set_threads(int n);
+int vg_set_blas_threads(int n);
+
 /* ------------------------------------------------------------ audio input */
 
 /* Decoding accepts every container/codec that the linked FFmpeg reads.

@@ -1,8 +1,24 @@
-/* Which OpenBLAS kernels run, and which would run faster on this CPU. */
+/* Which OpenBLAS kernels run, and which would run faster on this CPU; the
+ * thread counts of model passes. */
 #include "voxgender.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <string.h>
+
+int vg_set_threads(int n)
+{
+    if (n < 1) return VG_EARG;
+    omp_set_num_threads(n);   /* the calling thread's nthreads-var only */
+    return VG_OK;
+}
+
+int vg_set_blas_threads(int n)
+{
+    if (n < 1) return VG_EARG;
+    openblas_set_num_threads(n);
+    return VG_OK;
+}
 
 const char *vg_blas_core(void) { return openblas_get_corename(); }
 int vg_blas_threads(void) { return openblas_get_num_threads(); }

@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,56 @@ TEST(single_sample_row_split_matches_batch_inference)
     free(x);
     vg_model_destroy(m);
     omp_set_num_threads(saved);
+}
+
+typedef struct { const float *x; int h, w; float logits[2]; int n_threads, rc; } thread_job;
+
+static void *classify_on_one_thread(void *arg)
+{
+    thread_job *j = arg;
+    vg_model *m;
+    j->rc = vg_set_threads(1);
+    if (j->rc || (j->rc = vg_model_create("cnn", 5, &m, NULL, 0))) return NULL;
+    j->rc = vg_model_forward(m, j->x, 1, j->h, j->w, j->logits);
+    j->n_threads = m->n_threads;
+    vg_model_destroy(m);
+    return NULL;
+}
+
+/* The CLI's workers: one model per thread, each pass on one thread, BLAS on
+ * one thread, and the same logits as a pass on all threads. */
+TEST(vg_set_threads_gives_each_thread_its_own_pass_width)
+{
+    CHECK(vg_set_threads(0) == VG_EARG);
+    CHECK(vg_set_blas_threads(0) == VG_EARG);
+    const int saved = omp_get_max_threads(), saved_blas = vg_blas_threads();
+    omp_set_num_threads(2);
+    vg_model *m;
+    REQUIRE(vg_model_create("cnn", 5, &m, NULL, 0) == VG_OK);
+    const int h = 128, w = 97;
+    float *x = malloc(sizeof(float) * h * w), ref[2];
+    for (int i = 0; i < h * w; i++) x[i] = sinf(0.013f * (float)i);
+    REQUIRE(vg_model_forward(m, x, 1, h, w, ref) == VG_OK);
+    CHECK(m->n_threads == 2);
+    vg_model_destroy(m);
+
+    REQUIRE(vg_set_blas_threads(1) == VG_OK);
+    CHECK(vg_blas_threads() == 1);
+    thread_job j[2] = {{x, h, w, {0}, 0, 0}, {x, h, w, {0}, 0, 0}};
+    pthread_t th[2];
+    for (int t = 0; t < 2; t++) REQUIRE(pthread_create(&th[t], NULL, classify_on_one_thread, &j[t]) == 0);
+    for (int t = 0; t < 2; t++) pthread_join(th[t], NULL);
+    for (int t = 0; t < 2; t++) {
+        CHECK(j[t].rc == VG_OK);
+        CHECKF(j[t].n_threads == 1, "worker %d planned %d threads", t, j[t].n_threads);
+        for (int k = 0; k < 2; k++)
+            CHECKF(fabsf(j[t].logits[k] - ref[k]) <= 1e-5f + 1e-4f * fabsf(ref[k]), "logit %d: %g vs %g", k,
+                   j[t].logits[k], ref[k]);
+    }
+    CHECK(omp_get_max_threads() == 2);   /* the workers' setting stayed theirs */
+    vg_set_blas_threads(saved_blas);
+    omp_set_num_threads(saved);
+    free(x);
 }
 
 TEST(training_is_deterministic_for_a_seed)
