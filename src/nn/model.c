@@ -533,22 +533,43 @@ static pool_shape pool_of(const nn_layer *L, int n)
  * BLAS: many mid-sized GEMMs parallelise better over samples than inside
  * OpenBLAS, whose threads would otherwise spin between calls, and the two
  * never compete for the cores. A single sample uses BLAS threads instead. */
-static void conv_forward(vg_model *m, const nn_layer *L, const float *in, float *y, int n)
+/* Inference's batch norm + ReLU after a convolution, applied to output rows
+ * [OY0, OY1) of one sample y[OC,OH,OW] while they are still in cache:
+ * y = max(0, y * scale[o] + shift[o]), the same arithmetic as
+ * forward_batchnorm_eval then forward_relu, so the logits do not change. */
+static void epilogue_bn_relu(float *y, const float *ss, const conv_shape *s, int oy0, int oy1)
+{
+    const size_t P = (size_t)s->oh * s->ow, Pb = (size_t)(oy1 - oy0) * s->ow;
+    for (int o = 0; o < s->oc; o++) {
+        float *r = y + o * P + (size_t)oy0 * s->ow;
+        const float scale = ss[o], shift = ss[s->oc + o];
+        for (size_t p = 0; p < Pb; p++) {
+            float v = r[p] * scale + shift;
+            r[p] = v > 0.0f ? v : 0.0f;
+        }
+    }
+}
+
+/* EPI: NULL, or scale[OC] then shift[OC] of a fused batch norm + ReLU. */
+static void conv_forward(vg_model *m, const nn_layer *L, const float *in, float *y, int n, const float *epi)
 {
     const float *W = m->arena + L->w, *B = L->b >= 0 ? m->arena + L->b : NULL;
     conv_shape s = conv_of(L, 1);
+    const size_t xs = (size_t)L->ic * L->ih * L->iw, ys = (size_t)L->oc * L->oh * L->ow;
     if (m->n_threads < 2) {
         /* BLAS threads split each GEMM: one per layer, as wide as possible
          * (the plan sized the column buffer for whole samples) */
         s.n = n;
         forward_conv2d_rows(y, in, W, B, &s, m->col, s.oh);
+        for (int i = 0; epi && i < n; i++) epilogue_bn_relu(y + i * ys, epi, &s, 0, s.oh);
         return;
     }
-    const size_t xs = (size_t)L->ic * L->ih * L->iw, ys = (size_t)L->oc * L->oh * L->ow;
     if (n >= m->n_threads || conv_direct_suits(&s)) {
 #pragma omp parallel for schedule(static) num_threads(m->n_threads)
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
             forward_conv2d(y + i * ys, in + i * xs, W, B, &s, m->col + (size_t)omp_get_thread_num() * m->n_col);
+            if (epi) epilogue_bn_relu(y + i * ys, epi, &s, 0, s.oh);
+        }
         return;
     }
     /* fewer samples than threads: blocks of output rows, at least one per
@@ -563,7 +584,29 @@ static void conv_forward(vg_model *m, const nn_layer *L, const float *in, float 
         const int i = j / per, oy0 = (j % per) * rows, oy1 = oy0 + rows < s.oh ? oy0 + rows : s.oh;
         forward_conv2d_block(y + i * ys, in + i * xs, W, B, &s,
                              m->col + (size_t)omp_get_thread_num() * m->n_col, oy0, oy1);
+        if (epi) epilogue_bn_relu(y + i * ys, epi, &s, oy0, oy1);
     }
+}
+
+/* Inference runs conv -> bn -> relu as one layer when nothing else reads the
+ * conv's or the batch norm's output: the three then share one buffer (the
+ * plan alternates two by layer parity), and the batch norm and ReLU passes
+ * over the whole activation disappear. Fills SS with scale[OC], shift[OC]. */
+static int fuses_bn_relu(const vg_model *m, int i, float *ss, int max_oc)
+{
+    const nn_layer *c = &m->layers[i];
+    if (m->plan_training || i + 2 >= m->end || c->oc > max_oc) return 0;
+    const nn_layer *bn = &m->layers[i + 1], *relu = &m->layers[i + 2];
+    if (bn->kind != L_BN || bn->src != i || relu->kind != L_RELU || relu->src != i + 1) return 0;
+    if (c->keep || bn->keep || relu->y != c->y) return 0;
+    const float *P = m->arena;
+    for (int ch = 0; ch < c->oc; ch++) {   /* as forward_batchnorm_eval */
+        float is = 1.0f / sqrtf(P[bn->rvar + ch] + bn->eps);
+        float scale = P[bn->w + ch] * is;
+        ss[ch] = scale;
+        ss[c->oc + ch] = P[bn->b + ch] - P[bn->rmean + ch] * scale;
+    }
+    return 1;
 }
 
 /* Weight gradients go to per-thread accumulators summed in thread order, so
@@ -700,7 +743,13 @@ static const float *forward_pass(vg_model *m, const float *x, int n, int h, int 
             for (size_t k = 0; k < count; k++) y[k] = in[k] + o[k];
             break;
         }
-        case L_CONV: conv_forward(m, L, in, y, n); break;
+        case L_CONV: {
+            float ss[2 * 1024];
+            const int fused = !training && fuses_bn_relu(m, i, ss, 1024);
+            conv_forward(m, L, in, y, n, fused ? ss : NULL);
+            i += fused ? 2 : 0;   /* the batch norm and the ReLU are done */
+            break;
+        }
         case L_LINEAR:
             forward_linear(y, in, P + L->w, L->b >= 0 ? P + L->b : NULL, n, L->ic, L->oc);
             break;
