@@ -132,9 +132,9 @@ check "train: an unreadable recording is skipped with a warning" bash -c \
 check "train: unknown architecture is a usage error" test $rc -eq 2
 
 # ---- front-end FFT size and frequency warping; every recording in eval's JSON
-"$VG" train "$D" --arch cnn --epochs 1 --n-fft 1024 --augment all,warp --data-name "TTS voices, 4 clips" \
+"$VG" train "$D" --arch cnn --epochs 1 --n-fft 1024 --augment all,warp,pitch --data-name "TTS voices, 4 clips" \
     -o "$T/nfft.safetensors" -q > /dev/null 2>&1; rc=$?
-check "train --n-fft 1024 --augment all,warp: the model's front end says 1024" bash -c \
+check "train --n-fft 1024 --augment all,warp,pitch: the model's front end says 1024" bash -c \
     "[ $rc -eq 0 ] && grep -aq '\"n_fft\":\"1024\",\"win_length\":\"1024\"' '$T/nfft.safetensors'"
 check "train --data-name: the model says what it was trained on" grep -aq '"trained_on":"TTS voices, 4 clips"' "$T/nfft.safetensors"
 "$VG" eval -m "$T/nfft.safetensors" "$D" --format json -q > "$T/nfft.json"; rc=$?
@@ -151,7 +151,7 @@ check "train --n-fft on the seed-image front end is a clear error" bash -c \
 "$VG" train "$D" --n-fft 512 --win-length 600 -o "$T/x.safetensors" -q 2> "$T/nfft_win.err"; rc=$?
 check "train: a window longer than the FFT is refused" bash -c "[ $rc -ne 0 ] && grep -q 'window <= FFT size' '$T/nfft_win.err'"
 "$VG" train "$D" --augment crop,bend -o "$T/x.safetensors" 2> "$T/aug.err"; rc=$?
-check "train --augment: an unknown name is a usage error listing warp" bash -c "[ $rc -eq 2 ] && grep -q \"unknown 'bend'.*warp\" '$T/aug.err'"
+check "train --augment: an unknown name is a usage error listing warp and pitch" bash -c "[ $rc -eq 2 ] && grep -q \"unknown 'bend'.*warp, pitch)\" '$T/aug.err'"
 
 # ---- interrupt and resume through the CLI
 "$VG" train "$D" --arch cnn --epochs 4 -o "$T/int.safetensors" -q > /dev/null 2> "$T/int.err" &
