@@ -502,9 +502,9 @@ enum {   /* training-time augmentation of log-mel inputs (cnn) */
                              0.2-0.8 s */
     VG_AUG_LENGTH = 128,  /* half of the batches are 1..6 s long instead of 6 s */
     VG_AUG_ALL = 255,     /* all of the above */
-    VG_AUG_WARP = 256     /* vocal-tract-length perturbation: frequency axis
+    VG_AUG_WARP = 256,    /* vocal-tract-length perturbation: frequency axis
                              scaled by 0.9..1.1 (not in ALL: it moves pitch
-                             and formants, the cues themselves) */,
+                             and formants, the cues themselves) */
     VG_AUG_PITCH = 512    /* pitch shifted by 0.71..1.41 with the formants
                              kept (not in ALL): pitch alone must not decide */
 };

@@ -529,10 +529,6 @@ static pool_shape pool_of(const nn_layer *L, int n)
     return s;
 }
 
-/* Convolutions of a batch run one sample per thread with single-threaded
- * BLAS: many mid-sized GEMMs parallelise better over samples than inside
- * OpenBLAS, whose threads would otherwise spin between calls, and the two
- * never compete for the cores. A single sample uses BLAS threads instead. */
 /* Inference's batch norm + ReLU after a convolution, applied to output rows
  * [OY0, OY1) of one sample y[OC,OH,OW] while they are still in cache:
  * y = max(0, y * scale[o] + shift[o]), the same arithmetic as
@@ -550,7 +546,13 @@ static void epilogue_bn_relu(float *y, const float *ss, const conv_shape *s, int
     }
 }
 
-/* EPI: NULL, or scale[OC] then shift[OC] of a fused batch norm + ReLU. */
+/* Convolutions of a batch run one sample per thread with single-threaded
+ * BLAS: many mid-sized GEMMs parallelise better over samples than inside
+ * OpenBLAS, whose threads would otherwise spin between calls, and the two
+ * never compete for the cores. Fewer samples than threads are split by
+ * blocks of output rows over the same threads; a plan of one thread (a
+ * small network) leaves the threads to BLAS.
+ * EPI: NULL, or scale[OC] then shift[OC] of a fused batch norm + ReLU. */
 static void conv_forward(vg_model *m, const nn_layer *L, const float *in, float *y, int n, const float *epi)
 {
     const float *W = m->arena + L->w, *B = L->b >= 0 ? m->arena + L->b : NULL;
