@@ -37,9 +37,12 @@ int cli_parse_int(const char *opt, const char *s, long lo, long hi, int *out);
 int cli_ncpus(void);
 /* Share the cores among WORKERS threads that each run a model: call
  * cli_share_cores(WORKERS) before starting them (single-threaded BLAS when
- * there is more than one) and cli_worker_threads(WORKERS) first thing in
- * each, so that workers x threads per pass stays within the cores. */
-void cli_share_cores(int workers);
+ * there is more than one; returns the BLAS thread count to give back to
+ * cli_unshare_cores once they are joined) and cli_worker_threads(WORKERS)
+ * first thing in each, so that workers x threads per pass stays within the
+ * cores. */
+int cli_share_cores(int workers);
+void cli_unshare_cores(int blas_threads);
 void cli_worker_threads(int workers);
 /* mkdir -p; returns 0 or -1 with errno set. */
 int cli_mkdirs(const char *path);

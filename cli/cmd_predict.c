@@ -220,9 +220,10 @@ int cmd_predict(int argc, char **argv)
     pthread_t th[64];
     int nt = jobs < 64 ? jobs : 64;
     j.workers = nt;
-    cli_share_cores(nt);
+    const int blas_threads = cli_share_cores(nt);
     for (int t = 0; t < nt; t++) pthread_create(&th[t], NULL, worker, &j);
     for (int t = 0; t < nt; t++) pthread_join(th[t], NULL);
+    cli_unshare_cores(blas_threads);
     progress_finish(&j.prog);
     if (!quiet && n > 1)
         fprintf(stderr, "predict: %zu inputs, %zu classified, %zu failed\n", n, n - j.failed, j.failed);

@@ -59,9 +59,10 @@ int evaluate_items(const char *model_path, const char *arch, vg_item *const *ite
     int nt = jobs < 64 ? jobs : 64;
     if ((size_t)nt > n) nt = n ? (int)n : 1;
     j.workers = nt;
-    cli_share_cores(nt);
+    const int blas_threads = cli_share_cores(nt);
     for (int t = 0; t < nt; t++) pthread_create(&th[t], NULL, worker, &j);
     for (int t = 0; t < nt; t++) pthread_join(th[t], NULL);
+    cli_unshare_cores(blas_threads);
     progress_finish(&j.prog);
     if (j.load_error) return VG_EMODEL;
     for (size_t i = 0; i < n; i++) out->n_failed += out->status[i] != 0;

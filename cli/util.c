@@ -55,9 +55,16 @@ int cli_parse_int(const char *opt, const char *s, long lo, long hi, int *out)
     return 0;
 }
 
-void cli_share_cores(int workers)
+int cli_share_cores(int workers)
 {
+    int before = vg_blas_threads();
     if (workers > 1) vg_set_blas_threads(1);
+    return before;
+}
+
+void cli_unshare_cores(int blas_threads)
+{
+    if (blas_threads >= 1) vg_set_blas_threads(blas_threads);
 }
 
 void cli_worker_threads(int workers)
