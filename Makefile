@@ -95,8 +95,8 @@ $(BUILD)/bench_nn: $(BUILD)/bench/bench_nn.o $(LIB_A)
 
 # A measurement behind the README's "Missed, and why" (not run by make bench):
 # Winograd F(2x2,3x3) against im2col for cnn's 3x3 layers at batch 1.
-$(BUILD)/winograd_probe: $(BUILD)/bench/winograd_probe.o
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+$(BUILD)/winograd_probe: $(BUILD)/bench/winograd_probe.o $(LIB_A)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
 # The test suite: unit tests (library) and CLI tests; the last line of the
 # output is "N passed, N failed".

@@ -1,11 +1,13 @@
 /* Would Winograd convolutions meet issue 3's cnn batch-1 latency target?
  * A measurement, not part of the library: cnn's four 3x3 stride-1 layers
  * (conv2..conv5 of a 6 s clip) at batch 1 on 2 threads, as Winograd
- * F(2x2,3x3) (16 GEMMs of OC x C x tiles per layer) against im2col + one
- * GEMM per half of the output rows. Prints each layer's time, the Winograd
+ * F(2x2,3x3) (16 GEMMs of OC x C x tiles per layer) against the library's
+ * own convolution (im2col + GEMM by blocks of output rows). Prints each layer's time, the Winograd
  * phases (input transform, GEMMs, output transform) and the largest
  * difference between the two outputs.
  * Usage: OPENBLAS_CORETYPE=SkylakeX build/winograd_probe */
+#include "../src/nn/layers.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -23,32 +25,20 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* y[OC,H,W] = w[OC,C*9] @ im2col(x), rows split over 2 threads; col holds
- * 2 x C*9 x (H/2+1)*W floats */
-static void conv_im2col(float *y, const float *x, const float *w, layer s, float *col)
+/* The library's own batch-1 convolution, as a model pass runs it on 2
+ * threads: blocks of output rows, each lowered (im2col) and multiplied by
+ * one GEMM (forward_conv2d_block); col holds conv_col_size_forward floats
+ * per thread. */
+static void conv_library(float *y, const float *x, const float *w, const conv_shape *s, float *col)
 {
-    const int K = s.c * 9, P = s.h * s.w;
-#pragma omp parallel num_threads(2)
-    {
-        const int t = omp_get_thread_num(), r0 = t * s.h / 2, r1 = (t + 1) * s.h / 2, pb = (r1 - r0) * s.w;
-        float *cl = col + (size_t)t * K * (s.h / 2 + 1) * s.w;
-        for (int c = 0; c < s.c; c++)
-            for (int k = 0; k < 9; k++) {
-                const int ky = k / 3, kx = k % 3;
-                float *row = cl + (size_t)(c * 9 + k) * pb;
-                for (int oy = r0; oy < r1; oy++) {
-                    float *o = row + (size_t)(oy - r0) * s.w;
-                    const int iy = oy + ky - 1;
-                    if (iy < 0 || iy >= s.h) { memset(o, 0, sizeof(float) * s.w); continue; }
-                    const float *xi = x + (size_t)c * P + (size_t)iy * s.w;
-                    for (int ox = 0; ox < s.w; ox++) {
-                        const int ix = ox + kx - 1;
-                        o[ox] = ix < 0 || ix >= s.w ? 0 : xi[ix];
-                    }
-                }
-            }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.oc, pb, K, 1, w, K, cl, pb, 0,
-                    y + (size_t)r0 * s.w, P);
+    int rows = (s->oh + 1) / 2;
+    if (rows > conv_forward_block_rows(s)) rows = conv_forward_block_rows(s);
+    const int blocks = (s->oh + rows - 1) / rows;
+#pragma omp parallel for schedule(dynamic) num_threads(2)
+    for (int j = 0; j < blocks; j++) {
+        const int oy0 = j * rows, oy1 = oy0 + rows < s->oh ? oy0 + rows : s->oh;
+        forward_conv2d_block(y, x, w, NULL, s,
+                             col + (size_t)omp_get_thread_num() * conv_col_size_forward(s), oy0, oy1);
     }
 }
 
@@ -145,7 +135,10 @@ int main(void)
         const size_t T = (size_t)((s.h + 1) / 2) * ((s.w + 1) / 2);
         float *x = malloc(sizeof(float) * nx), *w = malloc(sizeof(float) * nw);
         float *y1 = malloc(sizeof(float) * ny), *y2 = malloc(sizeof(float) * ny);
-        float *col = malloc(sizeof(float) * 2 * s.c * 9 * (s.h / 2 + 1) * s.w);
+        conv_shape cs = {.n = 1, .c = s.c, .h = s.h, .w = s.w, .oc = s.oc, .kh = 3, .kw = 3,
+                         .sh = 1, .sw = 1, .ph = 1, .pw = 1};
+        conv_shape_init(&cs);
+        float *col = malloc(sizeof(float) * 2 * conv_col_size_forward(&cs));
         float *U = malloc(sizeof(float) * 16 * s.oc * s.c), *V = malloc(sizeof(float) * 16 * s.c * T),
               *M = malloc(sizeof(float) * 16 * s.oc * T);
         if (!x || !w || !y1 || !y2 || !col || !U || !V || !M) return 1;
@@ -155,7 +148,7 @@ int main(void)
         double best_ref = 1e9, best_win = 1e9, ph[3] = {0, 0, 0};
         for (int r = 0; r < runs; r++) {
             double t = now();
-            conv_im2col(y1, x, w, s, col);
+            conv_library(y1, x, w, &cs, col);
             if ((t = now() - t) < best_ref) best_ref = t;
             t = now();
             conv_winograd(y2, x, U, s, V, M, ph);
@@ -163,14 +156,14 @@ int main(void)
         }
         double err = 0, big = 0;
         for (size_t i = 0; i < ny; i++) { err = fmax(err, fabs(y1[i] - y2[i])); big = fmax(big, fabs(y1[i])); }
-        printf("conv%d %3d->%3d on %3dx%3d: im2col %.3f ms, winograd %.3f ms (transform in %.3f, "
+        printf("conv%d %3d->%3d on %3dx%3d: library %.3f ms, winograd %.3f ms (transform in %.3f, "
                "GEMMs %.3f, transform out %.3f; mean), max |diff| %.1e of %.2g\n",
                l + 2, s.c, s.oc, s.h, s.w, best_ref * 1e3, best_win * 1e3, ph[0] / runs * 1e3,
                ph[1] / runs * 1e3, ph[2] / runs * 1e3, err, big);
         total_ref += best_ref; total_win += best_win; total_gemm += ph[1] / runs;
         free(x); free(w); free(y1); free(y2); free(col); free(U); free(V); free(M);
     }
-    printf("conv2..conv5: im2col %.3f ms, winograd %.3f ms, of which its GEMMs alone %.3f ms\n",
+    printf("conv2..conv5: library %.3f ms, winograd %.3f ms, of which its GEMMs alone %.3f ms\n",
            total_ref * 1e3, total_win * 1e3, total_gemm * 1e3);
     return 0;
 }

@@ -35,15 +35,12 @@ int cli_parse_window(const char *s, int *first);
 int cli_parse_int(const char *opt, const char *s, long lo, long hi, int *out);
 /* Number of online CPUs (at least 1). */
 int cli_ncpus(void);
-/* Share the cores among WORKERS threads that each run a model: call
- * cli_share_cores(WORKERS) before starting them (single-threaded BLAS when
- * there is more than one; returns the BLAS thread count to give back to
- * cli_unshare_cores once they are joined) and cli_worker_threads(WORKERS)
- * first thing in each, so that workers x threads per pass stays within the
- * cores. */
-int cli_share_cores(int workers);
-void cli_unshare_cores(int blas_threads);
-void cli_worker_threads(int workers);
+/* Run FN(ARG) on N (1..64) threads that each run a model, and join them.
+ * The cores are shared: with more than one thread, BLAS runs single-threaded
+ * and each thread's passes on cores / N OpenMP threads, so that threads x
+ * threads per pass stays within the cores; BLAS gets its thread count back
+ * afterwards. */
+void cli_run_model_workers(int n, void *(*fn)(void *), void *arg);
 /* mkdir -p; returns 0 or -1 with errno set. */
 int cli_mkdirs(const char *path);
 #endif

@@ -52,7 +52,6 @@ typedef struct job {
     pthread_mutex_t lock;
     progress prog;
     int load_failed;
-    int workers;              /* threads classifying, for cli_worker_threads */
 } job;
 
 /* One result line. REASON set: no speech, so label "unknown", code -1, no
@@ -98,7 +97,6 @@ static void *worker(void *arg)
     job *j = arg;
     vg_model *m = NULL;
     char err[256];
-    cli_worker_threads(j->workers);
     if (cli_load_model(j->model_path, j->arch, &m, err, sizeof err)) { j->load_failed = 1; return NULL; }
     for (;;) {
         pthread_mutex_lock(&j->lock);
@@ -217,13 +215,7 @@ int cmd_predict(int argc, char **argv)
     pthread_mutex_init(&j.lock, NULL);
     progress_init(&j.prog, "predict", n, quiet);
     if ((size_t)jobs > n) jobs = (int)n;
-    pthread_t th[64];
-    int nt = jobs < 64 ? jobs : 64;
-    j.workers = nt;
-    const int blas_threads = cli_share_cores(nt);
-    for (int t = 0; t < nt; t++) pthread_create(&th[t], NULL, worker, &j);
-    for (int t = 0; t < nt; t++) pthread_join(th[t], NULL);
-    cli_unshare_cores(blas_threads);
+    cli_run_model_workers(jobs, worker, &j);
     progress_finish(&j.prog);
     if (!quiet && n > 1)
         fprintf(stderr, "predict: %zu inputs, %zu classified, %zu failed\n", n, n - j.failed, j.failed);

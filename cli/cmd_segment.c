@@ -51,7 +51,7 @@ typedef struct collect {
 
 static const char *segment_label(const vg_segment *s)
 {
-    return s->label < 0 ? "nonspeech" : s->label == VG_LABEL_MALE ? "male" : "female";
+    return s->label < 0 ? "nonspeech" : vg_label_name(s->label);
 }
 
 static void print_segment(FILE *o, int fmt, const char *file, const vg_segment *s)

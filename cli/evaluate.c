@@ -16,7 +16,6 @@ typedef struct job {
     pthread_mutex_t lock;
     progress prog;
     int load_error;
-    int workers;
 } job;
 
 static void *worker(void *arg)
@@ -24,7 +23,6 @@ static void *worker(void *arg)
     job *j = arg;
     vg_model *m = NULL;
     char err[256];
-    cli_worker_threads(j->workers);
     if (cli_load_model(j->model_path, j->arch, &m, err, sizeof err)) {
         j->load_error = 1;
         return NULL;
@@ -55,14 +53,8 @@ int evaluate_items(const char *model_path, const char *arch, vg_item *const *ite
     job j = {.model_path = model_path, .arch = arch, .items = items, .n = n, .first_window = first_window, .out = out};
     pthread_mutex_init(&j.lock, NULL);
     progress_init(&j.prog, "classify", n, quiet);
-    pthread_t th[64];
-    int nt = jobs < 64 ? jobs : 64;
-    if ((size_t)nt > n) nt = n ? (int)n : 1;
-    j.workers = nt;
-    const int blas_threads = cli_share_cores(nt);
-    for (int t = 0; t < nt; t++) pthread_create(&th[t], NULL, worker, &j);
-    for (int t = 0; t < nt; t++) pthread_join(th[t], NULL);
-    cli_unshare_cores(blas_threads);
+    if ((size_t)jobs > n) jobs = n ? (int)n : 1;
+    cli_run_model_workers(jobs, worker, &j);
     progress_finish(&j.prog);
     if (j.load_error) return VG_EMODEL;
     for (size_t i = 0; i < n; i++) out->n_failed += out->status[i] != 0;

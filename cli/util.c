@@ -2,6 +2,7 @@
 #include "voxgender.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,22 +56,26 @@ int cli_parse_int(const char *opt, const char *s, long lo, long hi, int *out)
     return 0;
 }
 
-int cli_share_cores(int workers)
+typedef struct { void *(*fn)(void *); void *arg; int threads_per_pass; } model_worker;
+
+static void *run_model_worker(void *arg)
 {
-    int before = vg_blas_threads();
-    if (workers > 1) vg_set_blas_threads(1);
-    return before;
+    const model_worker *w = arg;
+    vg_set_threads(w->threads_per_pass);   /* this thread's passes only */
+    return w->fn(w->arg);
 }
 
-void cli_unshare_cores(int blas_threads)
+void cli_run_model_workers(int n, void *(*fn)(void *), void *arg)
 {
-    if (blas_threads >= 1) vg_set_blas_threads(blas_threads);
-}
-
-void cli_worker_threads(int workers)
-{
-    int per = cli_ncpus() / (workers > 0 ? workers : 1);
-    vg_set_threads(per > 0 ? per : 1);
+    pthread_t th[64];
+    if (n > 64) n = 64;
+    if (n < 1) n = 1;
+    const int per = cli_ncpus() / n, blas_threads = vg_blas_threads();
+    model_worker w = {fn, arg, per > 0 ? per : 1};
+    if (n > 1) vg_set_blas_threads(1);
+    for (int t = 0; t < n; t++) pthread_create(&th[t], NULL, run_model_worker, &w);
+    for (int t = 0; t < n; t++) pthread_join(th[t], NULL);
+    vg_set_blas_threads(blas_threads);
 }
 
 int cli_ncpus(void)

@@ -66,15 +66,22 @@ void forward_batchnorm_train(float *y, float *stats, float *running_mean, float 
     }
 }
 
+void batchnorm_eval_coefficients(float *scale, float *shift, const float *gamma, const float *beta,
+                                 const float *running_mean, const float *running_var, int ch, float eps)
+{
+    float is = 1.0f / sqrtf(running_var[ch] + eps);
+    *scale = (gamma ? gamma[ch] : 1.0f) * is;
+    *shift = (beta ? beta[ch] : 0.0f) - running_mean[ch] * *scale;
+}
+
 void forward_batchnorm_eval(float *y, const float *x, const float *gamma, const float *beta,
                             const float *running_mean, const float *running_var,
                             int n, int c, int hw, float eps)
 {
 #pragma omp parallel for schedule(static) if ((long)n * c * hw > 32768)
     for (int ch = 0; ch < c; ch++) {
-        float is = 1.0f / sqrtf(running_var[ch] + eps);
-        float scale = (gamma ? gamma[ch] : 1.0f) * is;
-        float shift = (beta ? beta[ch] : 0.0f) - running_mean[ch] * scale;
+        float scale, shift;
+        batchnorm_eval_coefficients(&scale, &shift, gamma, beta, running_mean, running_var, ch, eps);
         for (int i = 0; i < n; i++) {
             size_t off = ((size_t)i * c + ch) * hw;
             for (int j = 0; j < hw; j++) y[off + j] = x[off + j] * scale + shift;

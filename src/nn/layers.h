@@ -88,6 +88,11 @@ void forward_batchnorm_train(float *y, float *stats, float *running_mean, float 
 void forward_batchnorm_eval(float *y, const float *x, const float *gamma, const float *beta,
                             const float *running_mean, const float *running_var,
                             int n, int c, int hw, float eps);
+/* Inference's batch norm is y = x * scale + shift per channel: channel CH's
+ * coefficients, as forward_batchnorm_eval uses them (and the fused
+ * conv + batch norm + ReLU of inference, which must give the same bits). */
+void batchnorm_eval_coefficients(float *scale, float *shift, const float *gamma, const float *beta,
+                                 const float *running_mean, const float *running_var, int ch, float eps);
 /* dgamma[C] += ..., dbeta[C] += ..., dx[N,C,HW] = ...; x and stats are the
  * forward pass's input and saved statistics */
 void backward_batchnorm(float *dx, float *dgamma, float *dbeta, const float *dy,

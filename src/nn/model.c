@@ -597,17 +597,15 @@ static void conv_forward(vg_model *m, const nn_layer *L, const float *in, float 
 static int fuses_bn_relu(const vg_model *m, int i, float *ss, int max_oc)
 {
     const nn_layer *c = &m->layers[i];
-    if (m->plan_training || i + 2 >= m->end || c->oc > max_oc) return 0;
+    if (i + 2 >= m->end || c->oc > max_oc) return 0;
     const nn_layer *bn = &m->layers[i + 1], *relu = &m->layers[i + 2];
     if (bn->kind != L_BN || bn->src != i || relu->kind != L_RELU || relu->src != i + 1) return 0;
+    /* one buffer for the three: only an inference plan shares it */
     if (c->keep || bn->keep || relu->y != c->y) return 0;
     const float *P = m->arena;
-    for (int ch = 0; ch < c->oc; ch++) {   /* as forward_batchnorm_eval */
-        float is = 1.0f / sqrtf(P[bn->rvar + ch] + bn->eps);
-        float scale = P[bn->w + ch] * is;
-        ss[ch] = scale;
-        ss[c->oc + ch] = P[bn->b + ch] - P[bn->rmean + ch] * scale;
-    }
+    for (int ch = 0; ch < c->oc; ch++)
+        batchnorm_eval_coefficients(&ss[ch], &ss[c->oc + ch], P + bn->w, P + bn->b, P + bn->rmean,
+                                    P + bn->rvar, ch, bn->eps);
     return 1;
 }
 

@@ -10,6 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Where band B of H takes its value when frequencies are scaled by ALPHA:
+ * the fractional band at f_b / ALPHA, clamped to the bands that exist. */
+static double scaled_source_band(const vg_frontend *fe, int b, int H, double alpha)
+{
+    double pos = mel_band_position(&fe->mel, mel_band_centre_hz(&fe->mel, b) / alpha);
+    return pos < 0 ? 0 : pos > H - 1 ? H - 1 : pos;
+}
+
 /* Vocal-tract-length perturbation (Jaitly & Hinton 2013) on a log-mel
  * [H][T]: the spectrum is scaled in frequency by ALPHA, so band b takes the
  * value found at frequency f_b / ALPHA (linear interpolation between bands,
@@ -20,9 +28,7 @@ void augment_warp_frequency(float *x, int H, int T, float alpha, const vg_fronte
     if (!src) return;   /* an unwarped example: training goes on */
     memcpy(src, x, sizeof(float) * (size_t)H * T);
     for (int b = 0; b < H; b++) {
-        double pos = mel_band_position(&fe->mel, mel_band_centre_hz(&fe->mel, b) / alpha);
-        if (pos < 0) pos = 0;
-        if (pos > H - 1) pos = H - 1;
+        double pos = scaled_source_band(fe, b, H, alpha);
         int b0 = (int)pos, b1 = b0 + 1 < H ? b0 + 1 : b0;
         float w = (float)(pos - b0);
         for (int t = 0; t < T; t++)
@@ -55,10 +61,7 @@ void augment_shift_pitch(float *x, int H, int T, float alpha, const vg_frontend 
     for (int k = 0; k < PITCH_LIFTER; k++)
         for (int b = 0; b < H; b++)
             basis[(size_t)k * H + b] = (float)(sqrt((k ? 2.0 : 1.0) / H) * cos(M_PI * k * (b + 0.5) / H));
-    for (int b = 0; b < H; b++) {
-        double p = mel_band_position(&fe->mel, mel_band_centre_hz(&fe->mel, b) / alpha);
-        pos[b] = (float)(p < 0 ? 0 : p > H - 1 ? H - 1 : p);
-    }
+    for (int b = 0; b < H; b++) pos[b] = (float)scaled_source_band(fe, b, H, alpha);
     for (int t = 0; t < T; t++) {
         for (int b = 0; b < H; b++) env[b] = 0;
         for (int k = 0; k < PITCH_LIFTER; k++) {
