@@ -136,21 +136,26 @@ int conv_forward_block_rows(const conv_shape *s) { return fwd_rows(s); }
 void forward_conv2d_block(float *y, const float *x, const float *w, const float *b,
                           const conv_shape *s, float *col, int oy0, int oy1)
 {
+    forward_conv2d_block_to(y + (size_t)oy0 * s->ow, (size_t)s->oh * s->ow, x, w, b, s, col, oy0, oy1);
+}
+
+void forward_conv2d_block_to(float *yb, size_t ldy, const float *x, const float *w, const float *b,
+                             const conv_shape *s, float *col, int oy0, int oy1)
+{
     const int K = s->c * s->kh * s->kw, P = s->oh * s->ow, Pb = (oy1 - oy0) * s->ow;
-    float *yb = y + (size_t)oy0 * s->ow;
     if (is_pointwise(s)) {
-        /* y[OC, block] = w[OC,C] @ x[C, block] */
+        /* yb[OC, block] = w[OC,C] @ x[C, block] */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->oc, Pb, K, 1.0f, w, K,
-                    x + (size_t)oy0 * s->ow, P, 0.0f, yb, P);
+                    x + (size_t)oy0 * s->ow, P, 0.0f, yb, (int)ldy);
     } else {
         im2col_rows(col, x, s, oy0, oy1);
-        /* y[OC, block] = w[OC,K] @ col[K, block] */
+        /* yb[OC, block] = w[OC,K] @ col[K, block] */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->oc, Pb, K, 1.0f, w, K, col, Pb,
-                    0.0f, yb, P);
+                    0.0f, yb, (int)ldy);
     }
     if (b)
         for (int o = 0; o < s->oc; o++) {
-            float *r = yb + (size_t)o * P;
+            float *r = yb + (size_t)o * ldy;
             for (int p = 0; p < Pb; p++) r[p] += b[o];
         }
 }

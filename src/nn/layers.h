@@ -36,6 +36,11 @@ void forward_conv2d_rows(float *y, const float *x, const float *w, const float *
 int conv_forward_block_rows(const conv_shape *s);
 void forward_conv2d_block(float *y, const float *x, const float *w, const float *b,
                           const conv_shape *s, float *col, int oy0, int oy1);
+/* The same block written to yb[OC, (OY1-OY0)*OW] whose channel rows are LDY
+ * floats apart (forward_conv2d_block: yb = y + OY0*OW, LDY = OH*OW; a
+ * scratch block: LDY = (OY1-OY0)*OW). */
+void forward_conv2d_block_to(float *yb, size_t ldy, const float *x, const float *w, const float *b,
+                             const conv_shape *s, float *col, int oy0, int oy1);
 /* The whole convolution without lowering, for small stride-1 unpadded layers (see
  * conv_direct_suits); forward_conv2d uses it by itself where it suits. */
 int conv_direct_suits(const conv_shape *s);
@@ -55,7 +60,8 @@ void backward_linear(float *dx, float *dw, float *db, const float *dy, const flo
  * mode: y[N,C,OH,OW], OH = (H + 2*PH - KH) / SH + 1. Padding (max-pool only,
  * PH <= KH/2 as PyTorch requires) never wins a maximum: it is -inf, as in
  * ResNet's stem. maxpool records argmax[N,C,OH,OW] (index in the H*W plane;
- * the first maximum wins, as in PyTorch). */
+ * the first maximum wins, as in PyTorch) unless argmax is NULL (inference).
+ * y may be x itself for the 2x2 stride-2 unpadded pool only. */
 typedef struct pool_shape {
     int n, c, h, w, kh, kw, sh, sw, oh, ow;
     int ph, pw;
@@ -63,6 +69,9 @@ typedef struct pool_shape {
 int pool_shape_init(pool_shape *s);
 void forward_maxpool(float *y, int32_t *argmax, const float *x, const pool_shape *s);
 void backward_maxpool(float *dx, const float *dy, const int32_t *argmax, const pool_shape *s);
+/* 2x2 stride-2 max of one plane's rows: x[2*OH, W] -> y[OH, OW], no argmax
+ * (inference; the fused conv -> bn -> relu -> maxpool epilogue). */
+void maxpool_2x2_rows(float *y, const float *x, int w, int ow, int oh);
 void forward_avgpool(float *y, const float *x, const pool_shape *s);
 void backward_avgpool(float *dx, const float *dy, const pool_shape *s);
 

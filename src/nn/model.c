@@ -409,6 +409,27 @@ static void *alloc_aligned(size_t bytes, int huge_pages)
     return aligned_alloc(64, rounded ? rounded : 64);
 }
 
+/* Whether conv I starts conv -> bn -> relu -> 2x2/2 max-pool with nothing
+ * else reading the three intermediate outputs (what fuses_bn_relu needs,
+ * plus a pool that only its next layer reads), in an inference plan. */
+static int pool_fusable(const vg_model *m, int i, const conv_shape *cs)
+{
+    if (i + 3 >= m->n_layers || conv_direct_suits(cs) || m->layers[i].oc > 1024) return 0;
+    const nn_layer *c = &m->layers[i], *bn = c + 1, *relu = c + 2, *pool = c + 3;
+    return bn->kind == L_BN && bn->src == i && relu->kind == L_RELU && relu->src == i + 1 &&
+           pool->kind == L_MAXPOOL && pool->src == i + 2 && pool->kh == 2 && pool->kw == 2 &&
+           pool->sh == 2 && pool->sw == 2 && !pool->ph && !pool->pw && cs->oh >= 2 && cs->ow >= 2 &&
+           !c->keep && !bn->keep && !relu->keep && !pool->keep;
+}
+
+/* Rows of a fused block: the forward block rounded up to even, so that
+ * blocks hold whole pooling windows. */
+static int pooled_block_rows(const conv_shape *s)
+{
+    int r = conv_forward_block_rows(s);
+    return r + (r & 1);
+}
+
 int nn_plan(vg_model *m, int n, int h, int w, int training)
 {
     if (n < 1 || h < 1 || w < 1) return VG_EARG;
@@ -429,7 +450,8 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
      * which beats OpenBLAS's own threads on these mid-sized GEMMs. */
     const int T = omp_get_max_threads();
     const int n_threads = macs < 20e6 ? 1 : training ? (T < n ? T : n) : T;
-    size_t act = 0, iact = 0, col = 1, wtmp = 1;
+    size_t act = 0, iact = 0, col = 1, wtmp = 1, scratch = 0;
+    int parity = 0;
     /* Inference keeps no activations for a backward pass: layers write
      * alternately into two buffers, each sized for the largest output. */
     size_t largest = 0;
@@ -441,11 +463,18 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
     for (int i = 0; i < m->n_layers; i++) {
         nn_layer *L = &m->layers[i];
         size_t out = (size_t)n * L->oc * L->oh * L->ow;
+        L->pool_fused = 0;
         if (!training) {
+            /* consecutive layers alternate between the two buffers, but a
+             * fused pool (below) writes where its conv and ReLU do, the
+             * buffer that its conv's input is not in (the conv's own
+             * full-resolution output only lives in per-thread scratch) */
+            const int pool_of_fused = L->kind == L_MAXPOOL && i >= 3 && m->layers[i - 3].pool_fused;
             if (L->keep) { L->y = act; act += out; }
-            else L->y = (size_t)(i % 2) * largest;
+            else L->y = (size_t)(pool_of_fused ? parity ^ 1 : parity) * largest;
+            if (!pool_of_fused) parity ^= 1;
             L->save = L->bn_stats = 2 * largest;   /* unused in inference */
-            if (L->kind == L_MAXPOOL) { L->argmax = iact; iact += out; }
+            /* max-pooling keeps no argmax in inference (no backward pass) */
             if (L->kind == L_CONV) {
                 conv_shape cs = {.n = n, .c = L->ic, .h = L->ih, .w = L->iw, .oc = L->oc, .kh = L->kh,
                                  .kw = L->kw, .sh = L->sh, .sw = L->sw, .ph = L->ph, .pw = L->pw};
@@ -453,6 +482,14 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
                 /* one sample on BLAS threads: one wide GEMM per layer (see conv_forward) */
                 size_t c1 = n_threads < 2 ? conv_col_size(&cs) : conv_col_size_forward(&cs);
                 if (c1 > col) col = c1;
+                L->pool_fused = pool_fusable(m, i, &cs);
+                if (L->pool_fused) {
+                    /* blocks of an even number of rows, one more than the
+                     * forward block at most */
+                    const size_t r = (size_t)pooled_block_rows(&cs);
+                    if ((size_t)cs.c * cs.kh * cs.kw * r * cs.ow > col) col = (size_t)cs.c * cs.kh * cs.kw * r * cs.ow;
+                    if ((size_t)cs.oc * r * cs.ow > scratch) scratch = (size_t)cs.oc * r * cs.ow;
+                }
             }
             continue;
         }
@@ -481,8 +518,8 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
         }
     }
     free(m->act); free(m->dact); free(m->iact); free(m->col); free(m->dinput); free(m->wtmp);
-    free(m->gtmp); free(m->gdone);
-    m->gtmp = NULL; m->gdone = NULL;
+    free(m->gtmp); free(m->gdone); free(m->scratch);
+    m->gtmp = NULL; m->gdone = NULL; m->scratch = NULL;
     /* a branch's input gradient is summed through GTMP, as large as any layer input */
     size_t gtmp = 0;
     for (int i = 0; training && i < m->n_layers; i++) {
@@ -494,21 +531,22 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
     m->dact = training ? alloc_aligned(sizeof(float) * act, training) : NULL;
     m->iact = malloc(sizeof(int32_t) * (iact + 1));
     m->col = alloc_aligned(sizeof(float) * col * (size_t)m->n_threads, training);
+    m->scratch = scratch ? alloc_aligned(sizeof(float) * scratch * (size_t)m->n_threads, 0) : NULL;
     m->wtmp = training ? alloc_aligned(sizeof(float) * wtmp * (size_t)m->n_threads, training) : NULL;
     m->dinput = training ? alloc_aligned(sizeof(float) * (size_t)n * m->in_c * h * w, training) : NULL;
     m->gtmp = training ? alloc_aligned(sizeof(float) * gtmp, training) : NULL;
     m->gdone = training ? malloc(sizeof(int) * (size_t)(m->n_layers + 1)) : NULL;
-    if (!m->act || !m->iact || !m->col ||
+    if (!m->act || !m->iact || !m->col || (scratch && !m->scratch) ||
         (training && (!m->dact || !m->dinput || !m->wtmp || !m->gtmp || !m->gdone))) {
         free(m->act); free(m->dact); free(m->iact); free(m->col); free(m->dinput); free(m->wtmp);
-        free(m->gtmp); free(m->gdone);
-        m->act = m->dact = m->col = m->dinput = m->wtmp = m->gtmp = NULL;
+        free(m->gtmp); free(m->gdone); free(m->scratch);
+        m->act = m->dact = m->col = m->dinput = m->wtmp = m->gtmp = m->scratch = NULL;
         m->iact = NULL;
         m->gdone = NULL;
         m->plan_n = 0;
         return VG_ENOMEM;
     }
-    m->n_act = act; m->n_iact = iact; m->n_col = col; m->n_wtmp = wtmp;
+    m->n_act = act; m->n_iact = iact; m->n_col = col; m->n_wtmp = wtmp; m->n_scratch = scratch;
     m->plan_n = n; m->plan_h = h; m->plan_w = w; m->plan_training = training;
     return VG_OK;
 }
@@ -553,6 +591,9 @@ static void epilogue_bn_relu(float *y, const float *ss, const conv_shape *s, int
  * blocks of output rows over the same threads; a plan of one thread (a
  * small network) leaves the threads to BLAS.
  * EPI: NULL, or scale[OC] then shift[OC] of a fused batch norm + ReLU. */
+static void conv_forward_pooled(vg_model *m, const nn_layer *L, const float *in, float *y, int n,
+                                const float *epi);
+
 static void conv_forward(vg_model *m, const nn_layer *L, const float *in, float *y, int n, const float *epi)
 {
     const float *W = m->arena + L->w, *B = L->b >= 0 ? m->arena + L->b : NULL;
@@ -587,6 +628,50 @@ static void conv_forward(vg_model *m, const nn_layer *L, const float *in, float 
         forward_conv2d_block(y + i * ys, in + i * xs, W, B, &s,
                              m->col + (size_t)omp_get_thread_num() * m->n_col, oy0, oy1);
         if (epi) epilogue_bn_relu(y + i * ys, epi, &s, oy0, oy1);
+    }
+}
+
+/* Conv rows [OY0, OY1) (OY0 even) of one sample into SCRATCH[OC][rows][OW],
+ * then batch norm + ReLU (epilogue_bn_relu's arithmetic) and the 2x2 max
+ * of its whole row pairs into YP[OC][OH/2][OW/2]: the full-resolution block
+ * never leaves the cache, and the logits are the unfused ones. */
+static void conv_block_pooled(float *yp, const float *x, const float *W, const float *B,
+                              const conv_shape *s, float *col, float *scratch, const float *ss,
+                              int oy0, int oy1)
+{
+    const int rows = oy1 - oy0, ow = s->ow, poh = s->oh / 2, pow_ = s->ow / 2;
+    const size_t Pb = (size_t)rows * ow;
+    forward_conv2d_block_to(scratch, Pb, x, W, B, s, col, oy0, oy1);
+    conv_shape blk = *s;
+    blk.oh = rows;
+    epilogue_bn_relu(scratch, ss, &blk, 0, rows);
+    const int pairs = (oy0 / 2 + rows / 2 > poh ? poh - oy0 / 2 : rows / 2);
+    for (int o = 0; o < s->oc; o++)
+        maxpool_2x2_rows(yp + (size_t)o * poh * pow_ + (size_t)(oy0 / 2) * pow_, scratch + o * Pb, ow,
+                         pow_, pairs);
+}
+
+/* conv -> bn -> relu -> 2x2 max-pool in inference (pool_fusable): blocks of
+ * whole row pairs, spread over the threads as conv_forward spreads its
+ * blocks (samples, or rows of a sample); y is the pooled output. */
+static void conv_forward_pooled(vg_model *m, const nn_layer *L, const float *in, float *y, int n,
+                                const float *epi)
+{
+    const float *W = m->arena + L->w, *B = L->b >= 0 ? m->arena + L->b : NULL;
+    const conv_shape s = conv_of(L, 1);
+    const size_t xs = (size_t)L->ic * L->ih * L->iw, ys = (size_t)L->oc * (L->oh / 2) * (L->ow / 2);
+    const int T = m->n_threads, rmax = pooled_block_rows(&s);
+    /* one block per thread when there are fewer samples than threads */
+    int rows = n >= T ? rmax : (s.oh * n + T - 1) / T;
+    rows += rows & 1;
+    if (rows > rmax) rows = rmax;
+    const int per = (s.oh + rows - 1) / rows;
+#pragma omp parallel for schedule(dynamic) num_threads(T) if (T > 1)
+    for (int j = 0; j < n * per; j++) {
+        const int i = j / per, oy0 = (j % per) * rows, oy1 = oy0 + rows < s.oh ? oy0 + rows : s.oh;
+        const int t = omp_get_thread_num();
+        conv_block_pooled(y + i * ys, in + i * xs, W, B, &s, m->col + (size_t)t * m->n_col,
+                          m->scratch + (size_t)t * m->n_scratch, epi, oy0, oy1);
     }
 }
 
@@ -746,8 +831,12 @@ static const float *forward_pass(vg_model *m, const float *x, int n, int h, int 
         case L_CONV: {
             float ss[2 * 1024];
             const int fused = !training && fuses_bn_relu(m, i, ss, 1024);
-            conv_forward(m, L, in, y, n, fused ? ss : NULL);
-            i += fused ? 2 : 0;   /* the batch norm and the ReLU are done */
+            /* the pool too, when this pass runs it (the plan put its output
+             * in this layer's buffer) */
+            const int pooled = fused && L->pool_fused && i + 3 < m->end;
+            if (pooled) conv_forward_pooled(m, L, in, y, n, ss);
+            else conv_forward(m, L, in, y, n, fused ? ss : NULL);
+            i += pooled ? 3 : fused ? 2 : 0;   /* the batch norm, ReLU (and pool) are done */
             break;
         }
         case L_LINEAR:
@@ -765,7 +854,8 @@ static const float *forward_pass(vg_model *m, const float *x, int n, int h, int 
         case L_RELU: forward_relu(y, in, count); break;
         case L_MAXPOOL: {
             pool_shape s = pool_of(L, n);
-            forward_maxpool(y, m->iact + L->argmax, in, &s);
+            /* y is in itself when a pass starts inside a fused group */
+            forward_maxpool(y, training ? m->iact + L->argmax : NULL, in, &s);
             break;
         }
         case L_AVGPOOL: {
@@ -924,6 +1014,6 @@ void vg_model_destroy(vg_model *m)
     }
     free(m->meta);
     free(m->act); free(m->dact); free(m->iact); free(m->col); free(m->dinput); free(m->wtmp);
-    free(m->gtmp); free(m->gdone);
+    free(m->gtmp); free(m->gdone); free(m->scratch);
     free(m);
 }

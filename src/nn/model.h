@@ -37,6 +37,9 @@ typedef struct nn_layer {
     size_t argmax;            /* int32 arena offset (maxpool) */
     size_t bn_stats;          /* offset of mean[C], invstd[C] (bn, training) */
     int frozen;               /* parameters fixed; batch norm runs in inference mode */
+    /* inference plan, on a conv: the conv -> bn -> relu -> 2x2 max-pool that
+     * starts here runs as one layer, the pool's output in the conv's buffer */
+    int pool_fused;
 } nn_layer;
 
 /* A named tensor of the model file: a parameter (trainable) or a buffer. */
@@ -79,6 +82,8 @@ struct vg_model {
     size_t n_iact;
     float *col;               /* im2col workspace, one per thread */
     size_t n_col;             /* floats per thread */
+    float *scratch;           /* inference: a conv block before its fused pool, one per thread */
+    size_t n_scratch;         /* floats per thread */
     float *wtmp;              /* per-thread conv weight-gradient accumulators */
     size_t n_wtmp;            /* floats per thread */
     int n_threads;            /* threads of the current plan */

@@ -13,15 +13,22 @@ int pool_shape_init(pool_shape *s)
     return 0;
 }
 
-/* The common 2x2 / stride 2 case, unrolled (same first-maximum rule). */
+/* The common 2x2 / stride 2 case, unrolled (same first-maximum rule).
+ * In place (y == x) it runs in order on one thread: output i is written
+ * after every input it reads and before any input at an index below i is
+ * needed again, since each plane's output is smaller than its input. */
 static void maxpool_2x2(float *y, int32_t *argmax, const float *x, const pool_shape *s)
 {
     const long planes = (long)s->n * s->c;
     const int W = s->w, OW = s->ow, OH = s->oh;
-#pragma omp parallel for schedule(static) if (planes * s->h * s->w > 32768)
+#pragma omp parallel for schedule(static) if (y != x && planes * s->h * s->w > 32768)
     for (long p = 0; p < planes; p++) {
         const float *xp = x + p * s->h * W;
         float *yp = y + p * OH * OW;
+        if (!argmax) {
+            maxpool_2x2_rows(yp, xp, W, OW, OH);
+            continue;
+        }
         int32_t *ap = argmax + p * OH * OW;
         for (int oy = 0; oy < OH; oy++) {
             const float *r0 = xp + (2 * oy) * W, *r1 = r0 + W;
@@ -39,6 +46,21 @@ static void maxpool_2x2(float *y, int32_t *argmax, const float *x, const pool_sh
     }
 }
 
+void maxpool_2x2_rows(float *y, const float *x, int w, int ow, int oh)
+{
+    for (int oy = 0; oy < oh; oy++) {
+        const float *r0 = x + (size_t)(2 * oy) * w, *r1 = r0 + w;
+        float *yr = y + (size_t)oy * ow;
+        for (int ox = 0; ox < ow; ox++) {
+            /* the first maximum's value, as with argmax (the maximum of four
+             * numbers does not depend on the order compared) */
+            float a = r0[2 * ox + 1] > r0[2 * ox] ? r0[2 * ox + 1] : r0[2 * ox];
+            float b = r1[2 * ox + 1] > r1[2 * ox] ? r1[2 * ox + 1] : r1[2 * ox];
+            yr[ox] = b > a ? b : a;
+        }
+    }
+}
+
 void forward_maxpool(float *y, int32_t *argmax, const float *x, const pool_shape *s)
 {
     if (s->kh == 2 && s->kw == 2 && s->sh == 2 && s->sw == 2 && !s->ph && !s->pw) {
@@ -50,7 +72,7 @@ void forward_maxpool(float *y, int32_t *argmax, const float *x, const pool_shape
     for (long p = 0; p < planes; p++) {
         const float *xp = x + p * s->h * s->w;
         float *yp = y + p * s->oh * s->ow;
-        int32_t *ap = argmax + p * s->oh * s->ow;
+        int32_t *ap = argmax ? argmax + p * s->oh * s->ow : NULL;
         for (int oy = 0; oy < s->oh; oy++)
             for (int ox = 0; ox < s->ow; ox++) {
                 /* the window clipped to the image; PH <= KH/2 keeps it non-empty */
@@ -66,7 +88,7 @@ void forward_maxpool(float *y, int32_t *argmax, const float *x, const pool_shape
                         if (xp[idx] > m) { m = xp[idx]; best = idx; }
                     }
                 yp[oy * s->ow + ox] = m;
-                ap[oy * s->ow + ox] = best;
+                if (ap) ap[oy * s->ow + ox] = best;
             }
     }
 }

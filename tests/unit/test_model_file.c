@@ -156,6 +156,64 @@ TEST(single_sample_row_split_matches_batch_inference)
     omp_set_num_threads(saved);
 }
 
+/* Inference runs conv -> bn -> relu -> 2x2 max-pool as one layer (blocks of
+ * row pairs through per-thread scratch). A pass that starts inside such a
+ * group runs its batch norm, ReLU and pool one by one, the pool in place.
+ * Both must give the logits of the other, in every threading mode, also
+ * where the conv's output has an odd number of rows and columns (the pool
+ * drops the last one). */
+static double max_rel_diff(const float *a, const float *b, int n)
+{
+    double worst = 0;
+    for (int i = 0; i < n; i++) worst = fmax(worst, fabs(a[i] - b[i]) / (1e-3 + fabs(b[i])));
+    return worst;
+}
+
+TEST(fused_conv_pool_matches_layer_by_layer_inference)
+{
+    const int saved = omp_get_max_threads();
+    const char *arch = "input 1 30 0; conv 8 k=3 s=2 p=1; bn; relu; maxpool k=2; conv 16 k=3 p=1 bias=0; "
+                       "bn; relu; maxpool k=2; conv 16 k=3 p=1; bn; relu; timepool; flatten; linear 3";
+    vg_model *m;
+    REQUIRE(vg_model_create(arch, 3, &m, NULL, 0) == VG_OK);
+    /* random batch-norm statistics, so that the epilogue's arithmetic matters */
+    uint64_t s = 99;
+    for (int t = 0; t < m->n_tensors; t++) {
+        nn_tensor *T = &m->tensors[t];
+        const int is_var = strstr(T->name, "running_var") != NULL;
+        if (m->layers[T->layer].kind != L_BN) continue;
+        for (size_t k = 0; k < T->count; k++)
+            m->arena[T->offset + k] = is_var ? 0.5f + (float)(rng_next(&s) % 1000) / 1000.0f
+                                             : 0.3f * rng_normal(&s) + (strstr(T->name, "weight") ? 1.0f : 0.0f);
+    }
+    const int h = 30, w = 59, per = h * w, start = 5;   /* layer 5: the second group's bn */
+    REQUIRE(m->layers[4].kind == L_CONV && m->layers[5].kind == L_BN);
+    float *x = malloc(sizeof(float) * per * 3), fused[9], split[9];
+    for (int i = 0; i < per * 3; i++) x[i] = sinf(0.013f * (float)i) + 0.3f * cosf(0.29f * (float)i);
+    for (int threads = 1; threads <= 2; threads++) {
+        omp_set_num_threads(threads);
+        for (int n = 1; n <= 3; n += 2) {
+            REQUIRE(vg_model_forward(m, x, n, h, w, fused) == VG_OK);
+            CHECK(m->layers[0].pool_fused && m->layers[4].pool_fused);
+            const float *conv = nn_forward_prefix(m, x, n, h, w, start);
+            REQUIRE(conv != NULL);
+            const size_t count = (size_t)n * m->layers[4].oc * m->layers[4].oh * m->layers[4].ow;
+            CHECK(m->layers[4].oh % 2 == 1 && m->layers[4].ow % 2 == 1);
+            float *copy = malloc(sizeof(float) * count);
+            memcpy(copy, conv, sizeof(float) * count);
+            const float *out = nn_forward_from(m, copy, n, h, w, 0, start);
+            REQUIRE(out != NULL);
+            memcpy(split, out, sizeof(float) * (size_t)n * 3);
+            CHECKF(max_rel_diff(split, fused, n * 3) < 1e-5, "%d thread(s), batch %d: fused and layer-by-layer differ by %g",
+                   threads, n, max_rel_diff(split, fused, n * 3));
+            free(copy);
+        }
+    }
+    free(x);
+    vg_model_destroy(m);
+    omp_set_num_threads(saved);
+}
+
 typedef struct { const float *x; int h, w; float logits[2]; int n_threads, rc; } thread_job;
 
 static void *classify_on_one_thread(void *arg)
