@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+"""PyTorch peer of bench/arch_probe.c: builds the network of a voxgender
+architecture description (the sequential part of the grammar in
+src/nn/model.c: conv, bn, relu, maxpool, avgpool, gap, timepool, flatten,
+dropout, linear, logsoftmax) and measures the same two numbers.
+Usage: torch_arch.py THREADS DESCRIPTION [W]"""
+import re
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+
+
+class TimePool(nn.Module):
+    def forward(self, x):
+        return x.mean(dim=3, keepdim=True)
+
+
+class GlobalPool(nn.Module):
+    def forward(self, x):
+        return x.mean(dim=(2, 3), keepdim=True)
+
+
+def pair(opts, key, default):
+    a = opts.get(key, default).split("x")
+    return int(a[0]), int(a[-1])
+
+
+def build(desc, h, w):
+    layers, shape = [], None
+    for item in filter(None, (s.strip() for s in desc.split(";"))):
+        item = re.sub(r"^[\w.]+:\s*", "", item)
+        tok = item.split()
+        op, opts = tok[0], dict(t.split("=", 1) for t in tok[1:] if "=" in t)
+        if "from" in opts or op == "add":
+            sys.exit("torch_arch.py: branches (from=, add) are not supported")
+        if op == "input":
+            shape = [int(tok[1]), h, w]
+            continue
+        c = shape[0]
+        if op == "conv":
+            layers.append(nn.Conv2d(c, int(tok[1]), pair(opts, "k", "1"), pair(opts, "s", "1"),
+                                    pair(opts, "p", "0"), bias=opts.get("bias", "1") == "1"))
+        elif op == "bn":
+            layers.append(nn.BatchNorm2d(c))
+        elif op == "relu":
+            layers.append(nn.ReLU())
+        elif op in ("maxpool", "avgpool"):
+            k = pair(opts, "k", "2")
+            s = pair(opts, "s", opts.get("k", "2"))
+            layers.append(nn.MaxPool2d(k, s, pair(opts, "p", "0")) if op == "maxpool" else nn.AvgPool2d(k, s))
+        elif op == "timepool":
+            layers.append(TimePool())
+        elif op == "gap":
+            layers.append(GlobalPool())
+        elif op == "flatten":
+            layers.append(nn.Flatten())
+        elif op == "dropout":
+            layers.append(nn.Dropout(float(opts.get("p", "0.5"))))
+        elif op == "linear":
+            layers.append(nn.Linear(shape[0], int(tok[1]), bias=opts.get("bias", "1") == "1"))
+        elif op == "logsoftmax":
+            layers.append(nn.LogSoftmax(dim=1))
+        else:
+            sys.exit(f"torch_arch.py: unsupported item '{item}'")
+        with torch.no_grad():   # track the shape for the next layer's input size
+            shape = list(nn.Sequential(*layers).eval()(torch.zeros(1, 1, h, w)).shape[1:])
+    return nn.Sequential(*layers)
+
+
+torch.set_num_threads(int(sys.argv[1]))
+H, W = 128, int(sys.argv[3]) if len(sys.argv) > 3 else 481
+model = build(sys.argv[2], H, W).eval()
+x64 = torch.randn(64, 1, H, W)
+x1 = x64[:1].clone()
+with torch.no_grad():
+    for _ in range(20):
+        model(x1)
+    lat = []
+    for _ in range(400):
+        t = time.perf_counter()
+        model(x1)
+        lat.append(time.perf_counter() - t)
+    model(x64)
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < 2.0 or reps < 3:
+        model(x64)
+        reps += 1
+print(f"params {sum(p.numel() for p in model.parameters())}")
+print(f"latency_ms {statistics.median(lat) * 1e3:.4f}")
+print(f"infer64_per_s {64 * reps / (time.perf_counter() - t0):.1f}")
