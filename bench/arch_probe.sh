@@ -10,6 +10,10 @@ BUILD=build
 [ -d "${1:-}" ] && { BUILD="$1"; shift; }
 [ $# -ge 1 ] || { echo "usage: bench/arch_probe.sh [BUILD] DESCRIPTION|NAME..." >&2; exit 2; }
 grep -qw avx512f /proc/cpuinfo && export OPENBLAS_CORETYPE="${BENCH_CORETYPE:-SkylakeX}"
+# PyTorch on jemalloc keeping freed memory, as in bench/run.sh (slow page faults)
+PEER_ENV=()
+JEMALLOC=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+[ -f "$JEMALLOC" ] && PEER_ENV=(LD_PRELOAD="$JEMALLOC" MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1)
 T=$(nproc)
 export OPENBLAS_NUM_THREADS=$T
 for arch in "$@"; do
@@ -18,7 +22,7 @@ for arch in "$@"; do
     vg=() pt=()
     for _ in 1 2 3; do
         vg+=("$("$BUILD/arch_probe" "$desc")")
-        pt+=("$(/usr/bin/python3 bench/torch_arch.py "$T" "$desc")")
+        pt+=("$(env "${PEER_ENV[@]}" /usr/bin/python3 bench/torch_arch.py "$T" "$desc")")
     done
     best() { printf '%s\n' "$@" | awk -v k="$KEY" '$1 == k { if (n++ == 0 || (k ~ /_ms$/ ? $2 < b : $2 > b)) b = $2 } END { print b }'; }
     KEY=params; params=$(best "${vg[@]}")

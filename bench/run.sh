@@ -11,9 +11,27 @@ SHARED="${VG_SHARED:-../shared}"
 if grep -qw avx512f /proc/cpuinfo; then
     export OPENBLAS_CORETYPE="${BENCH_CORETYPE:-SkylakeX}"
 fi
+# Page faults are slow on these VMs (about 10 us each). PyTorch allocates and
+# frees its large buffers on every call, and glibc hands them back to the
+# kernel each time, so each pass faults its memory in again: 4x PyTorch's
+# cnn batch-1 latency and a fifth of its batch-64 throughput here. The peers
+# therefore run with freed memory kept in the process, each with what
+# measured best for it here: the CNN peer on jemalloc (Debian's
+# libjemalloc2, the allocator PyTorch's CPU tuning guides recommend), the
+# torchaudio peer on glibc with trimming off (jemalloc slowed it). voxgender
+# plans its buffers once and runs as users run it, on plain glibc (jemalloc
+# slowed FFmpeg's decoding 2-3x).
+PEER_FE_ENV=(MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4294967296 MALLOC_TOP_PAD_=268435456)
+PEER_NN_ENV=("${PEER_FE_ENV[@]}")
+ALLOC="glibc, trimming off"
+JEMALLOC=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+if [ -f "$JEMALLOC" ]; then
+    PEER_NN_ENV=(LD_PRELOAD="$JEMALLOC" MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1)
+    ALLOC="jemalloc, freed memory kept"
+fi
 export VOXGENDER_BLAS_CORETYPE="${OPENBLAS_CORETYPE:-}"
 [ -n "$VOXGENDER_BLAS_CORETYPE" ] || unset VOXGENDER_BLAS_CORETYPE
-echo "bench: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+echo "bench: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2); peers keep freed memory (torchaudio: glibc, trimming off; PyTorch CNN: $ALLOC)"
 
 # 6 s windows from real recordings (FLAC, 16 kHz) of ../shared/data.
 mapfile -t FILES < <(awk -F, 'NR > 1 && $4 >= 6 { print FILENAME "|" $1 }' \
@@ -27,7 +45,7 @@ val() { awk '/files_per_s/ { print $2 }'; }
 vg1=$("$BUILD/bench_frontend" 1 5 "${FILES[@]}" | val)
 vgn=$("$BUILD/bench_frontend" "$(nproc)" 5 "${FILES[@]}" | val)
 if /usr/bin/python3 -c "import torchaudio" 2>/dev/null; then
-    peer=$(/usr/bin/python3 bench/torchaudio_frontend.py 2 "${FILES[@]}" | val)
+    peer=$(env "${PEER_FE_ENV[@]}" /usr/bin/python3 bench/torchaudio_frontend.py 2 "${FILES[@]}" | val)
     echo "BENCH frontend_1core voxgender=$vg1 peer=$peer files/s speedup=$(ratio "$vg1" "$peer")"
     echo "BENCH frontend_allcores voxgender=$vgn peer=$peer files/s speedup=$(ratio "$vgn" "$peer") (peer on 1 core)"
     # The ceiling of the one-core ratio: FFmpeg's decoding alone (the one
@@ -55,7 +73,7 @@ have_torch=0
 vgrounds="" peerrounds=""
 for round in 1 2 3; do
     vgrounds+=$(OPENBLAS_NUM_THREADS=$THREADS "$BUILD/bench_nn")$'\n'
-    [ "$have_torch" = 1 ] && peerrounds+=$(/usr/bin/python3 bench/torch_nn.py "$THREADS")$'\n'
+    [ "$have_torch" = 1 ] && peerrounds+=$(env "${PEER_NN_ENV[@]}" /usr/bin/python3 bench/torch_nn.py "$THREADS")$'\n'
 done
 vgout=$(best <<<"$vgrounds")
 get() { awk -v k="$1" '$1 == k { print $2 }' <<<"$2"; }
