@@ -98,11 +98,6 @@ $(BUILD)/bench_nn: $(BUILD)/bench/bench_nn.o $(LIB_A)
 $(BUILD)/winograd_probe: $(BUILD)/bench/winograd_probe.o $(LIB_A)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
-# The same: batch-1 latency of any architecture description against PyTorch
-# (bench/arch_probe.sh).
-$(BUILD)/arch_probe: $(BUILD)/bench/arch_probe.o $(LIB_A)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
-
 # The test suite: unit tests (library) and CLI tests; the last line of the
 # output is "N passed, N failed".
 test: $(CLI) $(TESTS)

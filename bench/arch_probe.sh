@@ -1,6 +1,6 @@
 #!/bin/bash
 # Batch-1 latency and batch-64 throughput of an architecture description,
-# voxgender (build/arch_probe) against PyTorch (bench/torch_arch.py) on the
+# voxgender (build/bench_nn --probe) against PyTorch (bench/torch_arch.py) on the
 # same thread count and OpenBLAS kernels as make bench, three alternating
 # rounds, each side's best. Not run by make bench: it backs the README's
 # "Missed, and why" (how the cost of cnn's design moves the batch-1 ratio).
@@ -18,10 +18,10 @@ T=$(nproc)
 export OPENBLAS_NUM_THREADS=$T
 for arch in "$@"; do
     # a built-in name is expanded to its description, which PyTorch needs
-    desc=$("$BUILD/arch_probe" -d "$arch" 2>/dev/null || printf '%s' "$arch")
+    desc=$("$BUILD/bench_nn" -d "$arch" 2>/dev/null || printf '%s' "$arch")
     vg=() pt=()
     for _ in 1 2 3; do
-        vg+=("$("$BUILD/arch_probe" "$desc")")
+        vg+=("$("$BUILD/bench_nn" --probe "$desc")")
         pt+=("$(env "${PEER_ENV[@]}" /usr/bin/python3 bench/torch_arch.py "$T" "$desc")")
     done
     best() { printf '%s\n' "$@" | awk -v k="$KEY" '$1 == k { if (n++ == 0 || (k ~ /_ms$/ ? $2 < b : $2 > b)) b = $2 } END { print b }'; }

@@ -1,6 +1,9 @@
 /* CNN engine speed: batch-1 latency, batch-64 inference throughput and
  * batch-32 training throughput for lenet (3x32x32) and cnn (1x128x481), plus
- * the machine's sgemm GFLOP/s. Prints "key value" lines for bench/run.sh. */
+ * the machine's sgemm GFLOP/s. Prints "key value" lines for bench/run.sh.
+ *   bench_nn --probe ARCH   latency and batch-64 throughput of any built-in
+ *                           or description on 1x128x481 (bench/arch_probe.sh)
+ *   bench_nn -d NAME        print a built-in architecture's description */
 #include "voxgender.h"
 
 #include <cblas.h>
@@ -39,15 +42,22 @@ static double sgemm_gflops(void)
     return 2.0 * n * n * (double)n / best / 1e9;
 }
 
-static void bench_arch(const char *arch, int c, int h, int w, int lat_runs)
+/* KEY: the keys' prefix ("cnn_latency_ms"), "" for none; TRAIN: also time
+ * batch-32 training steps. */
+static void bench_arch(const char *arch, const char *key, int c, int h, int w, int lat_runs, int train)
 {
     vg_model *m;
-    if (vg_model_create(arch, 1, &m, NULL, 0)) { fprintf(stderr, "cannot build %s\n", arch); exit(1); }
+    char err[256];
+    if (vg_model_create(arch, 1, &m, err, sizeof err)) { fprintf(stderr, "bench_nn: %s\n", err); exit(1); }
     size_t per = (size_t)c * h * w;
     float *x = malloc(sizeof(float) * per * 64), logits[128];
     for (size_t i = 0; i < per * 64; i++) x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
 
     double *lat = malloc(sizeof(double) * (size_t)lat_runs);
+    if (vg_model_forward(m, x, 1, h, w, logits)) {
+        fprintf(stderr, "bench_nn: %s does not take a %dx%dx%d input\n", arch, c, h, w);
+        exit(1);
+    }
     for (int i = 0; i < 20; i++) vg_model_forward(m, x, 1, h, w, logits);   /* warm-up */
     for (int i = 0; i < lat_runs; i++) {
         double t = now();
@@ -55,15 +65,21 @@ static void bench_arch(const char *arch, int c, int h, int w, int lat_runs)
         lat[i] = now() - t;
     }
     qsort(lat, (size_t)lat_runs, sizeof(double), cmp_double);
-    printf("%s_latency_ms %.4f\n", arch, lat[lat_runs / 2] * 1e3);
+    printf("%slatency_ms %.4f\n", key, lat[lat_runs / 2] * 1e3);
 
     vg_model_forward(m, x, 64, h, w, logits);
     int reps = 0;
     double t0 = now();
     while (now() - t0 < 2.0 || reps < 3) { vg_model_forward(m, x, 64, h, w, logits); reps++; }
     double thr = 64.0 * reps / (now() - t0);
-    printf("%s_infer64_per_s %.1f\n", arch, thr);
-    if (!strcmp(arch, "cnn")) printf("cnn_forward_gflops %.1f\n", thr * 2 * vg_model_macs(m, h, w) / 1e9);
+    printf("%sinfer64_per_s %.1f\n", key, thr);
+    printf("%sforward_gflops %.1f\n", key, thr * 2 * vg_model_macs(m, h, w) / 1e9);
+    if (!train) {
+        printf("%sparams %zu\n%smacs %.0f\n", key, vg_model_num_params(m), key, vg_model_macs(m, h, w));
+        vg_model_destroy(m);
+        free(x); free(lat);
+        return;
+    }
 
     vg_optim_config oc;
     vg_optim_config_default(&oc);
@@ -74,18 +90,32 @@ static void bench_arch(const char *arch, int c, int h, int w, int lat_runs)
     reps = 0;
     t0 = now();
     while (now() - t0 < 2.0 || reps < 3) { vg_model_train_step(m, o, x, labels, 32, h, w, NULL, NULL, NULL); reps++; }
-    printf("%s_train32_per_s %.1f\n", arch, 32.0 * reps / (now() - t0));
+    printf("%strain32_per_s %.1f\n", key, 32.0 * reps / (now() - t0));
     vg_optimizer_destroy(o);
     vg_model_destroy(m);
     free(x); free(lat);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 3 && !strcmp(argv[1], "-d")) {
+        const char *d = vg_arch_builtin(argv[2]);
+        if (!d) { fprintf(stderr, "bench_nn: no built-in architecture '%s'\n", argv[2]); return 1; }
+        printf("%s\n", d);
+        return 0;
+    }
+    if (argc == 3 && !strcmp(argv[1], "--probe")) {
+        bench_arch(argv[2], "", 1, 128, 481, 400, 0);
+        return 0;
+    }
+    if (argc != 1) {
+        fprintf(stderr, "usage: bench_nn [--probe ARCH | -d NAME]\n");
+        return 2;
+    }
     printf("blas_core %s\nblas_threads %d\n", vg_blas_core(), vg_blas_threads());
     printf("sgemm_gflops %.1f\n", sgemm_gflops());
-    bench_arch("lenet", 3, 32, 32, 1000);
-    bench_arch("cnn", 1, 128, 481, 200);
+    bench_arch("lenet", "lenet_", 3, 32, 32, 1000, 1);
+    bench_arch("cnn", "cnn_", 1, 128, 481, 200, 1);
     vg_model *m;
     vg_model_create("cnn", 1, &m, NULL, 0);
     printf("cnn_params %zu\ncnn_macs_6s %.0f\n", vg_model_num_params(m), vg_model_macs(m, 128, 481));

@@ -1,16 +1,18 @@
 #!/usr/bin/python3
-"""PyTorch peer of bench/arch_probe.c: builds the network of a voxgender
+"""PyTorch peer of `bench_nn --probe` (bench/arch_probe.sh): builds the network of a voxgender
 architecture description (the sequential part of the grammar in
 src/nn/model.c: conv, bn, relu, maxpool, avgpool, gap, timepool, flatten,
 dropout, linear, logsoftmax) and measures the same two numbers.
 Usage: torch_arch.py THREADS DESCRIPTION [W]"""
+import os
 import re
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn as nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_nn import bench  # noqa: E402
 
 
 class TimePool(nn.Module):
@@ -72,22 +74,6 @@ def build(desc, h, w):
 
 torch.set_num_threads(int(sys.argv[1]))
 H, W = 128, int(sys.argv[3]) if len(sys.argv) > 3 else 481
-model = build(sys.argv[2], H, W).eval()
-x64 = torch.randn(64, 1, H, W)
-x1 = x64[:1].clone()
-with torch.no_grad():
-    for _ in range(20):
-        model(x1)
-    lat = []
-    for _ in range(400):
-        t = time.perf_counter()
-        model(x1)
-        lat.append(time.perf_counter() - t)
-    model(x64)
-    reps, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < 2.0 or reps < 3:
-        model(x64)
-        reps += 1
+model = build(sys.argv[2], H, W)
 print(f"params {sum(p.numel() for p in model.parameters())}")
-print(f"latency_ms {statistics.median(lat) * 1e3:.4f}")
-print(f"infer64_per_s {64 * reps / (time.perf_counter() - t0):.1f}")
+bench("", model, (1, H, W), 400, train=False)
