@@ -5,30 +5,7 @@
 set -euo pipefail
 BUILD="${1:-build}"
 SHARED="${VG_SHARED:-../shared}"
-# Debian's OpenBLAS 0.3.21 does not know this CPU (and this environment
-# presets OPENBLAS_CORETYPE=Haswell): on an AVX-512 CPU every process of the
-# run, peers included, gets the SkylakeX kernels. BENCH_CORETYPE overrides.
-if grep -qw avx512f /proc/cpuinfo; then
-    export OPENBLAS_CORETYPE="${BENCH_CORETYPE:-SkylakeX}"
-fi
-# Page faults are slow on these VMs (about 10 us each). PyTorch allocates and
-# frees its large buffers on every call, and glibc hands them back to the
-# kernel each time, so each pass faults its memory in again: 4x PyTorch's
-# cnn batch-1 latency and a fifth of its batch-64 throughput here. The peers
-# therefore run with freed memory kept in the process, each with what
-# measured best for it here: the CNN peer on jemalloc (Debian's
-# libjemalloc2, the allocator PyTorch's CPU tuning guides recommend), the
-# torchaudio peer on glibc with trimming off (jemalloc slowed it). voxgender
-# plans its buffers once and runs as users run it, on plain glibc (jemalloc
-# slowed FFmpeg's decoding 2-3x).
-PEER_FE_ENV=(MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4294967296 MALLOC_TOP_PAD_=268435456)
-PEER_NN_ENV=("${PEER_FE_ENV[@]}")
-ALLOC="glibc, trimming off"
-JEMALLOC=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
-if [ -f "$JEMALLOC" ]; then
-    PEER_NN_ENV=(LD_PRELOAD="$JEMALLOC" MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1)
-    ALLOC="jemalloc, freed memory kept"
-fi
+. bench/common.sh   # OpenBLAS kernels, the peers' allocators, best()
 export VOXGENDER_BLAS_CORETYPE="${OPENBLAS_CORETYPE:-}"
 [ -n "$VOXGENDER_BLAS_CORETYPE" ] || unset VOXGENDER_BLAS_CORETYPE
 echo "bench: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2); peers keep freed memory (torchaudio: glibc, trimming off; PyTorch CNN: $ALLOC)"
@@ -59,15 +36,7 @@ fi
 # ---- CNN engine (issue 3): both sides on the same number of threads
 THREADS=$(nproc)
 echo "bench: CNN engine, $THREADS threads each"
-# This shared VM's speed changes for stretches of seconds to minutes (the same
-# binary measures 2.3 or 4.2 ms per cnn sample). Three alternating rounds, and
-# each side's best round per metric, keep a slow stretch on one side from
-# deciding the ratio.
-best() {   # "key value" lines of several rounds -> the best value per key
-    awk '{ lower = ($1 ~ /_ms$/); if (!($1 in v) || (lower ? $2 < v[$1] : $2 > v[$1])) v[$1] = $2 }
-         !($1 in seen) { seen[$1] = 1; order[++n] = $1 }
-         END { for (i = 1; i <= n; i++) print order[i], v[order[i]] }'
-}
+# three alternating rounds, each side's best round per metric (best, common.sh)
 have_torch=0
 /usr/bin/python3 -c "import torch" 2>/dev/null && have_torch=1
 vgrounds="" peerrounds=""
@@ -76,7 +45,6 @@ for round in 1 2 3; do
     [ "$have_torch" = 1 ] && peerrounds+=$(env "${PEER_NN_ENV[@]}" /usr/bin/python3 bench/torch_nn.py "$THREADS")$'\n'
 done
 vgout=$(best <<<"$vgrounds")
-get() { awk -v k="$1" '$1 == k { print $2 }' <<<"$2"; }
 echo "bench: voxgender BLAS: OpenBLAS $(get blas_core "$vgout") kernels, $(get blas_threads "$vgout") threads; best of 3 alternating rounds per side"
 if [ "$have_torch" = 1 ]; then
     peer=$(best <<<"$peerrounds")
@@ -91,7 +59,7 @@ if [ "$have_torch" = 1 ]; then
 fi
 g=$(get cnn_forward_gflops "$vgout"); s=$(get sgemm_gflops "$vgout")
 echo "bench: cnn forward $g GFLOP/s = $(awk -v a="$g" -v b="$s" 'BEGIN { printf "%.0f", 100 * a / b }')% of measured sgemm $s GFLOP/s" \
-     "($(get cnn_params "$vgout") parameters, $(awk -v m="$(get cnn_macs_6s "$vgout")" 'BEGIN { printf "%.2f", 2 * m / 1e9 }') GFLOP per 6 s clip)"
+     "($(get cnn_params "$vgout") parameters, $(awk -v m="$(get cnn_macs "$vgout")" 'BEGIN { printf "%.2f", 2 * m / 1e9 }') GFLOP per 6 s clip)"
 
 # ---- segmentation of long recordings (issue 7): one hour made from ../shared/data
 HOUR=/tmp/voxgender-bench-hour.wav

@@ -409,12 +409,16 @@ static void *alloc_aligned(size_t bytes, int huge_pages)
     return aligned_alloc(64, rounded ? rounded : 64);
 }
 
+/* Inference fuses batch norm (and what follows) into convolutions of at
+ * most this many channels: their scale and shift live on the stack. */
+enum { FUSED_MAX_OC = 1024 };
+
 /* Whether conv I starts conv -> bn -> relu -> 2x2/2 max-pool with nothing
  * else reading the three intermediate outputs (what fuses_bn_relu needs,
  * plus a pool that only its next layer reads), in an inference plan. */
 static int pool_fusable(const vg_model *m, int i, const conv_shape *cs)
 {
-    if (i + 3 >= m->n_layers || conv_direct_suits(cs) || m->layers[i].oc > 1024) return 0;
+    if (i + 3 >= m->n_layers || conv_direct_suits(cs) || m->layers[i].oc > FUSED_MAX_OC) return 0;
     const nn_layer *c = &m->layers[i], *bn = c + 1, *relu = c + 2, *pool = c + 3;
     return bn->kind == L_BN && bn->src == i && relu->kind == L_RELU && relu->src == i + 1 &&
            pool->kind == L_MAXPOOL && pool->src == i + 2 && pool->kh == 2 && pool->kw == 2 &&
@@ -584,53 +588,6 @@ static void epilogue_bn_relu(float *y, const float *ss, const conv_shape *s, int
     }
 }
 
-/* Convolutions of a batch run one sample per thread with single-threaded
- * BLAS: many mid-sized GEMMs parallelise better over samples than inside
- * OpenBLAS, whose threads would otherwise spin between calls, and the two
- * never compete for the cores. Fewer samples than threads are split by
- * blocks of output rows over the same threads; a plan of one thread (a
- * small network) leaves the threads to BLAS.
- * EPI: NULL, or scale[OC] then shift[OC] of a fused batch norm + ReLU. */
-static void conv_forward_pooled(vg_model *m, const nn_layer *L, const float *in, float *y, int n,
-                                const float *epi);
-
-static void conv_forward(vg_model *m, const nn_layer *L, const float *in, float *y, int n, const float *epi)
-{
-    const float *W = m->arena + L->w, *B = L->b >= 0 ? m->arena + L->b : NULL;
-    conv_shape s = conv_of(L, 1);
-    const size_t xs = (size_t)L->ic * L->ih * L->iw, ys = (size_t)L->oc * L->oh * L->ow;
-    if (m->n_threads < 2) {
-        /* BLAS threads split each GEMM: one per layer, as wide as possible
-         * (the plan sized the column buffer for whole samples) */
-        s.n = n;
-        forward_conv2d_rows(y, in, W, B, &s, m->col, s.oh);
-        for (int i = 0; epi && i < n; i++) epilogue_bn_relu(y + i * ys, epi, &s, 0, s.oh);
-        return;
-    }
-    if (n >= m->n_threads || conv_direct_suits(&s)) {
-#pragma omp parallel for schedule(static) num_threads(m->n_threads)
-        for (int i = 0; i < n; i++) {
-            forward_conv2d(y + i * ys, in + i * xs, W, B, &s, m->col + (size_t)omp_get_thread_num() * m->n_col);
-            if (epi) epilogue_bn_relu(y + i * ys, epi, &s, 0, s.oh);
-        }
-        return;
-    }
-    /* fewer samples than threads: blocks of output rows, at least one per
-     * thread, no larger than the column buffer allows */
-    const int T = m->n_threads;
-    int rows = (s.oh * n + T - 1) / T;
-    if (rows > conv_forward_block_rows(&s)) rows = conv_forward_block_rows(&s);
-    if (rows < 1) rows = 1;
-    const int per = (s.oh + rows - 1) / rows;
-#pragma omp parallel for schedule(dynamic) num_threads(T)
-    for (int j = 0; j < n * per; j++) {
-        const int i = j / per, oy0 = (j % per) * rows, oy1 = oy0 + rows < s.oh ? oy0 + rows : s.oh;
-        forward_conv2d_block(y + i * ys, in + i * xs, W, B, &s,
-                             m->col + (size_t)omp_get_thread_num() * m->n_col, oy0, oy1);
-        if (epi) epilogue_bn_relu(y + i * ys, epi, &s, oy0, oy1);
-    }
-}
-
 /* Conv rows [OY0, OY1) (OY0 even) of one sample into SCRATCH[OC][rows][OW],
  * then batch norm + ReLU (epilogue_bn_relu's arithmetic) and the 2x2 max
  * of its whole row pairs into YP[OC][OH/2][OW/2]: the full-resolution block
@@ -645,33 +602,67 @@ static void conv_block_pooled(float *yp, const float *x, const float *W, const f
     conv_shape blk = *s;
     blk.oh = rows;
     epilogue_bn_relu(scratch, ss, &blk, 0, rows);
-    const int pairs = (oy0 / 2 + rows / 2 > poh ? poh - oy0 / 2 : rows / 2);
+    /* rows / 2 whole pairs: OY0 is even, so they end at or before pooled row
+     * OH / 2, and an odd last row is dropped as the pool drops it */
     for (int o = 0; o < s->oc; o++)
         maxpool_2x2_rows(yp + (size_t)o * poh * pow_ + (size_t)(oy0 / 2) * pow_, scratch + o * Pb, ow,
-                         pow_, pairs);
+                         pow_, rows / 2);
 }
 
-/* conv -> bn -> relu -> 2x2 max-pool in inference (pool_fusable): blocks of
- * whole row pairs, spread over the threads as conv_forward spreads its
- * blocks (samples, or rows of a sample); y is the pooled output. */
-static void conv_forward_pooled(vg_model *m, const nn_layer *L, const float *in, float *y, int n,
-                                const float *epi)
+/* Convolutions of a batch run one sample per thread with single-threaded
+ * BLAS: many mid-sized GEMMs parallelise better over samples than inside
+ * OpenBLAS, whose threads would otherwise spin between calls, and the two
+ * never compete for the cores. Fewer samples than threads are split by
+ * blocks of output rows over the same threads; a plan of one thread (a
+ * small network) leaves the threads to BLAS.
+ * EPI: NULL, or scale[OC] then shift[OC] of a fused batch norm + ReLU.
+ * POOLED: the 2x2 max-pool after them too (pool_fusable; needs EPI), y is
+ * then the pooled output, always made in blocks of whole row pairs. */
+static void conv_forward(vg_model *m, const nn_layer *L, const float *in, float *y, int n, const float *epi,
+                         int pooled)
 {
     const float *W = m->arena + L->w, *B = L->b >= 0 ? m->arena + L->b : NULL;
-    const conv_shape s = conv_of(L, 1);
-    const size_t xs = (size_t)L->ic * L->ih * L->iw, ys = (size_t)L->oc * (L->oh / 2) * (L->ow / 2);
-    const int T = m->n_threads, rmax = pooled_block_rows(&s);
-    /* one block per thread when there are fewer samples than threads */
-    int rows = n >= T ? rmax : (s.oh * n + T - 1) / T;
-    rows += rows & 1;
-    if (rows > rmax) rows = rmax;
+    conv_shape s = conv_of(L, 1);
+    const size_t xs = (size_t)L->ic * L->ih * L->iw;
+    const size_t ys = pooled ? (size_t)L->oc * (L->oh / 2) * (L->ow / 2) : (size_t)L->oc * L->oh * L->ow;
+    const int T = m->n_threads;
+    if (!pooled && T < 2) {
+        /* BLAS threads split each GEMM: one per layer, as wide as possible
+         * (the plan sized the column buffer for whole samples) */
+        s.n = n;
+        forward_conv2d_rows(y, in, W, B, &s, m->col, s.oh);
+        for (int i = 0; epi && i < n; i++) epilogue_bn_relu(y + i * ys, epi, &s, 0, s.oh);
+        return;
+    }
+    if (!pooled && (n >= T || conv_direct_suits(&s))) {
+#pragma omp parallel for schedule(static) num_threads(T)
+        for (int i = 0; i < n; i++) {
+            forward_conv2d(y + i * ys, in + i * xs, W, B, &s, m->col + (size_t)omp_get_thread_num() * m->n_col);
+            if (epi) epilogue_bn_relu(y + i * ys, epi, &s, 0, s.oh);
+        }
+        return;
+    }
+    /* blocks of output rows: at least one per thread when there are fewer
+     * samples than threads, no larger than the column buffer allows, and
+     * whole row pairs for a fused pool */
+    const int max_rows = pooled ? pooled_block_rows(&s) : conv_forward_block_rows(&s);
+    int rows = n >= T ? max_rows : (s.oh * n + T - 1) / T;
+    if (pooled) rows += rows & 1;
+    if (rows > max_rows) rows = max_rows;
+    if (rows < 1) rows = 1;
     const int per = (s.oh + rows - 1) / rows;
 #pragma omp parallel for schedule(dynamic) num_threads(T) if (T > 1)
     for (int j = 0; j < n * per; j++) {
         const int i = j / per, oy0 = (j % per) * rows, oy1 = oy0 + rows < s.oh ? oy0 + rows : s.oh;
         const int t = omp_get_thread_num();
-        conv_block_pooled(y + i * ys, in + i * xs, W, B, &s, m->col + (size_t)t * m->n_col,
-                          m->scratch + (size_t)t * m->n_scratch, epi, oy0, oy1);
+        float *col = m->col + (size_t)t * m->n_col;
+        if (pooled) {
+            conv_block_pooled(y + i * ys, in + i * xs, W, B, &s, col, m->scratch + (size_t)t * m->n_scratch,
+                              epi, oy0, oy1);
+            continue;
+        }
+        forward_conv2d_block(y + i * ys, in + i * xs, W, B, &s, col, oy0, oy1);
+        if (epi) epilogue_bn_relu(y + i * ys, epi, &s, oy0, oy1);
     }
 }
 
@@ -829,13 +820,12 @@ static const float *forward_pass(vg_model *m, const float *x, int n, int h, int 
             break;
         }
         case L_CONV: {
-            float ss[2 * 1024];
-            const int fused = !training && fuses_bn_relu(m, i, ss, 1024);
+            float ss[2 * FUSED_MAX_OC];
+            const int fused = !training && fuses_bn_relu(m, i, ss, FUSED_MAX_OC);
             /* the pool too, when this pass runs it (the plan put its output
              * in this layer's buffer) */
             const int pooled = fused && L->pool_fused && i + 3 < m->end;
-            if (pooled) conv_forward_pooled(m, L, in, y, n, ss);
-            else conv_forward(m, L, in, y, n, fused ? ss : NULL);
+            conv_forward(m, L, in, y, n, fused ? ss : NULL, pooled);
             i += pooled ? 3 : fused ? 2 : 0;   /* the batch norm, ReLU (and pool) are done */
             break;
         }
