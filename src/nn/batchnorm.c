@@ -3,6 +3,9 @@
 #include "layers.h"
 
 #include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <string.h>
 
 /* Row sums in double over 8 independent lanes: the compiler can vectorise
  * them (one double chain cannot be, without reordering the sum), and the
@@ -36,32 +39,38 @@ static void add_sq_dev(double *a, const float *p, int n, double mean)
     }
 }
 
+void batchnorm_channel_stats(float *stats, float *running_mean, float *running_var,
+                             const float *x, int n, int c, int hw, int ch, float eps, float momentum)
+{
+    const double m = (double)n * hw;
+    double acc[LANES] = {0};
+    for (int i = 0; i < n; i++) add_sum(acc, x + ((size_t)i * c + ch) * hw, hw);
+    const double mean = lanes_total(acc) / m;
+    double accq[LANES] = {0};
+    for (int i = 0; i < n; i++) add_sq_dev(accq, x + ((size_t)i * c + ch) * hw, hw, mean);
+    const double sq = lanes_total(accq), var = sq / m;
+    stats[ch] = (float)mean;
+    stats[c + ch] = (float)(1.0 / sqrt(var + eps));
+    if (running_mean && running_var) {
+        double unbiased = m > 1 ? sq / (m - 1) : var;
+        running_mean[ch] = (float)((1.0 - momentum) * running_mean[ch] + momentum * mean);
+        running_var[ch] = (float)((1.0 - momentum) * running_var[ch] + momentum * unbiased);
+    }
+}
+
 void forward_batchnorm_train(float *y, float *stats, float *running_mean, float *running_var,
                              const float *x, const float *gamma, const float *beta,
                              int n, int c, int hw, float eps, float momentum)
 {
-    const double m = (double)n * hw;
     /* channels are independent: parallel without changing any sum's order */
-#pragma omp parallel for schedule(static) if ((long)n * c * hw > 32768)
+#pragma omp parallel for schedule(dynamic) if ((long)n * c * hw > 32768)
     for (int ch = 0; ch < c; ch++) {
-        double acc[LANES] = {0};
-        for (int i = 0; i < n; i++) add_sum(acc, x + ((size_t)i * c + ch) * hw, hw);
-        const double mean = lanes_total(acc) / m;
-        double accq[LANES] = {0};
-        for (int i = 0; i < n; i++) add_sq_dev(accq, x + ((size_t)i * c + ch) * hw, hw, mean);
-        const double sq = lanes_total(accq), var = sq / m;
-        float is = (float)(1.0 / sqrt(var + eps));
-        float g = gamma ? gamma[ch] : 1.0f, b = beta ? beta[ch] : 0.0f, mu = (float)mean;
-        stats[ch] = mu;
-        stats[c + ch] = is;
+        batchnorm_channel_stats(stats, running_mean, running_var, x, n, c, hw, ch, eps, momentum);
+        const float g = gamma ? gamma[ch] : 1.0f, b = beta ? beta[ch] : 0.0f;
+        const float mu = stats[ch], is = stats[c + ch];
         for (int i = 0; i < n; i++) {
             size_t off = ((size_t)i * c + ch) * hw;
             for (int j = 0; j < hw; j++) y[off + j] = g * ((x[off + j] - mu) * is) + b;
-        }
-        if (running_mean && running_var) {
-            double unbiased = m > 1 ? sq / (m - 1) : var;
-            running_mean[ch] = (float)((1.0 - momentum) * running_mean[ch] + momentum * mean);
-            running_var[ch] = (float)((1.0 - momentum) * running_var[ch] + momentum * unbiased);
         }
     }
 }
@@ -103,7 +112,7 @@ void backward_batchnorm(float *dx, float *dgamma, float *dbeta, const float *dy,
                         int n, int c, int hw)
 {
     const double m = (double)n * hw;
-#pragma omp parallel for schedule(static) if ((long)n * c * hw > 32768)
+#pragma omp parallel for schedule(dynamic) if ((long)n * c * hw > 32768)
     for (int ch = 0; ch < c; ch++) {
         const float mu = stats[ch], is = stats[c + ch];
         double a1[LANES] = {0}, a2[LANES] = {0};
@@ -123,6 +132,146 @@ void backward_batchnorm(float *dx, float *dgamma, float *dbeta, const float *dy,
             size_t off = ((size_t)i * c + ch) * hw;
             for (int j = 0; j < hw; j++)
                 dx[off + j] = k * (dy[off + j] - mdy - ((x[off + j] - mu) * is) * mdyx);
+        }
+    }
+}
+
+/* ---- batch norm -> ReLU [-> 2x2/2 max-pool] in training, fused (layers.h).
+ * The separate layers stream the whole activation through memory about
+ * sixteen times per step (the normalised and the rectified copies written,
+ * read back, their gradients written and read); fused, a channel's planes
+ * are read three times and its input gradient written once. */
+
+static inline float bn_relu(float x, float mu, float is, float g, float b)
+{
+    /* the batch norm's and the ReLU's own expressions, so the bits match */
+    const float v = g * ((x - mu) * is) + b;
+    return v > 0.0f ? v : 0.0f;
+}
+
+/* One plane: rows 2oy, 2oy+1 of relu(bn(x)) go through ROWS[2W], then the
+ * 2x2 maximum with forward_maxpool's first-maximum rule. */
+static void bn_relu_pool_plane(float *yp, int32_t *ap, const float *xp, float *rows, int h, int w,
+                               float mu, float is, float g, float b)
+{
+    const int oh = h / 2, ow = w / 2;
+    float *r0 = rows, *r1 = rows + w;
+    for (int oy = 0; oy < oh; oy++) {
+        const float *x0 = xp + (size_t)(2 * oy) * w, *x1 = x0 + w;
+        for (int j = 0; j < w; j++) r0[j] = bn_relu(x0[j], mu, is, g, b);
+        for (int j = 0; j < w; j++) r1[j] = bn_relu(x1[j], mu, is, g, b);
+        for (int ox = 0; ox < ow; ox++) {
+            /* selects, not branches: which of four values wins is data, and
+             * a mispredicted branch per output cost more than the pass */
+            const int i0 = 2 * oy * w + 2 * ox;
+            float m = r0[2 * ox];
+            int best = i0;
+            best = r0[2 * ox + 1] > m ? i0 + 1 : best;
+            m = r0[2 * ox + 1] > m ? r0[2 * ox + 1] : m;
+            best = r1[2 * ox] > m ? i0 + w : best;
+            m = r1[2 * ox] > m ? r1[2 * ox] : m;
+            best = r1[2 * ox + 1] > m ? i0 + w + 1 : best;
+            m = r1[2 * ox + 1] > m ? r1[2 * ox + 1] : m;
+            yp[oy * ow + ox] = m;
+            ap[oy * ow + ox] = best;
+        }
+    }
+}
+
+void forward_bn_relu_pool_train(float *relu_y, float *pool_y, int32_t *argmax, float *stats,
+                                float *running_mean, float *running_var, const float *x,
+                                const float *gamma, const float *beta, int n, int c, int h, int w,
+                                float eps, float momentum, const bn_work *work)
+{
+    const int hw = h * w, phw = (h / 2) * (w / 2);
+    /* channels are independent, and each is one thread's: any schedule
+     * gives the same bits, and a dynamic one evens out unequal cores */
+#pragma omp parallel for schedule(dynamic) num_threads(work->threads)
+    for (int ch = 0; ch < c; ch++) {
+        batchnorm_channel_stats(stats, running_mean, running_var, x, n, c, hw, ch, eps, momentum);
+        const float g = gamma ? gamma[ch] : 1.0f, b = beta ? beta[ch] : 0.0f;
+        const float mu = stats[ch], is = stats[c + ch];
+        float *rows = work->buf + (size_t)omp_get_thread_num() * work->stride;
+        for (int i = 0; i < n; i++) {
+            const size_t plane = (size_t)i * c + ch;
+            const float *xp = x + plane * hw;
+            if (pool_y) {
+                bn_relu_pool_plane(pool_y + plane * phw, argmax + plane * phw, xp, rows, h, w, mu,
+                                   is, g, b);
+            } else {
+                float *yp = relu_y + plane * hw;
+                for (int j = 0; j < hw; j++) yp[j] = bn_relu(xp[j], mu, is, g, b);
+            }
+        }
+    }
+}
+
+/* The gradient that reaches the batch norm's output through the ReLU
+ * (mask Y > 0) and, with a pool, the argmax: d, or +0 through a bit mask
+ * (the compiler made "?:" a branch, mispredicted at every sign change). */
+static inline float relu_passed(float d, float y)
+{
+    uint32_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    bits &= -(uint32_t)(y > 0.0f);
+    memcpy(&d, &bits, sizeof bits);
+    return d;
+}
+
+/* With a pool, only the argmax of each window carries a gradient, and the
+ * pooled value Y there is the ReLU's output: the sums and the scatter run
+ * over the pooled grid, a quarter of the plane, and the rest of dx is the
+ * batch norm's zero-gradient term. Without one, backward_batchnorm's sums
+ * over the masked gradient, in its order (the same bits). */
+void backward_bn_relu_pool(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                           const float *y, const int32_t *argmax, const float *stats,
+                           const float *gamma, int n, int c, int h, int w, const bn_work *work)
+{
+    const int hw = h * w, dyhw = argmax ? (h / 2) * (w / 2) : hw;
+    const double m = (double)n * hw;
+#pragma omp parallel for schedule(dynamic) num_threads(work->threads)
+    for (int ch = 0; ch < c; ch++) {
+        const float mu = stats[ch], is = stats[c + ch];
+        const float g = gamma ? gamma[ch] : 1.0f;
+        float *gp = work->buf + (size_t)omp_get_thread_num() * work->stride;
+        double a1[LANES] = {0}, a2[LANES] = {0};
+        for (int i = 0; i < n; i++) {
+            const size_t plane = (size_t)i * c + ch;
+            const float *dyp = dy + plane * dyhw, *yp = y + plane * dyhw, *xp = x + plane * hw;
+            if (argmax) {
+                const int32_t *ap = argmax + plane * dyhw;
+                for (int o = 0; o < dyhw; o++) {
+                    const float d = relu_passed(dyp[o], yp[o]);
+                    a1[o % LANES] += d;
+                    a2[o % LANES] += (double)d * ((xp[ap[o]] - mu) * is);
+                }
+            } else {
+                for (int j = 0; j < hw; j++) gp[j] = relu_passed(dyp[j], yp[j]);
+                add_sum(a1, gp, hw);
+                add_dot_xhat(a2, gp, xp, mu, is, hw);
+            }
+        }
+        const double sdy = lanes_total(a1), sdyx = lanes_total(a2);
+        if (dgamma) dgamma[ch] += (float)sdyx;
+        if (dbeta) dbeta[ch] += (float)sdy;
+        if (!dx) continue;
+        /* dx = gamma * invstd / m * (m*dy - sum(dy) - xhat * sum(dy*xhat)) */
+        const float k = g * is, mdy = (float)(sdy / m), mdyx = (float)(sdyx / m);
+        for (int i = 0; i < n; i++) {
+            const size_t plane = (size_t)i * c + ch;
+            const float *dyp = dy + plane * dyhw, *yp = y + plane * dyhw, *xp = x + plane * hw;
+            float *dxp = dx + plane * hw;
+            if (argmax) {
+                const int32_t *ap = argmax + plane * dyhw;
+                for (int j = 0; j < hw; j++) dxp[j] = k * (0.0f - mdy - ((xp[j] - mu) * is) * mdyx);
+                for (int o = 0; o < dyhw; o++) {
+                    const int a = ap[o];
+                    dxp[a] = k * (relu_passed(dyp[o], yp[o]) - mdy - ((xp[a] - mu) * is) * mdyx);
+                }
+            } else {
+                for (int j = 0; j < hw; j++) gp[j] = relu_passed(dyp[j], yp[j]);
+                for (int j = 0; j < hw; j++) dxp[j] = k * (gp[j] - mdy - ((xp[j] - mu) * is) * mdyx);
+            }
         }
     }
 }

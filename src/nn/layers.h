@@ -94,6 +94,10 @@ void backward_relu(float *dx, const float *dy, const float *y, size_t count);
 void forward_batchnorm_train(float *y, float *stats, float *running_mean, float *running_var,
                              const float *x, const float *gamma, const float *beta,
                              int n, int c, int hw, float eps, float momentum);
+/* Channel CH's batch statistics as forward_batchnorm_train makes them:
+ * stats[CH] = mean, stats[C + CH] = invstd; running stats updated when given. */
+void batchnorm_channel_stats(float *stats, float *running_mean, float *running_var,
+                             const float *x, int n, int c, int hw, int ch, float eps, float momentum);
 void forward_batchnorm_eval(float *y, const float *x, const float *gamma, const float *beta,
                             const float *running_mean, const float *running_var,
                             int n, int c, int hw, float eps);
@@ -107,6 +111,34 @@ void batchnorm_eval_coefficients(float *scale, float *shift, const float *gamma,
 void backward_batchnorm(float *dx, float *dgamma, float *dbeta, const float *dy,
                         const float *x, const float *stats, const float *gamma,
                         int n, int c, int hw);
+
+/* ---- training's batch norm -> ReLU [-> 2x2/2 max-pool] as one pass over a
+ * convolution's output x[N,C,H,W], and its backward: the normalised
+ * activations are never stored, nor with a pool the rectified ones. Forward: the batch statistics,
+ * running stats and stats[2C] exactly as forward_batchnorm_train makes them;
+ * without a pool (pool_y NULL) relu_y[N,C,H,W] = relu(bn(x)); with one,
+ * pool_y[N,C,H/2,W/2] and argmax (index in the H*W plane, the first maximum
+ * as in forward_maxpool) of relu(bn(x)), and relu_y is not written.
+ * Backward: dy is the gradient of the group's output y, relu_y without a
+ * pool (argmax NULL) or pool_y with one; accumulates dgamma[C], dbeta[C]
+ * and writes dx[N,C,H,W] (skipped when dx is NULL). The ReLU's mask is
+ * y > 0: with a pool, the pooled value is the ReLU's output at the argmax.
+ * The forward pass, and the backward pass without a pool, give the same
+ * bits as the separate layers (forward_batchnorm_train, forward_relu,
+ * forward_maxpool and their backward passes); with a pool the backward sums
+ * run over the pooled grid, in another order. WORK is per-thread scratch. */
+typedef struct bn_work {
+    float *buf;               /* threads x stride floats, stride >= H*W */
+    size_t stride;
+    int threads;              /* the passes run on this many threads */
+} bn_work;
+void forward_bn_relu_pool_train(float *relu_y, float *pool_y, int32_t *argmax, float *stats,
+                                float *running_mean, float *running_var, const float *x,
+                                const float *gamma, const float *beta, int n, int c, int h, int w,
+                                float eps, float momentum, const bn_work *work);
+void backward_bn_relu_pool(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                           const float *y, const int32_t *argmax, const float *stats,
+                           const float *gamma, int n, int c, int h, int w, const bn_work *work);
 
 /* ---- dropout: mask[COUNT] is 0 or 1/(1-p), drawn from RNG_STATE. */
 void forward_dropout(float *y, float *mask, const float *x, size_t count, float p,

@@ -434,6 +434,15 @@ static int pooled_block_rows(const conv_shape *s)
     return r + (r & 1);
 }
 
+/* Weight gradients of a batch-parallel pass go to one accumulator per chunk
+ * of consecutive samples, summed in chunk order: the bits do not depend on
+ * which thread ran which chunk, so the chunks can be handed out as threads
+ * come free (a shared VM's cores are not equally fast), and not on the
+ * thread count either. */
+enum { CONV_GRAD_CHUNKS = 8 };
+
+static int conv_grad_chunks(int n) { return n < CONV_GRAD_CHUNKS ? n : CONV_GRAD_CHUNKS; }
+
 int nn_plan(vg_model *m, int n, int h, int w, int training)
 {
     if (n < 1 || h < 1 || w < 1) return VG_EARG;
@@ -536,7 +545,7 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
     m->iact = malloc(sizeof(int32_t) * (iact + 1));
     m->col = alloc_aligned(sizeof(float) * col * (size_t)m->n_threads, training);
     m->scratch = scratch ? alloc_aligned(sizeof(float) * scratch * (size_t)m->n_threads, 0) : NULL;
-    m->wtmp = training ? alloc_aligned(sizeof(float) * wtmp * (size_t)m->n_threads, training) : NULL;
+    m->wtmp = training ? alloc_aligned(sizeof(float) * wtmp * (size_t)conv_grad_chunks(n), training) : NULL;
     m->dinput = training ? alloc_aligned(sizeof(float) * (size_t)n * m->in_c * h * w, training) : NULL;
     m->gtmp = training ? alloc_aligned(sizeof(float) * gtmp, training) : NULL;
     m->gdone = training ? malloc(sizeof(int) * (size_t)(m->n_layers + 1)) : NULL;
@@ -635,7 +644,9 @@ static void conv_forward(vg_model *m, const nn_layer *L, const float *in, float 
         return;
     }
     if (!pooled && (n >= T || conv_direct_suits(&s))) {
-#pragma omp parallel for schedule(static) num_threads(T)
+        /* dynamic: samples are independent, and the cores of a shared VM
+         * are not equally fast (one ran 15% slower here for minutes) */
+#pragma omp parallel for schedule(dynamic) num_threads(T)
         for (int i = 0; i < n; i++) {
             forward_conv2d(y + i * ys, in + i * xs, W, B, &s, m->col + (size_t)omp_get_thread_num() * m->n_col);
             if (epi) epilogue_bn_relu(y + i * ys, epi, &s, 0, s.oh);
@@ -685,8 +696,6 @@ static int fuses_bn_relu(const vg_model *m, int i, float *ss, int max_oc)
     return 1;
 }
 
-/* Weight gradients go to per-thread accumulators summed in thread order, so
- * a given thread count always gives the same bits. */
 static void conv_backward(vg_model *m, const nn_layer *L, const float *in, const float *dy,
                           float *dx, int n)
 {
@@ -700,21 +709,26 @@ static void conv_backward(vg_model *m, const nn_layer *L, const float *in, const
     }
     const size_t xs = (size_t)L->ic * L->ih * L->iw, ys = (size_t)L->oc * L->oh * L->ow;
     const size_t nw = (size_t)L->oc * L->ic * L->kh * L->kw, nb = dB ? (size_t)L->oc : 0;
-    const int T = m->n_threads;
+    const int T = m->n_threads, chunks = conv_grad_chunks(n);
 #pragma omp parallel num_threads(T)
     {
-        int t = omp_get_thread_num();
-        float *acc = m->wtmp + (size_t)t * m->n_wtmp, *col = m->col + (size_t)t * m->n_col;
-        memset(acc, 0, sizeof(float) * (nw + nb));
+        float *col = m->col + (size_t)omp_get_thread_num() * m->n_col;
+#pragma omp for schedule(dynamic)
+        for (int k = 0; k < chunks; k++) {
+            float *acc = m->wtmp + (size_t)k * m->n_wtmp;
+            memset(acc, 0, sizeof(float) * (nw + nb));
+            for (int i = k * n / chunks; i < (k + 1) * n / chunks; i++)
+                backward_conv2d(dx ? dx + i * xs : NULL, acc, dB ? acc + nw : NULL, dy + i * ys,
+                                in + i * xs, W, &s, col);
+        }
+        /* each weight sums the chunks in chunk order, whichever thread */
 #pragma omp for schedule(static)
-        for (int i = 0; i < n; i++)
-            backward_conv2d(dx ? dx + i * xs : NULL, acc, dB ? acc + nw : NULL, dy + i * ys,
-                            in + i * xs, W, &s, col);
-    }
-    for (int t = 0; t < T; t++) {
-        const float *acc = m->wtmp + (size_t)t * m->n_wtmp;
-        for (size_t k = 0; k < nw; k++) dW[k] += acc[k];
-        for (size_t k = 0; k < nb; k++) dB[k] += acc[nw + k];
+        for (size_t j = 0; j < nw + nb; j++) {
+            float sum = 0;
+            for (int k = 0; k < chunks; k++) sum += m->wtmp[(size_t)k * m->n_wtmp + j];
+            if (j < nw) dW[j] += sum;
+            else dB[j - nw] += sum;
+        }
     }
 }
 
@@ -804,10 +818,47 @@ int nn_first_trainable(const vg_model *m)
     return m->n_layers;
 }
 
+/* Training runs conv -> bn -> relu [-> 2x2/2 max-pool] with the batch
+ * norm, ReLU and pool as one pass (forward_bn_relu_pool_train) when the
+ * batch norm trains and nothing else reads the outputs that pass does not
+ * write. Returns how many layers after conv I it covers (0: none). */
+static int train_group(const vg_model *m, int i)
+{
+    if (m->unfused_training || i + 2 >= m->end) return 0;
+    const nn_layer *c = &m->layers[i], *bn = c + 1, *relu = c + 2, *pool = c + 3;
+    if (bn->kind != L_BN || bn->src != i || bn->frozen || relu->kind != L_RELU ||
+        relu->src != i + 1 || c->keep || bn->keep)
+        return 0;
+    if (i + 3 < m->end && pool->kind == L_MAXPOOL && pool->src == i + 2 && pool->kh == 2 &&
+        pool->kw == 2 && pool->sh == 2 && pool->sw == 2 && !pool->ph && !pool->pw && !relu->keep &&
+        c->oh >= 2 && c->ow >= 2)
+        return 3;
+    return 2;
+}
+
+/* The per-thread scratch of the fused passes: the convolutions' column
+ * buffers, free once the convolution has run (at least OH*OW floats). */
+static bn_work fused_work(const vg_model *m)
+{
+    return (bn_work){m->col, m->n_col, m->n_threads};
+}
+
+static void forward_train_group(vg_model *m, const nn_layer *c, int group, int n)
+{
+    const nn_layer *bn = c + 1, *relu = c + 2, *pool = group == 3 ? c + 3 : NULL;
+    const float *P = m->arena;
+    bn_work wk = fused_work(m);
+    forward_bn_relu_pool_train(pool ? NULL : m->act + relu->y, pool ? m->act + pool->y : NULL,
+                               pool ? m->iact + pool->argmax : NULL, m->act + bn->bn_stats,
+                               m->arena + bn->rmean, m->arena + bn->rvar, m->act + c->y, P + bn->w,
+                               P + bn->b, n, c->oc, c->oh, c->ow, bn->eps, bn->momentum, &wk);
+}
+
 static const float *forward_pass(vg_model *m, const float *x, int n, int h, int w, int training)
 {
     (void)h; (void)w;
     float *P = m->arena;
+    for (int i = 0; i < m->n_layers; i++) m->layers[i].train_fused = 0;
     for (int i = m->start; i < m->end; i++) {
         nn_layer *L = &m->layers[i];
         const float *in = output_of(m, L->src, x);
@@ -827,6 +878,10 @@ static const float *forward_pass(vg_model *m, const float *x, int n, int h, int 
             const int pooled = fused && L->pool_fused && i + 3 < m->end;
             conv_forward(m, L, in, y, n, fused ? ss : NULL, pooled);
             i += pooled ? 3 : fused ? 2 : 0;   /* the batch norm, ReLU (and pool) are done */
+            if (training && (L->train_fused = train_group(m, i))) {
+                forward_train_group(m, L, L->train_fused, n);
+                i += L->train_fused;
+            }
             break;
         }
         case L_LINEAR:
@@ -911,6 +966,23 @@ static void backward_pass(vg_model *m, const float *x, const float *dlogits, int
         const float *dy = m->dact + L->y, *y = m->act + L->y;
         size_t in_count = (size_t)n * L->ic * L->ih * L->iw;
         if (L != last && !m->gdone[i + 1]) continue;   /* an output nothing reads */
+        /* the top of a fused group (forward_train_group): straight to the
+         * conv's output gradient; the batch norm and ReLU between have no
+         * gradient written, so the loop passes over them */
+        const int group = i >= 3 && m->layers[i - 3].train_fused == 3 ? 3
+                        : i >= 2 && m->layers[i - 2].train_fused == 2 ? 2 : 0;
+        if (group) {
+            const int ci = i - group;
+            const nn_layer *c = &m->layers[ci], *bn = c + 1;
+            float *ctarget = grad_target(m, ci, stop, want_dinput);
+            float *cdx = ctarget && m->gdone[ci + 1] ? m->gtmp : ctarget;
+            bn_work wk = fused_work(m);
+            backward_bn_relu_pool(cdx, G + bn->w, G + bn->b, dy, m->act + c->y, y,
+                                  group == 3 ? m->iact + L->argmax : NULL, m->act + bn->bn_stats,
+                                  P + bn->w, n, c->oc, c->oh, c->ow, &wk);
+            grad_commit(m, ci, ctarget, cdx, (size_t)n * c->oc * c->oh * c->ow);
+            continue;
+        }
         if (L->kind == L_ADD) {
             float *other = grad_target(m, L->other, stop, want_dinput);
             float *dother = other && m->gdone[L->other + 1] ? m->gtmp : other;

@@ -40,6 +40,10 @@ typedef struct nn_layer {
     /* inference plan, on a conv: the conv -> bn -> relu -> 2x2 max-pool that
      * starts here runs as one layer, the pool's output in the conv's buffer */
     int pool_fused;
+    /* training pass, on a conv: its batch norm and ReLU (2), and the 2x2
+     * max-pool after them (3), ran as one pass (forward_bn_relu_pool_train)
+     * and the backward pass runs them so; 0: layer by layer */
+    int train_fused;
 } nn_layer;
 
 /* A named tensor of the model file: a parameter (trainable) or a buffer. */
@@ -84,8 +88,8 @@ struct vg_model {
     size_t n_col;             /* floats per thread */
     float *scratch;           /* inference: a conv block before its fused pool, one per thread */
     size_t n_scratch;         /* floats per thread */
-    float *wtmp;              /* per-thread conv weight-gradient accumulators */
-    size_t n_wtmp;            /* floats per thread */
+    float *wtmp;              /* conv weight-gradient accumulators, one per chunk of samples */
+    size_t n_wtmp;            /* floats per chunk */
     int n_threads;            /* threads of the current plan */
     float *dinput;            /* gradient w.r.t. the network input */
     float *gtmp;              /* a layer-input gradient to add to another (branches) */
@@ -93,6 +97,7 @@ struct vg_model {
     int start;                /* first layer of the current pass */
     int end;                  /* one past the last layer of the current pass */
     uint64_t rng;             /* dropout stream */
+    int unfused_training;     /* run training's layers one by one (tests compare) */
 };
 
 /* Build from a description; parameters zero. Returns VG_OK or an error with

@@ -214,6 +214,68 @@ TEST(fused_conv_pool_matches_layer_by_layer_inference)
     omp_set_num_threads(saved);
 }
 
+/* Training's fused batch norm -> ReLU [-> 2x2 max-pool] (forward_bn_relu_pool_train
+ * and its backward) against the layers one by one: the same logits and
+ * running statistics bit for bit, and the same parameter and input
+ * gradients within 1e-5 (the pooled backward sums in another order), on
+ * odd sizes (the pool drops a row and a column), with a group that ends at
+ * a ReLU, on 1 and 2 threads, batch 1 and 3. */
+TEST(fused_training_groups_match_layer_by_layer)
+{
+    const int saved = omp_get_max_threads();
+    const char *arch = "input 1 21 0; conv 8 k=3 s=2 p=1 bias=0; bn; relu; maxpool k=2; "
+                       "conv 12 k=3 p=1; bn; relu; maxpool k=2; conv 16 k=3 p=1 bias=0; bn; relu; "
+                       "timepool; flatten; linear 3";
+    const int h = 21, w = 43, per = h * w;
+    float *x = malloc(sizeof(float) * per * 3), dlogits[9];
+    for (int i = 0; i < per * 3; i++) x[i] = sinf(0.017f * (float)i) + 0.4f * cosf(0.31f * (float)i);
+    for (int k = 0; k < 9; k++) dlogits[k] = 0.1f * (float)(k % 4) - 0.13f;
+    for (int threads = 1; threads <= 2; threads++) {
+        omp_set_num_threads(threads);
+        for (int n = 1; n <= 3; n += 2) {
+            vg_model *m[2];
+            for (int v = 0; v < 2; v++) {
+                REQUIRE(vg_model_create(arch, 3, &m[v], NULL, 0) == VG_OK);
+                /* batch-norm scales and shifts that make the ReLU cut */
+                uint64_t s = 5;
+                for (int t = 0; t < m[v]->n_tensors; t++) {
+                    nn_tensor *T = &m[v]->tensors[t];
+                    if (m[v]->layers[T->layer].kind != L_BN || T->is_buffer) continue;
+                    for (size_t k = 0; k < T->count; k++)
+                        m[v]->arena[T->offset + k] = 0.4f * rng_normal(&s) + (strstr(T->name, "weight") ? 1.0f : 0.0f);
+                }
+                m[v]->unfused_training = v;
+                nn_zero_grad(m[v]);
+            }
+            const float *out[2];
+            for (int v = 0; v < 2; v++) {
+                out[v] = nn_forward(m[v], x, n, h, w, 1);
+                REQUIRE(out[v] != NULL);
+                nn_backward(m[v], x, dlogits, 1);
+            }
+            CHECK(m[0]->layers[0].train_fused == 3 && m[0]->layers[4].train_fused == 3 &&
+                  m[0]->layers[8].train_fused == 2 && !m[1]->layers[0].train_fused);
+            CHECK(m[0]->layers[0].oh % 2 == 1 && m[0]->layers[4].ow % 2 == 1);
+            CHECKF(!memcmp(out[0], out[1], sizeof(float) * (size_t)n * 3), "%d thread(s), batch %d: logits differ",
+                   threads, n);
+            CHECKF(!memcmp(m[0]->arena, m[1]->arena, sizeof(float) * m[0]->n_arena),
+                   "%d thread(s), batch %d: parameters or running statistics differ", threads, n);
+            const double dg = max_rel_diff(m[0]->grads, m[1]->grads, (int)m[0]->n_arena),
+                         di = max_rel_diff(m[0]->dinput, m[1]->dinput, n * per);
+            CHECKF(dg < 1e-5 && di < 1e-5, "%d thread(s), batch %d: gradients differ by %g, input gradients by %g",
+                   threads, n, dg, di);
+            /* and not by nothing: a gradient that is all zeros would pass */
+            double norm = 0;
+            for (int k = 0; k < n * per; k++) norm += fabs(m[0]->dinput[k]);
+            CHECK(norm > 1e-3);
+            vg_model_destroy(m[0]);
+            vg_model_destroy(m[1]);
+        }
+    }
+    free(x);
+    omp_set_num_threads(saved);
+}
+
 typedef struct { const float *x; int h, w; float logits[2]; int n_threads, rc; } thread_job;
 
 static void *classify_on_one_thread(void *arg)
