@@ -73,26 +73,21 @@ static void im2col_rows(float *col, const float *x, const conv_shape *s, int oy0
             }
 }
 
-static void im2col(float *col, const float *x, const conv_shape *s)
+/* col[C*KH*KW, (OY1-OY0)*OW], the lowering of output rows [OY0, OY1), added
+ * into dx[C,H,W] (overlaps accumulate) */
+static void col2im_rows(float *dx, const float *col, const conv_shape *s, int oy0, int oy1)
 {
-    im2col_rows(col, x, s, 0, s->oh);
-}
-
-/* col[C*KH*KW, OH*OW] -> dx[C,H,W] (accumulating overlaps; dx zeroed first). */
-static void col2im(float *dx, const float *col, const conv_shape *s)
-{
-    const int P = s->oh * s->ow;
-    memset(dx, 0, sizeof(float) * (size_t)s->c * s->h * s->w);
+    const int P = (oy1 - oy0) * s->ow;
     for (int c = 0; c < s->c; c++)
         for (int ki = 0; ki < s->kh; ki++)
             for (int kj = 0; kj < s->kw; kj++) {
                 const float *src = col + ((size_t)(c * s->kh + ki) * s->kw + kj) * P;
                 float *dst = dx + (size_t)c * s->h * s->w;
-                for (int oy = 0; oy < s->oh; oy++) {
+                for (int oy = oy0; oy < oy1; oy++) {
                     int iy = oy * s->sh - s->ph + ki;
                     if (iy < 0 || iy >= s->h) continue;
                     float *row = dst + (size_t)iy * s->w;
-                    const float *d = src + (size_t)oy * s->ow;
+                    const float *d = src + (size_t)(oy - oy0) * s->ow;
                     /* valid output columns: 0 <= ox*sw - pw + kj < w, a range
                      * computed once so the inner loop has no test and
                      * vectorises for stride 1 */
@@ -114,15 +109,6 @@ static void col2im(float *dx, const float *col, const conv_shape *s)
 static int is_pointwise(const conv_shape *s)
 {
     return s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && s->ph == 0 && s->pw == 0;
-}
-
-/* The GEMM operand for sample XN: the sample itself for a pointwise
- * convolution, else its im2col lowering in COL. */
-static const float *lowered(const float *xn, const conv_shape *s, float *col)
-{
-    if (is_pointwise(s)) return xn;
-    im2col(col, xn, s);
-    return col;
 }
 
 void forward_conv2d(float *y, const float *x, const float *w, const float *b,
@@ -177,17 +163,29 @@ void forward_conv2d_rows(float *y, const float *x, const float *w, const float *
     }
 }
 
+/* The backward pass goes by blocks of about this many output positions:
+ * the lowering, its gradient and the scatter back then stay in the 1 MB
+ * L2 cache instead of streaming a sample's whole lowering (9 MB for cnn's
+ * second layer) through memory twice. Measured on cnn training at batch
+ * 32: blocks of 512 positions beat whole samples by about 7%, and 1024,
+ * 2048 or a budget scaled by the lowering's height no better than 512. */
+enum { BWD_BLOCK_POSITIONS = 512 };
+
+static int bwd_rows(const conv_shape *s)
+{
+    int r = BWD_BLOCK_POSITIONS / (s->ow > 0 ? s->ow : 1);
+    return r < 1 ? 1 : r > s->oh ? s->oh : r;
+}
+
 void backward_conv2d(float *dx, float *dw, float *db, const float *dy, const float *x,
                      const float *w, const conv_shape *s, float *col)
 {
     const int K = s->c * s->kh * s->kw, P = s->oh * s->ow;
+    const int R = is_pointwise(s) ? s->oh : bwd_rows(s);
     for (int n = 0; n < s->n; n++) {
         const float *xn = x + (size_t)n * s->c * s->h * s->w;
         const float *dyn = dy + (size_t)n * s->oc * P;
-        const float *B = lowered(xn, s, col);
-        /* dw[OC,K] += dy[OC,P] @ col[K,P]^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->oc, K, P, 1.0f, dyn, P, B, P,
-                    1.0f, dw, K);
+        float *dxn = dx ? dx + (size_t)n * s->c * s->h * s->w : NULL;
         if (db)
             for (int o = 0; o < s->oc; o++) {
                 const float *r = dyn + (size_t)o * P;
@@ -195,17 +193,28 @@ void backward_conv2d(float *dx, float *dw, float *db, const float *dy, const flo
                 for (int p = 0; p < P; p++) acc += r[p];
                 db[o] += acc;
             }
-        if (!dx) continue;
-        float *dxn = dx + (size_t)n * s->c * s->h * s->w;
         if (is_pointwise(s)) {
-            /* dx[C,P] = w[OC,C]^T @ dy[OC,P] */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, s->oc, 1.0f, w, K, dyn, P,
-                        0.0f, dxn, P);
-        } else {
-            /* dcol[K,P] = w[OC,K]^T @ dy[OC,P], then scatter back */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, s->oc, 1.0f, w, K, dyn, P,
-                        0.0f, col, P);
-            col2im(dxn, col, s);
+            /* dw[OC,C] += dy[OC,P] @ x[C,P]^T; dx[C,P] = w[OC,C]^T @ dy[OC,P] */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->oc, K, P, 1.0f, dyn, P, xn, P,
+                        1.0f, dw, K);
+            if (dxn)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, s->oc, 1.0f, w, K, dyn, P,
+                            0.0f, dxn, P);
+            continue;
+        }
+        if (dxn) memset(dxn, 0, sizeof(float) * (size_t)s->c * s->h * s->w);
+        for (int oy0 = 0; oy0 < s->oh; oy0 += R) {
+            const int oy1 = oy0 + R < s->oh ? oy0 + R : s->oh, Pb = (oy1 - oy0) * s->ow;
+            const float *dyb = dyn + (size_t)oy0 * s->ow;
+            im2col_rows(col, xn, s, oy0, oy1);
+            /* dw[OC,K] += dy[OC,block] @ col[K,block]^T */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->oc, K, Pb, 1.0f, dyb, P, col, Pb,
+                        1.0f, dw, K);
+            if (!dxn) continue;
+            /* dcol[K,block] = w[OC,K]^T @ dy[OC,block], then scatter back */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, Pb, s->oc, 1.0f, w, K, dyb, P,
+                        0.0f, col, Pb);
+            col2im_rows(dxn, col, s, oy0, oy1);
         }
     }
 }
