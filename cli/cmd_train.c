@@ -50,6 +50,9 @@ static void usage(FILE *f)
         "                          formants kept, not in all); each on half of the examples;\n"
         "                          e.g. all,warp (cnn: all)\n"
         "      --balance           weight the loss by inverse class frequency\n"
+        "      --balance-speakers  draw each epoch speaker by speaker: every Train speaker\n"
+        "                          (the folder under Male/Female, or --manifest's column)\n"
+        "                          equally often, one of their recordings at random\n"
         "      --n-fft N           log-mel FFT size in samples (400 = 25 ms); a longer\n"
         "                          one resolves the harmonics of low voices (cnn)\n"
         "      --win-length N      analysis window in samples (default: the FFT size)\n"
@@ -374,12 +377,12 @@ int cmd_train(int argc, char **argv)
     const char *given[32][2];
     int n_given = 0;
     unsigned augment = 0;
-    int augment_set = 0, patience = -1, balance = 0, svm_mel = 0;
+    int augment_set = 0, patience = -1, balance = 0, balance_speakers = 0, svm_mel = 0;
     double svm_c = 1.0, clip = 0;
     const char *schedule = NULL, *init_path = NULL;
     int freeze = -1, unfreeze_after = 0, arch_given = 0, n_fft = 0, win_length = 0;
     const char *data_name = NULL;
-    enum { O_ARCH = 256, O_EPOCHS, O_BATCH, O_LR, O_OPT, O_MOM, O_WD, O_SEED, O_AUG, O_PAT, O_BAL,
+    enum { O_ARCH = 256, O_EPOCHS, O_BATCH, O_LR, O_OPT, O_MOM, O_WD, O_SEED, O_AUG, O_PAT, O_BAL, O_BALSPK,
            O_SVMIN, O_SVMC, O_SWEEP, O_RESUME, O_MANIFEST, O_CACHE, O_NOCACHE, O_SCHED, O_CLIP,
            O_INIT, O_FREEZE, O_UNFREEZE, O_NFFT, O_WIN, O_DATANAME };
     static const struct option opts[] = {
@@ -389,6 +392,7 @@ int cmd_train(int argc, char **argv)
         {"momentum", required_argument, 0, O_MOM}, {"weight-decay", required_argument, 0, O_WD},
         {"seed", required_argument, 0, O_SEED}, {"augment", required_argument, 0, O_AUG},
         {"patience", required_argument, 0, O_PAT}, {"balance", no_argument, 0, O_BAL},
+        {"balance-speakers", no_argument, 0, O_BALSPK},
         {"svm-input", required_argument, 0, O_SVMIN}, {"svm-c", required_argument, 0, O_SVMC},
         {"sweep", required_argument, 0, O_SWEEP}, {"resume", no_argument, 0, O_RESUME},
         {"manifest", required_argument, 0, O_MANIFEST}, {"cache", required_argument, 0, O_CACHE},
@@ -423,6 +427,7 @@ int cmd_train(int argc, char **argv)
         case O_AUG: if (parse_augment(optarg, &augment)) return 2; augment_set = 1; break;
         case O_PAT: if (cli_parse_int("--patience", optarg, 0, 100000, &patience)) return 2; break;
         case O_BAL: balance = 1; break;
+        case O_BALSPK: balance_speakers = 1; break;
         case O_SVMIN:
             if (!strcmp(optarg, "mel")) svm_mel = 1;
             else if (strcmp(optarg, "raw")) { cli_error("--svm-input: expected raw or mel, got '%s'", optarg); return 2; }
@@ -502,6 +507,7 @@ int cmd_train(int argc, char **argv)
     }
     base.cfg.optim.clip_norm = (float)clip;
     base.cfg.balance = balance;
+    base.cfg.balance_speakers = balance_speakers;
     base.cfg.cache_dir = cache;
     base.cfg.data_name = data_name ? data_name : argv[optind];
     base.cfg.stop = &stop_flag;

@@ -519,6 +519,10 @@ typedef struct vg_train_config {
     unsigned augment;         /* VG_AUG_* bits (log-mel models only) */
     double max_seconds;       /* per training recording, for random crops */
     int balance;              /* class weights inverse to class frequency */
+    int balance_speakers;     /* each epoch draws its examples speaker by speaker:
+                                 every Train speaker equally often, a random
+                                 recording of theirs each time (a speaker with
+                                 20 recordings weighs what one with 1 does) */
     int n_fft, win_length;    /* log-mel front end of a new model: FFT size and
                                  window (samples); 0 = the defaults (400, 400) */
     const char *cache_dir;    /* feature cache; NULL = none */

@@ -17,11 +17,11 @@ static void fingerprint(char *buf, size_t n, const vg_train_config *c, const vg_
     const vg_optim_config *o = &c->optim;
     snprintf(buf, n,
              "arch=%s seed=%llu epochs=%d batch=%d opt=%d lr=%.9g mom=%.9g wd=%.9g clip=%.9g "
-             "sched=%d step=%d gamma=%.9g warmup=%d aug=%u balance=%d max=%.6g params=%zu "
+             "sched=%d step=%d gamma=%.9g warmup=%d aug=%u balance=%d spk=%d max=%.6g params=%zu "
              "init=%d freeze=%d unfreeze=%d nfft=%d win=%d",
              m->arch, (unsigned long long)c->seed, c->epochs, c->batch, (int)o->kind, o->lr,
              o->momentum, o->weight_decay, o->clip_norm, (int)o->schedule, o->step_size, o->gamma,
-             o->warmup, c->augment, c->balance, c->max_seconds, m->n_arena, c->init != NULL,
+             o->warmup, c->augment, c->balance, c->balance_speakers, c->max_seconds, m->n_arena, c->init != NULL,
              c->freeze_features, c->unfreeze_after, c->n_fft, c->win_length);
 }
 

@@ -5,6 +5,7 @@
 #include "../util/errmsg.h"
 #include "augment.h"
 #include "checkpoint.h"
+#include "epoch_order.h"
 
 #include <math.h>
 #include <omp.h>
@@ -59,6 +60,7 @@ typedef struct example {
     float *x;          /* [c][h][w] (log-mel: raw log2, normalised in place later) */
     int c, h, w;
     int label;
+    const char *speaker;   /* the dataset item's (borrowed) */
     float *px;         /* output of a frozen backbone for this example, or NULL */
 } example;
 
@@ -95,6 +97,7 @@ static int load_split(const vg_dataset *d, int split, const vg_frontend *fe, dou
         example *e = &ex[k];
         status[k] = vg_features_cached(cache, fe, it->path, max_seconds, &e->x, &e->c, &e->h, &e->w, NULL);
         e->label = it->label;
+        e->speaker = it->speaker;
 #pragma omp critical
         {
             ++*done;
@@ -200,9 +203,9 @@ static void provenance(vg_model *m, const vg_train_config *cfg, int epochs, size
     vg_model_set_meta(m, "epochs", v);
     snprintf(v, sizeof v, "%zu train / %zu validation recordings", ntr, nva);
     vg_model_set_meta(m, "training_examples", v);
-    snprintf(v, sizeof v, "seed %llu, batch %d, %s lr %g", (unsigned long long)cfg->seed, cfg->batch,
+    snprintf(v, sizeof v, "seed %llu, batch %d, %s lr %g%s", (unsigned long long)cfg->seed, cfg->batch,
              cfg->optim.kind == VG_OPT_SGD ? "sgd" : cfg->optim.kind == VG_OPT_ADAM ? "adam" : "adamw",
-             cfg->optim.lr);
+             cfg->optim.lr, cfg->balance_speakers ? ", speaker-balanced epochs" : "");
     vg_model_set_meta(m, "training_recipe", v);
     vg_model_set_meta(m, "trained_by", "voxgender " VG_VERSION_STRING);
     /* float rounding in training depends on the code: this names the code */
@@ -333,6 +336,7 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
 
     /* features (raw log2 for log-mel: normalised below) */
     feature_set tr = {0}, va = {0};
+    epoch_sampler sampler = {0};
     size_t done = 0, total = 0;
     for (size_t i = 0; i < d->n; i++) total += d->items[i].split <= 1;
     /* log-mel features are read un-normalised (one cache entry whatever the
@@ -368,12 +372,25 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
     }
     vg_frontend_to_model(m, &fe);
 
+    {
+        const char **names = malloc(sizeof(char *) * (tr.n ? tr.n : 1));
+        int *labels = malloc(sizeof(int) * (tr.n ? tr.n : 1));
+        rc = names && labels ? VG_OK : VG_ENOMEM;
+        for (size_t i = 0; !rc && i < tr.n; i++) { names[i] = tr.ex[i].speaker; labels[i] = tr.ex[i].label; }
+        if (!rc) rc = epoch_sampler_init(&sampler, tr.n, names, labels, cfg->balance_speakers);
+        free(names);
+        free(labels);
+        if (rc) goto out;
+    }
     float weights[2] = {1, 1};
     if (cfg->balance) {
-        size_t c1 = 0;
+        /* the classes' shares of what an epoch draws: of the recordings, or
+         * of the speakers when epochs go speaker by speaker */
+        double n = (double)tr.n, c1 = 0;
         for (size_t i = 0; i < tr.n; i++) c1 += tr.ex[i].label;
-        weights[0] = (float)tr.n / (2.0f * (float)(tr.n - c1));
-        weights[1] = (float)tr.n / (2.0f * (float)c1);
+        if (cfg->balance_speakers) { n = (double)sampler.n_speakers; c1 = (double)sampler.per_class[1]; }
+        weights[0] = (float)(n / (2.0 * (n - c1)));
+        weights[1] = (float)(n / (2.0 * c1));
     }
 
     vg_optim_config oc = cfg->optim;
@@ -430,12 +447,7 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
         vg_optimizer_set_lr(opt, lr);
         /* this epoch's order: a function of (seed, epoch) only */
         uint64_t r = stream(cfg->seed, 1000 + (uint64_t)st.epoch, 0);
-        for (size_t i = 0; i < tr.n; i++) perm[i] = i;
-        for (size_t i = tr.n - 1; i > 0; i--) {
-            size_t j = rng_next(&r) % (i + 1), t = perm[i];
-            perm[i] = perm[j];
-            perm[j] = t;
-        }
+        epoch_order(&sampler, &r, perm);
         if (st.batch == 0) { st.loss_sum = 0; st.correct = 0; st.seen = 0; }
         for (; st.batch < nb; st.batch++) {
             if (cfg->stop && *cfg->stop) {
@@ -532,6 +544,7 @@ done_train:
 out:
     free_set(&tr);
     free_set(&va);
+    epoch_sampler_free(&sampler);
     vg_model_destroy(m);
     if (rc) vg_train_result_free(res);
     return rc;

@@ -1,7 +1,9 @@
 /* Training: resuming an interrupted run gives the uninterrupted result. */
 #include "../../src/nn/model.h"
+#include "../../src/train/epoch_order.h"
 #include "test.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,4 +101,47 @@ TEST(train_refuses_unusable_datasets)
     vg_dataset_free(d);
     free(one);
     free(noval);
+}
+
+/* Epoch order: without speaker balance a shuffle of every example; with it,
+ * draws in which each speaker (a name in both classes is two) comes up
+ * equally often whatever their number of recordings, and within a speaker
+ * each recording too. */
+TEST(epoch_order_balances_speakers)
+{
+    /* speaker "a" (label 1) has 20 recordings, "b" and "c" one each, and a
+     * female "a" (label 0) has 2 */
+    enum { N = 24 };
+    const char *names[N];
+    int labels[N];
+    for (int i = 0; i < N; i++) { names[i] = "a"; labels[i] = 1; }
+    names[20] = "b"; names[21] = "c";
+    labels[22] = labels[23] = 0;
+    epoch_sampler s;
+    size_t order[N];
+    REQUIRE(epoch_sampler_init(&s, N, names, labels, 0) == VG_OK);
+    uint64_t r = 7;
+    epoch_order(&s, &r, order);
+    int seen[N] = {0};
+    for (int i = 0; i < N; i++) seen[order[i]]++;
+    for (int i = 0; i < N; i++) CHECKF(seen[i] == 1, "example %d visited %d times", i, seen[i]);
+    epoch_sampler_free(&s);
+
+    REQUIRE(epoch_sampler_init(&s, N, names, labels, 1) == VG_OK);
+    CHECK(s.n_speakers == 4 && s.per_class[0] == 1 && s.per_class[1] == 3);
+    long per_speaker[4] = {0}, a_first = 0, draws = 0;
+    for (int epoch = 0; epoch < 2000; epoch++) {
+        epoch_order(&s, &r, order);
+        for (int i = 0; i < N; i++, draws++) {
+            const size_t k = order[i];
+            per_speaker[k < 20 ? 0 : k == 20 ? 1 : k == 21 ? 2 : 3]++;
+            a_first += k == 0;
+        }
+    }
+    for (int sp = 0; sp < 4; sp++)
+        CHECKF(fabs((double)per_speaker[sp] / draws - 0.25) < 0.01, "speaker %d drawn %.3f of the time", sp,
+               (double)per_speaker[sp] / draws);
+    /* one of "a"'s 20 recordings: a twentieth of that speaker's draws */
+    CHECKF(fabs((double)a_first / per_speaker[0] - 0.05) < 0.01, "recording 0 of a: %.3f", (double)a_first / per_speaker[0]);
+    epoch_sampler_free(&s);
 }
