@@ -437,8 +437,8 @@ static int pooled_block_rows(const conv_shape *s)
 /* Weight gradients of a batch-parallel pass go to one accumulator per chunk
  * of consecutive samples, summed in chunk order: the bits do not depend on
  * which thread ran which chunk, so the chunks can be handed out as threads
- * come free (a shared VM's cores are not equally fast), and not on the
- * thread count either. */
+ * come free (a shared VM's cores are not equally fast), nor on how many
+ * threads share them. */
 enum { CONV_GRAD_CHUNKS = 8 };
 
 static int conv_grad_chunks(int n) { return n < CONV_GRAD_CHUNKS ? n : CONV_GRAD_CHUNKS; }

@@ -128,6 +128,10 @@ check "check: lists unreadable files and exits 1" bash -c "[ $rc -eq 1 ] && grep
 "$VG" train "$T/withbad" --arch lenet --epochs 1 -o "$T/withbad.safetensors" -q > /dev/null 2> "$T/withbad.err"
 check "train: an unreadable recording is skipped with a warning" bash -c \
     "grep -q 'broken.wav: .*(skipped)' '$T/withbad.err' && test -s '$T/withbad.safetensors'"
+"$VG" train "$D" --arch lenet --epochs 2 --balance-speakers -o "$T/bspk.safetensors" -q > /dev/null 2>&1
+check "train --balance-speakers: trains, and the model's recipe says so" \
+    grep -aq '"training_recipe":"[^"]*speaker-balanced epochs"' "$T/bspk.safetensors"
+check "train --help documents --balance-speakers" bash -c "'$VG' train --help | grep -q -- --balance-speakers"
 "$VG" train "$D" --arch nonsense -o "$T/n.safetensors" 2>/dev/null; rc=$?
 check "train: unknown architecture is a usage error" test $rc -eq 2
 
