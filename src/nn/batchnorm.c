@@ -149,8 +149,8 @@ static inline float bn_relu(float x, float mu, float is, float g, float b)
     return v > 0.0f ? v : 0.0f;
 }
 
-/* One plane: rows 2oy, 2oy+1 of relu(bn(x)) go through ROWS[2W], then the
- * 2x2 maximum with forward_maxpool's first-maximum rule. */
+/* One plane: rows 2oy, 2oy+1 of relu(bn(x)) go through ROWS[2W], then
+ * forward_maxpool's own 2x2 maximum and argmax. */
 static void bn_relu_pool_plane(float *yp, int32_t *ap, const float *xp, float *rows, int h, int w,
                                float mu, float is, float g, float b)
 {
@@ -160,21 +160,7 @@ static void bn_relu_pool_plane(float *yp, int32_t *ap, const float *xp, float *r
         const float *x0 = xp + (size_t)(2 * oy) * w, *x1 = x0 + w;
         for (int j = 0; j < w; j++) r0[j] = bn_relu(x0[j], mu, is, g, b);
         for (int j = 0; j < w; j++) r1[j] = bn_relu(x1[j], mu, is, g, b);
-        for (int ox = 0; ox < ow; ox++) {
-            /* selects, not branches: which of four values wins is data, and
-             * a mispredicted branch per output cost more than the pass */
-            const int i0 = 2 * oy * w + 2 * ox;
-            float m = r0[2 * ox];
-            int best = i0;
-            best = r0[2 * ox + 1] > m ? i0 + 1 : best;
-            m = r0[2 * ox + 1] > m ? r0[2 * ox + 1] : m;
-            best = r1[2 * ox] > m ? i0 + w : best;
-            m = r1[2 * ox] > m ? r1[2 * ox] : m;
-            best = r1[2 * ox + 1] > m ? i0 + w + 1 : best;
-            m = r1[2 * ox + 1] > m ? r1[2 * ox + 1] : m;
-            yp[oy * ow + ox] = m;
-            ap[oy * ow + ox] = best;
-        }
+        maxpool_2x2_argmax_row(yp + oy * ow, ap + oy * ow, r0, r1, ow, w, 2 * oy * w);
     }
 }
 
@@ -269,8 +255,8 @@ void backward_bn_relu_pool(float *dx, float *dgamma, float *dbeta, const float *
                     dxp[a] = k * (relu_passed(dyp[o], yp[o]) - mdy - ((xp[a] - mu) * is) * mdyx);
                 }
             } else {
-                for (int j = 0; j < hw; j++) gp[j] = relu_passed(dyp[j], yp[j]);
-                for (int j = 0; j < hw; j++) dxp[j] = k * (gp[j] - mdy - ((xp[j] - mu) * is) * mdyx);
+                for (int j = 0; j < hw; j++)
+                    dxp[j] = k * (relu_passed(dyp[j], yp[j]) - mdy - ((xp[j] - mu) * is) * mdyx);
             }
         }
     }

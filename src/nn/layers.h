@@ -72,6 +72,11 @@ void backward_maxpool(float *dx, const float *dy, const int32_t *argmax, const p
 /* 2x2 stride-2 max of one plane's rows: x[2*OH, W] -> y[OH, OW], no argmax
  * (inference; the fused conv -> bn -> relu -> maxpool epilogue). */
 void maxpool_2x2_rows(float *y, const float *x, int w, int ow, int oh);
+/* One output row of the 2x2 stride-2 pool with its argmax: input rows R0
+ * and R1 (rows 2*oy and 2*oy+1 of a plane W wide, R0 starting at plane
+ * index I0) -> y[OW], argmax[OW] (plane indices, the first maximum wins). */
+void maxpool_2x2_argmax_row(float *y, int32_t *argmax, const float *r0, const float *r1, int ow,
+                            int w, int i0);
 void forward_avgpool(float *y, const float *x, const pool_shape *s);
 void backward_avgpool(float *dx, const float *dy, const pool_shape *s);
 

@@ -30,19 +30,29 @@ static void maxpool_2x2(float *y, int32_t *argmax, const float *x, const pool_sh
             continue;
         }
         int32_t *ap = argmax + p * OH * OW;
-        for (int oy = 0; oy < OH; oy++) {
-            const float *r0 = xp + (2 * oy) * W, *r1 = r0 + W;
-            for (int ox = 0; ox < OW; ox++) {
-                int i0 = 2 * oy * W + 2 * ox;
-                float m = r0[2 * ox];
-                int best = i0;
-                if (r0[2 * ox + 1] > m) { m = r0[2 * ox + 1]; best = i0 + 1; }
-                if (r1[2 * ox] > m) { m = r1[2 * ox]; best = i0 + W; }
-                if (r1[2 * ox + 1] > m) { m = r1[2 * ox + 1]; best = i0 + W + 1; }
-                yp[oy * OW + ox] = m;
-                ap[oy * OW + ox] = best;
-            }
-        }
+        for (int oy = 0; oy < OH; oy++)
+            maxpool_2x2_argmax_row(yp + oy * OW, ap + oy * OW, xp + (size_t)(2 * oy) * W,
+                                   xp + (size_t)(2 * oy + 1) * W, OW, W, 2 * oy * W);
+    }
+}
+
+void maxpool_2x2_argmax_row(float *y, int32_t *argmax, const float *r0, const float *r1, int ow,
+                            int w, int i0)
+{
+    for (int ox = 0; ox < ow; ox++) {
+        /* selects, not branches: which of four values wins is data, and a
+         * mispredicted branch per output cost more than the rest */
+        const int i = i0 + 2 * ox;
+        float m = r0[2 * ox];
+        int best = i;
+        best = r0[2 * ox + 1] > m ? i + 1 : best;
+        m = r0[2 * ox + 1] > m ? r0[2 * ox + 1] : m;
+        best = r1[2 * ox] > m ? i + w : best;
+        m = r1[2 * ox] > m ? r1[2 * ox] : m;
+        best = r1[2 * ox + 1] > m ? i + w + 1 : best;
+        m = r1[2 * ox + 1] > m ? r1[2 * ox + 1] : m;
+        y[ox] = m;
+        argmax[ox] = best;
     }
 }
 

@@ -372,15 +372,17 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
     }
     vg_frontend_to_model(m, &fe);
 
-    {
+    if (cfg->balance_speakers) {
         const char **names = malloc(sizeof(char *) * (tr.n ? tr.n : 1));
         int *labels = malloc(sizeof(int) * (tr.n ? tr.n : 1));
         rc = names && labels ? VG_OK : VG_ENOMEM;
         for (size_t i = 0; !rc && i < tr.n; i++) { names[i] = tr.ex[i].speaker; labels[i] = tr.ex[i].label; }
-        if (!rc) rc = epoch_sampler_init(&sampler, tr.n, names, labels, cfg->balance_speakers);
+        if (!rc) rc = epoch_sampler_init(&sampler, tr.n, names, labels, 1);
         free(names);
         free(labels);
         if (rc) goto out;
+    } else {
+        epoch_sampler_init(&sampler, tr.n, NULL, NULL, 0);   /* a shuffle: allocates nothing */
     }
     float weights[2] = {1, 1};
     if (cfg->balance) {
