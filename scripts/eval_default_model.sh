@@ -2,10 +2,14 @@
 # Evaluate the shipped model on the held-out speakers of ../shared/data
 # (models/default/splits.csv, split "test": never used for training or model
 # selection), clean and degraded, next to the reference project's models.
-# Writes the table to models/default/eval.md (used in the README).
-# Usage: scripts/eval_default_model.sh [BUILD_DIR]
+# Writes the table to models/default/eval.md (used in the README); given
+# another MODEL (a candidate), prints it only.
+# Usage: scripts/eval_default_model.sh [BUILD_DIR [MODEL]]
 set -euo pipefail
 BUILD="${1:-build}"
+MODEL="${2:-models/voxgender-default.safetensors}"
+TABLE=/dev/null
+[ "$MODEL" = models/voxgender-default.safetensors ] && TABLE=models/default/eval.md
 VG="$BUILD/voxgender"
 SHARED="${VG_SHARED:-../shared}"
 W=$(mktemp -d /tmp/vg-eval-XXXXXX); trap 'rm -rf "$W"' EXIT
@@ -17,29 +21,7 @@ export XDG_CACHE_HOME="$W/cache"
 rm -f models/default/.test.csv
 
 # degraded copies with the same layout (real files, not links)
-degrade() {  # degrade NAME FFMPEG-ARGS...
-    local name="$1"; shift
-    (cd "$W/clean" && find . -type l) | while read -r f; do
-        mkdir -p "$W/$name/$(dirname "$f")"
-        ffmpeg -nostdin -loglevel error -i "$W/clean/$f" "$@" "$W/$name/${f%.*}.wav"
-    done
-}
-degrade telephone -af "highpass=f=300,lowpass=f=3400" -ar 8000 -c:a pcm_s16le
-for s in 1 2 3 6; do degrade "len$s" -t "$s" -c:a pcm_s16le; done
-# white noise at 10 dB below each clip's own power (numpy, deterministic)
-(cd "$W/clean" && find . -type l) | while read -r f; do
-    mkdir -p "$W/noise10/$(dirname "$f")"
-    ffmpeg -nostdin -loglevel error -i "$W/clean/$f" -f s16le -ac 1 -ar 16000 - |
-    /usr/bin/python3 -c "
-import sys, wave, zlib, numpy as np
-x = np.frombuffer(sys.stdin.buffer.read(), dtype=np.int16).astype(np.float64)
-rng = np.random.default_rng(zlib.crc32(sys.argv[1].encode()))
-p = np.mean(x ** 2)
-y = x + rng.standard_normal(len(x)) * np.sqrt(p / 10 ** (10 / 10))
-w = wave.open(sys.argv[2], 'wb'); w.setnchannels(1); w.setsampwidth(2); w.setframerate(16000)
-w.writeframes(np.clip(np.round(y), -32768, 32767).astype(np.int16).tobytes()); w.close()
-" "$f" "$W/noise10/${f%.*}.wav"
-done
+for c in telephone noise10 len1 len2 len3 len6; do scripts/degrade.sh "$c" "$W/clean" "$W/$c"; done
 
 # the reference recipe retrained on the same data as the shipped model
 scripts/build_default_data.sh "$BUILD" "$W/train" >&2
@@ -72,8 +54,8 @@ print(f\" {100*d['speaker_balanced_accuracy']:.1f}%{extra} |\", end='')")
     echo
     echo "| model | clean | telephone (8 kHz, 300-3400 Hz) | white noise 10 dB SNR | 1 s | 2 s | 3 s | 6 s |"
     echo "|---|---|---|---|---|---|---|---|"
-    row "voxgender default (cnn)" models/voxgender-default.safetensors
+    if [ "$TABLE" = /dev/null ]; then row "candidate ($MODEL)" "$MODEL"; else row "voxgender default (cnn)" "$MODEL"; fi
     row "reference CNN_handmade_1.pth (seed front end)" "$SHARED/seed/CNN_handmade_1.pth" lenet
     row "reference recipe retrained (lenet)" "$W/lenet.safetensors"
     row "reference baseline retrained (svm, raw samples)" "$W/svm.safetensors"
-} | tee models/default/eval.md
+} | tee "$TABLE"

@@ -1,0 +1,34 @@
+#!/bin/bash
+# Degraded copies of a dataset folder, with the same layout (real WAV files,
+# not links), so that `voxgender eval` scores a model on what users feed it:
+#   telephone  8 kHz round trip through the 300-3400 Hz band (FFmpeg)
+#   noise10    white noise 10 dB below each clip's own power (numpy; the
+#              noise is seeded by the file's path, so every model and every
+#              run sees the same clips)
+#   lenN       the first N seconds
+# Usage: scripts/degrade.sh CONDITION SRC_DIR DST_DIR
+set -euo pipefail
+COND="$1" SRC="$2" DST="$3"
+case "$COND" in
+    telephone|noise10|len[0-9]*) ;;
+    *) echo "degrade.sh: unknown condition '$COND' (telephone, noise10, lenN)" >&2; exit 2 ;;
+esac
+(cd "$SRC" && find . \( -type l -o -type f \) | sort) | while read -r f; do
+    mkdir -p "$DST/$(dirname "$f")"
+    out="$DST/${f%.*}.wav"
+    case "$COND" in
+    telephone) ffmpeg -nostdin -loglevel error -i "$SRC/$f" -af "highpass=f=300,lowpass=f=3400" -ar 8000 -c:a pcm_s16le "$out" ;;
+    len*) ffmpeg -nostdin -loglevel error -i "$SRC/$f" -t "${COND#len}" -c:a pcm_s16le "$out" ;;
+    noise10)
+        ffmpeg -nostdin -loglevel error -i "$SRC/$f" -f s16le -ac 1 -ar 16000 - |
+        /usr/bin/python3 -c "
+import sys, wave, zlib, numpy as np
+x = np.frombuffer(sys.stdin.buffer.read(), dtype=np.int16).astype(np.float64)
+rng = np.random.default_rng(zlib.crc32(sys.argv[1].encode()))
+p = np.mean(x ** 2)
+y = x + rng.standard_normal(len(x)) * np.sqrt(p / 10 ** (10 / 10))
+w = wave.open(sys.argv[2], 'wb'); w.setnchannels(1); w.setsampwidth(2); w.setframerate(16000)
+w.writeframes(np.clip(np.round(y), -32768, 32767).astype(np.int16).tobytes()); w.close()
+" "$f" "$out" ;;
+    esac
+done
