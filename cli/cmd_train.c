@@ -56,7 +56,7 @@ static void usage(FILE *f)
         "      --n-fft N           log-mel FFT size in samples (400 = 25 ms); a longer\n"
         "                          one resolves the harmonics of low voices (cnn)\n"
         "      --win-length N      analysis window in samples (default: the FFT size)\n"
-        "      --seed N            random seed (1); same seed and threads, same model\n"
+        "      --seed N            random seed (1); same seed, same model (lenet: and threads)\n"
         "      --svm-input I       raw (default) or mel\n"
         "      --svm-c X           SVM cost C (1.0)\n"
         "      --sweep SPEC        train every combination, e.g.\n"
