@@ -6,19 +6,25 @@
 # validation only (scripts/build_default_data.sh). Fixed seed; about 4
 # minutes on 2 cores (the training itself about 2.5). Then run
 # scripts/eval_default_model.sh.
-# Usage: scripts/train_default_model.sh [BUILD_DIR] [OUTPUT]
+# Usage: scripts/train_default_model.sh [BUILD_DIR [OUTPUT [-- TRAIN_OPTIONS...]]]
+#   TRAIN_OPTIONS replace the shipped recipe's (below), to train a candidate
+#   recipe on the same data the same way.
 set -euo pipefail
 BUILD="${1:-build}"
 OUT="${2:-models/voxgender-default.safetensors}"
+shift $(( $# < 2 ? $# : 2 ))
+[ "${1:-}" = "--" ] && shift
+# cnn, every augmentation (level, noise, telephone band / low-pass, reverb,
+# masks, random offsets and lengths), class-balanced loss, seed 1
+RECIPE=(--arch cnn --epochs 40 --patience 10 --seed 1 --balance)
+[ $# -gt 0 ] && RECIPE=("$@")
 VG="$BUILD/voxgender"
 W=$(mktemp -d /tmp/vg-default-XXXXXX); trap 'rm -rf "$W"' EXIT
 export XDG_CACHE_HOME="${XDG_CACHE_HOME:-$W/cache}"
 
 scripts/build_default_data.sh "$BUILD" "$W/data"
 "$VG" check "$W/data" -q >&2 || true
-# cnn, every augmentation (level, noise, telephone band / low-pass, reverb,
-# masks, random offsets and lengths), class-balanced loss, seed 1
-"$VG" train "$W/data" --arch cnn --epochs 40 --patience 10 --seed 1 --balance -o "$W/model.safetensors" -q >&2
+"$VG" train "$W/data" "${RECIPE[@]}" -o "$W/model.safetensors" -q >&2
 "$VG" predict -m "$W/model.safetensors" --help > /dev/null
 mkdir -p "$(dirname "$OUT")"
 cp "$W/model.safetensors" "$OUT.tmp" && mv "$OUT.tmp" "$OUT"
