@@ -461,8 +461,8 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
     /* Training splits the batch over threads; inference on fewer samples
      * than threads splits each sample's output rows instead (conv_forward),
      * which beats OpenBLAS's own threads on these mid-sized GEMMs. */
-    const int T = omp_get_max_threads();
-    const int n_threads = macs < 20e6 ? 1 : training ? (T < n ? T : n) : T;   /* see batch_parallel */
+    const int T = omp_get_max_threads(), suits_batch_parallel = macs >= 20e6;
+    const int n_threads = !suits_batch_parallel ? 1 : training ? (T < n ? T : n) : T;
     size_t act = 0, iact = 0, col = 1, wtmp = 1, scratch = 0;
     int parity = 0;
     /* Inference keeps no activations for a backward pass: layers write
@@ -540,7 +540,8 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
         if (in > gtmp) gtmp = in;
     }
     m->n_threads = n_threads < 1 ? 1 : n_threads;
-    m->batch_parallel = macs >= 20e6;
+    /* training stays batch-parallel on one thread too (model.h) */
+    m->batch_parallel = m->n_threads > 1 || (suits_batch_parallel && training);
     m->act = alloc_aligned(sizeof(float) * act, training);
     m->dact = training ? alloc_aligned(sizeof(float) * act, training) : NULL;
     m->iact = malloc(sizeof(int32_t) * (iact + 1));
@@ -636,7 +637,7 @@ static void conv_forward(vg_model *m, const nn_layer *L, const float *in, float 
     const size_t xs = (size_t)L->ic * L->ih * L->iw;
     const size_t ys = pooled ? (size_t)L->oc * (L->oh / 2) * (L->ow / 2) : (size_t)L->oc * L->oh * L->ow;
     const int T = m->n_threads;
-    if (!pooled && T < 2 && !(m->batch_parallel && m->plan_training)) {
+    if (!pooled && !m->batch_parallel) {
         /* BLAS threads split each GEMM: one per layer, as wide as possible
          * (the plan sized the column buffer for whole samples) */
         s.n = n;
@@ -738,25 +739,17 @@ static void conv_backward(vg_model *m, const nn_layer *L, const float *in, const
  * per layer makes the two thread pools spin against each other. */
 typedef struct { int omp, blas; } thread_ctx;
 
-/* Training a network that suits the batch-parallel mode stays in it on one
- * thread too (BLAS single-threaded as well: OpenBLAS's threads would change
- * the GEMMs' bits), so that the thread count does not change the weights. */
-static int batch_parallel_pass(const vg_model *m)
-{
-    return m->n_threads > 1 || (m->batch_parallel && m->plan_training);
-}
-
 static thread_ctx threads_enter(const vg_model *m)
 {
     thread_ctx c = {omp_get_max_threads(), openblas_get_num_threads()};
-    if (batch_parallel_pass(m)) openblas_set_num_threads(1);
+    if (m->batch_parallel) openblas_set_num_threads(1);
     else omp_set_num_threads(1);
     return c;
 }
 
 static void threads_leave(const vg_model *m, thread_ctx c)
 {
-    if (batch_parallel_pass(m)) openblas_set_num_threads(c.blas);
+    if (m->batch_parallel) openblas_set_num_threads(c.blas);
     else omp_set_num_threads(c.omp);
 }
 

@@ -91,10 +91,12 @@ struct vg_model {
     float *wtmp;              /* conv weight-gradient accumulators, one per chunk of samples */
     size_t n_wtmp;            /* floats per chunk */
     int n_threads;            /* threads of the current plan */
-    int batch_parallel;       /* the plan's network is large enough for a sample per
-                                 thread: training then takes the batch-parallel path
-                                 even on one thread, so its bits do not depend on
-                                 the thread count */
+    int batch_parallel;       /* the plan's passes run a sample (or block) per thread
+                                 with BLAS single-threaded: on n_threads > 1, and in
+                                 training of a network large enough for it even on
+                                 one thread (OpenBLAS's threads would change the
+                                 GEMMs' bits), so that the thread count does not
+                                 change the weights */
     float *dinput;            /* gradient w.r.t. the network input */
     float *gtmp;              /* a layer-input gradient to add to another (branches) */
     int *gdone;               /* [n_layers + 1]: output gradient written (index + 1) */
