@@ -47,8 +47,10 @@ static void usage(FILE *f)
         "                          band or 3.5-7.5 kHz low-pass), reverb (RT60 0.2-0.8 s),\n"
         "                          length (1-6 s batches), warp (frequency axis scaled by\n"
         "                          0.9-1.1, not in all), pitch (pitch x0.71-1.41 with the\n"
-        "                          formants kept, not in all); each on half of the examples;\n"
-        "                          e.g. all,warp (cnn: all)\n"
+        "                          formants kept, not in all), codec (a real Opus 8-24\n"
+        "                          kbit/s or MP3 16-32 kbit/s round trip of each recording,\n"
+        "                          made once and cached; not in all); each on half of the\n"
+        "                          examples; e.g. all,codec (cnn: all)\n"
         "      --balance           weight the loss by inverse class frequency\n"
         "      --balance-speakers  draw each epoch speaker by speaker: every Train speaker\n"
         "                          (the folder under Male/Female, or --manifest's column)\n"
@@ -231,7 +233,8 @@ static int parse_augment(const char *s, unsigned *out)
         else if (!strcmp(t, "length")) a |= VG_AUG_LENGTH;
         else if (!strcmp(t, "warp")) a |= VG_AUG_WARP;
         else if (!strcmp(t, "pitch")) a |= VG_AUG_PITCH;
-        else { cli_error("--augment: unknown '%s' (all, none, crop, gain, noise, time, freq, band, reverb, length, warp, pitch)", t); return -1; }
+        else if (!strcmp(t, "codec")) a |= VG_AUG_CODEC;
+        else { cli_error("--augment: unknown '%s' (all, none, crop, gain, noise, time, freq, band, reverb, length, warp, pitch, codec)", t); return -1; }
     }
     *out = a;
     return 0;

@@ -505,8 +505,12 @@ enum {   /* training-time augmentation of log-mel inputs (cnn) */
     VG_AUG_WARP = 256,    /* vocal-tract-length perturbation: frequency axis
                              scaled by 0.9..1.1 (not in ALL: it moves pitch
                              and formants, the cues themselves) */
-    VG_AUG_PITCH = 512    /* pitch shifted by 0.71..1.41 with the formants
+    VG_AUG_PITCH = 512,   /* pitch shifted by 0.71..1.41 with the formants
                              kept (not in ALL): pitch alone must not decide */
+    VG_AUG_CODEC = 1024   /* half of the examples come from a real lossy-codec
+                             round trip of the recording (Opus at 8-24 kbit/s
+                             or MP3 at 16-32 kbit/s, one per recording, made
+                             once with the features and cached; not in ALL) */
 };
 
 typedef struct vg_train_config {

@@ -8,8 +8,8 @@
 # The model of the last epoch is evaluated, so use a fixed epoch count
 # (--patience 0). Prints the pooled speaker-balanced accuracy, per-class
 # speaker recall and the mean per-recording log-loss over all folds, for the
-# clean recordings and for their telephone and noisy copies (the conditions
-# of the held-out table, scripts/degrade.sh).
+# clean recordings and for their telephone, noisy and Opus (12 kbit/s)
+# copies (the conditions of the held-out table, scripts/degrade.sh).
 # This is how recipe changes for the shipped model are compared without
 # touching the held-out speakers.
 # Usage: scripts/cv_default_recipe.sh BUILD_DIR OUT_DIR K -- TRAIN_OPTIONS...
@@ -61,9 +61,9 @@ for ((k = 0; k < K; k++)); do
         mv "$OUT/eval$k.json.tmp" "$OUT/eval$k.json"
         echo "fold $k done" >&2
     fi
-    # the fold's speakers after a telephone round trip and with noise, as
-    # the held-out evaluation does (scripts/degrade.sh)
-    for c in telephone noise10; do
+    # the fold's speakers after a telephone round trip, with noise and
+    # through Opus, as the held-out evaluation does (scripts/degrade.sh)
+    for c in telephone noise10 opus12; do
         [ -f "$OUT/eval$k.$c.json" ] && continue
         rm -rf "$OUT/$c$k"
         scripts/degrade.sh "$c" "$D/Test" "$OUT/$c$k/Test"
@@ -98,7 +98,7 @@ print(f"{K}-fold CV over {len(acc)} speakers: speaker-balanced accuracy {100 * (
       f"(speakers F {100 * rf:.1f}, M {100 * rm:.1f}); speaker-balanced log-loss {ll:.4f}")
 wrong = sorted((sum(a) / len(a), s) for s, a in acc.items() if not all(a))
 print("wrong: " + ", ".join(f"{s} ({gender[s][0]}) {100 * a:.0f}%" for a, s in wrong))
-for c in ('telephone', 'noise10'):
+for c in ('telephone', 'noise10', 'opus12'):
     if all(os.path.exists(f'{out}/eval{k}.{c}.json') for k in range(K)):
         _, _, f, m, l = score('.' + c)
         print(f"{c}: speaker-balanced accuracy {100 * (f + m) / 2:.1f}% (speakers F {100 * f:.1f}, M {100 * m:.1f}); "

@@ -5,19 +5,25 @@
 #   noise10    white noise 10 dB below each clip's own power (numpy; the
 #              noise is seeded by the file's path, so every model and every
 #              run sees the same clips)
+#   opusN      an Opus round trip at N kbit/s (FFmpeg's libopus, in Ogg)
+#   mp3N       an MP3 round trip at N kbit/s (FFmpeg's libmp3lame)
 #   lenN       the first N seconds
 # Usage: scripts/degrade.sh CONDITION SRC_DIR DST_DIR
 set -euo pipefail
 COND="$1" SRC="$2" DST="$3"
 case "$COND" in
-    telephone|noise10|len[0-9]*) ;;
-    *) echo "degrade.sh: unknown condition '$COND' (telephone, noise10, lenN)" >&2; exit 2 ;;
+    telephone|noise10|len[0-9]*|opus[0-9]*|mp3[0-9]*) ;;
+    *) echo "degrade.sh: unknown condition '$COND' (telephone, noise10, opusN, mp3N, lenN)" >&2; exit 2 ;;
 esac
 (cd "$SRC" && find . \( -type l -o -type f \) | sort) | while read -r f; do
     mkdir -p "$DST/$(dirname "$f")"
     out="$DST/${f%.*}.wav"
     case "$COND" in
     telephone) ffmpeg -nostdin -loglevel error -i "$SRC/$f" -af "highpass=f=300,lowpass=f=3400" -ar 8000 -c:a pcm_s16le "$out" ;;
+    opus*|mp3*)
+        if [ "${COND#opus}" != "$COND" ]; then enc=(-c:a libopus -b:a "${COND#opus}k" -f ogg); else enc=(-c:a libmp3lame -b:a "${COND#mp3}k" -f mp3); fi
+        ffmpeg -nostdin -loglevel error -i "$SRC/$f" -ac 1 "${enc[@]}" - |
+        ffmpeg -nostdin -loglevel error -i - -ar 16000 -c:a pcm_s16le "$out" ;;
     len*) ffmpeg -nostdin -loglevel error -i "$SRC/$f" -t "${COND#len}" -c:a pcm_s16le "$out" ;;
     noise10)
         ffmpeg -nostdin -loglevel error -i "$SRC/$f" -f s16le -ac 1 -ar 16000 - |

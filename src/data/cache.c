@@ -2,6 +2,7 @@
  * no time decoding. One file per (recording, front end): a header with the
  * full key, the shape, then float32 data. Written atomically. */
 #include "voxgender.h"
+#include "features.h"
 #include "../util/atomic_file.h"
 
 #include <errno.h>
@@ -103,19 +104,28 @@ static void cache_write(const char *dir, const char *file, const char *key, cons
     vg_atomic_commit(&af);
 }
 
-int vg_features_cached(const char *cache_dir, const vg_frontend *fe, const char *path,
-                       double max_seconds, float **out, int *c, int *h, int *w, int *hit)
+int features_cached_lossy(const char *cache_dir, const vg_frontend *fe, const char *path,
+                          double max_seconds, const lossy_spec *lossy, float **out, int *c,
+                          int *h, int *w, int *hit)
 {
     if (hit) *hit = 0;
-    char key[PATH_MAX + 512], file[PATH_MAX + 64];
-    if (!cache_dir || make_key(key, sizeof key, fe, path, max_seconds))
-        return vg_features_from_audio(fe, path, 0, max_seconds, out, c, h, w, NULL);
+    char key[PATH_MAX + 600], file[PATH_MAX + 64];
+    if (!cache_dir || make_key(key, sizeof key - 64, fe, path, max_seconds))
+        return features_from_audio_lossy(fe, path, 0, max_seconds, lossy, out, c, h, w, NULL);
+    if (lossy)   /* the clean features' key stays what it always was */
+        snprintf(key + strlen(key), 64, " lossy=%s:%d", lossy_codec_name(lossy->codec), lossy->bitrate);
     snprintf(file, sizeof file, "%s/%016llx.f32", cache_dir, (unsigned long long)fnv1a(key));
     if (!cache_read(file, key, out, c, h, w)) {
         if (hit) *hit = 1;
         return VG_OK;
     }
-    int rc = vg_features_from_audio(fe, path, 0, max_seconds, out, c, h, w, NULL);
+    int rc = features_from_audio_lossy(fe, path, 0, max_seconds, lossy, out, c, h, w, NULL);
     if (rc == VG_OK) cache_write(cache_dir, file, key, *out, *c, *h, *w);
     return rc;
+}
+
+int vg_features_cached(const char *cache_dir, const vg_frontend *fe, const char *path,
+                       double max_seconds, float **out, int *c, int *h, int *w, int *hit)
+{
+    return features_cached_lossy(cache_dir, fe, path, max_seconds, NULL, out, c, h, w, hit);
 }

@@ -1,7 +1,9 @@
 /* Front ends: recording or image -> model input, as the model's metadata
  * says. The same code makes training and inference features. */
 #include "voxgender.h"
+#include "features.h"
 
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -161,9 +163,31 @@ static vg_melspec *thread_melspec(const vg_mel_config *cfg)
     return mel;
 }
 
+lossy_spec lossy_spec_for(const char *path)
+{
+    static const lossy_spec SPECS[] = {{LOSSY_OPUS, 8000},  {LOSSY_OPUS, 12000}, {LOSSY_OPUS, 16000},
+                                       {LOSSY_OPUS, 24000}, {LOSSY_MP3, 16000},  {LOSSY_MP3, 24000},
+                                       {LOSSY_MP3, 32000}};
+    /* FNV-1a of the file's own name (links resolved), so that a recording
+     * gets the same copy through any link, folder or machine */
+    char real[PATH_MAX];
+    const char *name = realpath(path, real) ? real : path, *slash = strrchr(name, '/');
+    if (slash) name = slash + 1;
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = name; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    return SPECS[h % (sizeof SPECS / sizeof SPECS[0])];
+}
+
 int vg_features_from_audio(const vg_frontend *fe, const char *path, double offset,
                            double max_seconds, float **out, int *c, int *h, int *w,
                            vg_clip_info *info)
+{
+    return features_from_audio_lossy(fe, path, offset, max_seconds, NULL, out, c, h, w, info);
+}
+
+int features_from_audio_lossy(const vg_frontend *fe, const char *path, double offset,
+                              double max_seconds, const lossy_spec *lossy, float **out, int *c,
+                              int *h, int *w, vg_clip_info *info)
 {
     if (!fe || !path || !out || !c || !h || !w) return VG_EARG;
     *out = NULL;
@@ -175,6 +199,15 @@ int vg_features_from_audio(const vg_frontend *fe, const char *path, double offse
     int rc = vg_audio_load_window(path, offset, seconds, fe->mel.sample_rate, &x, info);
     if (rc) return rc;
     size_t n = (size_t)llround(seconds * fe->mel.sample_rate);
+    if (lossy) {
+        /* the recording's samples only: the codec must not spread its
+         * artefacts into the zero padding, which later code trims */
+        size_t valid = info->padded && info->n_valid < n ? info->n_valid : n;
+        if ((rc = audio_lossy_roundtrip(x, valid, fe->mel.sample_rate, lossy->codec, lossy->bitrate))) {
+            free(x);
+            return rc;
+        }
+    }
 
     if (fe->kind == VG_FE_RAW) {
         *out = x;

@@ -1,6 +1,7 @@
 /* The training loop: features once (cached), normalisation from the
  * training set, deterministic shuffling/augmentation from (seed, epoch,
  * batch), early stopping on validation loss, checkpoints for resuming. */
+#include "../data/features.h"
 #include "../nn/model.h"
 #include "../util/errmsg.h"
 #include "augment.h"
@@ -58,6 +59,7 @@ static int frontend_for(const vg_model *m, vg_frontend *fe)
 
 typedef struct example {
     float *x;          /* [c][h][w] (log-mel: raw log2, normalised in place later) */
+    float *xl;         /* the same after a lossy-codec round trip (VG_AUG_CODEC), or NULL */
     int c, h, w;
     int label;
     const char *speaker;   /* the dataset item's (borrowed) */
@@ -71,16 +73,17 @@ typedef struct feature_set {
 
 static void free_set(feature_set *s)
 {
-    for (size_t i = 0; i < s->n; i++) { free(s->ex[i].x); free(s->ex[i].px); }
+    for (size_t i = 0; i < s->n; i++) { free(s->ex[i].x); free(s->ex[i].xl); free(s->ex[i].px); }
     free(s->ex);
     s->ex = NULL;
     s->n = 0;
 }
 
-/* Features of every item of SPLIT, in parallel, skipping unreadable files. */
+/* Features of every item of SPLIT, in parallel, skipping unreadable files;
+ * with LOSSY also each one's lossy-codec copy (lossy_spec_for its path). */
 static int load_split(const vg_dataset *d, int split, const vg_frontend *fe, double max_seconds,
-                      const char *cache, const vg_train_callbacks *cb, size_t *done, size_t total,
-                      feature_set *out, size_t *skipped)
+                      int lossy, const char *cache, const vg_train_callbacks *cb, size_t *done,
+                      size_t total, feature_set *out, size_t *skipped)
 {
     size_t n = 0;
     for (size_t i = 0; i < d->n; i++) n += d->items[i].split == split;
@@ -96,6 +99,12 @@ static int load_split(const vg_dataset *d, int split, const vg_frontend *fe, dou
         const vg_item *it = &d->items[idx[k]];
         example *e = &ex[k];
         status[k] = vg_features_cached(cache, fe, it->path, max_seconds, &e->x, &e->c, &e->h, &e->w, NULL);
+        if (!status[k] && lossy) {
+            lossy_spec spec = lossy_spec_for(it->path);
+            int c, h, w;
+            status[k] = features_cached_lossy(cache, fe, it->path, max_seconds, &spec, &e->xl, &c, &h, &w, NULL);
+            if (!status[k] && (c != e->c || h != e->h || w != e->w)) status[k] = VG_EFORMAT;   /* cannot happen: same samples */
+        }
         e->label = it->label;
         e->speaker = it->speaker;
 #pragma omp critical
@@ -107,7 +116,7 @@ static int load_split(const vg_dataset *d, int split, const vg_frontend *fe, dou
     }
     size_t kept = 0;
     for (size_t k = 0; k < n; k++) {
-        if (status[k]) { (*skipped)++; continue; }
+        if (status[k]) { (*skipped)++; free(ex[k].x); free(ex[k].xl); continue; }
         ex[kept++] = ex[k];
     }
     free(status);
@@ -131,11 +140,14 @@ static void fill_logmel(float *dst, const example *e, int T, unsigned aug, uint6
                         const vg_frontend *fe)
 {
     const int H = e->h, W = e->w;
+    /* the lossy copy for half of the examples; the draw is made only with
+     * VG_AUG_CODEC, so other recipes keep their random streams */
+    const float *src = (aug & VG_AUG_CODEC) && e->xl && (rng_next(r) & 1) ? e->xl : e->x;
     int off = 0;
     if (W > T && (aug & VG_AUG_CROP)) off = (int)(rng_next(r) % (uint64_t)(W - T + 1));
     for (int b = 0; b < H; b++)
         for (int t = 0; t < T; t++)
-            dst[(size_t)b * T + t] = e->x[(size_t)b * W + (W >= T ? off + t : t % W)];
+            dst[(size_t)b * T + t] = src[(size_t)b * W + (W >= T ? off + t : t % W)];
     augment_logmel(dst, H, T, aug, r, fe);
 }
 
@@ -344,8 +356,13 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
     vg_frontend raw = fe;
     raw.input_mean = 0.0f;
     raw.input_std = 1.0f;
-    rc = load_split(d, 0, &raw, logmel ? cfg->max_seconds : 0, cfg->cache_dir, cb, &done, total, &tr, &res->n_skipped);
-    if (!rc) rc = load_split(d, 1, &raw, 0, cfg->cache_dir, cb, &done, total, &va, &res->n_skipped);
+    const int lossy = logmel && (cfg->augment & VG_AUG_CODEC);
+    if (lossy && !audio_lossy_available()) {
+        rc = vg_errf(VG_EUNSUPPORTED, err, errlen, "--augment codec needs FFmpeg's libopus and libmp3lame encoders, which this FFmpeg lacks");
+        goto out;
+    }
+    rc = load_split(d, 0, &raw, logmel ? cfg->max_seconds : 0, lossy, cfg->cache_dir, cb, &done, total, &tr, &res->n_skipped);
+    if (!rc) rc = load_split(d, 1, &raw, 0, 0, cfg->cache_dir, cb, &done, total, &va, &res->n_skipped);
     res->n_train = tr.n;
     res->n_val = va.n;
     if (!rc && (tr.n == 0 || va.n == 0))
@@ -364,11 +381,17 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
             fe.input_mean = (float)(sum / cnt);
             fe.input_std = (float)sqrt(fmax(sq / cnt - (sum / cnt) * (sum / cnt), 1e-6));
         }
+        /* (the statistics are the clean features' only: a lossy copy is
+         * an augmentation, not more data) */
         feature_set *sets[2] = {&tr, &va};
         for (int s = 0; s < 2; s++)
-            for (size_t i = 0; i < sets[s]->n; i++)
-                for (size_t k = 0; k < (size_t)sets[s]->ex[i].h * sets[s]->ex[i].w; k++)
-                    sets[s]->ex[i].x[k] = (sets[s]->ex[i].x[k] - fe.input_mean) / fe.input_std;
+            for (size_t i = 0; i < sets[s]->n; i++) {
+                example *e = &sets[s]->ex[i];
+                for (size_t k = 0; k < (size_t)e->h * e->w; k++) {
+                    e->x[k] = (e->x[k] - fe.input_mean) / fe.input_std;
+                    if (e->xl) e->xl[k] = (e->xl[k] - fe.input_mean) / fe.input_std;
+                }
+            }
     }
     vg_frontend_to_model(m, &fe);
 
