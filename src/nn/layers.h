@@ -85,6 +85,16 @@ void backward_avgpool(float *dx, const float *dy, const pool_shape *s);
 void forward_global_avgpool(float *y, const float *x, int n, int c, int h, int w, int over_h);
 void backward_global_avgpool(float *dx, const float *dy, int n, int c, int h, int w, int over_h);
 
+/* ---- statistics pooling over time: x[N,C,H,W] -> y[N,C,H,2], each row's
+ * mean and standard deviation sqrt(var + 1e-5) (biased variance) over W, as
+ * x-vector speaker embeddings pool: how much a band varies over time
+ * (intonation, voicing) and not only its average level. Backward reads the
+ * input x and the output y: dx = dmean / W + dstd (x - mean) / (W std). */
+#define TIME_STATS_EPS 1e-5
+void forward_time_stats(float *y, const float *x, int n, int c, int h, int w);
+void backward_time_stats(float *dx, const float *dy, const float *x, const float *y, int n, int c,
+                         int h, int w);
+
 /* ---- relu, element-wise over COUNT values; backward uses the output y. */
 void forward_relu(float *y, const float *x, size_t count);
 void backward_relu(float *dx, const float *dy, const float *y, size_t count);

@@ -10,6 +10,7 @@
  *   maxpool k=2[xK] [s=k] [p=0[xP]] | avgpool k=2[xK] [s=k]
  *   gap        global average over H and W  -> [C, 1, 1]
  *   timepool   average over W (time) only   -> [C, H, 1]
+ *   timestats  mean and standard deviation over W -> [C, H, 2]
  *   dropout p=0.5
  *   [name:] add NAME            input + the output of the earlier layer NAME
  *   any layer: from=NAME        read the earlier layer NAME's output instead
@@ -82,7 +83,7 @@ static int parse_option(nn_layer *L, const char *tok)
 static const struct { const char *word; layer_kind kind; } KINDS[] = {
     {"conv", L_CONV},       {"bn", L_BN},           {"relu", L_RELU},
     {"maxpool", L_MAXPOOL}, {"avgpool", L_AVGPOOL}, {"gap", L_GAP},
-    {"timepool", L_TIMEPOOL}, {"flatten", L_FLATTEN}, {"dropout", L_DROPOUT},
+    {"timepool", L_TIMEPOOL}, {"timestats", L_TIMESTATS}, {"flatten", L_FLATTEN}, {"dropout", L_DROPOUT},
     {"linear", L_LINEAR},   {"logsoftmax", L_LOGSOFTMAX}, {"add", L_ADD}};
 
 /* Index of the earlier layer called NAME, or -1. */
@@ -218,6 +219,7 @@ static int infer_shapes(vg_model *m, int in_c, int in_h, int in_w, char *err, si
         }
         case L_GAP: h = w = 1; break;
         case L_TIMEPOOL: w = 1; break;
+        case L_TIMESTATS: w = 2; break;
         case L_FLATTEN: c = c * h * w; h = w = 1; break;
         case L_LINEAR:
             if (h != 1 || w != 1) {
@@ -332,7 +334,7 @@ int nn_build(const char *arch, vg_model **out, char *err, size_t errlen)
         for (int i = 0; !rc && i < m->n_layers; i++)
             if (m->layers[i].kind == L_LINEAR && m->layers[i].ic != fan[i]) {
                 snprintf(err, errlen, "%s: input size depends on the input length; pool first "
-                         "(gap/timepool)", m->layers[i].name);
+                         "(gap/timepool/timestats)", m->layers[i].name);
                 rc = VG_EARG;
             }
         free(fan);
@@ -912,6 +914,7 @@ static const float *forward_pass(vg_model *m, const float *x, int n, int h, int 
         }
         case L_GAP: forward_global_avgpool(y, in, n, L->ic, L->ih, L->iw, 1); break;
         case L_TIMEPOOL: forward_global_avgpool(y, in, n, L->ic, L->ih, L->iw, 0); break;
+        case L_TIMESTATS: forward_time_stats(y, in, n, L->ic, L->ih, L->iw); break;
         case L_FLATTEN: memcpy(y, in, sizeof(float) * count); break;
         case L_DROPOUT:
             if (training) forward_dropout(y, m->act + L->save, in, count, L->p, &m->rng);
@@ -1035,6 +1038,7 @@ static void backward_pass(vg_model *m, const float *x, const float *dlogits, int
         }
         case L_GAP: backward_global_avgpool(dx, dy, n, L->ic, L->ih, L->iw, 1); break;
         case L_TIMEPOOL: backward_global_avgpool(dx, dy, n, L->ic, L->ih, L->iw, 0); break;
+        case L_TIMESTATS: backward_time_stats(dx, dy, in, y, n, L->ic, L->ih, L->iw); break;
         case L_FLATTEN: memcpy(dx, dy, sizeof(float) * in_count); break;
         case L_DROPOUT: backward_dropout(dx, dy, m->act + L->save, in_count); break;
         case L_LOGSOFTMAX: backward_logsoftmax(dx, dy, y, n, L->ic); break;

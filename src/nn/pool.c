@@ -1,6 +1,7 @@
 /* Max, average and global average pooling. */
 #include "layers.h"
 
+#include <math.h>
 #include <string.h>
 
 int pool_shape_init(pool_shape *s)
@@ -179,5 +180,30 @@ void backward_global_avgpool(float *dx, const float *dy, int n, int c, int h, in
     for (size_t g = 0; g < groups; g++) {
         float v = dy[g] * inv;
         for (size_t i = 0; i < len; i++) dx[g * len + i] = v;
+    }
+}
+
+void forward_time_stats(float *y, const float *x, int n, int c, int h, int w)
+{
+    const size_t rows = (size_t)n * c * h;
+    for (size_t r = 0; r < rows; r++) {
+        const float *row = x + r * w;
+        double sum = 0, sq = 0;
+        for (int i = 0; i < w; i++) sum += row[i];
+        const double mean = sum / w;
+        for (int i = 0; i < w; i++) sq += (row[i] - mean) * (row[i] - mean);   /* two passes: no cancellation */
+        y[2 * r] = (float)mean;
+        y[2 * r + 1] = (float)sqrt(sq / w + TIME_STATS_EPS);
+    }
+}
+
+void backward_time_stats(float *dx, const float *dy, const float *x, const float *y, int n, int c,
+                         int h, int w)
+{
+    const size_t rows = (size_t)n * c * h;
+    for (size_t r = 0; r < rows; r++) {
+        const float mean = y[2 * r], dm = dy[2 * r] / (float)w;
+        const float ds = dy[2 * r + 1] / ((float)w * y[2 * r + 1]);
+        for (int i = 0; i < w; i++) dx[r * w + i] = dm + ds * (x[r * w + i] - mean);
     }
 }

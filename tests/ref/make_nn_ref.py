@@ -201,5 +201,9 @@ arch_case("resnet_tiny", tiny, torch.randn(3, 3, 32, 32), torch.tensor([1, 0, 1]
 # ---- a stride-1 unpadded convolution with 11 output channels: voxgender runs
 # it without lowering (src/nn/conv2d_direct.c), in blocks of 8 channels
 layer_case("conv_k5_direct", nn.Conv2d(3, 11, 5), (2, 3, 12, 23), {"options": "k=5 bias=1"})
+# ---- statistics pooling over time (session 9): mean and sqrt(biased var + 1e-5)
+layer_case("timestats", Lambda(lambda x: torch.cat(
+    [x.mean(dim=3, keepdim=True), torch.sqrt(x.var(dim=3, unbiased=False, keepdim=True) + 1e-5)], dim=3)),
+    (2, 3, 4, 7), {"options": ""})
 
 print("torch", torch.__version__, "->", os.path.normpath(OUT))

@@ -219,6 +219,20 @@ TEST(gradcheck_residual_branches)
     vg_model_destroy(m);
 }
 
+/* statistics pooling inside a network: a conv and a training-mode batch
+ * norm before it, a linear classifier on the [C, H, 2] statistics after */
+TEST(gradcheck_time_stats_in_a_network)
+{
+    vg_model *m;
+    REQUIRE(vg_model_create("input 2 5 0; conv 3 k=3 p=1; bn; timestats; flatten; fc: linear 2", 3, &m, NULL, 0) == VG_OK);
+    float x[2 * 2 * 5 * 5];
+    fill(x, sizeof x / sizeof x[0], 1.0f);
+    gc_case c = {.name = "timestats network", .nx = sizeof x / sizeof x[0], .ny = 4, .ctx = m,
+                 .fwd = net_f, .bwd = net_b, .params = {m->arena}, .np = {m->n_arena}};
+    gradcheck(&c, x);
+    vg_model_destroy(m);
+}
+
 static int gdims[5];  /* n c h w over_h */
 static void gap_f(gc_case *c, const float *x, float *y)
 { forward_global_avgpool(y, x, gdims[0], gdims[1], gdims[2], gdims[3], gdims[4]); }
@@ -236,6 +250,26 @@ TEST(gradcheck_global_and_time_pool)
                      .ny = over_h ? 6 : 24, .fwd = gap_f, .bwd = gap_b};
         gradcheck(&c, x);
     }
+}
+
+static void tstats_f(gc_case *c, const float *x, float *y)
+{ forward_time_stats(y, x, gdims[0], gdims[1], gdims[2], gdims[3]); }
+static void tstats_b(gc_case *c, const float *x, const float *dy, float *dx, float **dp)
+{
+    float *y = malloc(sizeof(float) * c->ny);
+    forward_time_stats(y, x, gdims[0], gdims[1], gdims[2], gdims[3]);
+    backward_time_stats(dx, dy, x, y, gdims[0], gdims[1], gdims[2], gdims[3]);
+    free(y);
+}
+
+TEST(gradcheck_time_stats)
+{
+    int d[5] = {2, 3, 4, 5, 0};
+    memcpy(gdims, d, sizeof d);
+    float x[120];
+    fill(x, 120, 1.0f);
+    gc_case c = {.name = "timestats", .nx = 120, .ny = 48, .fwd = tstats_f, .bwd = tstats_b};
+    gradcheck(&c, x);
 }
 
 /* ---- relu, dropout, log-softmax */

@@ -105,6 +105,24 @@ TEST(torch_global_and_time_pooling)
     global_case("layer_timepool.safetensors", 0);
 }
 
+TEST(torch_time_stats)
+{
+    st_file *f = st_open("layer_timestats.safetensors");
+    REQUIRE(f);
+    int xs[4];
+    st_shape(f, "x", xs, 4);
+    size_t nx, ny;
+    float *x = st_get(f, "x", &nx), *yref = st_get(f, "y", &ny);
+    REQUIRE(ny == (size_t)xs[0] * xs[1] * xs[2] * 2);
+    float *y = zeros(ny), *dx = zeros(nx);
+    forward_time_stats(y, x, xs[0], xs[1], xs[2], xs[3]);
+    allclose("timestats y", y, yref, ny, RTOL, ATOL);
+    backward_time_stats(dx, st_get(f, "dy", NULL), x, y, xs[0], xs[1], xs[2], xs[3]);
+    allclose("timestats dx", dx, st_get(f, "dx", NULL), nx, RTOL, ATOL);
+    free(y); free(dx);
+    st_close(f);
+}
+
 TEST(torch_relu_and_logsoftmax)
 {
     st_file *f = st_open("layer_relu.safetensors");
