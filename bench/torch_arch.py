@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch peer of `bench_nn --probe` (bench/arch_probe.sh): builds the network of a voxgender
 architecture description (the sequential part of the grammar in
-src/nn/model.c: conv, bn, relu, maxpool, avgpool, gap, timepool, flatten,
+src/nn/model.c: conv, bn, relu, maxpool, avgpool, gap, timepool, timestats, flatten,
 dropout, linear, logsoftmax) and measures the same two numbers.
 Usage: torch_arch.py THREADS DESCRIPTION [W]"""
 import os
@@ -18,6 +18,12 @@ from torch_nn import bench  # noqa: E402
 class TimePool(nn.Module):
     def forward(self, x):
         return x.mean(dim=3, keepdim=True)
+
+
+class TimeStats(nn.Module):
+    def forward(self, x):
+        return torch.cat([x.mean(dim=3, keepdim=True),
+                          torch.sqrt(x.var(dim=3, unbiased=False, keepdim=True) + 1e-5)], dim=3)
 
 
 class GlobalPool(nn.Module):
@@ -55,6 +61,8 @@ def build(desc, h, w):
             layers.append(nn.MaxPool2d(k, s, pair(opts, "p", "0")) if op == "maxpool" else nn.AvgPool2d(k, s))
         elif op == "timepool":
             layers.append(TimePool())
+        elif op == "timestats":
+            layers.append(TimeStats())
         elif op == "gap":
             layers.append(GlobalPool())
         elif op == "flatten":
