@@ -207,30 +207,27 @@ static void net_b(gc_case *c, const float *x, const float *dy, float *dx, float 
     for (size_t k = 0; k < c->np[0]; k++) dp[0][k] += m->grads[k];
 }
 
-TEST(gradcheck_residual_branches)
+/* a whole network on a batch of 2 inputs of 2x5x5, input and parameter
+ * gradients (the description's input must be 2 channels, 5 rows) */
+static void gradcheck_network(const char *name, const char *desc)
 {
     vg_model *m;
-    REQUIRE(vg_model_create(BRANCHY, 3, &m, NULL, 0) == VG_OK);
+    REQUIRE(vg_model_create(desc, 3, &m, NULL, 0) == VG_OK);
     float x[2 * 2 * 5 * 5];
     fill(x, sizeof x / sizeof x[0], 1.0f);
-    gc_case c = {.name = "residual network", .nx = sizeof x / sizeof x[0], .ny = 4, .ctx = m,
+    gc_case c = {.name = name, .nx = sizeof x / sizeof x[0], .ny = 4, .ctx = m,
                  .fwd = net_f, .bwd = net_b, .params = {m->arena}, .np = {m->n_arena}};
     gradcheck(&c, x);
     vg_model_destroy(m);
 }
 
+TEST(gradcheck_residual_branches) { gradcheck_network("residual network", BRANCHY); }
+
 /* statistics pooling inside a network: a conv and a training-mode batch
  * norm before it, a linear classifier on the [C, H, 2] statistics after */
 TEST(gradcheck_time_stats_in_a_network)
 {
-    vg_model *m;
-    REQUIRE(vg_model_create("input 2 5 0; conv 3 k=3 p=1; bn; timestats; flatten; fc: linear 2", 3, &m, NULL, 0) == VG_OK);
-    float x[2 * 2 * 5 * 5];
-    fill(x, sizeof x / sizeof x[0], 1.0f);
-    gc_case c = {.name = "timestats network", .nx = sizeof x / sizeof x[0], .ny = 4, .ctx = m,
-                 .fwd = net_f, .bwd = net_b, .params = {m->arena}, .np = {m->n_arena}};
-    gradcheck(&c, x);
-    vg_model_destroy(m);
+    gradcheck_network("timestats network", "input 2 5 0; conv 3 k=3 p=1; bn; timestats; flatten; fc: linear 2");
 }
 
 static int gdims[5];  /* n c h w over_h */
