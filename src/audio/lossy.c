@@ -26,8 +26,7 @@ typedef struct roundtrip {
     SwrContext *swr;
     AVPacket *pkt;
     AVFrame *in, *out;
-    int out_rate;
-    float *y;            /* decoded, resampled to out_rate */
+    float *y;            /* decoded, resampled to the input's rate */
     size_t ny, cap;
 } roundtrip;
 
@@ -60,7 +59,7 @@ static int append(roundtrip *t, const uint8_t **in, int in_n)
     return VG_OK;
 }
 
-/* Frames the decoder has ready -> mono float at out_rate. */
+/* Frames the decoder has ready -> mono float at the input's rate. */
 static int drain_decoder(roundtrip *t)
 {
     for (;;) {
@@ -69,7 +68,7 @@ static int drain_decoder(roundtrip *t)
         if (r < 0) return VG_EDECODE;
         if (!t->swr) {
             AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
-            if (swr_alloc_set_opts2(&t->swr, &mono, AV_SAMPLE_FMT_FLT, t->out_rate, &t->dec->ch_layout,
+            if (swr_alloc_set_opts2(&t->swr, &mono, AV_SAMPLE_FMT_FLT, t->enc->sample_rate, &t->dec->ch_layout,
                                     t->dec->sample_fmt, t->dec->sample_rate, 0, NULL) < 0 ||
                 swr_init(t->swr) < 0)
                 return VG_EFORMAT;
@@ -159,7 +158,6 @@ int audio_lossy_roundtrip(float *x, size_t n, int sample_rate, lossy_codec codec
 {
     if (!x || sample_rate < 8000 || sample_rate > 48000 || bitrate <= 0) return VG_EARG;
     roundtrip t = {0};
-    t.out_rate = sample_rate;
     int rc = open_codecs(&t, codec, sample_rate, bitrate);
     const size_t fs = t.in ? (size_t)t.in->nb_samples : 0;
     for (size_t i = 0; !rc && i < n; i += fs) {

@@ -26,7 +26,7 @@ const char *vg_default_cache_dir(void)
     return dir;
 }
 
-static uint64_t fnv1a(const char *s)
+uint64_t fnv1a(const char *s)
 {
     uint64_t h = 1469598103934665603ull;
     for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;

@@ -173,9 +173,7 @@ lossy_spec lossy_spec_for(const char *path)
     char real[PATH_MAX];
     const char *name = realpath(path, real) ? real : path, *slash = strrchr(name, '/');
     if (slash) name = slash + 1;
-    uint64_t h = 1469598103934665603ull;
-    for (const char *p = name; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    return SPECS[h % (sizeof SPECS / sizeof SPECS[0])];
+    return SPECS[fnv1a(name) % (sizeof SPECS / sizeof SPECS[0])];
 }
 
 int vg_features_from_audio(const vg_frontend *fe, const char *path, double offset,

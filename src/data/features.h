@@ -11,6 +11,9 @@ typedef struct lossy_spec {
     int bitrate;          /* bit/s */
 } lossy_spec;
 
+/* 64-bit FNV-1a hash of a string (the cache's file names; cache.c) */
+uint64_t fnv1a(const char *s);
+
 /* The codec and bitrate of PATH's lossy copy, fixed by the file's name (so
  * that the cache serves every training run and fold): Opus at 8, 12, 16 or 24 kbit/s or MP3 at
  * 16, 24 or 32 kbit/s, each about equally often. */
