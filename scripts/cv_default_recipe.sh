@@ -73,34 +73,4 @@ for ((k = 0; k < K; k++)); do
     done
 done
 
-/usr/bin/python3 - "$K" "$OUT" <<'EOF'
-import json, math, os, sys, collections
-K, out = int(sys.argv[1]), sys.argv[2]
-
-def score(suffix):
-    acc, ll, gender = collections.defaultdict(list), collections.defaultdict(list), {}
-    for k in range(K):
-        for r in json.load(open(f'{out}/eval{k}{suffix}.json'))['per_recording']:
-            y = r['gender'] == 'male'
-            p = min(max(r['p_male'], 1e-6), 1 - 1e-6)
-            acc[r['speaker']].append((p > 0.5) == y)
-            ll[r['speaker']].append(-math.log(p if y else 1 - p))
-            gender[r['speaker']] = r['gender']
-    def balanced(v):  # mean over classes of the mean over speakers of the mean over recordings
-        m = {g: [sum(v[s]) / len(v[s]) for s in v if gender[s] == g] for g in ('female', 'male')}
-        return [sum(x) / len(x) for x in (m['female'], m['male'])]
-    rf, rm = balanced(acc)
-    lf, lm = balanced(ll)
-    return acc, gender, rf, rm, (lf + lm) / 2
-
-acc, gender, rf, rm, ll = score('')
-print(f"{K}-fold CV over {len(acc)} speakers: speaker-balanced accuracy {100 * (rf + rm) / 2:.1f}% "
-      f"(speakers F {100 * rf:.1f}, M {100 * rm:.1f}); speaker-balanced log-loss {ll:.4f}")
-wrong = sorted((sum(a) / len(a), s) for s, a in acc.items() if not all(a))
-print("wrong: " + ", ".join(f"{s} ({gender[s][0]}) {100 * a:.0f}%" for a, s in wrong))
-for c in ('telephone', 'noise10', 'opus12'):
-    if all(os.path.exists(f'{out}/eval{k}.{c}.json') for k in range(K)):
-        _, _, f, m, l = score('.' + c)
-        print(f"{c}: speaker-balanced accuracy {100 * (f + m) / 2:.1f}% (speakers F {100 * f:.1f}, M {100 * m:.1f}); "
-              f"log-loss {l:.4f}")
-EOF
+/usr/bin/python3 scripts/cv_score.py "$K" "$OUT"
