@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch peer of `bench_nn --probe` (bench/arch_probe.sh): builds the network of a voxgender
 architecture description (the sequential part of the grammar in
-src/nn/model.c: conv, bn, relu, maxpool, avgpool, gap, timepool, timestats, flatten,
+src/nn/model.c: conv, bn, relu, maxpool, avgpool, gap, timepool, timestats, lifter, flatten,
 dropout, linear, logsoftmax) and measures the same two numbers.
 Usage: torch_arch.py THREADS DESCRIPTION [W]"""
 import os
@@ -18,6 +18,18 @@ from torch_nn import bench  # noqa: E402
 class TimePool(nn.Module):
     def forward(self, x):
         return x.mean(dim=3, keepdim=True)
+
+
+class Lifter(nn.Module):
+    """The K lowest orthonormal DCT-II coefficients over H, transformed back."""
+    def __init__(self, h, k):
+        super().__init__()
+        q, r = torch.arange(k, dtype=torch.float64)[:, None], torch.arange(h, dtype=torch.float64)[None, :]
+        b = torch.cos(torch.pi * (r + 0.5) * q / h) * torch.sqrt(torch.where(q == 0, 1.0, 2.0) / h)
+        self.register_buffer("p", (b.T @ b).float())   # [H, H] projection
+
+    def forward(self, x):
+        return torch.einsum("hg,ncgw->nchw", self.p, x)
 
 
 class TimeStats(nn.Module):
@@ -63,6 +75,8 @@ def build(desc, h, w):
             layers.append(TimePool())
         elif op == "timestats":
             layers.append(TimeStats())
+        elif op == "lifter":
+            layers.append(Lifter(shape[1], int(opts["n"])))
         elif op == "gap":
             layers.append(GlobalPool())
         elif op == "flatten":

@@ -95,6 +95,15 @@ void forward_time_stats(float *y, const float *x, int n, int c, int h, int w);
 void backward_time_stats(float *dx, const float *dy, const float *x, const float *y, int n, int c,
                          int h, int w);
 
+/* ---- cepstral lifter over H: x[N,C,H,W] -> y[N,C,H,W], every column
+ * reduced to its K lowest DCT-II coefficients and transformed back (the
+ * spectral envelope of a log-mel column, without the pitch harmonics'
+ * ripple). A symmetric projection: backward applies it to dy. WORK holds
+ * LIFTER_WORK(h, w, k) floats. */
+#define LIFTER_WORK(h, w, k) ((size_t)(k) * ((size_t)(h) + (size_t)(w)))
+void forward_lifter(float *y, const float *x, float *work, int n, int c, int h, int w, int k);
+void backward_lifter(float *dx, const float *dy, float *work, int n, int c, int h, int w, int k);
+
 /* ---- relu, element-wise over COUNT values; backward uses the output y. */
 void forward_relu(float *y, const float *x, size_t count);
 void backward_relu(float *dx, const float *dy, const float *y, size_t count);

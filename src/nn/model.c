@@ -11,6 +11,8 @@
  *   gap        global average over H and W  -> [C, 1, 1]
  *   timepool   average over W (time) only   -> [C, H, 1]
  *   timestats  mean and standard deviation over W -> [C, H, 2]
+ *   lifter n=K keep the K lowest DCT coefficients over H (the spectral
+ *              envelope of a log-mel column) -> [C, H, W]
  *   dropout p=0.5
  *   [name:] add NAME            input + the output of the earlier layer NAME
  *   any layer: from=NAME        read the earlier layer NAME's output instead
@@ -73,6 +75,12 @@ static int parse_option(nn_layer *L, const char *tok)
         L->eps = strtof(v, &end);
         return (*end || !(L->eps > 0)) ? -1 : 0;
     }
+    if (klen == 1 && tok[0] == 'n' && L->kind == L_LIFTER) {
+        long k = strtol(v, &end, 10);
+        if (*end || k < 1 || k > 4096) return -1;
+        L->out = (int)k;
+        return 0;
+    }
     if (klen == 8 && !strncmp(tok, "momentum", 8)) {
         L->momentum = strtof(v, &end);
         return (*end || !(L->momentum >= 0 && L->momentum <= 1)) ? -1 : 0;
@@ -83,7 +91,8 @@ static int parse_option(nn_layer *L, const char *tok)
 static const struct { const char *word; layer_kind kind; } KINDS[] = {
     {"conv", L_CONV},       {"bn", L_BN},           {"relu", L_RELU},
     {"maxpool", L_MAXPOOL}, {"avgpool", L_AVGPOOL}, {"gap", L_GAP},
-    {"timepool", L_TIMEPOOL}, {"timestats", L_TIMESTATS}, {"flatten", L_FLATTEN}, {"dropout", L_DROPOUT},
+    {"timepool", L_TIMEPOOL}, {"timestats", L_TIMESTATS},
+    {"lifter", L_LIFTER},   {"flatten", L_FLATTEN}, {"dropout", L_DROPOUT},
     {"linear", L_LINEAR},   {"logsoftmax", L_LOGSOFTMAX}, {"add", L_ADD}};
 
 /* Index of the earlier layer called NAME, or -1. */
@@ -172,6 +181,10 @@ static int parse_item(vg_model *m, char *item, char *err, size_t errlen)
         snprintf(err, errlen, "avgpool: padding is not supported");
         return VG_EARG;
     }
+    if (L.kind == L_LIFTER && L.out < 1) {
+        snprintf(err, errlen, "lifter: expected n=K, the number of coefficients kept");
+        return VG_EARG;
+    }
     if (!L.name[0] && (L.kind == L_CONV || L.kind == L_BN || L.kind == L_LINEAR))
         snprintf(L.name, sizeof L.name, "layer%d", m->n_layers);
     /* outputs read out of order must survive inference's buffer reuse */
@@ -220,6 +233,12 @@ static int infer_shapes(vg_model *m, int in_c, int in_h, int in_w, char *err, si
         case L_GAP: h = w = 1; break;
         case L_TIMEPOOL: w = 1; break;
         case L_TIMESTATS: w = 2; break;
+        case L_LIFTER:
+            if (L->out > h) {
+                snprintf(err, errlen, "layer %d: lifter n=%d keeps more coefficients than the %d rows", i, L->out, h);
+                return -1;
+            }
+            break;
         case L_FLATTEN: c = c * h * w; h = w = 1; break;
         case L_LINEAR:
             if (h != 1 || w != 1) {
@@ -489,6 +508,7 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
             else L->y = (size_t)(pool_of_fused ? parity ^ 1 : parity) * largest;
             if (!pool_of_fused) parity ^= 1;
             L->save = L->bn_stats = 2 * largest;   /* unused in inference */
+            if (L->kind == L_LIFTER && LIFTER_WORK(L->ih, L->iw, L->out) > col) col = LIFTER_WORK(L->ih, L->iw, L->out);
             /* max-pooling keeps no argmax in inference (no backward pass) */
             if (L->kind == L_CONV) {
                 conv_shape cs = {.n = n, .c = L->ic, .h = L->ih, .w = L->iw, .oc = L->oc, .kh = L->kh,
@@ -510,6 +530,7 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
         }
         L->y = act;
         act += out;
+        if (L->kind == L_LIFTER && LIFTER_WORK(L->ih, L->iw, L->out) > col) col = LIFTER_WORK(L->ih, L->iw, L->out);
         if (L->kind == L_DROPOUT) {
             L->save = act;              /* mask */
             act += training ? out : 0;
@@ -915,6 +936,7 @@ static const float *forward_pass(vg_model *m, const float *x, int n, int h, int 
         case L_GAP: forward_global_avgpool(y, in, n, L->ic, L->ih, L->iw, 1); break;
         case L_TIMEPOOL: forward_global_avgpool(y, in, n, L->ic, L->ih, L->iw, 0); break;
         case L_TIMESTATS: forward_time_stats(y, in, n, L->ic, L->ih, L->iw); break;
+        case L_LIFTER: forward_lifter(y, in, m->col, n, L->ic, L->ih, L->iw, L->out); break;
         case L_FLATTEN: memcpy(y, in, sizeof(float) * count); break;
         case L_DROPOUT:
             if (training) forward_dropout(y, m->act + L->save, in, count, L->p, &m->rng);
@@ -1039,6 +1061,7 @@ static void backward_pass(vg_model *m, const float *x, const float *dlogits, int
         case L_GAP: backward_global_avgpool(dx, dy, n, L->ic, L->ih, L->iw, 1); break;
         case L_TIMEPOOL: backward_global_avgpool(dx, dy, n, L->ic, L->ih, L->iw, 0); break;
         case L_TIMESTATS: backward_time_stats(dx, dy, in, y, n, L->ic, L->ih, L->iw); break;
+        case L_LIFTER: backward_lifter(dx, dy, m->col, n, L->ic, L->ih, L->iw, L->out); break;
         case L_FLATTEN: memcpy(dx, dy, sizeof(float) * in_count); break;
         case L_DROPOUT: backward_dropout(dx, dy, m->act + L->save, in_count); break;
         case L_LOGSOFTMAX: backward_logsoftmax(dx, dy, y, n, L->ic); break;

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 typedef enum {
-    L_CONV, L_BN, L_RELU, L_MAXPOOL, L_AVGPOOL, L_GAP, L_TIMEPOOL, L_TIMESTATS, L_FLATTEN,
+    L_CONV, L_BN, L_RELU, L_MAXPOOL, L_AVGPOOL, L_GAP, L_TIMEPOOL, L_TIMESTATS, L_LIFTER, L_FLATTEN,
     L_DROPOUT, L_LINEAR, L_LOGSOFTMAX, L_ADD
 } layer_kind;
 
@@ -18,7 +18,7 @@ typedef struct nn_layer {
     layer_kind kind;
     char name[48];            /* parameter prefix ("conv1", "features.0") */
     /* hyperparameters from the description */
-    int out;                  /* conv output channels / linear outputs */
+    int out;                  /* conv output channels / linear outputs / lifter coefficients */
     int kh, kw, sh, sw, ph, pw;
     int bias;
     float p;                  /* dropout probability */

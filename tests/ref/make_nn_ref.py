@@ -205,5 +205,14 @@ layer_case("conv_k5_direct", nn.Conv2d(3, 11, 5), (2, 3, 12, 23), {"options": "k
 layer_case("timestats", Lambda(lambda x: torch.cat(
     [x.mean(dim=3, keepdim=True), torch.sqrt(x.var(dim=3, unbiased=False, keepdim=True) + 1e-5)], dim=3)),
     (2, 3, 4, 7), {"options": ""})
+# ---- cepstral lifter over H (session 10): the K lowest orthonormal DCT-II
+# coefficients of every column, transformed back; autograd gives dx
+def lifter(x, k):
+    h = x.shape[2]
+    q, r = torch.arange(k, dtype=torch.float64)[:, None], torch.arange(h, dtype=torch.float64)[None, :]
+    b = torch.cos(torch.pi * (r + 0.5) * q / h) * torch.sqrt(torch.where(q == 0, 1.0, 2.0) / h)
+    b = b.float()
+    return torch.einsum("kh,kg,ncgw->nchw", b, b, x)
+layer_case("lifter", Lambda(lambda x: lifter(x, 5)), (2, 3, 12, 7), {"options": "n=5"})
 
 print("torch", torch.__version__, "->", os.path.normpath(OUT))

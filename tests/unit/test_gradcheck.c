@@ -269,6 +269,55 @@ TEST(gradcheck_time_stats)
     gradcheck(&c, x);
 }
 
+static void lifter_f(gc_case *c, const float *x, float *y)
+{
+    float work[LIFTER_WORK(6, 5, 3)];
+    forward_lifter(y, x, work, gdims[0], gdims[1], gdims[2], gdims[3], 3);
+}
+static void lifter_b(gc_case *c, const float *x, const float *dy, float *dx, float **dp)
+{
+    float work[LIFTER_WORK(6, 5, 3)];
+    backward_lifter(dx, dy, work, gdims[0], gdims[1], gdims[2], gdims[3], 3);
+}
+
+TEST(gradcheck_lifter)
+{
+    int d[5] = {2, 2, 6, 5, 0};
+    memcpy(gdims, d, sizeof d);
+    float x[120];
+    fill(x, 120, 1.0f);
+    gc_case c = {.name = "lifter", .nx = 120, .ny = 120, .fwd = lifter_f, .bwd = lifter_b};
+    gradcheck(&c, x);
+}
+
+/* What the lifter is for: a column made of a slow cosine over H (the
+ * envelope, DCT index 2) and a fast one (harmonic ripple, index 11) comes
+ * out as the slow one alone when 4 coefficients are kept; applying it again
+ * changes nothing (a projection). */
+TEST(lifter_keeps_the_envelope_and_drops_the_ripple)
+{
+    enum { H = 16, W = 3, K = 4 };
+    float x[H * W], y[H * W], y2[H * W], want[H * W], work[LIFTER_WORK(H, W, K)];
+    for (int r = 0; r < H; r++)
+        for (int t = 0; t < W; t++) {
+            want[r * W + t] = (1.0f + t) * cosf((float)M_PI * (r + 0.5f) * 2 / H);
+            x[r * W + t] = want[r * W + t] + 0.7f * cosf((float)M_PI * (r + 0.5f) * 11 / H);
+        }
+    forward_lifter(y, x, work, 1, 1, H, W, K);
+    forward_lifter(y2, y, work, 1, 1, H, W, K);
+    for (int i = 0; i < H * W; i++) {
+        CHECKF(fabsf(y[i] - want[i]) < 1e-5f, "y[%d] = %g, want %g", i, y[i], want[i]);
+        CHECKF(fabsf(y2[i] - y[i]) < 1e-5f, "y2[%d] = %g, y %g", i, y2[i], y[i]);
+    }
+}
+
+/* the lifter as a network's first layer, before a training-mode conv and
+ * batch norm (no ReLU: its kinks would break the finite differences) */
+TEST(gradcheck_lifter_in_a_network)
+{
+    gradcheck_network("lifter network", "input 2 5 0; lifter n=3; conv 3 k=3 p=1; bn; timestats; flatten; fc: linear 2");
+}
+
 /* ---- relu, dropout, log-softmax */
 static void relu_f(gc_case *c, const float *x, float *y) { forward_relu(y, x, c->nx); }
 static void relu_b(gc_case *c, const float *x, const float *dy, float *dx, float **dp)

@@ -105,6 +105,24 @@ TEST(torch_global_and_time_pooling)
     global_case("layer_timepool.safetensors", 0);
 }
 
+TEST(torch_lifter)
+{
+    st_file *f = st_open("layer_lifter.safetensors");
+    REQUIRE(f);
+    int xs[4];
+    st_shape(f, "x", xs, 4);
+    size_t nx;
+    float *x = st_get(f, "x", &nx);
+    const int k = 5;   /* the fixture's n=5 */
+    float *y = zeros(nx), *dx = zeros(nx), *work = zeros(LIFTER_WORK(xs[2], xs[3], k));
+    forward_lifter(y, x, work, xs[0], xs[1], xs[2], xs[3], k);
+    allclose("lifter y", y, st_get(f, "y", NULL), nx, RTOL, ATOL);
+    backward_lifter(dx, st_get(f, "dy", NULL), work, xs[0], xs[1], xs[2], xs[3], k);
+    allclose("lifter dx", dx, st_get(f, "dx", NULL), nx, RTOL, ATOL);
+    free(y); free(dx); free(work);
+    st_close(f);
+}
+
 TEST(torch_time_stats)
 {
     st_file *f = st_open("layer_timestats.safetensors");

@@ -122,6 +122,15 @@ TEST(model_descriptions_are_validated)
     CHECKF(strstr(err, "bad option 'q=1'") != NULL, "%s", err);
     CHECK(vg_model_create("input 1 8 8; a: conv 4 k=3; a: conv 4 k=3; gap; flatten; linear 2", 0, &m, err, sizeof err) == VG_EARG);
     CHECK(vg_model_create("input 1 8 8; conv 4 k=3", 0, &m, err, sizeof err) == VG_EARG);
+    CHECK(vg_model_create("input 1 8 0; lifter n=8; timepool; flatten; linear 2", 0, &m, err, sizeof err) == VG_OK);
+    vg_model_destroy(m);
+    CHECK(vg_model_create("input 1 8 0; lifter n=9; timepool; flatten; linear 2", 0, &m, err, sizeof err) == VG_EARG);
+    CHECKF(strstr(err, "keeps more coefficients than the 8 rows") != NULL, "%s", err);
+    CHECK(vg_model_create("input 1 8 0; lifter; timepool; flatten; linear 2", 0, &m, err, sizeof err) == VG_EARG);
+    CHECKF(strstr(err, "lifter: expected n=K") != NULL, "%s", err);
+    CHECK(vg_model_create("input 1 8 0; lifter n=0; timepool; flatten; linear 2", 0, &m, err, sizeof err) == VG_EARG);
+    CHECK(vg_model_create("input 1 8 8; conv 4 k=3 n=2; gap; flatten; linear 2", 0, &m, err, sizeof err) == VG_EARG);
+    CHECKF(strstr(err, "bad option 'n=2'") != NULL, "%s", err);
     CHECK(vg_arch_builtin("lenet") && vg_arch_builtin("cnn") && !vg_arch_builtin("nope"));
 }
 
