@@ -507,10 +507,15 @@ enum {   /* training-time augmentation of log-mel inputs (cnn) */
                              and formants, the cues themselves) */
     VG_AUG_PITCH = 512,   /* pitch shifted by 0.71..1.41 with the formants
                              kept (not in ALL): pitch alone must not decide */
-    VG_AUG_CODEC = 1024   /* half of the examples come from a real lossy-codec
+    VG_AUG_CODEC = 1024,  /* half of the examples come from a real lossy-codec
                              round trip of the recording (Opus at 8-24 kbit/s
                              or MP3 at 16-32 kbit/s, one per recording, made
                              once with the features and cached; not in ALL) */
+    VG_AUG_COLOUR = 2048  /* the noise (with NOISE) of half of the examples
+                             is white to brown (1/f^0..2 per Hz, so that white
+                             noise fills the wide high mel bands as a
+                             microphone's does) instead of the same power in
+                             every mel band; not in ALL */
 };
 
 typedef struct vg_train_config {

@@ -81,6 +81,23 @@ out:
     free(basis); free(pos); free(fine); free(env);
 }
 
+/* A band's triangle
+ * (peak 1, no normalisation, like the front end's) spans the centres of its
+ * neighbours, so it gathers power in proportion to that width: white noise
+ * is much stronger in the wide high bands than in the narrow low ones,
+ * where noise with the same power in every band (the default) is not. */
+void augment_noise_colour(float *shape, int H, float beta, const vg_frontend *fe)
+{
+    double sum = 0;
+    for (int b = 0; b < H; b++) {
+        const double lo = mel_band_centre_hz(&fe->mel, b - 1), hi = mel_band_centre_hz(&fe->mel, b + 1);
+        const double centre = mel_band_centre_hz(&fe->mel, b);
+        shape[b] = (float)((hi - lo) / 2 * pow(centre > 20 ? centre : 20, -beta));
+        sum += shape[b];
+    }
+    for (int b = 0; b < H; b++) shape[b] = (float)(shape[b] * H / sum);
+}
+
 void augment_logmel(float *dst, int H, int T, unsigned aug, uint64_t *r, const vg_frontend *fe)
 {
     const float mu = fe->input_mean, sd = fe->input_std;
@@ -98,10 +115,13 @@ void augment_logmel(float *dst, int H, int T, unsigned aug, uint64_t *r, const v
         mean_pow /= (double)H * T;
         float snr_db = 5.0f + 25.0f * rng_uniform(r);
         float noise = (float)(mean_pow * pow(10.0, -snr_db / 10.0));
+        float *shape = aug & VG_AUG_COLOUR ? malloc(sizeof(float) * (size_t)H) : NULL;
+        if (shape) augment_noise_colour(shape, H, 2.0f * rng_uniform(r), fe);
         for (size_t i = 0; i < (size_t)H * T; i++) {
-            float p = exp2f(dst[i] * sd + mu) + noise * (0.5f + rng_uniform(r));
+            float p = exp2f(dst[i] * sd + mu) + noise * (shape ? shape[i / T] : 1.0f) * (0.5f + rng_uniform(r));
             dst[i] = (log2f(p) - mu) / sd;
         }
+        free(shape);
     }
     if (aug & VG_AUG_GAIN) {
         float db = -12.0f + 24.0f * rng_uniform(r);

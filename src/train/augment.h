@@ -19,4 +19,8 @@ void augment_warp_frequency(float *x, int H, int T, float alpha, const vg_fronte
  * by ALPHA, keeping its smooth spectral envelope (the formants) in place. */
 void augment_shift_pitch(float *x, int H, int T, float alpha, const vg_frontend *fe);
 
+/* SHAPE[H], mean 1: the mel-band power of noise whose spectrum falls as
+ * 1/f^BETA per Hz (0 white, 1 pink, 2 brown); VG_AUG_COLOUR's noise. */
+void augment_noise_colour(float *shape, int H, float beta, const vg_frontend *fe);
+
 #endif

@@ -142,3 +142,42 @@ TEST(augmentation_is_a_function_of_the_random_stream)
     }
     CHECKF(differs_from_input >= 6, "only %d of 8 streams augmented anything", differs_from_input);
 }
+
+/* Coloured noise: white noise gathers power in proportion to a band's width
+ * in Hz (the top bands are about 300 Hz wide, the bottom ones about 30), so
+ * it is much stronger in the high bands; brown noise (1/f^2) the reverse.
+ * The shape has mean 1, so the SNR is the plain noise's. With the flag the
+ * noisy examples change; without NOISE the flag does nothing. */
+TEST(coloured_noise_follows_the_band_widths)
+{
+    vg_frontend fe;
+    vg_frontend_default(&fe, VG_FE_LOGMEL);
+    float white[H], brown[H];
+    augment_noise_colour(white, H, 0.0f, &fe);
+    augment_noise_colour(brown, H, 2.0f, &fe);
+    double mw = 0, mb = 0;
+    for (int b = 0; b < H; b++) mw += white[b] / H, mb += brown[b] / H;
+    CHECKF(fabs(mw - 1) < 1e-4 && fabs(mb - 1) < 1e-4, "means %g %g", mw, mb);
+    CHECKF(white[120] > 5 * white[10], "white: band 120 %g, band 10 %g", white[120], white[10]);
+    for (int b = 1; b < H; b++) CHECKF(white[b] > white[b - 1], "white not rising at band %d", b);
+    CHECKF(brown[10] > 50 * brown[120], "brown: band 10 %g, band 120 %g", brown[10], brown[120]);
+
+    static float x[H * 50], a[H * 50], c[H * 50];
+    for (int i = 0; i < H * 50; i++) x[i] = sinf(0.37f * (float)i);
+    int changed = 0;
+    for (uint64_t seed = 1; seed <= 8; seed++) {
+        uint64_t r1 = seed, r2 = seed;
+        memcpy(a, x, sizeof x);
+        memcpy(c, x, sizeof x);
+        augment_logmel(a, H, 50, VG_AUG_NOISE, &r1, &fe);
+        augment_logmel(c, H, 50, VG_AUG_NOISE | VG_AUG_COLOUR, &r2, &fe);
+        changed += memcmp(a, c, sizeof a) != 0;
+        r1 = r2 = seed;
+        memcpy(a, x, sizeof x);
+        memcpy(c, x, sizeof x);
+        augment_logmel(a, H, 50, VG_AUG_GAIN, &r1, &fe);
+        augment_logmel(c, H, 50, VG_AUG_GAIN | VG_AUG_COLOUR, &r2, &fe);
+        CHECK(!memcmp(a, c, sizeof a) && r1 == r2);
+    }
+    CHECKF(changed >= 1 && changed <= 4, "colour changed %d of 8 noisy streams (about a quarter expected)", changed);
+}
