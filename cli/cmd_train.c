@@ -51,7 +51,8 @@ static void usage(FILE *f)
         "                          kbit/s or MP3 16-32 kbit/s round trip of each recording,\n"
         "                          made once and cached; not in all), colour (the noise\n"
         "                          white to brown, 1/f^0-2, instead of the same power in\n"
-        "                          every mel band; not in all); each on half of the\n"
+        "                          every mel band; not in all), white (all of the noise\n"
+        "                          white; not in all); each on half of the\n"
         "                          examples; e.g. all,codec (cnn: all)\n"
         "      --balance           weight the loss by inverse class frequency\n"
         "      --balance-speakers  draw each epoch speaker by speaker: every Train speaker\n"
@@ -237,7 +238,8 @@ static int parse_augment(const char *s, unsigned *out)
         else if (!strcmp(t, "pitch")) a |= VG_AUG_PITCH;
         else if (!strcmp(t, "codec")) a |= VG_AUG_CODEC;
         else if (!strcmp(t, "colour")) a |= VG_AUG_COLOUR;
-        else { cli_error("--augment: unknown '%s' (all, none, crop, gain, noise, time, freq, band, reverb, length, warp, pitch, codec, colour)", t); return -1; }
+        else if (!strcmp(t, "white")) a |= VG_AUG_WHITE;
+        else { cli_error("--augment: unknown '%s' (all, none, crop, gain, noise, time, freq, band, reverb, length, warp, pitch, codec, colour, white)", t); return -1; }
     }
     *out = a;
     return 0;

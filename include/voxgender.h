@@ -511,11 +511,14 @@ enum {   /* training-time augmentation of log-mel inputs (cnn) */
                              round trip of the recording (Opus at 8-24 kbit/s
                              or MP3 at 16-32 kbit/s, one per recording, made
                              once with the features and cached; not in ALL) */
-    VG_AUG_COLOUR = 2048  /* the noise (with NOISE) of half of the examples
+    VG_AUG_COLOUR = 2048, /* the noise (with NOISE) of half of the examples
                              is white to brown (1/f^0..2 per Hz, so that white
                              noise fills the wide high mel bands as a
                              microphone's does) instead of the same power in
                              every mel band; not in ALL */
+    VG_AUG_WHITE = 4096   /* all of the noise (with NOISE) is white, as
+                             COLOUR's with slope 0 (overrides COLOUR); not
+                             in ALL */
 };
 
 typedef struct vg_train_config {

@@ -101,6 +101,8 @@ void augment_noise_colour(float *shape, int H, float beta, const vg_frontend *fe
 void augment_logmel(float *dst, int H, int T, unsigned aug, uint64_t *r, const vg_frontend *fe)
 {
     const float mu = fe->input_mean, sd = fe->input_std;
+    /* WHITE qualifies every noisy example, so it is read before the draw */
+    const int white = (aug & VG_AUG_WHITE) != 0;
     /* each augmentation applies to half of the examples, so that the model
      * also sees clean input (digital silence stays in the training data) */
     aug &= (unsigned)rng_next(r);
@@ -115,8 +117,8 @@ void augment_logmel(float *dst, int H, int T, unsigned aug, uint64_t *r, const v
         mean_pow /= (double)H * T;
         float snr_db = 5.0f + 25.0f * rng_uniform(r);
         float noise = (float)(mean_pow * pow(10.0, -snr_db / 10.0));
-        float *shape = aug & VG_AUG_COLOUR ? malloc(sizeof(float) * (size_t)H) : NULL;
-        if (shape) augment_noise_colour(shape, H, 2.0f * rng_uniform(r), fe);
+        float *shape = white || (aug & VG_AUG_COLOUR) ? malloc(sizeof(float) * (size_t)H) : NULL;
+        if (shape) augment_noise_colour(shape, H, white ? 0.0f : 2.0f * rng_uniform(r), fe);
         for (size_t i = 0; i < (size_t)H * T; i++) {
             float p = exp2f(dst[i] * sd + mu) + noise * (shape ? shape[i / T] : 1.0f) * (0.5f + rng_uniform(r));
             dst[i] = (log2f(p) - mu) / sd;

@@ -180,4 +180,20 @@ TEST(coloured_noise_follows_the_band_widths)
         CHECK(!memcmp(a, c, sizeof a) && r1 == r2);
     }
     CHECKF(changed >= 1 && changed <= 4, "colour changed %d of 8 noisy streams (about a quarter expected)", changed);
+    /* white: every noisy example's noise is white, so the high bands of a
+     * flat input get more noise than the low ones whenever noise was drawn */
+    int noisy = 0;
+    for (uint64_t seed = 1; seed <= 8; seed++) {
+        uint64_t r1 = seed, r2 = seed;
+        memcpy(a, x, sizeof x);
+        memcpy(c, x, sizeof x);
+        augment_logmel(a, H, 50, VG_AUG_NOISE, &r1, &fe);
+        augment_logmel(c, H, 50, VG_AUG_NOISE | VG_AUG_WHITE, &r2, &fe);
+        if (!memcmp(a, x, sizeof x)) continue;   /* no noise drawn: nothing to compare */
+        noisy++;
+        double lo = 0, hi = 0;
+        for (int t = 0; t < 50; t++) lo += c[10 * 50 + t] - x[10 * 50 + t], hi += c[120 * 50 + t] - x[120 * 50 + t];
+        CHECKF(hi > 2 * lo, "white noise: band 120 rose by %g, band 10 by %g", hi / 50, lo / 50);
+    }
+    CHECKF(noisy >= 2, "noise drawn on %d of 8 streams", noisy);
 }
