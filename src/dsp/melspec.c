@@ -69,6 +69,19 @@ static double mel_point_hz(const vg_mel_config *c, int i)
 
 double mel_band_centre_hz(const vg_mel_config *c, int b) { return mel_point_hz(c, b + 1); }
 
+double mel_band_noise_power(const vg_mel_config *c, int b, double beta)
+{
+    const int nf = c->n_fft / 2 + 1;
+    const double lo = mel_point_hz(c, b), mid = mel_point_hz(c, b + 1), hi = mel_point_hz(c, b + 2);
+    double s = 0;
+    for (int k = 1; k < nf; k++) {   /* the DC bin has no power per Hz to scale */
+        double f = (double)(c->sample_rate / 2) * k / (nf - 1);   /* as build_filterbank */
+        double w = fmax(0.0, fmin((f - lo) / (mid - lo), (hi - f) / (hi - mid)));
+        if (w > 0) s += w * pow(f, -beta);
+    }
+    return s;
+}
+
 double mel_band_position(const vg_mel_config *c, double hz)
 {
     double m_min, m_max;

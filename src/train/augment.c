@@ -81,20 +81,16 @@ out:
     free(basis); free(pos); free(fine); free(env);
 }
 
-/* A band's triangle
- * (peak 1, no normalisation, like the front end's) spans the centres of its
- * neighbours, so it gathers power in proportion to that width: white noise
- * is much stronger in the wide high bands than in the narrow low ones,
- * where noise with the same power in every band (the default) is not. */
+/* The noise's share of each band is what the front end's filterbank
+ * gathers from a 1/f^BETA spectrum (mel_band_noise_power): white noise is
+ * much stronger in the wide high bands than in the narrow low ones, and
+ * none reaches a band that covers no FFT bin. The default noise, the same
+ * power in every mel band, gives those empty bands power that no real
+ * recording can put there. */
 void augment_noise_colour(float *shape, int H, float beta, const vg_frontend *fe)
 {
     double sum = 0;
-    for (int b = 0; b < H; b++) {
-        const double lo = mel_band_centre_hz(&fe->mel, b - 1), hi = mel_band_centre_hz(&fe->mel, b + 1);
-        const double centre = mel_band_centre_hz(&fe->mel, b);
-        shape[b] = (float)((hi - lo) / 2 * pow(centre > 20 ? centre : 20, -beta));
-        sum += shape[b];
-    }
+    for (int b = 0; b < H; b++) sum += shape[b] = (float)mel_band_noise_power(&fe->mel, b, beta);
     for (int b = 0; b < H; b++) shape[b] = (float)(shape[b] * H / sum);
 }
 
