@@ -54,6 +54,12 @@ static const char *const SAME_META[] = {
     "f_min", "f_max", "input_mean", "input_std", "log_base", "power_floor", "seed_compat",
     "image_size", "labels", "label_codes"};
 
+/* Training metadata kept for members after the first (member 1's is the
+ * ensemble's own). */
+static const char *const PROVENANCE[] = {
+    "arch_name", "trained_on", "trained_date", "epochs", "training_examples", "training_recipe",
+    "trained_by", "trained_by_revision", "selected_epoch", "selected_by", "history", "history_columns"};
+
 int vg_model_ensemble(vg_model *const *members, int n, vg_model **out, char *err, size_t errlen)
 {
     if (!out) return VG_EARG;
@@ -136,6 +142,15 @@ int vg_model_ensemble(vg_model *const *members, int n, vg_model **out, char *err
     if (!rc) rc = vg_model_set_meta(e, "ensemble_members", value);
     if (!rc && vg_model_meta(m0, "history"))
         rc = vg_model_set_meta(e, "history_of", "ensemble member 1 (m0)");
+    /* the other members' provenance, under their tensors' prefix, so that
+     * the file still says what each member was trained on and by what */
+    for (int k = 1; k < n && !rc; k++)
+        for (size_t i = 0; i < sizeof PROVENANCE / sizeof PROVENANCE[0] && !rc; i++) {
+            const char *v = vg_model_meta(members[k], PROVENANCE[i]);
+            char key[64];
+            snprintf(key, sizeof key, "m%d.%s", k, PROVENANCE[i]);
+            if (v) rc = vg_model_set_meta(e, key, v);
+        }
     if (rc) { vg_model_destroy(e); return rc; }
     *out = e;
     return VG_OK;

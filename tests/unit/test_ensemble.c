@@ -91,8 +91,11 @@ TEST(ensemble_refuses_mismatched_members)
     CHECK(vg_model_ensemble(m, 2, &e, err, sizeof err) == VG_EARG && strstr(err, "sample_rate"));
     CHECK(!e);
     CHECK(vg_model_set_meta(m[1], "sample_rate", "16000") == VG_OK);
+    CHECK(vg_model_set_meta(m[1], "trained_by_revision", "abc123") == VG_OK);
     CHECK(vg_model_ensemble(m, 2, &e, err, sizeof err) == VG_OK && e);
     CHECK(!strcmp(vg_model_meta(e, "ensemble_members"), "2"));
+    CHECK(vg_model_meta(e, "m1.trained_by_revision") && !strcmp(vg_model_meta(e, "m1.trained_by_revision"), "abc123"));
+    CHECK(!vg_model_meta(e, "m0.trained_by_revision") && !vg_model_meta(e, "m1.sample_rate"));
     vg_model_destroy(e);
     for (int k = 0; k < 3; k++) vg_model_destroy(m[k]);
 }
