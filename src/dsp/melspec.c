@@ -69,15 +69,26 @@ static double mel_point_hz(const vg_mel_config *c, int i)
 
 double mel_band_centre_hz(const vg_mel_config *c, int b) { return mel_point_hz(c, b + 1); }
 
+/* Frequency of FFT bin K of NF: torchaudio's all_freqs =
+ * linspace(0, sample_rate // 2, n_freqs). */
+static double bin_hz(const vg_mel_config *c, int k, int nf) { return (double)(c->sample_rate / 2) * k / (nf - 1); }
+
+/* Weight of frequency F in the triangle rising from LO to MID and falling to HI. */
+static double triangle(double f, double lo, double mid, double hi)
+{
+    return fmax(0.0, fmin((f - lo) / (mid - lo), (hi - f) / (hi - mid)));
+}
+
 double mel_band_noise_power(const vg_mel_config *c, int b, double beta)
 {
     const int nf = c->n_fft / 2 + 1;
     const double lo = mel_point_hz(c, b), mid = mel_point_hz(c, b + 1), hi = mel_point_hz(c, b + 2);
     double s = 0;
-    for (int k = 1; k < nf; k++) {   /* the DC bin has no power per Hz to scale */
-        double f = (double)(c->sample_rate / 2) * k / (nf - 1);   /* as build_filterbank */
-        double w = fmax(0.0, fmin((f - lo) / (mid - lo), (hi - f) / (hi - mid)));
-        if (w > 0) s += w * pow(f, -beta);
+    /* only the bins inside the triangle; the DC bin has no power per Hz to scale */
+    int k = (int)(lo / bin_hz(c, 1, nf));
+    for (k = k > 1 ? k : 1; k < nf && bin_hz(c, k, nf) < hi; k++) {
+        double w = triangle(bin_hz(c, k, nf), lo, mid, hi);
+        if (w > 0) s += w * pow(bin_hz(c, k, nf), -beta);
     }
     return s;
 }
@@ -115,10 +126,7 @@ static int build_filterbank(vg_melspec *m)
         double lo = f_pts[b], mid = f_pts[b + 1], hi = f_pts[b + 2];
         int first = -1, last = -1;
         for (int k = 0; k < nf; k++) {
-            /* all_freqs = linspace(0, sample_rate // 2, n_freqs) */
-            double f = (double)(c->sample_rate / 2) * k / (nf - 1);
-            double down = (f - lo) / (mid - lo), up = (hi - f) / (hi - mid);
-            double w = fmax(0.0, fmin(down, up));
+            double w = triangle(bin_hz(c, k, nf), lo, mid, hi);
             dense[k] = w;
             if (w > 0) {
                 if (first < 0) first = k;

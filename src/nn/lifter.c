@@ -5,7 +5,8 @@
  * harmonics smoothed away: a network behind it has to tell voices apart
  * without reading the pitch off the harmonics. With B the orthonormal
  * DCT-II basis [K, H], y = B^T B x: a symmetric projection, so the
- * backward pass is the same operation on dy. */
+ * backward pass is the same operation on dy. The pitch-shift augmentation
+ * (src/train/augment.c) splits frames into envelope and harmonics with it. */
 #include "layers.h"
 
 #include <math.h>
@@ -20,7 +21,7 @@ static void project(float *y, const float *x, float *work, int n, int c, int h, 
     /* b[q, r] = s_q cos(pi (r + 1/2) q / H), s_0 = sqrt(1/H), s_q = sqrt(2/H) */
     for (int q = 0; q < k; q++)
         for (int r = 0; r < h; r++)
-            b[(size_t)q * h + r] = (float)(sqrt((q ? 2.0 : 1.0) / h) * cos(M_PI * (r + 0.5) * q / h));
+            b[(size_t)q * h + r] = (float)(sqrt((q ? 2.0 : 1.0) / h) * cos(M_PI * q * (r + 0.5) / h));
     for (size_t p = 0; p < (size_t)n * c; p++) {
         const float *xp = x + p * h * w;
         float *yp = y + p * h * w;

@@ -498,6 +498,8 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
         nn_layer *L = &m->layers[i];
         size_t out = (size_t)n * L->oc * L->oh * L->ow;
         L->pool_fused = 0;
+        /* the lifter's basis and coefficients, in the lowering workspace */
+        if (L->kind == L_LIFTER && LIFTER_WORK(L->ih, L->iw, L->out) > col) col = LIFTER_WORK(L->ih, L->iw, L->out);
         if (!training) {
             /* consecutive layers alternate between the two buffers, but a
              * fused pool (below) writes where its conv and ReLU do, the
@@ -508,7 +510,6 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
             else L->y = (size_t)(pool_of_fused ? parity ^ 1 : parity) * largest;
             if (!pool_of_fused) parity ^= 1;
             L->save = L->bn_stats = 2 * largest;   /* unused in inference */
-            if (L->kind == L_LIFTER && LIFTER_WORK(L->ih, L->iw, L->out) > col) col = LIFTER_WORK(L->ih, L->iw, L->out);
             /* max-pooling keeps no argmax in inference (no backward pass) */
             if (L->kind == L_CONV) {
                 conv_shape cs = {.n = n, .c = L->ic, .h = L->ih, .w = L->iw, .oc = L->oc, .kh = L->kh,
@@ -530,7 +531,6 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
         }
         L->y = act;
         act += out;
-        if (L->kind == L_LIFTER && LIFTER_WORK(L->ih, L->iw, L->out) > col) col = LIFTER_WORK(L->ih, L->iw, L->out);
         if (L->kind == L_DROPOUT) {
             L->save = act;              /* mask */
             act += training ? out : 0;

@@ -52,33 +52,24 @@ enum { PITCH_LIFTER = 20 };
 
 void augment_shift_pitch(float *x, int H, int T, float alpha, const vg_frontend *fe)
 {
-    float *basis = malloc(sizeof(float) * (size_t)PITCH_LIFTER * H);
     float *pos = malloc(sizeof(float) * (size_t)H);
+    float *env = malloc(sizeof(float) * (size_t)H * T);
+    float *work = malloc(sizeof(float) * LIFTER_WORK(H, T, PITCH_LIFTER));
     float *fine = malloc(sizeof(float) * (size_t)H);
-    float *env = malloc(sizeof(float) * (size_t)H);
-    if (!basis || !pos || !fine || !env) goto out;   /* an unshifted example */
-    /* orthonormal DCT-II basis: env = B^T (B x) is the low-quefrency part */
-    for (int k = 0; k < PITCH_LIFTER; k++)
-        for (int b = 0; b < H; b++)
-            basis[(size_t)k * H + b] = (float)(sqrt((k ? 2.0 : 1.0) / H) * cos(M_PI * k * (b + 0.5) / H));
+    if (!pos || !env || !work || !fine) goto out;   /* an unshifted example */
+    /* the envelope of every frame at once: the engine's lifter layer */
+    forward_lifter(env, x, work, 1, 1, H, T, PITCH_LIFTER);
     for (int b = 0; b < H; b++) pos[b] = (float)scaled_source_band(fe, b, H, alpha);
     for (int t = 0; t < T; t++) {
-        for (int b = 0; b < H; b++) env[b] = 0;
-        for (int k = 0; k < PITCH_LIFTER; k++) {
-            const float *bk = basis + (size_t)k * H;
-            float c = 0;
-            for (int b = 0; b < H; b++) c += bk[b] * x[(size_t)b * T + t];
-            for (int b = 0; b < H; b++) env[b] += c * bk[b];
-        }
-        for (int b = 0; b < H; b++) fine[b] = x[(size_t)b * T + t] - env[b];
+        for (int b = 0; b < H; b++) fine[b] = x[(size_t)b * T + t] - env[(size_t)b * T + t];
         for (int b = 0; b < H; b++) {
             int b0 = (int)pos[b], b1 = b0 + 1 < H ? b0 + 1 : b0;
             float w = pos[b] - (float)b0;
-            x[(size_t)b * T + t] = env[b] + (1 - w) * fine[b0] + w * fine[b1];
+            x[(size_t)b * T + t] = env[(size_t)b * T + t] + (1 - w) * fine[b0] + w * fine[b1];
         }
     }
 out:
-    free(basis); free(pos); free(fine); free(env);
+    free(pos); free(env); free(work); free(fine);
 }
 
 /* The noise's share of each band is what the front end's filterbank

@@ -143,6 +143,19 @@ TEST(augmentation_is_a_function_of_the_random_stream)
     CHECKF(differs_from_input >= 6, "only %d of 8 streams augmented anything", differs_from_input);
 }
 
+/* A and C: X augmented with flags FA and FC from the same random stream;
+ * whether both streams advanced alike. */
+static int augment_both(float *a, float *c, const float *x, int frames, uint64_t seed, unsigned fa, unsigned fc,
+                        const vg_frontend *fe)
+{
+    uint64_t r1 = seed, r2 = seed;
+    memcpy(a, x, sizeof(float) * H * frames);
+    memcpy(c, x, sizeof(float) * H * frames);
+    augment_logmel(a, H, frames, fa, &r1, fe);
+    augment_logmel(c, H, frames, fc, &r2, fe);
+    return r1 == r2;
+}
+
 /* Coloured noise: white noise gathers power in proportion to the FFT bins a
  * band covers (the top bands about 300 Hz wide, the bottom ones about 30),
  * so it is much stronger in the high bands; brown noise (1/f^2) the reverse.
@@ -170,29 +183,17 @@ TEST(coloured_noise_follows_the_band_widths)
     for (int i = 0; i < H * 50; i++) x[i] = sinf(0.37f * (float)i);
     int changed = 0;
     for (uint64_t seed = 1; seed <= 8; seed++) {
-        uint64_t r1 = seed, r2 = seed;
-        memcpy(a, x, sizeof x);
-        memcpy(c, x, sizeof x);
-        augment_logmel(a, H, 50, VG_AUG_NOISE, &r1, &fe);
-        augment_logmel(c, H, 50, VG_AUG_NOISE | VG_AUG_COLOUR, &r2, &fe);
+        augment_both(a, c, x, 50, seed, VG_AUG_NOISE, VG_AUG_NOISE | VG_AUG_COLOUR, &fe);
         changed += memcmp(a, c, sizeof a) != 0;
-        r1 = r2 = seed;
-        memcpy(a, x, sizeof x);
-        memcpy(c, x, sizeof x);
-        augment_logmel(a, H, 50, VG_AUG_GAIN, &r1, &fe);
-        augment_logmel(c, H, 50, VG_AUG_GAIN | VG_AUG_COLOUR, &r2, &fe);
-        CHECK(!memcmp(a, c, sizeof a) && r1 == r2);
+        int same_stream = augment_both(a, c, x, 50, seed, VG_AUG_GAIN, VG_AUG_GAIN | VG_AUG_COLOUR, &fe);
+        CHECK(!memcmp(a, c, sizeof a) && same_stream);
     }
     CHECKF(changed >= 1 && changed <= 4, "colour changed %d of 8 noisy streams (about a quarter expected)", changed);
     /* white: every noisy example's noise is white, so the high bands of a
      * flat input get more noise than the low ones whenever noise was drawn */
     int noisy = 0;
     for (uint64_t seed = 1; seed <= 8; seed++) {
-        uint64_t r1 = seed, r2 = seed;
-        memcpy(a, x, sizeof x);
-        memcpy(c, x, sizeof x);
-        augment_logmel(a, H, 50, VG_AUG_NOISE, &r1, &fe);
-        augment_logmel(c, H, 50, VG_AUG_NOISE | VG_AUG_WHITE, &r2, &fe);
+        augment_both(a, c, x, 50, seed, VG_AUG_NOISE, VG_AUG_NOISE | VG_AUG_WHITE, &fe);
         if (!memcmp(a, x, sizeof x)) continue;   /* no noise drawn: nothing to compare */
         noisy++;
         double lo = 0, hi = 0;
