@@ -52,8 +52,10 @@ static void usage(FILE *f)
         "                          made once and cached; not in all), colour (the noise\n"
         "                          white to brown, 1/f^0-2, instead of the same power in\n"
         "                          every mel band; not in all), white (all of the noise\n"
-        "                          white; not in all); each on half of the\n"
-        "                          examples; e.g. all,codec (cnn: all)\n"
+        "                          white; not in all), wavenoise (white noise added to\n"
+        "                          each recording's samples at 5-20 dB SNR, made once and\n"
+        "                          cached, instead of the other noise; not in all); each\n"
+        "                          on half of the examples; e.g. all,codec (cnn: all)\n"
         "      --balance           weight the loss by inverse class frequency\n"
         "      --balance-speakers  draw each epoch speaker by speaker: every Train speaker\n"
         "                          (the folder under Male/Female, or --manifest's column)\n"
@@ -239,7 +241,8 @@ static int parse_augment(const char *s, unsigned *out)
         else if (!strcmp(t, "codec")) a |= VG_AUG_CODEC;
         else if (!strcmp(t, "colour")) a |= VG_AUG_COLOUR;
         else if (!strcmp(t, "white")) a |= VG_AUG_WHITE;
-        else { cli_error("--augment: unknown '%s' (all, none, crop, gain, noise, time, freq, band, reverb, length, warp, pitch, codec, colour, white)", t); return -1; }
+        else if (!strcmp(t, "wavenoise")) a |= VG_AUG_WAVENOISE;
+        else { cli_error("--augment: unknown '%s' (all, none, crop, gain, noise, time, freq, band, reverb, length, warp, pitch, codec, colour, white, wavenoise)", t); return -1; }
     }
     *out = a;
     return 0;

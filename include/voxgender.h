@@ -516,9 +516,14 @@ enum {   /* training-time augmentation of log-mel inputs (cnn) */
                              noise fills the wide high mel bands as a
                              microphone's does) instead of the same power in
                              every mel band; not in ALL */
-    VG_AUG_WHITE = 4096   /* all of the noise (with NOISE) is white, as
+    VG_AUG_WHITE = 4096,  /* all of the noise (with NOISE) is white, as
                              COLOUR's with slope 0 (overrides COLOUR); not
                              in ALL */
+    VG_AUG_WAVENOISE = 8192 /* half of the examples come from a copy of the
+                             recording with white noise added to its samples
+                             (SNR 5-20 dB against their mean power, one copy
+                             per recording, made once with the features and
+                             cached), and get no other noise; not in ALL */
 };
 
 typedef struct vg_train_config {

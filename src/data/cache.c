@@ -104,22 +104,25 @@ static void cache_write(const char *dir, const char *file, const char *key, cons
     vg_atomic_commit(&af);
 }
 
-int features_cached_lossy(const char *cache_dir, const vg_frontend *fe, const char *path,
-                          double max_seconds, const lossy_spec *lossy, float **out, int *c,
-                          int *h, int *w, int *hit)
+int features_cached_degraded(const char *cache_dir, const vg_frontend *fe, const char *path,
+                             double max_seconds, const degrade_spec *deg, float **out, int *c,
+                             int *h, int *w, int *hit)
 {
     if (hit) *hit = 0;
     char key[PATH_MAX + 600], file[PATH_MAX + 64];
     if (!cache_dir || make_key(key, sizeof key - 64, fe, path, max_seconds))
-        return features_from_audio_lossy(fe, path, 0, max_seconds, lossy, out, c, h, w, NULL);
-    if (lossy)   /* the clean features' key stays what it always was */
-        snprintf(key + strlen(key), 64, " lossy=%s:%d", lossy_codec_name(lossy->codec), lossy->bitrate);
+        return features_from_audio_degraded(fe, path, 0, max_seconds, deg, out, c, h, w, NULL);
+    /* the clean features' key stays what it always was */
+    if (deg && deg->kind == DEGRADE_CODEC)
+        snprintf(key + strlen(key), 64, " lossy=%s:%d", lossy_codec_name(deg->codec), deg->bitrate);
+    else if (deg)
+        snprintf(key + strlen(key), 64, " noise=white:%.9g:%016llx", deg->snr_db, (unsigned long long)deg->seed);
     snprintf(file, sizeof file, "%s/%016llx.f32", cache_dir, (unsigned long long)fnv1a(key));
     if (!cache_read(file, key, out, c, h, w)) {
         if (hit) *hit = 1;
         return VG_OK;
     }
-    int rc = features_from_audio_lossy(fe, path, 0, max_seconds, lossy, out, c, h, w, NULL);
+    int rc = features_from_audio_degraded(fe, path, 0, max_seconds, deg, out, c, h, w, NULL);
     if (rc == VG_OK) cache_write(cache_dir, file, key, *out, *c, *h, *w);
     return rc;
 }
@@ -127,5 +130,5 @@ int features_cached_lossy(const char *cache_dir, const vg_frontend *fe, const ch
 int vg_features_cached(const char *cache_dir, const vg_frontend *fe, const char *path,
                        double max_seconds, float **out, int *c, int *h, int *w, int *hit)
 {
-    return features_cached_lossy(cache_dir, fe, path, max_seconds, NULL, out, c, h, w, hit);
+    return features_cached_degraded(cache_dir, fe, path, max_seconds, NULL, out, c, h, w, hit);
 }

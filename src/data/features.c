@@ -2,6 +2,7 @@
  * says. The same code makes training and inference features. */
 #include "voxgender.h"
 #include "features.h"
+#include "../nn/layers.h"   /* rng_uniform, rng_normal */
 
 #include <limits.h>
 #include <math.h>
@@ -163,29 +164,55 @@ static vg_melspec *thread_melspec(const vg_mel_config *cfg)
     return mel;
 }
 
-lossy_spec lossy_spec_for(const char *path)
+/* FNV-1a of the file's own name (links resolved), so that a recording gets
+ * the same copy through any link, folder or machine */
+static uint64_t file_name_hash(const char *path)
 {
-    static const lossy_spec SPECS[] = {{LOSSY_OPUS, 8000},  {LOSSY_OPUS, 12000}, {LOSSY_OPUS, 16000},
-                                       {LOSSY_OPUS, 24000}, {LOSSY_MP3, 16000},  {LOSSY_MP3, 24000},
-                                       {LOSSY_MP3, 32000}};
-    /* FNV-1a of the file's own name (links resolved), so that a recording
-     * gets the same copy through any link, folder or machine */
     char real[PATH_MAX];
     const char *name = realpath(path, real) ? real : path, *slash = strrchr(name, '/');
     if (slash) name = slash + 1;
-    return SPECS[fnv1a(name) % (sizeof SPECS / sizeof SPECS[0])];
+    return fnv1a(name);
+}
+
+degrade_spec degrade_codec_for(const char *path)
+{
+    static const struct { lossy_codec codec; int bitrate; } SPECS[] = {
+        {LOSSY_OPUS, 8000}, {LOSSY_OPUS, 12000}, {LOSSY_OPUS, 16000}, {LOSSY_OPUS, 24000},
+        {LOSSY_MP3, 16000}, {LOSSY_MP3, 24000},  {LOSSY_MP3, 32000}};
+    uint64_t k = file_name_hash(path) % (sizeof SPECS / sizeof SPECS[0]);
+    return (degrade_spec){.kind = DEGRADE_CODEC, .codec = SPECS[k].codec, .bitrate = SPECS[k].bitrate};
+}
+
+degrade_spec degrade_noise_for(const char *path)
+{
+    /* a stream of its own (not the codec's hash), whose first draw is the SNR */
+    uint64_t seed = file_name_hash(path) ^ 0x6E6F697365ull;   /* "noise" */
+    uint64_t r = seed;
+    float snr = 5.0f + 15.0f * rng_uniform(&r);
+    return (degrade_spec){.kind = DEGRADE_WHITE_NOISE, .snr_db = snr, .seed = r};
+}
+
+/* X [N] += Gaussian noise SNR_DB below X's mean power (as scripts/degrade.sh's
+ * noise10 makes the evaluation's noisy copies); digital silence stays silent */
+static void add_white_noise(float *x, size_t n, float snr_db, uint64_t seed)
+{
+    double p = 0;
+    for (size_t i = 0; i < n; i++) p += (double)x[i] * x[i];
+    if (!n || p == 0) return;
+    float sd = (float)sqrt(p / (double)n * pow(10.0, -snr_db / 10.0));
+    for (size_t i = 0; i < n; i++) x[i] += sd * rng_normal(&seed);
 }
 
 int vg_features_from_audio(const vg_frontend *fe, const char *path, double offset,
                            double max_seconds, float **out, int *c, int *h, int *w,
                            vg_clip_info *info)
 {
-    return features_from_audio_lossy(fe, path, offset, max_seconds, NULL, out, c, h, w, info);
+    return features_from_audio_degraded(fe, path, offset, max_seconds, NULL, out, c, h, w, info);
 }
 
-int features_from_audio_lossy(const vg_frontend *fe, const char *path, double offset,
-                              double max_seconds, const lossy_spec *lossy, float **out, int *c,
-                              int *h, int *w, vg_clip_info *info)
+int features_from_audio_degraded(const vg_frontend *fe, const char *path, double offset,
+                                 double max_seconds, const degrade_spec *deg, float **out, int *c,
+                                 int *h, int *w, vg_clip_info *info)
 {
     if (!fe || !path || !out || !c || !h || !w) return VG_EARG;
     *out = NULL;
@@ -197,11 +224,13 @@ int features_from_audio_lossy(const vg_frontend *fe, const char *path, double of
     int rc = vg_audio_load_window(path, offset, seconds, fe->mel.sample_rate, &x, info);
     if (rc) return rc;
     size_t n = (size_t)llround(seconds * fe->mel.sample_rate);
-    if (lossy) {
-        /* the recording's samples only: the codec must not spread its
-         * artefacts into the zero padding, which later code trims */
+    if (deg) {
+        /* the recording's samples only: neither the codec's artefacts nor
+         * the noise may reach the zero padding, which later code trims */
         size_t valid = info->padded && info->n_valid < n ? info->n_valid : n;
-        if ((rc = audio_lossy_roundtrip(x, valid, fe->mel.sample_rate, lossy->codec, lossy->bitrate))) {
+        if (deg->kind == DEGRADE_WHITE_NOISE) {
+            add_white_noise(x, valid, deg->snr_db, deg->seed);
+        } else if ((rc = audio_lossy_roundtrip(x, valid, fe->mel.sample_rate, deg->codec, deg->bitrate))) {
             free(x);
             return rc;
         }

@@ -60,6 +60,7 @@ static int frontend_for(const vg_model *m, vg_frontend *fe)
 typedef struct example {
     float *x;          /* [c][h][w] (log-mel: raw log2, normalised in place later) */
     float *xl;         /* the same after a lossy-codec round trip (VG_AUG_CODEC), or NULL */
+    float *xn;         /* the same with white noise added (VG_AUG_WAVENOISE), or NULL */
     int c, h, w;
     int label;
     const char *speaker;   /* the dataset item's (borrowed) */
@@ -73,16 +74,17 @@ typedef struct feature_set {
 
 static void free_set(feature_set *s)
 {
-    for (size_t i = 0; i < s->n; i++) { free(s->ex[i].x); free(s->ex[i].xl); free(s->ex[i].px); }
+    for (size_t i = 0; i < s->n; i++) { free(s->ex[i].x); free(s->ex[i].xl); free(s->ex[i].xn); free(s->ex[i].px); }
     free(s->ex);
     s->ex = NULL;
     s->n = 0;
 }
 
 /* Features of every item of SPLIT, in parallel, skipping unreadable files;
- * with LOSSY also each one's lossy-codec copy (lossy_spec_for its path). */
+ * with LOSSY also each one's lossy-codec copy (degrade_codec_for its path),
+ * with NOISY its white-noise copy (degrade_noise_for). */
 static int load_split(const vg_dataset *d, int split, const vg_frontend *fe, double max_seconds,
-                      int lossy, const char *cache, const vg_train_callbacks *cb, size_t *done,
+                      int lossy, int noisy, const char *cache, const vg_train_callbacks *cb, size_t *done,
                       size_t total, feature_set *out, size_t *skipped)
 {
     size_t n = 0;
@@ -99,10 +101,12 @@ static int load_split(const vg_dataset *d, int split, const vg_frontend *fe, dou
         const vg_item *it = &d->items[idx[k]];
         example *e = &ex[k];
         status[k] = vg_features_cached(cache, fe, it->path, max_seconds, &e->x, &e->c, &e->h, &e->w, NULL);
-        if (!status[k] && lossy) {
-            lossy_spec spec = lossy_spec_for(it->path);
+        for (int v = 0; v < 2 && !status[k]; v++) {
+            if (!(v ? noisy : lossy)) continue;
+            degrade_spec spec = v ? degrade_noise_for(it->path) : degrade_codec_for(it->path);
+            float **dst = v ? &e->xn : &e->xl;
             int c, h, w;
-            status[k] = features_cached_lossy(cache, fe, it->path, max_seconds, &spec, &e->xl, &c, &h, &w, NULL);
+            status[k] = features_cached_degraded(cache, fe, it->path, max_seconds, &spec, dst, &c, &h, &w, NULL);
             if (!status[k] && (c != e->c || h != e->h || w != e->w)) status[k] = VG_EFORMAT;   /* cannot happen: same samples */
         }
         e->label = it->label;
@@ -116,7 +120,7 @@ static int load_split(const vg_dataset *d, int split, const vg_frontend *fe, dou
     }
     size_t kept = 0;
     for (size_t k = 0; k < n; k++) {
-        if (status[k]) { (*skipped)++; free(ex[k].x); free(ex[k].xl); continue; }
+        if (status[k]) { (*skipped)++; free(ex[k].x); free(ex[k].xl); free(ex[k].xn); continue; }
         ex[kept++] = ex[k];
     }
     free(status);
@@ -140,9 +144,16 @@ static void fill_logmel(float *dst, const example *e, int T, unsigned aug, uint6
                         const vg_frontend *fe)
 {
     const int H = e->h, W = e->w;
-    /* the lossy copy for half of the examples; the draw is made only with
-     * VG_AUG_CODEC, so other recipes keep their random streams */
-    const float *src = (aug & VG_AUG_CODEC) && e->xl && (rng_next(r) & 1) ? e->xl : e->x;
+    /* the noisy copy for half of the examples, which then get no other
+     * noise; of the rest, the lossy copy for half. Each draw is made only
+     * with its bit, so other recipes keep their random streams */
+    const float *src = e->x;
+    if ((aug & VG_AUG_WAVENOISE) && e->xn && (rng_next(r) & 1)) {
+        src = e->xn;
+        aug &= ~(unsigned)VG_AUG_NOISE;
+    } else if ((aug & VG_AUG_CODEC) && e->xl && (rng_next(r) & 1)) {
+        src = e->xl;
+    }
     int off = 0;
     if (W > T && (aug & VG_AUG_CROP)) off = (int)(rng_next(r) % (uint64_t)(W - T + 1));
     for (int b = 0; b < H; b++)
@@ -361,8 +372,9 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
         rc = vg_errf(VG_EUNSUPPORTED, err, errlen, "--augment codec needs FFmpeg's libopus and libmp3lame encoders, which this FFmpeg lacks");
         goto out;
     }
-    rc = load_split(d, 0, &raw, logmel ? cfg->max_seconds : 0, lossy, cfg->cache_dir, cb, &done, total, &tr, &res->n_skipped);
-    if (!rc) rc = load_split(d, 1, &raw, 0, 0, cfg->cache_dir, cb, &done, total, &va, &res->n_skipped);
+    const int noisy = logmel && (cfg->augment & VG_AUG_WAVENOISE);
+    rc = load_split(d, 0, &raw, logmel ? cfg->max_seconds : 0, lossy, noisy, cfg->cache_dir, cb, &done, total, &tr, &res->n_skipped);
+    if (!rc) rc = load_split(d, 1, &raw, 0, 0, 0, cfg->cache_dir, cb, &done, total, &va, &res->n_skipped);
     res->n_train = tr.n;
     res->n_val = va.n;
     if (!rc && (tr.n == 0 || va.n == 0))
@@ -381,8 +393,8 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
             fe.input_mean = (float)(sum / cnt);
             fe.input_std = (float)sqrt(fmax(sq / cnt - (sum / cnt) * (sum / cnt), 1e-6));
         }
-        /* (the statistics are the clean features' only: a lossy copy is
-         * an augmentation, not more data) */
+        /* (the statistics are the clean features' only: a lossy or noisy
+         * copy is an augmentation, not more data) */
         feature_set *sets[2] = {&tr, &va};
         for (int s = 0; s < 2; s++)
             for (size_t i = 0; i < sets[s]->n; i++) {
@@ -390,6 +402,7 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
                 for (size_t k = 0; k < (size_t)e->h * e->w; k++) {
                     e->x[k] = (e->x[k] - fe.input_mean) / fe.input_std;
                     if (e->xl) e->xl[k] = (e->xl[k] - fe.input_mean) / fe.input_std;
+                    if (e->xn) e->xn[k] = (e->xn[k] - fe.input_mean) / fe.input_std;
                 }
             }
     }

@@ -155,7 +155,7 @@ check "train --n-fft on the seed-image front end is a clear error" bash -c \
 "$VG" train "$D" --n-fft 512 --win-length 600 -o "$T/x.safetensors" -q 2> "$T/nfft_win.err"; rc=$?
 check "train: a window longer than the FFT is refused" bash -c "[ $rc -ne 0 ] && grep -q 'window <= FFT size' '$T/nfft_win.err'"
 "$VG" train "$D" --augment crop,bend -o "$T/x.safetensors" 2> "$T/aug.err"; rc=$?
-check "train --augment: an unknown name is a usage error listing warp, pitch, codec, colour and white" bash -c "[ $rc -eq 2 ] && grep -q \"unknown 'bend'.*warp, pitch, codec, colour, white)\" '$T/aug.err'"
+check "train --augment: an unknown name is a usage error listing warp, pitch, codec, colour, white and wavenoise" bash -c "[ $rc -eq 2 ] && grep -q \"unknown 'bend'.*warp, pitch, codec, colour, white, wavenoise)\" '$T/aug.err'"
 
 # ---- interrupt and resume through the CLI
 "$VG" train "$D" --arch cnn --epochs 4 -o "$T/int.safetensors" -q > /dev/null 2> "$T/int.err" &

@@ -108,14 +108,14 @@ TEST(lossy_copy_is_fixed_by_the_file_name)
     REQUIRE(run_cmd("mkdir -p '%s' '%s' && ln -sf \"$(realpath '%s')\" '%s/x.flac' && ln -sf \"$(realpath '%s')\" '%s/y.flac'",
                     a, b, src, a, src, b) == 0);
     char *la = path_join(a, "x.flac"), *lb = path_join(b, "y.flac");
-    lossy_spec s0 = lossy_spec_for(src), s1 = lossy_spec_for(la), s2 = lossy_spec_for(lb);
+    degrade_spec s0 = degrade_codec_for(src), s1 = degrade_codec_for(la), s2 = degrade_codec_for(lb);
     CHECK(s0.codec == s1.codec && s0.bitrate == s1.bitrate && s0.codec == s2.codec && s0.bitrate == s2.bitrate);
     /* over many names, every codec and rate is used */
     int seen[2][9] = {{0}};   /* [codec][kbit/s / 4] */
     char name[64];
     for (int i = 0; i < 400; i++) {
         snprintf(name, sizeof name, "/no/such/dir/clip%03d.flac", i);
-        lossy_spec s = lossy_spec_for(name);
+        degrade_spec s = degrade_codec_for(name);
         REQUIRE(s.bitrate % 4000 == 0 && s.bitrate / 4000 < 9);
         seen[s.codec][s.bitrate / 4000]++;
     }
@@ -134,12 +134,12 @@ TEST(lossy_features_are_cached_under_their_own_key)
     char *cache = path_join(temp_dir(), "lossy-cache");
     vg_frontend fe;
     vg_frontend_default(&fe, VG_FE_LOGMEL);
-    lossy_spec spec = {LOSSY_MP3, 16000};
+    degrade_spec spec = {.kind = DEGRADE_CODEC, .codec = LOSSY_MP3, .bitrate = 16000};
     float *a = NULL, *b = NULL, *clean = NULL;
     int c, h, w, w2, hit = -1;
-    REQUIRE(features_cached_lossy(cache, &fe, src, 0, &spec, &a, &c, &h, &w, &hit) == VG_OK);
+    REQUIRE(features_cached_degraded(cache, &fe, src, 0, &spec, &a, &c, &h, &w, &hit) == VG_OK);
     CHECK(hit == 0);
-    REQUIRE(features_cached_lossy(cache, &fe, src, 0, &spec, &b, &c, &h, &w2, &hit) == VG_OK);
+    REQUIRE(features_cached_degraded(cache, &fe, src, 0, &spec, &b, &c, &h, &w2, &hit) == VG_OK);
     CHECK(hit == 1 && w == w2 && !memcmp(a, b, sizeof(float) * (size_t)h * w));
     free(b);
     /* the clean features are not served from the lossy entry, nor is another rate */
@@ -147,7 +147,7 @@ TEST(lossy_features_are_cached_under_their_own_key)
     CHECK(hit == 0 && w2 == w);
     CHECK(memcmp(a, clean, sizeof(float) * (size_t)h * w) != 0);
     spec.bitrate = 32000;
-    REQUIRE(features_cached_lossy(cache, &fe, src, 0, &spec, &b, &c, &h, &w2, &hit) == VG_OK);
+    REQUIRE(features_cached_degraded(cache, &fe, src, 0, &spec, &b, &c, &h, &w2, &hit) == VG_OK);
     CHECK(hit == 0);
     free(a); free(b); free(clean); free(src); free(cache);
 }
@@ -184,5 +184,115 @@ TEST(training_with_codec_augmentation_is_deterministic_and_uses_it)
     vg_train_result_free(&plain);
     vg_train_result_free(&codec1);
     vg_train_result_free(&codec2);
+    vg_dataset_free(d);
+}
+
+/* White-noise augmentation (VG_AUG_WAVENOISE): the copy's noise is white
+ * and sits at its SNR below the recording's power, as the evaluation's
+ * noise10 copies (scripts/degrade.sh) do. */
+TEST(noisy_copy_is_fixed_by_the_file_name_and_spans_5_to_20_db)
+{
+    char *src = path_join(shared_dir(), "data/vctk/audio/p225/p225_004.flac");
+    char *a = path_join(temp_dir(), "noise-a");
+    REQUIRE(run_cmd("mkdir -p '%s' && ln -sf \"$(realpath '%s')\" '%s/x.flac'", a, src, a) == 0);
+    char *la = path_join(a, "x.flac");
+    degrade_spec s0 = degrade_noise_for(src), s1 = degrade_noise_for(la);
+    CHECK(s0.kind == DEGRADE_WHITE_NOISE && s0.snr_db == s1.snr_db && s0.seed == s1.seed);
+    float lo = 99, hi = 0;
+    char name[64];
+    for (int i = 0; i < 400; i++) {
+        snprintf(name, sizeof name, "/no/such/dir/clip%03d.flac", i);
+        degrade_spec s = degrade_noise_for(name);
+        REQUIRE(s.snr_db >= 5.0f && s.snr_db <= 20.0f);
+        if (s.snr_db < lo) lo = s.snr_db;
+        if (s.snr_db > hi) hi = s.snr_db;
+    }
+    CHECKF(lo < 5.5f && hi > 19.5f, "SNRs drawn only from %.2f-%.2f dB", lo, hi);
+    free(src); free(a); free(la);
+}
+
+/* mean mel power of bands LO..H-1 over frames T0..T1-1, per band, of raw log2 X [H][W] */
+static void band_power(const float *x, int H, int W, int lo, int t0, int t1, double *out)
+{
+    for (int b = lo; b < H; b++) {
+        double s = 0;
+        for (int t = t0; t < t1; t++) s += exp2(x[(size_t)b * W + t]);
+        out[b - lo] = s / (t1 - t0);
+    }
+}
+
+TEST(noisy_copy_adds_white_noise_at_its_snr)
+{
+    /* a 500 Hz tone of power 0.125: above 2 kHz its copy holds only noise */
+    enum { N = 3 * RATE };
+    float *tone = malloc(sizeof(float) * N);
+    for (int i = 0; i < N; i++) tone[i] = 0.5f * sinf(2 * (float)M_PI * 500 * i / RATE);
+    char *wav = path_join(temp_dir(), "tone500.wav");
+    REQUIRE(write_wav(wav, 3, 1, RATE, 32, tone, sizeof(float) * N, sizeof(float) * N) == 0);
+    vg_frontend fe;
+    vg_frontend_default(&fe, VG_FE_LOGMEL);
+    fe.input_mean = 0.0f;   /* raw log2 mel power */
+    fe.input_std = 1.0f;
+    degrade_spec spec = {.kind = DEGRADE_WHITE_NOISE, .snr_db = 10.0f, .seed = 42};
+    float *x = NULL, *clean = NULL;
+    int c, h, w, w2;
+    REQUIRE(features_from_audio_degraded(&fe, wav, 0, 0, &spec, &x, &c, &h, &w, NULL) == VG_OK);
+    REQUIRE(vg_features_from_audio(&fe, wav, 0, 0, &clean, &c, &h, &w2, NULL) == VG_OK);
+    REQUIRE(w == w2 && h == fe.mel.n_mels);
+    /* reference: the same front end on unit-variance white noise */
+    uint64_t r = 7;
+    for (int i = 0; i < N; i++) tone[i] = rng_normal(&r);
+    vg_melspec *mel = vg_melspec_create(&fe.mel);
+    REQUIRE(mel);
+    int frames = vg_melspec_frames(mel, N);
+    float *unit = malloc(sizeof(float) * (size_t)h * frames);
+    REQUIRE(vg_melspec_log2(mel, tone, N, unit) == VG_OK);
+    int lo = 0;
+    while (mel_band_centre_hz(&fe.mel, lo) < 2000) lo++;
+    int t1 = (w < frames ? w : frames) - 3;
+    double *pn = malloc(sizeof(double) * h), *pu = malloc(sizeof(double) * h), *pc = malloc(sizeof(double) * h);
+    band_power(x, h, w, lo, 3, t1, pn);
+    band_power(unit, h, frames, lo, 3, t1, pu);
+    band_power(clean, h, w, lo, 3, t1, pc);
+    /* noise power = the tone's 0.125 / 10^(10/10), the same in every band
+     * relative to white noise's, and far above what the tone leaks */
+    double sum = 0, worst = 0;
+    for (int b = 0; b < h - lo; b++) {
+        double ratio = pn[b] / pu[b] / 0.0125;
+        sum += ratio;
+        if (fabs(ratio - 1) > worst) worst = fabs(ratio - 1);
+        CHECKF(pc[b] < pn[b] * 1e-3, "band %d: the clean tone has %g of the noisy copy's %g", lo + b, pc[b], pn[b]);
+    }
+    double mean = sum / (h - lo);
+    CHECKF(fabs(mean - 1) < 0.03, "noise power %.4f x the SNR's (want 1 +- 0.03)", mean);
+    CHECKF(worst < 0.25, "a band's noise is %.2f off white", worst);
+    /* the copy is fixed by the spec: the same again, another seed differs */
+    float *y = NULL;
+    REQUIRE(features_from_audio_degraded(&fe, wav, 0, 0, &spec, &y, &c, &h, &w2, NULL) == VG_OK);
+    CHECK(!memcmp(x, y, sizeof(float) * (size_t)h * w));
+    free(y);
+    spec.seed = 43;
+    REQUIRE(features_from_audio_degraded(&fe, wav, 0, 0, &spec, &y, &c, &h, &w2, NULL) == VG_OK);
+    CHECK(memcmp(x, y, sizeof(float) * (size_t)h * w) != 0);
+    vg_melspec_destroy(mel);
+    free(y); free(x); free(clean); free(unit); free(tone); free(wav); free(pn); free(pu); free(pc);
+}
+
+TEST(training_with_white_noise_copies_is_deterministic_and_uses_them)
+{
+    const char *root = tts_corpus();
+    REQUIRE(root);
+    vg_dataset *d;
+    REQUIRE(vg_dataset_scan(root, NULL, &d, NULL, 0) == VG_OK);
+    vg_train_result plain, noisy1, noisy2;
+    REQUIRE(train_once(d, VG_AUG_ALL, &plain) == VG_OK);
+    REQUIRE(train_once(d, VG_AUG_ALL | VG_AUG_WAVENOISE, &noisy1) == VG_OK);
+    REQUIRE(train_once(d, VG_AUG_ALL | VG_AUG_WAVENOISE, &noisy2) == VG_OK);   /* from the cache */
+    size_t bytes = sizeof(float) * plain.last->n_arena;
+    CHECK(!memcmp(noisy1.last->arena, noisy2.last->arena, bytes));
+    CHECKF(memcmp(plain.last->arena, noisy1.last->arena, bytes) != 0, "the noisy copies changed nothing");
+    vg_train_result_free(&plain);
+    vg_train_result_free(&noisy1);
+    vg_train_result_free(&noisy2);
     vg_dataset_free(d);
 }
