@@ -24,7 +24,9 @@ export XDG_CACHE_HOME="${XDG_CACHE_HOME:-$W/cache}"
 
 scripts/build_default_data.sh "$BUILD" "$W/data"
 "$VG" check "$W/data" -q >&2 || true
-"$VG" train "$W/data" "${RECIPE[@]}" -o "$W/model.safetensors" -q >&2
+# the model's trained_on metadata names the data, not this temporary folder
+NAME="../shared/data (its train and validation speakers in models/default/splits.csv) and 34 espeak-ng and flite voices, by scripts/build_default_data.sh"
+"$VG" train "$W/data" --data-name "$NAME" "${RECIPE[@]}" -o "$W/model.safetensors" -q >&2
 "$VG" predict -m "$W/model.safetensors" --help > /dev/null
 mkdir -p "$(dirname "$OUT")"
 cp "$W/model.safetensors" "$OUT.tmp" && mv "$OUT.tmp" "$OUT"
