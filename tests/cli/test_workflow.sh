@@ -246,8 +246,24 @@ fi
 if [ -f models/voxgender-default.safetensors ]; then
     out=$("$VG" predict "$SHARED/data/vctk/audio/p226/p226_002.flac" -q 2>&1); rc=$?
     check "predict without -m uses the shipped model" bash -c "[ $rc -eq 0 ] && grep -qP '\t(male|female)\t[01]\t' <<<'$out'"
-    check "the shipped model says what it was trained on" bash -c \
-        "grep -q 'trained_on' models/voxgender-default.safetensors && grep -q 'history' models/voxgender-default.safetensors"
+    check "the shipped model says what it was trained on (the data, not a temporary folder) and its training curves" /usr/bin/python3 -c "
+import json, struct
+b = open('models/voxgender-default.safetensors', 'rb').read()
+m = json.loads(b[8:8 + struct.unpack('<Q', b[:8])[0]])['__metadata__']
+ok = '../shared/data' in m['trained_on'] and 'espeak-ng' in m['trained_on'] and not m['trained_on'].startswith('/tmp') and len(json.loads(m['history'])) >= 10
+raise SystemExit(0 if ok else 1)"
+    # scripts/same_weights.py, the reproduction check: a copy with other
+    # metadata has the same weights, another model has not
+    /usr/bin/python3 -c "
+import json, struct, sys
+b = open(sys.argv[1], 'rb').read(); n = struct.unpack('<Q', b[:8])[0]
+h = json.loads(b[8:8 + n]); h['__metadata__']['trained_date'] = '1999-01-01T00:00:00Z'
+hb = json.dumps(h).encode(); hb += b' ' * (-len(hb) % 8)
+open(sys.argv[2], 'wb').write(struct.pack('<Q', len(hb)) + hb + b[8 + n:])" models/voxgender-default.safetensors "$T/redated.safetensors"
+    scripts/same_weights.py models/voxgender-default.safetensors "$T/redated.safetensors" > "$T/same.out"; rc_same=$?
+    scripts/same_weights.py models/voxgender-default.safetensors "$T/cnn.safetensors" > "$T/diff.out"; rc_diff=$?
+    check "same_weights.py: same tensors whatever the metadata; another model differs" bash -c \
+        "[ $rc_same -eq 0 ] && grep -q 'same 27 tensors' '$T/same.out' && [ $rc_diff -eq 1 ] && [ -s '$T/diff.out' ]"
     make -s install DESTDIR="$T/stage2" PREFIX=/usr/local BUILD="$(dirname "$VG")" >/dev/null 2>&1
     check "make install installs the shipped model" test -s "$T/stage2/usr/local/share/voxgender/voxgender-default.safetensors"
 fi
