@@ -55,7 +55,8 @@ static void usage(FILE *f)
         "                          white; not in all), wavenoise (white noise added to\n"
         "                          each recording's samples at 5-20 dB SNR, made once and\n"
         "                          cached, instead of the other noise; not in all); each\n"
-        "                          on half of the examples; e.g. all,codec (cnn: all)\n"
+        "                          on half of the examples; e.g. all,codec (cnn: all;\n"
+        "                          log-mel models only: an error with lenet or svm)\n"
         "      --balance           weight the loss by inverse class frequency\n"
         "      --balance-speakers  draw each epoch speaker by speaker: every Train speaker\n"
         "                          (the folder under Male/Female, or --manifest's column)\n"
@@ -278,6 +279,19 @@ static void print_history(const run_result *r)
     }
 }
 
+/* 1 when the network (INIT's, else a new ARCH) reads 1x128xT log-mel input;
+ * a description that does not build counts as log-mel, so that training
+ * reports its error. */
+static int reads_logmel(const char *arch, const vg_model *init)
+{
+    vg_model *m = NULL;
+    if (!init && vg_model_create(arch, 1, &m, NULL, 0)) return 1;
+    int c, h, w;
+    vg_model_input_shape(init ? init : m, &c, &h, &w);
+    vg_model_destroy(m);
+    return c == 1 && h == 128;
+}
+
 /* Validation loss and accuracy of a model given as a file (svm). */
 static int val_metrics(const char *model_path, const vg_dataset *d, int jobs, float *loss, float *acc)
 {
@@ -479,12 +493,19 @@ int cmd_train(int argc, char **argv)
     }
     int is_svm = !strcmp(arch, "svm");
     if (is_svm && init) { cli_error("train: --init does not apply to svm"); vg_model_destroy(init); return 2; }
+    if (is_svm && augment_set && augment) { cli_error("train: --augment does not apply to svm (it trains on the recordings as they are)"); vg_model_destroy(init); return 2; }
     if (!init && !is_svm && strcmp(arch, "cnn") && strcmp(arch, "lenet") && !vg_arch_builtin(arch) && !strchr(arch, ';')) {
         cli_error("train: unknown architecture '%s' (cnn, lenet, svm, or a description)", arch);
         vg_model_destroy(init);
         return 2;
     }
     if (is_svm && resume) { cli_error("train: --resume does not apply to svm"); vg_model_destroy(init); return 2; }
+    if (!is_svm && augment_set && augment && !reads_logmel(arch, init)) {
+        /* the library trains image-input models without augmentation */
+        cli_error("train: --augment applies to log-mel models only (cnn or a 1x128xT description); %s reads images", init ? "the --init model" : arch);
+        vg_model_destroy(init);
+        return 2;
+    }
 
     vg_train_config_default(&base.cfg, is_svm ? "cnn" : arch);
     if (init && !strcmp(arch, "imagenet")) {

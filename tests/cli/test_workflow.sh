@@ -156,6 +156,11 @@ check "train --n-fft on the seed-image front end is a clear error" bash -c \
 check "train: a window longer than the FFT is refused" bash -c "[ $rc -ne 0 ] && grep -q 'window <= FFT size' '$T/nfft_win.err'"
 "$VG" train "$D" --augment crop,bend -o "$T/x.safetensors" 2> "$T/aug.err"; rc=$?
 check "train --augment: an unknown name is a usage error listing warp, pitch, codec, colour, white and wavenoise" bash -c "[ $rc -eq 2 ] && grep -q \"unknown 'bend'.*warp, pitch, codec, colour, white, wavenoise)\" '$T/aug.err'"
+for a in lenet svm; do
+    "$VG" train "$D" --arch $a --augment noise -o "$T/x.safetensors" -q 2> "$T/aug_$a.err"; rc=$?
+    check "train --arch $a --augment: a usage error (no log-mel input to augment), no model" bash -c \
+        "[ $rc -eq 2 ] && grep -qE 'log-mel models only|does not apply to svm' '$T/aug_$a.err' && [ ! -e '$T/x.safetensors' ]"
+done
 
 # ---- interrupt and resume through the CLI
 "$VG" train "$D" --arch cnn --epochs 4 -o "$T/int.safetensors" -q > /dev/null 2> "$T/int.err" &
