@@ -2,7 +2,7 @@
  * says. The same code makes training and inference features. */
 #include "voxgender.h"
 #include "features.h"
-#include "../nn/layers.h"   /* rng_uniform, rng_normal */
+#include "../util/rng.h"
 
 #include <limits.h>
 #include <math.h>

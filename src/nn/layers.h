@@ -8,6 +8,8 @@
  * Convolution and linear layers lower to BLAS sgemm; the rest is plain C. */
 #ifndef VG_NN_LAYERS_H
 #define VG_NN_LAYERS_H
+#include "../util/rng.h"   /* rng_next, rng_uniform, rng_normal */
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -180,8 +182,4 @@ void backward_logsoftmax(float *dx, const float *dy, const float *y, int n, int 
 float softmax_cross_entropy(float *dlogits, float *probs, const float *logits,
                             const int *labels, const float *class_weights, int n, int k);
 
-/* ---- random numbers (xoshiro-style splitmix64; deterministic per seed) */
-uint64_t rng_next(uint64_t *state);
-float rng_uniform(uint64_t *state);          /* [0, 1) */
-float rng_normal(uint64_t *state);           /* N(0, 1) */
 #endif
