@@ -280,6 +280,26 @@ if [ -f models/voxgender-default.safetensors ]; then
     check "shipped model: >= 93% speaker-balanced on the held-out speakers" ge "$(jget "$T/heldout.json" speaker_balanced_accuracy)" 0.93
 fi
 
+# ---- scripts/degrade.sh: the held-out table's noisy copies (issue 6)
+mkdir -p "$T/dg/Test/Male" "$T/dg/Test/Female"
+ln -sf "$(realpath "$SHARED/data/vctk/audio/p226/p226_002.flac")" "$T/dg/Test/Male/a.flac"
+ln -sf "$(realpath "$SHARED/data/vctk/audio/p225/p225_004.flac")" "$T/dg/Test/Female/b.flac"
+scripts/degrade.sh noise10 "$T/dg" "$T/dg_n1" && scripts/degrade.sh noise10 "$T/dg" "$T/dg_n2"
+check "degrade.sh noise10: white noise 10 dB below each clip's power, the same clips on every run" /usr/bin/python3 -c "
+import subprocess, sys, wave, numpy as np
+ok = True
+for src, out in (('$T/dg/Test/Male/a.flac', '$T/dg_n1/Test/Male/a.wav'), ('$T/dg/Test/Female/b.flac', '$T/dg_n1/Test/Female/b.wav')):
+    x = np.frombuffer(subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-i', src, '-f', 's16le', '-ac', '1', '-ar', '16000', '-'],
+                                     stdout=subprocess.PIPE, check=True).stdout, dtype=np.int16).astype(np.float64)
+    w = wave.open(out); y = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float64)
+    ok &= w.getframerate() == 16000 and w.getnchannels() == 1 and len(y) == len(x)
+    snr = 10 * np.log10(np.mean(x ** 2) / np.mean((y - x) ** 2))
+    ok &= abs(snr - 10) < 0.2
+    ok &= open(out, 'rb').read() == open(out.replace('dg_n1', 'dg_n2'), 'rb').read()
+sys.exit(0 if ok else 1)"
+scripts/degrade.sh hiss "$T/dg" "$T/dg_x" 2> "$T/dg.err"; rc=$?
+check "degrade.sh: an unknown condition is a usage error naming the known ones" bash -c "[ $rc -eq 2 ] && grep -q 'telephone, noise10' '$T/dg.err'"
+
 # ---- segmentation of long recordings (issue 7)
 if [ -f models/voxgender-default.safetensors ]; then
     ffmpeg -nostdin -loglevel error -i "$SHARED/data/vctk/audio/p225/p225_003.flac" -f lavfi -t 2 -i anullsrc=r=16000:cl=mono \
