@@ -185,9 +185,9 @@ degrade_spec degrade_codec_for(const char *path)
 
 degrade_spec degrade_noise_for(const char *path)
 {
-    /* a stream of its own (not the codec's hash), whose first draw is the SNR */
-    uint64_t seed = file_name_hash(path) ^ 0x6E6F697365ull;   /* "noise" */
-    uint64_t r = seed;
+    /* a stream of its own (not the codec's hash): its first draw is the
+     * SNR, the rest is the noise */
+    uint64_t r = file_name_hash(path) ^ 0x6E6F697365ull;   /* "noise" */
     float snr = 5.0f + 15.0f * rng_uniform(&r);
     return (degrade_spec){.kind = DEGRADE_WHITE_NOISE, .snr_db = snr, .seed = r};
 }

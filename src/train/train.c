@@ -80,6 +80,16 @@ static void free_set(feature_set *s)
     s->n = 0;
 }
 
+/* The features of PATH's degraded copy SPEC into *DST, the shape of E's. */
+static int load_copy(const char *cache, const vg_frontend *fe, const char *path, double max_seconds,
+                     degrade_spec spec, const example *e, float **dst)
+{
+    int c, h, w;
+    int rc = features_cached_degraded(cache, fe, path, max_seconds, &spec, dst, &c, &h, &w, NULL);
+    if (!rc && (c != e->c || h != e->h || w != e->w)) rc = VG_EFORMAT;   /* cannot happen: same samples */
+    return rc;
+}
+
 /* Features of every item of SPLIT, in parallel, skipping unreadable files;
  * with LOSSY also each one's lossy-codec copy (degrade_codec_for its path),
  * with NOISY its white-noise copy (degrade_noise_for). */
@@ -101,14 +111,10 @@ static int load_split(const vg_dataset *d, int split, const vg_frontend *fe, dou
         const vg_item *it = &d->items[idx[k]];
         example *e = &ex[k];
         status[k] = vg_features_cached(cache, fe, it->path, max_seconds, &e->x, &e->c, &e->h, &e->w, NULL);
-        for (int v = 0; v < 2 && !status[k]; v++) {
-            if (!(v ? noisy : lossy)) continue;
-            degrade_spec spec = v ? degrade_noise_for(it->path) : degrade_codec_for(it->path);
-            float **dst = v ? &e->xn : &e->xl;
-            int c, h, w;
-            status[k] = features_cached_degraded(cache, fe, it->path, max_seconds, &spec, dst, &c, &h, &w, NULL);
-            if (!status[k] && (c != e->c || h != e->h || w != e->w)) status[k] = VG_EFORMAT;   /* cannot happen: same samples */
-        }
+        if (!status[k] && lossy)
+            status[k] = load_copy(cache, fe, it->path, max_seconds, degrade_codec_for(it->path), e, &e->xl);
+        if (!status[k] && noisy)
+            status[k] = load_copy(cache, fe, it->path, max_seconds, degrade_noise_for(it->path), e, &e->xn);
         e->label = it->label;
         e->speaker = it->speaker;
 #pragma omp critical
