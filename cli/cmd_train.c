@@ -279,17 +279,19 @@ static void print_history(const run_result *r)
     }
 }
 
-/* 1 when the network (INIT's, else a new ARCH) reads 1x128xT log-mel input;
- * a description that does not build counts as log-mel, so that training
+/* 1 when the network (INIT's, else a new ARCH) reads log-mel input, as
+ * vg_train decides it: INIT's stored front end, else the input shape. A
+ * description that does not build counts as log-mel, so that training
  * reports its error. */
 static int reads_logmel(const char *arch, const vg_model *init)
 {
+    vg_frontend fe;
+    if (init && vg_frontend_from_model(init, &fe) == VG_OK) return fe.kind == VG_FE_LOGMEL;
     vg_model *m = NULL;
     if (!init && vg_model_create(arch, 1, &m, NULL, 0)) return 1;
-    int c, h, w;
-    vg_model_input_shape(init ? init : m, &c, &h, &w);
+    int rc = vg_frontend_for_input(init ? init : m, &fe);
     vg_model_destroy(m);
-    return c == 1 && h == 128;
+    return rc != VG_OK || fe.kind == VG_FE_LOGMEL;
 }
 
 /* Validation loss and accuracy of a model given as a file (svm). */

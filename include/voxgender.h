@@ -259,6 +259,10 @@ const char *vg_frontend_name(vg_frontend_kind kind);  /* "logmel", "seed_image",
 /* Write / read the front end as model metadata. */
 int vg_frontend_to_model(vg_model *m, const vg_frontend *fe);
 int vg_frontend_from_model(const vg_model *m, vg_frontend *fe);
+/* The front end a new (untrained) model of M's architecture reads, from its
+ * input shape alone: VG_FE_LOGMEL defaults for 1x128xT, VG_FE_SEED_IMAGE
+ * defaults with image_size S for 3xSxS; VG_EUNSUPPORTED for any other. */
+int vg_frontend_for_input(const vg_model *m, vg_frontend *fe);
 
 /* Model input for a recording: the window [offset, offset + seconds) (for
  * VG_FE_LOGMEL, MAX_SECONDS > seconds keeps up to that much, for random

@@ -78,6 +78,19 @@ static int meta_num(const vg_model *m, const char *key, double *out)
     return 0;
 }
 
+int vg_frontend_for_input(const vg_model *m, vg_frontend *fe)
+{
+    int c, h, w;
+    vg_model_input_shape(m, &c, &h, &w);
+    if (c == 3 && h == w && h > 0) {
+        vg_frontend_default(fe, VG_FE_SEED_IMAGE);
+        fe->image_size = h;
+    }
+    else if (c == 1 && h == 128) vg_frontend_default(fe, VG_FE_LOGMEL);
+    else return VG_EUNSUPPORTED;
+    return VG_OK;
+}
+
 int vg_frontend_from_model(const vg_model *m, vg_frontend *fe)
 {
     const char *name = vg_model_meta(m, "frontend");

@@ -43,20 +43,6 @@ void vg_train_config_default(vg_train_config *c, const char *arch)
     }
 }
 
-/* The front end a network's input shape asks for. */
-static int frontend_for(const vg_model *m, vg_frontend *fe)
-{
-    int c, h, w;
-    vg_model_input_shape(m, &c, &h, &w);
-    if (c == 3 && h == w && h > 0) {
-        vg_frontend_default(fe, VG_FE_SEED_IMAGE);
-        fe->image_size = h;
-    }
-    else if (c == 1 && h == 128) vg_frontend_default(fe, VG_FE_LOGMEL);
-    else return VG_EUNSUPPORTED;
-    return VG_OK;
-}
-
 typedef struct example {
     float *x;          /* [c][h][w] (log-mel: raw log2, normalised in place later) */
     float *xl;         /* the same after a lossy-codec round trip (VG_AUG_CODEC), or NULL */
@@ -336,7 +322,7 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
     int keep_norm = 0;
     if (cfg->init && vg_frontend_from_model(cfg->init, &fe) == VG_OK) {
         keep_norm = fe.kind == VG_FE_LOGMEL;   /* the backbone learnt with these statistics */
-    } else if (frontend_for(m, &fe)) {
+    } else if (vg_frontend_for_input(m, &fe)) {
         vg_model_destroy(m);
         return vg_errf(VG_EARG, err, errlen, "architecture input must be 1x128xT (log-mel) or 3xSxS (seed image)");
     }

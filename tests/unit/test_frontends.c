@@ -55,6 +55,33 @@ TEST(frontend_metadata_round_trip)
     vg_model_destroy(m);
 }
 
+/* A new model's front end comes from its input shape: what train uses, and
+ * what `train --augment` checks before it starts. */
+TEST(frontend_for_input_follows_the_input_shape)
+{
+    static const struct { const char *arch; int rc, kind, size; } cases[] = {
+        {"cnn", VG_OK, VG_FE_LOGMEL, 0},
+        {"lenet", VG_OK, VG_FE_SEED_IMAGE, 32},
+        {"input 3 64 64; flatten; linear 2", VG_OK, VG_FE_SEED_IMAGE, 64},
+        {"input 1 64 0; conv 4 k=3; timepool; flatten; linear 2", VG_EUNSUPPORTED, 0, 0},
+        {"input 3 32 48; flatten; linear 2", VG_EUNSUPPORTED, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        vg_model *m;
+        char err[128];
+        if (vg_model_create(cases[i].arch, 1, &m, err, sizeof err)) {
+            CHECKF(0, "%s: %s", cases[i].arch, err);
+            continue;
+        }
+        vg_frontend fe;
+        int rc = vg_frontend_for_input(m, &fe);
+        CHECKF(rc == cases[i].rc, "%s: rc %d", cases[i].arch, rc);
+        if (rc == VG_OK) CHECKF(fe.kind == (vg_frontend_kind)cases[i].kind, "%s: kind %d", cases[i].arch, fe.kind);
+        if (rc == VG_OK && cases[i].size) CHECKF(fe.image_size == cases[i].size, "%s: size %d", cases[i].arch, fe.image_size);
+        vg_model_destroy(m);
+    }
+}
+
 TEST(logmel_features_of_short_clips_keep_their_length)
 {
     vg_frontend fe;
