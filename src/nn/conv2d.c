@@ -17,7 +17,9 @@ int conv_shape_init(conv_shape *s)
 
 size_t conv_col_size(const conv_shape *s)
 {
-    return (size_t)s->c * s->kh * s->kw * (size_t)s->oh * s->ow;
+    const size_t lowered = (size_t)s->c * s->kh * s->kw * (size_t)s->oh * s->ow;
+    const size_t direct = conv_direct_train_scratch(s);   /* training's padded copies */
+    return lowered > direct ? lowered : direct;
 }
 
 /* Inference lowers a few output rows at a time: the column buffer stays a
@@ -182,6 +184,9 @@ void backward_conv2d(float *dx, float *dw, float *db, const float *dy, const flo
 {
     const int K = s->c * s->kh * s->kw, P = s->oh * s->ow;
     const int R = is_pointwise(s) ? s->oh : bwd_rows(s);
+    /* the input gradient without lowering, after each sample's weight
+     * gradient (both use COL) */
+    const int direct_dx = dx && !is_pointwise(s) && conv_direct_dx_suits(s);
     for (int n = 0; n < s->n; n++) {
         const float *xn = x + (size_t)n * s->c * s->h * s->w;
         const float *dyn = dy + (size_t)n * s->oc * P;
@@ -200,6 +205,18 @@ void backward_conv2d(float *dx, float *dw, float *db, const float *dy, const flo
             if (dxn)
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, s->oc, 1.0f, w, K, dyn, P,
                             0.0f, dxn, P);
+            continue;
+        }
+        if (direct_dx) {
+            for (int oy0 = 0; oy0 < s->oh; oy0 += R) {
+                const int oy1 = oy0 + R < s->oh ? oy0 + R : s->oh, Pb = (oy1 - oy0) * s->ow;
+                im2col_rows(col, xn, s, oy0, oy1);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->oc, K, Pb, 1.0f, dyn + (size_t)oy0 * s->ow,
+                            P, col, Pb, 1.0f, dw, K);
+            }
+            conv_shape one = *s;
+            one.n = 1;
+            backward_conv2d_direct_dx(dxn, dyn, w, &one, col);
             continue;
         }
         if (dxn) memset(dxn, 0, sizeof(float) * (size_t)s->c * s->h * s->w);

@@ -24,7 +24,7 @@ typedef struct conv_shape {
     int oh, ow;            /* output, filled by conv_shape_init */
 } conv_shape;
 int conv_shape_init(conv_shape *s);   /* 0, or -1 if the output would be empty */
-size_t conv_col_size(const conv_shape *s);           /* backward's workspace */
+size_t conv_col_size(const conv_shape *s);           /* backward's (and training's) workspace */
 size_t conv_col_size_forward(const conv_shape *s);   /* forward's (smaller) */
 void forward_conv2d(float *y, const float *x, const float *w, const float *b,
                     const conv_shape *s, float *col);
@@ -47,6 +47,18 @@ void forward_conv2d_block_to(float *yb, size_t ldy, const float *x, const float 
  * conv_direct_suits); forward_conv2d uses it by itself where it suits. */
 int conv_direct_suits(const conv_shape *s);
 void forward_conv2d_direct(float *y, const float *x, const float *w, const float *b, const conv_shape *s);
+/* Training's direct path for padded stride-1 layers with few output
+ * channels (conv2d_direct.c): forward, and the input gradient (which
+ * backward_conv2d takes by itself where it suits), each on a copy of the
+ * sample with its zero border, in SCRATCH of conv_direct_train_scratch(s)
+ * floats (0 when neither suits; conv_col_size(s) covers it). */
+int conv_direct_train_suits(const conv_shape *s);
+int conv_direct_dx_suits(const conv_shape *s);
+size_t conv_direct_train_scratch(const conv_shape *s);
+void forward_conv2d_direct_train(float *y, const float *x, const float *w, const float *b, const conv_shape *s,
+                                 float *scratch);
+/* dx[N,C,H,W] = the input gradient of dy[N,OC,OH,OW] (conv_direct_dx_suits) */
+void backward_conv2d_direct_dx(float *dx, const float *dy, const float *w, const conv_shape *s, float *scratch);
 /* dw[OC,C,KH,KW] += ..., db[OC] += ..., dx[N,C,H,W] = ... */
 void backward_conv2d(float *dx, float *dw, float *db, const float *dy, const float *x,
                      const float *w, const conv_shape *s, float *col);

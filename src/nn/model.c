@@ -668,12 +668,15 @@ static void conv_forward(vg_model *m, const nn_layer *L, const float *in, float 
         for (int i = 0; epi && i < n; i++) epilogue_bn_relu(y + i * ys, epi, &s, 0, s.oh);
         return;
     }
-    if (!pooled && (n >= T || conv_direct_suits(&s))) {
+    const int direct_train = m->plan_training && conv_direct_train_suits(&s);
+    if (!pooled && (n >= T || conv_direct_suits(&s) || direct_train)) {
         /* dynamic: samples are independent, and the cores of a shared VM
          * are not equally fast (one ran 15% slower here for minutes) */
 #pragma omp parallel for schedule(dynamic) num_threads(T)
         for (int i = 0; i < n; i++) {
-            forward_conv2d(y + i * ys, in + i * xs, W, B, &s, m->col + (size_t)omp_get_thread_num() * m->n_col);
+            float *col = m->col + (size_t)omp_get_thread_num() * m->n_col;
+            if (direct_train) forward_conv2d_direct_train(y + i * ys, in + i * xs, W, B, &s, col);
+            else forward_conv2d(y + i * ys, in + i * xs, W, B, &s, col);
             if (epi) epilogue_bn_relu(y + i * ys, epi, &s, 0, s.oh);
         }
         return;

@@ -100,6 +100,50 @@ static void conv_b(gc_case *c, const float *x, const float *dy, float *dx, float
     free(col);
 }
 
+/* training's direct forward (conv2d_direct.c); backward_conv2d takes the
+ * direct input gradient by itself for these shapes */
+static void conv_direct_f(gc_case *c, const float *x, float *y)
+{
+    conv_shape *s = c->ctx;
+    float *col = malloc(sizeof(float) * conv_col_size(s));
+    forward_conv2d_direct_train(y, x, c->params[0], c->params[1], s, col);
+    free(col);
+}
+
+TEST(gradcheck_conv2d_direct_training_path)
+{
+    conv_shape shapes[] = {
+        {.n = 2, .c = 3, .h = 6, .w = 7, .oc = 4, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
+        /* a wide kernel, uneven padding, more channels than one block of 8 */
+        {.n = 1, .c = 2, .h = 5, .w = 9, .oc = 11, .kh = 3, .kw = 2, .sh = 1, .sw = 1, .ph = 1, .pw = 0},
+        {.n = 2, .c = 9, .h = 4, .w = 6, .oc = 3, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 2, .pw = 1},
+    };
+    for (int k = 0; k < 3; k++) {
+        conv_shape s = shapes[k];
+        REQUIRE(conv_shape_init(&s) == 0);
+        CHECKF(conv_direct_train_suits(&s) && conv_direct_dx_suits(&s), "shape %d takes the direct path", k);
+        gc_case c = {.name = "conv2d direct", .nx = (size_t)s.n * s.c * s.h * s.w,
+                     .ny = (size_t)s.n * s.oc * s.oh * s.ow, .ctx = &s, .fwd = conv_direct_f, .bwd = conv_b};
+        c.np[0] = (size_t)s.oc * s.c * s.kh * s.kw;
+        c.np[1] = (size_t)s.oc;
+        c.params[0] = malloc(sizeof(float) * c.np[0]);
+        c.params[1] = k == 1 ? NULL : malloc(sizeof(float) * c.np[1]);   /* case 1: no bias */
+        fill(c.params[0], c.np[0], 0.5f);
+        if (c.params[1]) fill(c.params[1], c.np[1], 0.5f);
+        float *x = malloc(sizeof(float) * c.nx), *y1 = malloc(sizeof(float) * c.ny),
+              *y2 = malloc(sizeof(float) * c.ny);
+        fill(x, c.nx, 1.0f);
+        gradcheck(&c, x);
+        /* the same outputs as the lowered forward pass */
+        conv_f(&c, x, y1);
+        conv_direct_f(&c, x, y2);
+        float worst = 0;
+        for (size_t i = 0; i < c.ny; i++) worst = fmaxf(worst, fabsf(y1[i] - y2[i]) / (1e-5f + fabsf(y1[i])));
+        CHECKF(worst < 1e-4f, "shape %d: direct and lowered forward differ by %g relative", k, worst);
+        free(x); free(y1); free(y2); free(c.params[0]); free(c.params[1]);
+    }
+}
+
 TEST(gradcheck_conv2d)
 {
     conv_shape shapes[] = {

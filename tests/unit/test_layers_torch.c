@@ -28,6 +28,12 @@ static void conv_case(const char *file, int kh, int kw, int sh, int sw, int ph, 
     float *col = zeros(conv_col_size(&s));
     forward_conv2d(y, x, w, b, &s, col);
     allclose(file, y, yref, ny, RTOL, ATOL);
+    if (conv_direct_train_suits(&s)) {
+        /* training's direct forward (conv2d_direct.c) takes these layers */
+        memset(y, 0, sizeof(float) * ny);
+        forward_conv2d_direct_train(y, x, w, b, &s, col);
+        allclose("conv direct (training) y", y, yref, ny, RTOL, ATOL);
+    }
     backward_conv2d(dx, dw, bias ? db : NULL, dy, x, w, &s, col);
     allclose("conv dx", dx, st_get(f, "dx", NULL), nx, RTOL, ATOL);
     allclose("conv dw", dw, st_get(f, "weight.grad", NULL), nw, RTOL, ATOL);
@@ -38,11 +44,18 @@ static void conv_case(const char *file, int kh, int kw, int sh, int sw, int ph, 
 
 TEST(torch_conv2d_all_variants)
 {
+    /* k3s1p1: training's direct forward and direct input gradient; the
+     * strided ones are lowered (checked below, so that this stays true) */
     conv_case("layer_conv_k3s1p1.safetensors", 3, 3, 1, 1, 1, 1, 1);
     conv_case("layer_conv_k3x2s2x1p0x1_nobias.safetensors", 3, 2, 2, 1, 0, 1, 0);
     conv_case("layer_conv_k1.safetensors", 1, 1, 1, 1, 0, 0, 1);
     conv_case("layer_conv_k5s2p2.safetensors", 5, 5, 2, 2, 2, 2, 1);
     conv_case("layer_conv_k5_direct.safetensors", 5, 5, 1, 1, 0, 0, 1);   /* direct path */
+    conv_shape direct = {.n = 2, .c = 3, .h = 7, .w = 9, .oc = 4, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1};
+    conv_shape lowered = {.n = 3, .c = 2, .h = 11, .w = 10, .oc = 5, .kh = 5, .kw = 5, .sh = 2, .sw = 2, .ph = 2, .pw = 2};
+    REQUIRE(conv_shape_init(&direct) == 0 && conv_shape_init(&lowered) == 0);
+    CHECK(conv_direct_train_suits(&direct) && conv_direct_dx_suits(&direct));
+    CHECK(!conv_direct_train_suits(&lowered) && !conv_direct_dx_suits(&lowered));
 }
 
 static void pool_case_p(const char *file, int is_max, int kh, int kw, int sh, int sw, int pad)
