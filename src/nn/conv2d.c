@@ -187,6 +187,7 @@ void backward_conv2d(float *dx, float *dw, float *db, const float *dy, const flo
     /* the input gradient without lowering, after each sample's weight
      * gradient (both use COL) */
     const int direct_dx = dx && !is_pointwise(s) && conv_direct_dx_suits(s);
+    const int direct_dw = !is_pointwise(s) && conv_direct_train_suits(s);
     for (int n = 0; n < s->n; n++) {
         const float *xn = x + (size_t)n * s->c * s->h * s->w;
         const float *dyn = dy + (size_t)n * s->oc * P;
@@ -207,16 +208,27 @@ void backward_conv2d(float *dx, float *dw, float *db, const float *dy, const flo
                             0.0f, dxn, P);
             continue;
         }
-        if (direct_dx) {
-            for (int oy0 = 0; oy0 < s->oh; oy0 += R) {
+        conv_shape one = *s;
+        one.n = 1;
+        if (direct_dw) backward_conv2d_direct_dw(dw, dyn, xn, &one, col);
+        if (direct_dx || direct_dw) {
+            for (int oy0 = 0; !direct_dw && oy0 < s->oh; oy0 += R) {
                 const int oy1 = oy0 + R < s->oh ? oy0 + R : s->oh, Pb = (oy1 - oy0) * s->ow;
                 im2col_rows(col, xn, s, oy0, oy1);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->oc, K, Pb, 1.0f, dyn + (size_t)oy0 * s->ow,
                             P, col, Pb, 1.0f, dw, K);
             }
-            conv_shape one = *s;
-            one.n = 1;
-            backward_conv2d_direct_dx(dxn, dyn, w, &one, col);
+            if (direct_dx) backward_conv2d_direct_dx(dxn, dyn, w, &one, col);
+            else if (dxn) {
+                /* the lowered input gradient alone */
+                memset(dxn, 0, sizeof(float) * (size_t)s->c * s->h * s->w);
+                for (int oy0 = 0; oy0 < s->oh; oy0 += R) {
+                    const int oy1 = oy0 + R < s->oh ? oy0 + R : s->oh, Pb = (oy1 - oy0) * s->ow;
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, Pb, s->oc, 1.0f, w, K,
+                                dyn + (size_t)oy0 * s->ow, P, 0.0f, col, Pb);
+                    col2im_rows(dxn, col, s, oy0, oy1);
+                }
+            }
             continue;
         }
         if (dxn) memset(dxn, 0, sizeof(float) * (size_t)s->c * s->h * s->w);

@@ -145,9 +145,12 @@ static size_t padded_scratch(const conv_shape *s)
     return in + (size_t)((s->oc + OB - 1) / OB) * K * OB;
 }
 
+size_t conv_direct_dw_scratch(const conv_shape *s);
+
 size_t conv_direct_train_scratch(const conv_shape *s)
 {
     size_t a = train_shape_suits(s) ? padded_scratch(s) : 0;
+    if (conv_direct_dw_scratch(s) > a) a = conv_direct_dw_scratch(s);
     if (conv_direct_dx_suits(s)) {
         conv_shape t = transposed(s);
         size_t b = padded_scratch(&t);
@@ -213,4 +216,98 @@ void backward_conv2d_direct_dx(float *dx, const float *dy, const float *w, const
                 }
     const size_t xs = (size_t)s->c * s->h * s->w, ys = (size_t)s->oc * s->oh * s->ow;
     for (int n = 0; n < s->n; n++) direct_padded_one(dx + n * xs, dy + n * ys, wp, NULL, &t, dyp);
+}
+
+/* ---- The weight gradient of the same layers: dw[o][k] is the dot product
+ * of output-gradient plane o with the input run of tap k, over all
+ * positions. Both are contiguous over the padded input's width, as in
+ * direct_one, once the output gradient is copied to that width with zeros
+ * in the extra columns. Blocks of DO output channels x DK taps keep
+ * DO*DK vector accumulators (24 of AVX-512's 32 registers), and each
+ * accumulator's lanes add up in a fixed order: the same bits from any
+ * thread. */
+enum { DO = 4, DK = 6, VL = 16 };
+
+/* dw[OC,K] += DYF[OC][LD] (positions of a padded row width, zero where
+ * ox >= OW) x XP (the padded sample), the first QN positions (a multiple of
+ * VL; both are readable and zero that far) */
+VG_CLONES
+static void direct_dw_one(float *dw, const float *dyf, size_t ld, const float *xp, const conv_shape *p, int qn)
+{
+    const int K = p->c * p->kh * p->kw, HW = p->h * p->w;
+    for (int o0 = 0; o0 < p->oc; o0 += DO)
+        for (int k0 = 0; k0 < K; k0 += DK) {
+            const float *dr[DO], *xr[DK];
+            for (int i = 0; i < DO; i++) dr[i] = dyf + (size_t)(o0 + i < p->oc ? o0 + i : o0) * ld;
+            for (int j = 0; j < DK; j++) {
+                const int k = k0 + j < K ? k0 + j : k0, c = k / (p->kh * p->kw), r = k % (p->kh * p->kw);
+                xr[j] = xp + (size_t)c * HW + (r / p->kw) * p->w + r % p->kw;
+            }
+            v16 acc[DO][DK];
+            for (int i = 0; i < DO; i++)
+                for (int j = 0; j < DK; j++) acc[i][j] = (v16){0};
+            for (int q = 0; q < qn; q += VL) {
+                v16 d[DO];
+                for (int i = 0; i < DO; i++) memcpy(&d[i], dr[i] + q, sizeof d[i]);
+                for (int j = 0; j < DK; j++) {
+                    v16 xv;
+                    memcpy(&xv, xr[j] + q, sizeof xv);
+                    for (int i = 0; i < DO; i++) acc[i][j] += d[i] * xv;
+                }
+            }
+            for (int i = 0; i < DO && o0 + i < p->oc; i++)
+                for (int j = 0; j < DK && k0 + j < K; j++) {
+                    float l[VL];
+                    memcpy(l, &acc[i][j], sizeof l);
+                    float t = 0;
+                    for (int v = 0; v < VL; v++) t += l[v];
+                    dw[(size_t)(o0 + i) * K + k0 + j] += t;
+                }
+        }
+}
+
+/* the padded shape, its flat positions rounded up to whole vectors, and the
+ * scratch of direct_dw: the padded sample, then the widened gradient */
+static conv_shape padded_shape(const conv_shape *s)
+{
+    conv_shape p = *s;
+    p.n = 1;
+    p.h += 2 * s->ph;
+    p.w += 2 * s->pw;
+    p.ph = p.pw = 0;
+    conv_shape_init(&p);
+    return p;
+}
+
+static int dw_positions(const conv_shape *p)
+{
+    const int pn = (p->oh - 1) * p->w + p->ow;
+    return (pn + VL - 1) / VL * VL;
+}
+
+size_t conv_direct_dw_scratch(const conv_shape *s)
+{
+    if (!train_shape_suits(s)) return 0;
+    const conv_shape p = padded_shape(s);
+    return (size_t)p.c * p.h * p.w + PB + (size_t)p.oc * ((size_t)p.oh * p.w + VL);
+}
+
+void backward_conv2d_direct_dw(float *dw, const float *dy, const float *x, const conv_shape *s, float *scratch)
+{
+    const conv_shape p = padded_shape(s);
+    float *xp = scratch, *dyf = scratch + (size_t)p.c * p.h * p.w + PB;
+    /* each plane VL zeros longer: the last vector of positions reads them */
+    const size_t ld = (size_t)p.oh * p.w + VL;
+    const size_t xs = (size_t)s->c * s->h * s->w, ys = (size_t)s->oc * s->oh * s->ow;
+    for (int n = 0; n < s->n; n++) {
+        pad_copy(xp, x + n * xs, s);
+        /* the gradient over the padded width: zeros in the extra columns
+         * and past the last position */
+        memset(dyf, 0, sizeof(float) * (size_t)p.oc * ld);
+        for (int o = 0; o < s->oc; o++)
+            for (int y = 0; y < s->oh; y++)
+                memcpy(dyf + o * ld + (size_t)y * p.w, dy + n * ys + ((size_t)o * s->oh + y) * s->ow,
+                       sizeof(float) * (size_t)s->ow);
+        direct_dw_one(dw, dyf, ld, xp, &p, dw_positions(&p));
+    }
 }

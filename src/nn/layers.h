@@ -59,6 +59,8 @@ void forward_conv2d_direct_train(float *y, const float *x, const float *w, const
                                  float *scratch);
 /* dx[N,C,H,W] = the input gradient of dy[N,OC,OH,OW] (conv_direct_dx_suits) */
 void backward_conv2d_direct_dx(float *dx, const float *dy, const float *w, const conv_shape *s, float *scratch);
+/* dw[OC,C,KH,KW] += the weight gradient (conv_direct_train_suits) */
+void backward_conv2d_direct_dw(float *dw, const float *dy, const float *x, const conv_shape *s, float *scratch);
 /* dw[OC,C,KH,KW] += ..., db[OC] += ..., dx[N,C,H,W] = ... */
 void backward_conv2d(float *dx, float *dw, float *db, const float *dy, const float *x,
                      const float *w, const conv_shape *s, float *col);

@@ -101,7 +101,7 @@ static void conv_b(gc_case *c, const float *x, const float *dy, float *dx, float
 }
 
 /* training's direct forward (conv2d_direct.c); backward_conv2d takes the
- * direct input gradient by itself for these shapes */
+ * direct weight and input gradients by itself for these shapes */
 static void conv_direct_f(gc_case *c, const float *x, float *y)
 {
     conv_shape *s = c->ctx;
@@ -117,11 +117,14 @@ TEST(gradcheck_conv2d_direct_training_path)
         /* a wide kernel, uneven padding, more channels than one block of 8 */
         {.n = 1, .c = 2, .h = 5, .w = 9, .oc = 11, .kh = 3, .kw = 2, .sh = 1, .sw = 1, .ph = 1, .pw = 0},
         {.n = 2, .c = 9, .h = 4, .w = 6, .oc = 3, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 2, .pw = 1},
+        /* more input channels than the direct input gradient takes: direct
+         * forward and weight gradient, lowered input gradient */
+        {.n = 1, .c = 70, .h = 3, .w = 4, .oc = 3, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
     };
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         conv_shape s = shapes[k];
         REQUIRE(conv_shape_init(&s) == 0);
-        CHECKF(conv_direct_train_suits(&s) && conv_direct_dx_suits(&s), "shape %d takes the direct path", k);
+        CHECKF(conv_direct_train_suits(&s) && conv_direct_dx_suits(&s) == (k < 3), "shape %d: the expected paths", k);
         gc_case c = {.name = "conv2d direct", .nx = (size_t)s.n * s.c * s.h * s.w,
                      .ny = (size_t)s.n * s.oc * s.oh * s.ow, .ctx = &s, .fwd = conv_direct_f, .bwd = conv_b};
         c.np[0] = (size_t)s.oc * s.c * s.kh * s.kw;
