@@ -12,43 +12,67 @@
  * order is fixed, so results stay the same from run to run. */
 enum { LANES = 8 };
 
+/* The lane loops below are built for AVX-512 and AVX2 as well, chosen at
+ * load time (the library itself is built for any x86-64), with no
+ * contraction, so every build gives the same bits; their accumulators are
+ * copied to locals, which stay in registers (pointer arguments may alias,
+ * which kept every addition a load and a store to memory). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define LANE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define LANE_CLONES
+#endif
+
 static double lanes_total(const double *a)
 {
     return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
 
-static void add_sum(double *a, const float *p, int n)
+LANE_CLONES static void add_sum(double *a, const float *p, int n)
 {
+    double s1[LANES];
+    for (int k = 0; k < LANES; k++) s1[k] = a[k];
     int j = 0;
     for (; j + LANES <= n; j += LANES)
-        for (int k = 0; k < LANES; k++) a[k] += p[j + k];
-    for (; j < n; j++) a[j % LANES] += p[j];
+        for (int k = 0; k < LANES; k++) s1[k] += p[j + k];
+    for (; j < n; j++) s1[j % LANES] += p[j];
+    for (int k = 0; k < LANES; k++) a[k] = s1[k];
 }
 
-static void add_sq_dev(double *a, const float *p, int n, double mean)
+/* A[k] += x, Q[k] += x*x over the 8 lanes (see add_sum) */
+LANE_CLONES static void add_sum_sq(double *a, double *q, const float *p, int n)
 {
+    double s1[LANES], s2[LANES];
+    for (int k = 0; k < LANES; k++) { s1[k] = a[k]; s2[k] = q[k]; }
     int j = 0;
     for (; j + LANES <= n; j += LANES)
         for (int k = 0; k < LANES; k++) {
-            double d = p[j + k] - mean;
-            a[k] += d * d;
+            const double v = p[j + k];
+            s1[k] += v;
+            s2[k] += v * v;
         }
     for (; j < n; j++) {
-        double d = p[j] - mean;
-        a[j % LANES] += d * d;
+        const double v = p[j];
+        s1[j % LANES] += v;
+        s2[j % LANES] += v * v;
     }
+    for (int k = 0; k < LANES; k++) { a[k] = s1[k]; q[k] = s2[k]; }
 }
 
+/* One pass over the channel's planes: the sum and the sum of squares. The
+ * variance is then the mean square less the squared mean, which in double
+ * loses nothing a float result shows, and the activation (the largest
+ * tensors of a training step) is read once here instead of twice. */
 void batchnorm_channel_stats(float *stats, float *running_mean, float *running_var,
                              const float *x, int n, int c, int hw, int ch, float eps, float momentum)
 {
     const double m = (double)n * hw;
-    double acc[LANES] = {0};
-    for (int i = 0; i < n; i++) add_sum(acc, x + ((size_t)i * c + ch) * hw, hw);
-    const double mean = lanes_total(acc) / m;
-    double accq[LANES] = {0};
-    for (int i = 0; i < n; i++) add_sq_dev(accq, x + ((size_t)i * c + ch) * hw, hw, mean);
-    const double sq = lanes_total(accq), var = sq / m;
+    double acc[LANES] = {0}, accq[LANES] = {0};
+    for (int i = 0; i < n; i++) add_sum_sq(acc, accq, x + ((size_t)i * c + ch) * hw, hw);
+    const double s = lanes_total(acc), mean = s / m;
+    double sq = lanes_total(accq) - s * mean;   /* the sum of squared deviations */
+    if (sq < 0) sq = 0;
+    const double var = sq / m;
     stats[ch] = (float)mean;
     stats[c + ch] = (float)(1.0 / sqrt(var + eps));
     if (running_mean && running_var) {
@@ -99,12 +123,15 @@ void forward_batchnorm_eval(float *y, const float *x, const float *gamma, const 
 }
 
 /* sum over j of p[j] * xhat[j], xhat = (x - mu) * is as the forward pass made it */
-static void add_dot_xhat(double *a, const float *p, const float *x, float mu, float is, int n)
+LANE_CLONES static void add_dot_xhat(double *a, const float *p, const float *x, float mu, float is, int n)
 {
+    double s1[LANES];
+    for (int k = 0; k < LANES; k++) s1[k] = a[k];
     int j = 0;
     for (; j + LANES <= n; j += LANES)
-        for (int k = 0; k < LANES; k++) a[k] += (double)p[j + k] * ((x[j + k] - mu) * is);
-    for (; j < n; j++) a[j % LANES] += (double)p[j] * ((x[j] - mu) * is);
+        for (int k = 0; k < LANES; k++) s1[k] += (double)p[j + k] * ((x[j + k] - mu) * is);
+    for (; j < n; j++) s1[j % LANES] += (double)p[j] * ((x[j] - mu) * is);
+    for (int k = 0; k < LANES; k++) a[k] = s1[k];
 }
 
 void backward_batchnorm(float *dx, float *dgamma, float *dbeta, const float *dy,
@@ -206,13 +233,9 @@ static inline float relu_passed(float d, float y)
 
 /* The sums over one plane's pooled grid: A1 += the gradient passed through
  * the ReLU, A2 += that times xhat at the window's argmax, lane o % LANES as
- * everywhere here. Written as whole lane groups so that the accumulators
- * stay in registers and the compiler can vectorise the gathers; built for
- * AVX-512 and AVX2 as well (no contraction: every build gives these bits). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-static void add_pooled_sums(double *restrict a1, double *restrict a2, const float *dyp, const float *yp,
+ * everywhere here, in whole lane groups so that the compiler can vectorise
+ * the gathers. */
+LANE_CLONES static void add_pooled_sums(double *a1, double *a2, const float *dyp, const float *yp,
                             const int32_t *ap, const float *xp, float mu, float is, int n)
 {
     double s1[LANES], s2[LANES];
