@@ -145,12 +145,12 @@ static size_t padded_scratch(const conv_shape *s)
     return in + (size_t)((s->oc + OB - 1) / OB) * K * OB;
 }
 
-size_t conv_direct_dw_scratch(const conv_shape *s);
+static size_t dw_scratch(const conv_shape *s);
 
 size_t conv_direct_train_scratch(const conv_shape *s)
 {
     size_t a = train_shape_suits(s) ? padded_scratch(s) : 0;
-    if (conv_direct_dw_scratch(s) > a) a = conv_direct_dw_scratch(s);
+    if (dw_scratch(s) > a) a = dw_scratch(s);
     if (conv_direct_dx_suits(s)) {
         conv_shape t = transposed(s);
         size_t b = padded_scratch(&t);
@@ -170,9 +170,8 @@ static void pad_copy(float *xp, const float *x, const conv_shape *s)
                    sizeof(float) * (size_t)s->w);
 }
 
-/* S's convolution of one padded sample, weights already packed in WP */
-static void direct_padded_one(float *y, const float *x, const float *wp, const float *b, const conv_shape *s,
-                              float *xp)
+/* S as an unpadded convolution of one sample's bordered copy */
+static conv_shape padded_shape(const conv_shape *s)
 {
     conv_shape p = *s;
     p.n = 1;
@@ -180,6 +179,14 @@ static void direct_padded_one(float *y, const float *x, const float *wp, const f
     p.w += 2 * s->pw;
     p.ph = p.pw = 0;
     conv_shape_init(&p);
+    return p;
+}
+
+/* S's convolution of one padded sample, weights already packed in WP */
+static void direct_padded_one(float *y, const float *x, const float *wp, const float *b, const conv_shape *s,
+                              float *xp)
+{
+    const conv_shape p = padded_shape(s);
     pad_copy(xp, x, s);
     direct_one(y, xp, wp, b, &p);
 }
@@ -266,26 +273,15 @@ static void direct_dw_one(float *dw, const float *dyf, size_t ld, const float *x
         }
 }
 
-/* the padded shape, its flat positions rounded up to whole vectors, and the
+/* the flat positions of a padded shape rounded up to whole vectors, and the
  * scratch of direct_dw: the padded sample, then the widened gradient */
-static conv_shape padded_shape(const conv_shape *s)
-{
-    conv_shape p = *s;
-    p.n = 1;
-    p.h += 2 * s->ph;
-    p.w += 2 * s->pw;
-    p.ph = p.pw = 0;
-    conv_shape_init(&p);
-    return p;
-}
-
 static int dw_positions(const conv_shape *p)
 {
     const int pn = (p->oh - 1) * p->w + p->ow;
     return (pn + VL - 1) / VL * VL;
 }
 
-size_t conv_direct_dw_scratch(const conv_shape *s)
+static size_t dw_scratch(const conv_shape *s)
 {
     if (!train_shape_suits(s)) return 0;
     const conv_shape p = padded_shape(s);

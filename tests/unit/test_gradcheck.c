@@ -110,6 +110,33 @@ static void conv_direct_f(gc_case *c, const float *x, float *y)
     free(col);
 }
 
+/* One convolution shape through FWD and backward_conv2d; with the direct
+ * forward, also the lowered forward's outputs within 1e-4 relative + 1e-5
+ * absolute (the tolerance against PyTorch). */
+static void conv_gradcheck(conv_shape *s, int bias, void (*fwd)(gc_case *, const float *, float *), int k)
+{
+    gc_case c = {.name = fwd == conv_f ? "conv2d" : "conv2d direct", .nx = (size_t)s->n * s->c * s->h * s->w,
+                 .ny = (size_t)s->n * s->oc * s->oh * s->ow, .ctx = s, .fwd = fwd, .bwd = conv_b};
+    c.np[0] = (size_t)s->oc * s->c * s->kh * s->kw;
+    c.np[1] = (size_t)s->oc;
+    c.params[0] = malloc(sizeof(float) * c.np[0]);
+    c.params[1] = bias ? malloc(sizeof(float) * c.np[1]) : NULL;
+    fill(c.params[0], c.np[0], 0.5f);
+    if (c.params[1]) fill(c.params[1], c.np[1], 0.5f);
+    float *x = malloc(sizeof(float) * c.nx), *y1 = malloc(sizeof(float) * c.ny),
+          *y2 = malloc(sizeof(float) * c.ny);
+    fill(x, c.nx, 1.0f);
+    gradcheck(&c, x);
+    if (fwd != conv_f) {
+        conv_f(&c, x, y1);
+        fwd(&c, x, y2);
+        float worst = 0;
+        for (size_t i = 0; i < c.ny; i++) worst = fmaxf(worst, fabsf(y1[i] - y2[i]) / (1e-5f + 1e-4f * fabsf(y1[i])));
+        CHECKF(worst <= 1.0f, "shape %d: direct and lowered forward differ by %g of the tolerance", k, worst);
+    }
+    free(x); free(y1); free(y2); free(c.params[0]); free(c.params[1]);
+}
+
 TEST(gradcheck_conv2d_direct_training_path)
 {
     conv_shape shapes[] = {
@@ -125,26 +152,7 @@ TEST(gradcheck_conv2d_direct_training_path)
         conv_shape s = shapes[k];
         REQUIRE(conv_shape_init(&s) == 0);
         CHECKF(conv_direct_train_suits(&s) && conv_direct_dx_suits(&s) == (k < 3), "shape %d: the expected paths", k);
-        gc_case c = {.name = "conv2d direct", .nx = (size_t)s.n * s.c * s.h * s.w,
-                     .ny = (size_t)s.n * s.oc * s.oh * s.ow, .ctx = &s, .fwd = conv_direct_f, .bwd = conv_b};
-        c.np[0] = (size_t)s.oc * s.c * s.kh * s.kw;
-        c.np[1] = (size_t)s.oc;
-        c.params[0] = malloc(sizeof(float) * c.np[0]);
-        c.params[1] = k == 1 ? NULL : malloc(sizeof(float) * c.np[1]);   /* case 1: no bias */
-        fill(c.params[0], c.np[0], 0.5f);
-        if (c.params[1]) fill(c.params[1], c.np[1], 0.5f);
-        float *x = malloc(sizeof(float) * c.nx), *y1 = malloc(sizeof(float) * c.ny),
-              *y2 = malloc(sizeof(float) * c.ny);
-        fill(x, c.nx, 1.0f);
-        gradcheck(&c, x);
-        /* the same outputs as the lowered forward pass */
-        conv_f(&c, x, y1);
-        conv_direct_f(&c, x, y2);
-        /* within 1e-4 relative + 1e-5 absolute, the tolerance against PyTorch */
-        float worst = 0;
-        for (size_t i = 0; i < c.ny; i++) worst = fmaxf(worst, fabsf(y1[i] - y2[i]) / (1e-5f + 1e-4f * fabsf(y1[i])));
-        CHECKF(worst <= 1.0f, "shape %d: direct and lowered forward differ by %g of the tolerance", k, worst);
-        free(x); free(y1); free(y2); free(c.params[0]); free(c.params[1]);
+        conv_gradcheck(&s, k != 1, conv_direct_f, k);   /* case 1: no bias */
     }
 }
 
@@ -158,18 +166,7 @@ TEST(gradcheck_conv2d)
     for (int k = 0; k < 3; k++) {
         conv_shape s = shapes[k];
         REQUIRE(conv_shape_init(&s) == 0);
-        gc_case c = {.name = "conv2d", .nx = (size_t)s.n * s.c * s.h * s.w,
-                     .ny = (size_t)s.n * s.oc * s.oh * s.ow, .ctx = &s, .fwd = conv_f, .bwd = conv_b};
-        c.np[0] = (size_t)s.oc * s.c * s.kh * s.kw;
-        c.np[1] = (size_t)s.oc;
-        c.params[0] = malloc(sizeof(float) * c.np[0]);
-        c.params[1] = k == 1 ? NULL : malloc(sizeof(float) * c.np[1]);   /* case 1: no bias */
-        fill(c.params[0], c.np[0], 0.5f);
-        if (c.params[1]) fill(c.params[1], c.np[1], 0.5f);
-        float *x = malloc(sizeof(float) * c.nx);
-        fill(x, c.nx, 1.0f);
-        gradcheck(&c, x);
-        free(x); free(c.params[0]); free(c.params[1]);
+        conv_gradcheck(&s, k != 1, conv_f, k);   /* case 1: no bias */
     }
 }
 
