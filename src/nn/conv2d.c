@@ -184,8 +184,7 @@ void backward_conv2d(float *dx, float *dw, float *db, const float *dy, const flo
 {
     const int K = s->c * s->kh * s->kw, P = s->oh * s->ow;
     const int R = is_pointwise(s) ? s->oh : bwd_rows(s);
-    /* the input gradient without lowering, after each sample's weight
-     * gradient (both use COL) */
+    /* training's direct kernels where they suit (conv2d_direct.c) */
     const int direct_dx = dx && !is_pointwise(s) && conv_direct_dx_suits(s);
     const int direct_dw = !is_pointwise(s) && conv_direct_train_suits(s);
     for (int n = 0; n < s->n; n++) {
@@ -208,42 +207,29 @@ void backward_conv2d(float *dx, float *dw, float *db, const float *dy, const flo
                             0.0f, dxn, P);
             continue;
         }
-        conv_shape one = *s;
-        one.n = 1;
-        if (direct_dw) backward_conv2d_direct_dw(dw, dyn, xn, &one, col);
-        if (direct_dx || direct_dw) {
-            for (int oy0 = 0; !direct_dw && oy0 < s->oh; oy0 += R) {
-                const int oy1 = oy0 + R < s->oh ? oy0 + R : s->oh, Pb = (oy1 - oy0) * s->ow;
-                im2col_rows(col, xn, s, oy0, oy1);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->oc, K, Pb, 1.0f, dyn + (size_t)oy0 * s->ow,
-                            P, col, Pb, 1.0f, dw, K);
-            }
-            if (direct_dx) backward_conv2d_direct_dx(dxn, dyn, w, &one, col);
-            else if (dxn) {
-                /* the lowered input gradient alone */
-                memset(dxn, 0, sizeof(float) * (size_t)s->c * s->h * s->w);
-                for (int oy0 = 0; oy0 < s->oh; oy0 += R) {
-                    const int oy1 = oy0 + R < s->oh ? oy0 + R : s->oh, Pb = (oy1 - oy0) * s->ow;
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, Pb, s->oc, 1.0f, w, K,
-                                dyn + (size_t)oy0 * s->ow, P, 0.0f, col, Pb);
-                    col2im_rows(dxn, col, s, oy0, oy1);
-                }
-            }
-            continue;
-        }
-        if (dxn) memset(dxn, 0, sizeof(float) * (size_t)s->c * s->h * s->w);
-        for (int oy0 = 0; oy0 < s->oh; oy0 += R) {
+        /* by blocks, what is lowered: the weight gradient (unless direct)
+         * and the input gradient (unless direct or not wanted) */
+        const int lowered_dx = dxn && !direct_dx;
+        if (lowered_dx) memset(dxn, 0, sizeof(float) * (size_t)s->c * s->h * s->w);
+        for (int oy0 = 0; (!direct_dw || lowered_dx) && oy0 < s->oh; oy0 += R) {
             const int oy1 = oy0 + R < s->oh ? oy0 + R : s->oh, Pb = (oy1 - oy0) * s->ow;
             const float *dyb = dyn + (size_t)oy0 * s->ow;
-            im2col_rows(col, xn, s, oy0, oy1);
-            /* dw[OC,K] += dy[OC,block] @ col[K,block]^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->oc, K, Pb, 1.0f, dyb, P, col, Pb,
-                        1.0f, dw, K);
-            if (!dxn) continue;
+            if (!direct_dw) {
+                im2col_rows(col, xn, s, oy0, oy1);
+                /* dw[OC,K] += dy[OC,block] @ col[K,block]^T */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->oc, K, Pb, 1.0f, dyb, P, col, Pb,
+                            1.0f, dw, K);
+            }
+            if (!lowered_dx) continue;
             /* dcol[K,block] = w[OC,K]^T @ dy[OC,block], then scatter back */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, Pb, s->oc, 1.0f, w, K, dyb, P,
                         0.0f, col, Pb);
             col2im_rows(dxn, col, s, oy0, oy1);
         }
+        /* then the direct ones, on the sample (they use COL too) */
+        conv_shape one = *s;
+        one.n = 1;
+        if (direct_dw) backward_conv2d_direct_dw(dw, dyn, xn, &one, col);
+        if (direct_dx) backward_conv2d_direct_dx(dxn, dyn, w, &one, col);
     }
 }

@@ -83,6 +83,16 @@ static void direct_one(float *y, const float *x, const float *wp, const float *b
     }
 }
 
+/* w[OC][K] -> wp[ceil(OC/OB)][K][OB] as direct_one reads it: the OB
+ * weights of one tap adjacent, zero past OC */
+static void pack_weights(float *wp, const float *w, int oc, int K)
+{
+    for (int o0 = 0; o0 < oc; o0 += OB)
+        for (int k = 0; k < K; k++)
+            for (int o = 0; o < OB; o++)
+                wp[((size_t)(o0 / OB) * K + k) * OB + o] = o0 + o < oc ? w[(size_t)(o0 + o) * K + k] : 0.0f;
+}
+
 void forward_conv2d_direct(float *y, const float *x, const float *w, const float *b, const conv_shape *s)
 {
     /* a copy with PB floats of slack: the last block reads past the input */
@@ -90,11 +100,7 @@ void forward_conv2d_direct(float *y, const float *x, const float *w, const float
     const int K = s->c * s->kh * s->kw;
     float xp[MAX_IN + PB], wp[(MAX_OC / OB) * MAX_K * OB];
     memset(xp + xs, 0, sizeof(float) * PB);
-    /* weights as [OC/OB][K][OB]: the OB weights of one tap are adjacent */
-    for (int o0 = 0; o0 < s->oc; o0 += OB)
-        for (int k = 0; k < K; k++)
-            for (int o = 0; o < OB; o++)
-                wp[((size_t)(o0 / OB) * K + k) * OB + o] = o0 + o < s->oc ? w[(size_t)(o0 + o) * K + k] : 0.0f;
+    pack_weights(wp, w, s->oc, K);
     for (int n = 0; n < s->n; n++) {
         memcpy(xp, x + n * xs, sizeof(float) * xs);
         direct_one(y + n * ys, xp, wp, b, s);
@@ -138,11 +144,20 @@ int conv_direct_dx_suits(const conv_shape *s)
 
 /* scratch of one padded sample: [C, H+2PH, W+2PW] + PB slack, then the
  * packed weights [ceil(OC/OB)][K][OB] */
+static size_t packed_size(const conv_shape *s)
+{
+    return (size_t)((s->oc + OB - 1) / OB) * OB * s->c * s->kh * s->kw;
+}
+
 static size_t padded_scratch(const conv_shape *s)
 {
-    const size_t in = (size_t)s->c * (s->h + 2 * s->ph) * (s->w + 2 * s->pw) + PB;
-    const size_t K = (size_t)s->c * s->kh * s->kw;
-    return in + (size_t)((s->oc + OB - 1) / OB) * K * OB;
+    return (size_t)s->c * (s->h + 2 * s->ph) * (s->w + 2 * s->pw) + PB + packed_size(s);
+}
+
+/* where padded_scratch keeps the packed weights */
+static float *packed_slot(float *scratch, const conv_shape *s)
+{
+    return scratch + padded_scratch(s) - packed_size(s);
 }
 
 static size_t dw_scratch(const conv_shape *s);
@@ -163,11 +178,19 @@ size_t conv_direct_train_scratch(const conv_shape *s)
 static void pad_copy(float *xp, const float *x, const conv_shape *s)
 {
     const int W = s->w + 2 * s->pw, H = s->h + 2 * s->ph;
-    memset(xp, 0, sizeof(float) * ((size_t)s->c * H * W + PB));
-    for (int c = 0; c < s->c; c++)
-        for (int y = 0; y < s->h; y++)
-            memcpy(xp + ((size_t)c * H + y + s->ph) * W + s->pw, x + ((size_t)c * s->h + y) * s->w,
-                   sizeof(float) * (size_t)s->w);
+    /* each row is written once: the border's zeros, then the row */
+    for (int c = 0; c < s->c; c++) {
+        float *plane = xp + (size_t)c * H * W;
+        memset(plane, 0, sizeof(float) * (size_t)s->ph * W);
+        for (int y = 0; y < s->h; y++) {
+            float *row = plane + (size_t)(y + s->ph) * W;
+            memset(row, 0, sizeof(float) * (size_t)s->pw);
+            memcpy(row + s->pw, x + ((size_t)c * s->h + y) * s->w, sizeof(float) * (size_t)s->w);
+            memset(row + s->pw + s->w, 0, sizeof(float) * (size_t)s->pw);
+        }
+        memset(plane + (size_t)(s->ph + s->h) * W, 0, sizeof(float) * (size_t)s->ph * W);
+    }
+    memset(xp + (size_t)s->c * H * W, 0, sizeof(float) * PB);
 }
 
 /* S as an unpadded convolution of one sample's bordered copy */
@@ -194,12 +217,8 @@ static void direct_padded_one(float *y, const float *x, const float *wp, const f
 void forward_conv2d_direct_train(float *y, const float *x, const float *w, const float *b, const conv_shape *s,
                                  float *scratch)
 {
-    const int K = s->c * s->kh * s->kw;
-    float *xp = scratch, *wp = scratch + padded_scratch(s) - (size_t)((s->oc + OB - 1) / OB) * K * OB;
-    for (int o0 = 0; o0 < s->oc; o0 += OB)
-        for (int k = 0; k < K; k++)
-            for (int o = 0; o < OB; o++)
-                wp[((size_t)(o0 / OB) * K + k) * OB + o] = o0 + o < s->oc ? w[(size_t)(o0 + o) * K + k] : 0.0f;
+    float *xp = scratch, *wp = packed_slot(scratch, s);
+    pack_weights(wp, w, s->oc, s->c * s->kh * s->kw);
     const size_t xs = (size_t)s->c * s->h * s->w, ys = (size_t)s->oc * s->oh * s->ow;
     for (int n = 0; n < s->n; n++) direct_padded_one(y + n * ys, x + n * xs, wp, b, s, xp);
 }
@@ -208,7 +227,7 @@ void backward_conv2d_direct_dx(float *dx, const float *dy, const float *w, const
 {
     const conv_shape t = transposed(s);
     const int K = t.c * t.kh * t.kw;   /* OC*KH*KW */
-    float *dyp = scratch, *wp = scratch + padded_scratch(&t) - (size_t)((t.oc + OB - 1) / OB) * K * OB;
+    float *dyp = scratch, *wp = packed_slot(scratch, &t);
     /* w'[c][o][ki][kj] = w[o][c][KH-1-ki][KW-1-kj], packed as direct_one reads it */
     for (int c0 = 0; c0 < t.oc; c0 += OB)
         for (int o = 0; o < t.c; o++)
@@ -298,12 +317,16 @@ void backward_conv2d_direct_dw(float *dw, const float *dy, const float *x, const
     for (int n = 0; n < s->n; n++) {
         pad_copy(xp, x + n * xs, s);
         /* the gradient over the padded width: zeros in the extra columns
-         * and past the last position */
-        memset(dyf, 0, sizeof(float) * (size_t)p.oc * ld);
-        for (int o = 0; o < s->oc; o++)
-            for (int y = 0; y < s->oh; y++)
-                memcpy(dyf + o * ld + (size_t)y * p.w, dy + n * ys + ((size_t)o * s->oh + y) * s->ow,
+         * and past the last position, each value written once */
+        for (int o = 0; o < s->oc; o++) {
+            float *plane = dyf + o * ld;
+            for (int y = 0; y < s->oh; y++) {
+                memcpy(plane + (size_t)y * p.w, dy + n * ys + ((size_t)o * s->oh + y) * s->ow,
                        sizeof(float) * (size_t)s->ow);
+                memset(plane + (size_t)y * p.w + s->ow, 0, sizeof(float) * (size_t)(p.w - s->ow));
+            }
+            memset(plane + (size_t)s->oh * p.w, 0, sizeof(float) * VL);
+        }
         direct_dw_one(dw, dyf, ld, xp, &p, dw_positions(&p));
     }
 }
