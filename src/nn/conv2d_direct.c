@@ -37,14 +37,16 @@ int conv_direct_suits(const conv_shape *s)
 #define VG_CLONES
 #endif
 VG_CLONES
-static void direct_one(float *y, const float *x, const float *wp, const float *b, const conv_shape *s)
+static void direct_rows(float *y, size_t ldy, const float *x, const float *wp, const float *b, const conv_shape *s,
+                        int oy0, int oy1)
 {
-    const int W = s->w, HW = s->h * s->w, K = s->c * s->kh * s->kw, OW = s->ow, OHW = s->oh * s->ow;
-    const int PN = (s->oh - 1) * W + OW;   /* flat positions up to the last output */
+    const int W = s->w, HW = s->h * s->w, K = s->c * s->kh * s->kw, OW = s->ow;
+    /* flat positions from the first row's start to the last row's last output */
+    const int P0 = oy0 * W, PN = (oy1 - 1) * W + OW;
     for (int o0 = 0; o0 < s->oc; o0 += OB) {
         const int ob = s->oc - o0 < OB ? s->oc - o0 : OB;
         const float *wb = wp + (size_t)(o0 / OB) * K * OB;
-        for (int p0 = 0; p0 < PN; p0 += PB) {
+        for (int p0 = P0; p0 < PN; p0 += PB) {
             v16 a[OB][2];
             for (int o = 0; o < OB; o++) {
                 float bias = b && o < ob ? b[o0 + o] : 0.0f;
@@ -74,13 +76,20 @@ static void direct_one(float *y, const float *x, const float *wp, const float *b
                 int run = W - ox < pb - q ? W - ox : pb - q;   /* to the row's end */
                 int keep = ox < OW ? (OW - ox < run ? OW - ox : run) : 0;
                 for (int o = 0; o < ob; o++)
-                    memcpy(y + (size_t)(o0 + o) * OHW + oy * OW + ox, &t[o][q], sizeof(float) * (size_t)keep);
+                    memcpy(y + (size_t)(o0 + o) * ldy + (size_t)(oy - oy0) * OW + ox, &t[o][q],
+                           sizeof(float) * (size_t)keep);
                 q += run;
                 ox += run;
                 if (ox == W) { ox = 0; oy++; }
             }
         }
     }
+}
+
+/* the whole output: rows [0, OH) into y[OC,OH,OW] */
+static void direct_one(float *y, const float *x, const float *wp, const float *b, const conv_shape *s)
+{
+    direct_rows(y, (size_t)s->oh * s->ow, x, wp, b, s, 0, s->oh);
 }
 
 /* w[OC][K] -> wp[ceil(OC/OB)][K][OB] as direct_one reads it: the OB
@@ -221,6 +230,19 @@ void forward_conv2d_direct_train(float *y, const float *x, const float *w, const
     pack_weights(wp, w, s->oc, s->c * s->kh * s->kw);
     const size_t xs = (size_t)s->c * s->h * s->w, ys = (size_t)s->oc * s->oh * s->ow;
     for (int n = 0; n < s->n; n++) direct_padded_one(y + n * ys, x + n * xs, wp, b, s, xp);
+}
+
+void conv_direct_prepare(float *scratch, const float *x, const float *w, const conv_shape *s)
+{
+    pack_weights(packed_slot(scratch, s), w, s->oc, s->c * s->kh * s->kw);
+    pad_copy(scratch, x, s);
+}
+
+void forward_conv2d_direct_rows(float *yb, size_t ldy, const float *scratch, const float *b, const conv_shape *s,
+                                int oy0, int oy1)
+{
+    const conv_shape p = padded_shape(s);
+    direct_rows(yb, ldy, scratch, packed_slot((float *)scratch, s), b, &p, oy0, oy1);
 }
 
 void backward_conv2d_direct_dx(float *dx, const float *dy, const float *w, const conv_shape *s, float *scratch)

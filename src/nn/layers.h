@@ -57,6 +57,16 @@ int conv_direct_dx_suits(const conv_shape *s);
 size_t conv_direct_train_scratch(const conv_shape *s);
 void forward_conv2d_direct_train(float *y, const float *x, const float *w, const float *b, const conv_shape *s,
                                  float *scratch);
+/* Inference's use of the same path (conv_direct_train_suits), by blocks of
+ * output rows: conv_direct_prepare makes one sample's bordered copy and the
+ * packed weights in SCRATCH (conv_direct_train_scratch(s) floats); then
+ * forward_conv2d_direct_rows writes output rows [OY0, OY1) of that sample
+ * to yb[OC, (OY1-OY0)*OW], channel rows LDY floats apart (as
+ * forward_conv2d_block_to), with the same bits as the whole-sample call.
+ * Blocks are independent: threads can share a prepared sample. */
+void conv_direct_prepare(float *scratch, const float *x, const float *w, const conv_shape *s);
+void forward_conv2d_direct_rows(float *yb, size_t ldy, const float *scratch, const float *b, const conv_shape *s,
+                                int oy0, int oy1);
 /* dx[N,C,H,W] = the input gradient of dy[N,OC,OH,OW] (conv_direct_dx_suits) */
 void backward_conv2d_direct_dx(float *dx, const float *dy, const float *w, const conv_shape *s, float *scratch);
 /* dw[OC,C,KH,KW] += the weight gradient (conv_direct_train_suits) */

@@ -517,6 +517,8 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
                 conv_shape_init(&cs);
                 /* one sample on BLAS threads: one wide GEMM per layer (see conv_forward) */
                 size_t c1 = n_threads < 2 ? conv_col_size(&cs) : conv_col_size_forward(&cs);
+                if (conv_direct_train_suits(&cs) && conv_direct_train_scratch(&cs) > c1)
+                    c1 = conv_direct_train_scratch(&cs);   /* conv_forward_direct's copy */
                 if (c1 > col) col = c1;
                 L->pool_fused = pool_fusable(m, i, &cs);
                 if (L->pool_fused) {
@@ -632,7 +634,9 @@ static void conv_block_pooled(float *yp, const float *x, const float *W, const f
 {
     const int rows = oy1 - oy0, ow = s->ow, poh = s->oh / 2, pow_ = s->ow / 2;
     const size_t Pb = (size_t)rows * ow;
-    forward_conv2d_block_to(scratch, Pb, x, W, B, s, col, oy0, oy1);
+    /* X NULL: COL holds the sample's direct-path copy (conv_direct_prepare) */
+    if (x) forward_conv2d_block_to(scratch, Pb, x, W, B, s, col, oy0, oy1);
+    else forward_conv2d_direct_rows(scratch, Pb, col, B, s, oy0, oy1);
     conv_shape blk = *s;
     blk.oh = rows;
     epilogue_bn_relu(scratch, ss, &blk, 0, rows);
@@ -641,6 +645,67 @@ static void conv_block_pooled(float *yp, const float *x, const float *W, const f
     for (int o = 0; o < s->oc; o++)
         maxpool_2x2_rows(yp + (size_t)o * poh * pow_ + (size_t)(oy0 / 2) * pow_, scratch + o * Pb, ow,
                          pow_, rows / 2);
+}
+
+/* Rows [OY0, OY1) of one sample by the direct kernel from its prepared
+ * copy PREP, with the fused epilogue (and pool) of conv_forward */
+static void direct_block(float *y, const float *prep, const float *B, const conv_shape *s, float *scratch,
+                         const float *epi, int pooled, int oy0, int oy1)
+{
+    if (pooled) {
+        conv_block_pooled(y, NULL, NULL, B, s, (float *)prep, scratch, epi, oy0, oy1);
+        return;
+    }
+    forward_conv2d_direct_rows(y + (size_t)oy0 * s->ow, (size_t)s->oh * s->ow, prep, B, s, oy0, oy1);
+    if (epi) epilogue_bn_relu(y, epi, s, oy0, oy1);
+}
+
+/* Inference of the thin padded layers that training runs direct
+ * (conv_direct_train_suits: cnn's conv2 and conv3). Lowered, they spend as
+ * long in im2col and BLAS's packing as in arithmetic; direct, each sample
+ * is bordered once and its output made by blocks of rows, the fused
+ * epilogue applied to each block while it is in cache. A sample per thread
+ * in a batch; the blocks of one sample shared by the threads below that.
+ * Each output's sum runs in the same order either way: batch size and
+ * thread count do not change the bits. */
+static void conv_forward_direct(vg_model *m, const float *in, float *y, const float *W, const float *B,
+                                const conv_shape *s, int n, const float *epi, int pooled)
+{
+    const size_t xs = (size_t)s->c * s->h * s->w;
+    const size_t ys = pooled ? (size_t)s->oc * (s->oh / 2) * (s->ow / 2) : (size_t)s->oc * s->oh * s->ow;
+    const int T = m->n_threads;
+    int rows = pooled ? pooled_block_rows(s) : conv_forward_block_rows(s);
+    if (n < T) {
+        /* at least two blocks per thread: the blocks are not equally fast */
+        const int r = (s->oh + 2 * T - 1) / (2 * T);
+        if (r < rows) rows = r;
+    }
+    if (pooled) rows += rows & 1;
+    if (rows < 1) rows = 1;
+    const int per = (s->oh + rows - 1) / rows;
+    if (n >= T) {
+#pragma omp parallel for schedule(dynamic) num_threads(T) if (T > 1)
+        for (int i = 0; i < n; i++) {
+            const int t = omp_get_thread_num();
+            float *prep = m->col + (size_t)t * m->n_col;
+            conv_direct_prepare(prep, in + i * xs, W, s);
+            for (int j = 0; j < per; j++) {
+                const int oy0 = j * rows, oy1 = oy0 + rows < s->oh ? oy0 + rows : s->oh;
+                direct_block(y + i * ys, prep, B, s, m->scratch + (size_t)t * m->n_scratch, epi, pooled, oy0,
+                             oy1);
+            }
+        }
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        conv_direct_prepare(m->col, in + i * xs, W, s);
+#pragma omp parallel for schedule(dynamic) num_threads(T)
+        for (int j = 0; j < per; j++) {
+            const int oy0 = j * rows, oy1 = oy0 + rows < s->oh ? oy0 + rows : s->oh;
+            direct_block(y + i * ys, m->col, B, s, m->scratch + (size_t)omp_get_thread_num() * m->n_scratch, epi,
+                         pooled, oy0, oy1);
+        }
+    }
 }
 
 /* Convolutions of a batch run one sample per thread with single-threaded
@@ -660,6 +725,10 @@ static void conv_forward(vg_model *m, const nn_layer *L, const float *in, float 
     const size_t xs = (size_t)L->ic * L->ih * L->iw;
     const size_t ys = pooled ? (size_t)L->oc * (L->oh / 2) * (L->ow / 2) : (size_t)L->oc * L->oh * L->ow;
     const int T = m->n_threads;
+    if (!m->plan_training && conv_direct_train_suits(&s)) {
+        conv_forward_direct(m, in, y, W, B, &s, n, epi, pooled);
+        return;
+    }
     if (!pooled && !m->batch_parallel) {
         /* BLAS threads split each GEMM: one per layer, as wide as possible
          * (the plan sized the column buffer for whole samples) */

@@ -33,6 +33,29 @@ static void conv_case(const char *file, int kh, int kw, int sh, int sw, int ph, 
         memset(y, 0, sizeof(float) * ny);
         forward_conv2d_direct_train(y, x, w, b, &s, col);
         allclose("conv direct (training) y", y, yref, ny, RTOL, ATOL);
+        /* inference's: a sample at a time, prepared once, by blocks of two
+         * rows (the last one shorter where OH is odd), into the output and
+         * into a block buffer: the same bits as the whole-sample call */
+        conv_shape one = s;
+        one.n = 1;
+        const size_t sx = (size_t)s.c * s.h * s.w, sy = (size_t)s.oc * s.oh * s.ow;
+        float *yb = zeros(ny), *blk = zeros((size_t)s.oc * 2 * s.ow);
+        int same_blocks = 1;
+        for (int i = 0; i < s.n; i++) {
+            conv_direct_prepare(col, x + i * sx, w, &one);
+            for (int oy0 = 0; oy0 < s.oh; oy0 += 2) {
+                const int oy1 = oy0 + 2 < s.oh ? oy0 + 2 : s.oh, rows = oy1 - oy0;
+                forward_conv2d_direct_rows(yb + i * sy + (size_t)oy0 * s.ow, sy / s.oc, col, b, &one, oy0, oy1);
+                forward_conv2d_direct_rows(blk, (size_t)rows * s.ow, col, b, &one, oy0, oy1);
+                for (int o = 0; o < s.oc; o++)
+                    same_blocks &= !memcmp(blk + (size_t)o * rows * s.ow, y + i * sy + (size_t)o * (sy / s.oc) +
+                                           (size_t)oy0 * s.ow, sizeof(float) * (size_t)rows * s.ow);
+            }
+        }
+        CHECKF(s.oh > 2 && !memcmp(yb, y, sizeof(float) * ny), "%s: inference's direct rows differ from the whole sample",
+               file);
+        CHECKF(same_blocks, "%s: a direct block buffer differs from the whole sample", file);
+        free(yb); free(blk);
     }
     backward_conv2d(dx, dw, bias ? db : NULL, dy, x, w, &s, col);
     allclose("conv dx", dx, st_get(f, "dx", NULL), nx, RTOL, ATOL);

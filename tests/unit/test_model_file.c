@@ -165,6 +165,54 @@ TEST(single_sample_row_split_matches_batch_inference)
     omp_set_num_threads(saved);
 }
 
+/* Thin padded layers run the direct kernel in inference too
+ * (conv_forward_direct): a sample per thread in a batch, a sample's row
+ * blocks shared by the threads when there are fewer samples. Each output
+ * sums in one order either way, so the activations are the same bits
+ * whatever the batch size and thread count; here the pooled group's
+ * (odd height: the pool drops a row) and the unpooled group's. */
+TEST(direct_inference_same_bits_any_batch_or_thread_count)
+{
+    const int saved = omp_get_max_threads();
+    /* 21 M multiply-adds per sample: enough for a plan of two threads */
+    const char *arch = "input 4 21 0; conv 32 k=3 p=1 bias=0; bn; relu; maxpool k=2; conv 64 k=3 p=1; bn; relu; "
+                       "timepool; flatten; linear 2";
+    vg_model *m;
+    REQUIRE(vg_model_create(arch, 7, &m, NULL, 0) == VG_OK);
+    const int h = 21, w = 181, per = 4 * h * w, end = 7;   /* through the second ReLU */
+    for (int i = 0; i < 2; i++) {
+        const nn_layer *L = &m->layers[4 * i];
+        conv_shape cs = {.n = 1, .c = L->ic, .h = L->ih, .w = L->iw, .oc = L->oc, .kh = 3, .kw = 3, .sh = 1,
+                         .sw = 1, .ph = 1, .pw = 1};
+        REQUIRE(L->kind == L_CONV && conv_shape_init(&cs) == 0);
+        CHECKF(conv_direct_train_suits(&cs), "conv %d does not take the direct path", i);
+    }
+    float *x = malloc(sizeof(float) * per * 3);
+    for (int i = 0; i < per * 3; i++) x[i] = sinf(0.021f * (float)i) + 0.3f * cosf(0.43f * (float)i);
+    omp_set_num_threads(1);
+    const float *y = nn_forward_prefix(m, x, 3, h, w, end);
+    REQUIRE(y && m->layers[0].pool_fused);
+    /* the second ReLU's output per sample [64, 10, 90] (the plan sized the layers) */
+    const size_t out = (size_t)m->layers[end - 1].oc * m->layers[end - 1].oh * m->layers[end - 1].ow;
+    REQUIRE(out == (size_t)64 * 10 * 90);
+    float *ref = malloc(sizeof(float) * out * 3);
+    memcpy(ref, y, sizeof(float) * out * 3);
+    for (int threads = 1; threads <= 2; threads++) {
+        omp_set_num_threads(threads);
+        REQUIRE((y = nn_forward_prefix(m, x, 3, h, w, end)) != NULL);
+        CHECKF(!memcmp(y, ref, sizeof(float) * out * 3), "%d thread(s), batch 3: other bits", threads);
+        for (int i = 0; i < 3; i++) {
+            REQUIRE((y = nn_forward_prefix(m, x + (size_t)i * per, 1, h, w, end)) != NULL);
+            CHECK(m->n_threads == threads);   /* two threads share the sample's blocks */
+            CHECKF(!memcmp(y, ref + i * out, sizeof(float) * out), "%d thread(s), sample %d alone: other bits",
+                   threads, i);
+        }
+    }
+    free(x); free(ref);
+    vg_model_destroy(m);
+    omp_set_num_threads(saved);
+}
+
 /* Inference runs conv -> bn -> relu -> 2x2 max-pool as one layer (blocks of
  * row pairs through per-thread scratch). A pass that starts inside such a
  * group runs its batch norm, ReLU and pool one by one, the pool in place.
