@@ -82,21 +82,37 @@ void batchnorm_channel_stats(float *stats, float *running_mean, float *running_v
     }
 }
 
+/* Layers of at most this many values run on the calling thread, outside
+ * OpenMP: even a region whose if clause is false goes through libgomp,
+ * which here made a futex system call each time (see activations.c). */
+static int bn_parallel(int n, int c, int hw) { return (long)n * c * hw > 32768; }
+
+static void bn_train_channel(float *y, float *stats, float *running_mean, float *running_var, const float *x,
+                             const float *gamma, const float *beta, int n, int c, int hw, float eps,
+                             float momentum, int ch)
+{
+    batchnorm_channel_stats(stats, running_mean, running_var, x, n, c, hw, ch, eps, momentum);
+    const float g = gamma ? gamma[ch] : 1.0f, b = beta ? beta[ch] : 0.0f;
+    const float mu = stats[ch], is = stats[c + ch];
+    for (int i = 0; i < n; i++) {
+        size_t off = ((size_t)i * c + ch) * hw;
+        for (int j = 0; j < hw; j++) y[off + j] = g * ((x[off + j] - mu) * is) + b;
+    }
+}
+
 void forward_batchnorm_train(float *y, float *stats, float *running_mean, float *running_var,
                              const float *x, const float *gamma, const float *beta,
                              int n, int c, int hw, float eps, float momentum)
 {
-    /* channels are independent: parallel without changing any sum's order */
-#pragma omp parallel for schedule(dynamic) if ((long)n * c * hw > 32768)
-    for (int ch = 0; ch < c; ch++) {
-        batchnorm_channel_stats(stats, running_mean, running_var, x, n, c, hw, ch, eps, momentum);
-        const float g = gamma ? gamma[ch] : 1.0f, b = beta ? beta[ch] : 0.0f;
-        const float mu = stats[ch], is = stats[c + ch];
-        for (int i = 0; i < n; i++) {
-            size_t off = ((size_t)i * c + ch) * hw;
-            for (int j = 0; j < hw; j++) y[off + j] = g * ((x[off + j] - mu) * is) + b;
-        }
+    if (!bn_parallel(n, c, hw)) {
+        for (int ch = 0; ch < c; ch++)
+            bn_train_channel(y, stats, running_mean, running_var, x, gamma, beta, n, c, hw, eps, momentum, ch);
+        return;
     }
+    /* channels are independent: parallel without changing any sum's order */
+#pragma omp parallel for schedule(dynamic)
+    for (int ch = 0; ch < c; ch++)
+        bn_train_channel(y, stats, running_mean, running_var, x, gamma, beta, n, c, hw, eps, momentum, ch);
 }
 
 void batchnorm_eval_coefficients(float *scale, float *shift, const float *gamma, const float *beta,
@@ -107,19 +123,28 @@ void batchnorm_eval_coefficients(float *scale, float *shift, const float *gamma,
     *shift = (beta ? beta[ch] : 0.0f) - running_mean[ch] * *scale;
 }
 
+static void bn_eval_channel(float *y, const float *x, const float *gamma, const float *beta,
+                            const float *running_mean, const float *running_var, int n, int c, int hw, float eps,
+                            int ch)
+{
+    float scale, shift;
+    batchnorm_eval_coefficients(&scale, &shift, gamma, beta, running_mean, running_var, ch, eps);
+    for (int i = 0; i < n; i++) {
+        size_t off = ((size_t)i * c + ch) * hw;
+        for (int j = 0; j < hw; j++) y[off + j] = x[off + j] * scale + shift;
+    }
+}
+
 void forward_batchnorm_eval(float *y, const float *x, const float *gamma, const float *beta,
                             const float *running_mean, const float *running_var,
                             int n, int c, int hw, float eps)
 {
-#pragma omp parallel for schedule(static) if ((long)n * c * hw > 32768)
-    for (int ch = 0; ch < c; ch++) {
-        float scale, shift;
-        batchnorm_eval_coefficients(&scale, &shift, gamma, beta, running_mean, running_var, ch, eps);
-        for (int i = 0; i < n; i++) {
-            size_t off = ((size_t)i * c + ch) * hw;
-            for (int j = 0; j < hw; j++) y[off + j] = x[off + j] * scale + shift;
-        }
+    if (!bn_parallel(n, c, hw)) {
+        for (int ch = 0; ch < c; ch++) bn_eval_channel(y, x, gamma, beta, running_mean, running_var, n, c, hw, eps, ch);
+        return;
     }
+#pragma omp parallel for schedule(static)
+    for (int ch = 0; ch < c; ch++) bn_eval_channel(y, x, gamma, beta, running_mean, running_var, n, c, hw, eps, ch);
 }
 
 /* sum over j of p[j] * xhat[j], xhat = (x - mu) * is as the forward pass made it */
@@ -134,33 +159,40 @@ LANE_CLONES static void add_dot_xhat(double *a, const float *p, const float *x, 
     for (int k = 0; k < LANES; k++) a[k] = s1[k];
 }
 
+static void bn_grad_channel(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                            const float *stats, const float *gamma, int n, int c, int hw, int ch)
+{
+    const double m = (double)n * hw;
+    const float mu = stats[ch], is = stats[c + ch];
+    double a1[LANES] = {0}, a2[LANES] = {0};
+    for (int i = 0; i < n; i++) {
+        size_t off = ((size_t)i * c + ch) * hw;
+        add_sum(a1, dy + off, hw);
+        add_dot_xhat(a2, dy + off, x + off, mu, is, hw);
+    }
+    const double sdy = lanes_total(a1), sdyx = lanes_total(a2);
+    if (dgamma) dgamma[ch] += (float)sdyx;
+    if (dbeta) dbeta[ch] += (float)sdy;
+    if (!dx) return;
+    /* dx = gamma * invstd / m * (m*dy - sum(dy) - xhat * sum(dy*xhat)) */
+    float k = (gamma ? gamma[ch] : 1.0f) * is;
+    float mdy = (float)(sdy / m), mdyx = (float)(sdyx / m);
+    for (int i = 0; i < n; i++) {
+        size_t off = ((size_t)i * c + ch) * hw;
+        for (int j = 0; j < hw; j++) dx[off + j] = k * (dy[off + j] - mdy - ((x[off + j] - mu) * is) * mdyx);
+    }
+}
+
 void backward_batchnorm(float *dx, float *dgamma, float *dbeta, const float *dy,
                         const float *x, const float *stats, const float *gamma,
                         int n, int c, int hw)
 {
-    const double m = (double)n * hw;
-#pragma omp parallel for schedule(dynamic) if ((long)n * c * hw > 32768)
-    for (int ch = 0; ch < c; ch++) {
-        const float mu = stats[ch], is = stats[c + ch];
-        double a1[LANES] = {0}, a2[LANES] = {0};
-        for (int i = 0; i < n; i++) {
-            size_t off = ((size_t)i * c + ch) * hw;
-            add_sum(a1, dy + off, hw);
-            add_dot_xhat(a2, dy + off, x + off, mu, is, hw);
-        }
-        const double sdy = lanes_total(a1), sdyx = lanes_total(a2);
-        if (dgamma) dgamma[ch] += (float)sdyx;
-        if (dbeta) dbeta[ch] += (float)sdy;
-        if (!dx) continue;
-        /* dx = gamma * invstd / m * (m*dy - sum(dy) - xhat * sum(dy*xhat)) */
-        float k = (gamma ? gamma[ch] : 1.0f) * is;
-        float mdy = (float)(sdy / m), mdyx = (float)(sdyx / m);
-        for (int i = 0; i < n; i++) {
-            size_t off = ((size_t)i * c + ch) * hw;
-            for (int j = 0; j < hw; j++)
-                dx[off + j] = k * (dy[off + j] - mdy - ((x[off + j] - mu) * is) * mdyx);
-        }
+    if (!bn_parallel(n, c, hw)) {
+        for (int ch = 0; ch < c; ch++) bn_grad_channel(dx, dgamma, dbeta, dy, x, stats, gamma, n, c, hw, ch);
+        return;
     }
+#pragma omp parallel for schedule(dynamic)
+    for (int ch = 0; ch < c; ch++) bn_grad_channel(dx, dgamma, dbeta, dy, x, stats, gamma, n, c, hw, ch);
 }
 
 /* ---- batch norm -> ReLU [-> 2x2/2 max-pool] in training, fused (layers.h).

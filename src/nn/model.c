@@ -517,7 +517,7 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
                 conv_shape_init(&cs);
                 /* one sample on BLAS threads: one wide GEMM per layer (see conv_forward) */
                 size_t c1 = n_threads < 2 ? conv_col_size(&cs) : conv_col_size_forward(&cs);
-                if (conv_direct_train_suits(&cs) && conv_direct_train_scratch(&cs) > c1)
+                if (conv_direct_train_suits(&cs) && !conv_direct_suits(&cs) && conv_direct_train_scratch(&cs) > c1)
                     c1 = conv_direct_train_scratch(&cs);   /* conv_forward_direct's copy */
                 if (c1 > col) col = c1;
                 L->pool_fused = pool_fusable(m, i, &cs);
@@ -661,7 +661,8 @@ static void direct_block(float *y, const float *prep, const float *B, const conv
 }
 
 /* Inference of the thin padded layers that training runs direct
- * (conv_direct_train_suits: cnn's conv2 and conv3). Lowered, they spend as
+ * (conv_direct_train_suits: cnn's conv2 and conv3; lenet's small unpadded
+ * ones keep forward_conv2d_direct, whose stack copies cost less). Lowered, they spend as
  * long in im2col and BLAS's packing as in arithmetic; direct, each sample
  * is bordered once and its output made by blocks of rows, the fused
  * epilogue applied to each block while it is in cache. A sample per thread
@@ -725,7 +726,7 @@ static void conv_forward(vg_model *m, const nn_layer *L, const float *in, float 
     const size_t xs = (size_t)L->ic * L->ih * L->iw;
     const size_t ys = pooled ? (size_t)L->oc * (L->oh / 2) * (L->ow / 2) : (size_t)L->oc * L->oh * L->ow;
     const int T = m->n_threads;
-    if (!m->plan_training && conv_direct_train_suits(&s)) {
+    if (!m->plan_training && conv_direct_train_suits(&s) && !conv_direct_suits(&s)) {
         conv_forward_direct(m, in, y, W, B, &s, n, epi, pooled);
         return;
     }

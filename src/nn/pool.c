@@ -14,27 +14,41 @@ int pool_shape_init(pool_shape *s)
     return 0;
 }
 
+/* Pools of at most this many input values run on the calling thread,
+ * outside OpenMP: even a region whose if clause is false goes through
+ * libgomp, which here made a futex system call each time (see
+ * activations.c). */
+enum { POOL_PARALLEL_MIN = 32768 };
+
 /* The common 2x2 / stride 2 case, unrolled (same first-maximum rule).
  * In place (y == x) it runs in order on one thread: output i is written
  * after every input it reads and before any input at an index below i is
  * needed again, since each plane's output is smaller than its input. */
+static void maxpool_2x2_plane(float *y, int32_t *argmax, const float *x, const pool_shape *s, long p)
+{
+    const int W = s->w, OW = s->ow, OH = s->oh;
+    const float *xp = x + p * s->h * W;
+    float *yp = y + p * OH * OW;
+    if (!argmax) {
+        maxpool_2x2_rows(yp, xp, W, OW, OH);
+        return;
+    }
+    int32_t *ap = argmax + p * OH * OW;
+    for (int oy = 0; oy < OH; oy++)
+        maxpool_2x2_argmax_row(yp + oy * OW, ap + oy * OW, xp + (size_t)(2 * oy) * W,
+                               xp + (size_t)(2 * oy + 1) * W, OW, W, 2 * oy * W);
+}
+
 static void maxpool_2x2(float *y, int32_t *argmax, const float *x, const pool_shape *s)
 {
     const long planes = (long)s->n * s->c;
-    const int W = s->w, OW = s->ow, OH = s->oh;
-#pragma omp parallel for schedule(static) if (y != x && planes * s->h * s->w > 32768)
-    for (long p = 0; p < planes; p++) {
-        const float *xp = x + p * s->h * W;
-        float *yp = y + p * OH * OW;
-        if (!argmax) {
-            maxpool_2x2_rows(yp, xp, W, OW, OH);
-            continue;
-        }
-        int32_t *ap = argmax + p * OH * OW;
-        for (int oy = 0; oy < OH; oy++)
-            maxpool_2x2_argmax_row(yp + oy * OW, ap + oy * OW, xp + (size_t)(2 * oy) * W,
-                                   xp + (size_t)(2 * oy + 1) * W, OW, W, 2 * oy * W);
+    /* small ones on the calling thread, outside OpenMP (POOL_PARALLEL_MIN) */
+    if (y == x || planes * s->h * s->w <= POOL_PARALLEL_MIN) {
+        for (long p = 0; p < planes; p++) maxpool_2x2_plane(y, argmax, x, s, p);
+        return;
     }
+#pragma omp parallel for schedule(static)
+    for (long p = 0; p < planes; p++) maxpool_2x2_plane(y, argmax, x, s, p);
 }
 
 void maxpool_2x2_argmax_row(float *y, int32_t *argmax, const float *r0, const float *r1, int ow,
@@ -72,6 +86,30 @@ void maxpool_2x2_rows(float *y, const float *x, int w, int ow, int oh)
     }
 }
 
+static void maxpool_plane(float *y, int32_t *argmax, const float *x, const pool_shape *s, long p)
+{
+    const float *xp = x + p * s->h * s->w;
+    float *yp = y + p * s->oh * s->ow;
+    int32_t *ap = argmax ? argmax + p * s->oh * s->ow : NULL;
+    for (int oy = 0; oy < s->oh; oy++)
+        for (int ox = 0; ox < s->ow; ox++) {
+            /* the window clipped to the image; PH <= KH/2 keeps it non-empty */
+            const int y0 = oy * s->sh - s->ph, x0 = ox * s->sw - s->pw;
+            const int i0 = y0 < 0 ? -y0 : 0, j0 = x0 < 0 ? -x0 : 0;
+            const int i1 = y0 + s->kh > s->h ? s->h - y0 : s->kh;
+            const int j1 = x0 + s->kw > s->w ? s->w - x0 : s->kw;
+            int best = (y0 + i0) * s->w + x0 + j0;
+            float m = xp[best];
+            for (int i = i0; i < i1; i++)
+                for (int j = j0; j < j1; j++) {
+                    int idx = (y0 + i) * s->w + x0 + j;
+                    if (xp[idx] > m) { m = xp[idx]; best = idx; }
+                }
+            yp[oy * s->ow + ox] = m;
+            if (ap) ap[oy * s->ow + ox] = best;
+        }
+}
+
 void forward_maxpool(float *y, int32_t *argmax, const float *x, const pool_shape *s)
 {
     if (s->kh == 2 && s->kw == 2 && s->sh == 2 && s->sw == 2 && !s->ph && !s->pw) {
@@ -79,42 +117,32 @@ void forward_maxpool(float *y, int32_t *argmax, const float *x, const pool_shape
         return;
     }
     const long planes = (long)s->n * s->c;
-#pragma omp parallel for schedule(static) if (planes * s->h * s->w > 32768)
-    for (long p = 0; p < planes; p++) {
-        const float *xp = x + p * s->h * s->w;
-        float *yp = y + p * s->oh * s->ow;
-        int32_t *ap = argmax ? argmax + p * s->oh * s->ow : NULL;
-        for (int oy = 0; oy < s->oh; oy++)
-            for (int ox = 0; ox < s->ow; ox++) {
-                /* the window clipped to the image; PH <= KH/2 keeps it non-empty */
-                const int y0 = oy * s->sh - s->ph, x0 = ox * s->sw - s->pw;
-                const int i0 = y0 < 0 ? -y0 : 0, j0 = x0 < 0 ? -x0 : 0;
-                const int i1 = y0 + s->kh > s->h ? s->h - y0 : s->kh;
-                const int j1 = x0 + s->kw > s->w ? s->w - x0 : s->kw;
-                int best = (y0 + i0) * s->w + x0 + j0;
-                float m = xp[best];
-                for (int i = i0; i < i1; i++)
-                    for (int j = j0; j < j1; j++) {
-                        int idx = (y0 + i) * s->w + x0 + j;
-                        if (xp[idx] > m) { m = xp[idx]; best = idx; }
-                    }
-                yp[oy * s->ow + ox] = m;
-                if (ap) ap[oy * s->ow + ox] = best;
-            }
+    if (planes * s->h * s->w <= POOL_PARALLEL_MIN) {
+        for (long p = 0; p < planes; p++) maxpool_plane(y, argmax, x, s, p);
+        return;
     }
+#pragma omp parallel for schedule(static)
+    for (long p = 0; p < planes; p++) maxpool_plane(y, argmax, x, s, p);
+}
+
+static void maxpool_grad_plane(float *dx, const float *dy, const int32_t *argmax, const pool_shape *s, long p)
+{
+    float *dxp = dx + p * s->h * s->w;
+    const float *dyp = dy + p * s->oh * s->ow;
+    const int32_t *ap = argmax + p * s->oh * s->ow;
+    for (int i = 0; i < s->oh * s->ow; i++) dxp[ap[i]] += dyp[i];
 }
 
 void backward_maxpool(float *dx, const float *dy, const int32_t *argmax, const pool_shape *s)
 {
     const long planes = (long)s->n * s->c;
     memset(dx, 0, sizeof(float) * (size_t)planes * s->h * s->w);
-#pragma omp parallel for schedule(static) if (planes * s->h * s->w > 32768)
-    for (long p = 0; p < planes; p++) {
-        float *dxp = dx + p * s->h * s->w;
-        const float *dyp = dy + p * s->oh * s->ow;
-        const int32_t *ap = argmax + p * s->oh * s->ow;
-        for (int i = 0; i < s->oh * s->ow; i++) dxp[ap[i]] += dyp[i];
+    if (planes * s->h * s->w <= POOL_PARALLEL_MIN) {
+        for (long p = 0; p < planes; p++) maxpool_grad_plane(dx, dy, argmax, s, p);
+        return;
     }
+#pragma omp parallel for schedule(static)
+    for (long p = 0; p < planes; p++) maxpool_grad_plane(dx, dy, argmax, s, p);
 }
 
 void forward_avgpool(float *y, const float *x, const pool_shape *s)
