@@ -287,13 +287,33 @@ LANE_CLONES static void add_pooled_sums(double *a1, double *a2, const float *dyp
     for (int k = 0; k < LANES; k++) { a1[k] = s1[k]; a2[k] = s2[k]; }
 }
 
+/* One plane's input gradient, from the gradient at the group's top (pooled
+ * when AP is set) and the channel's coefficients KC: k = gamma * invstd,
+ * the mean gradient and the mean of gradient x xhat.
+ * dx = k * (dy - mean(dy) - xhat * mean(dy * xhat)) */
+static void bn_grad_plane(float *dxp, const float *dyp, const float *yp, const int32_t *ap, const float *xp,
+                          float mu, float is, const float *kc, int hw, int dyhw)
+{
+    const float k = kc[0], mdy = kc[1], mdyx = kc[2];
+    if (ap) {
+        for (int j = 0; j < hw; j++) dxp[j] = k * (0.0f - mdy - ((xp[j] - mu) * is) * mdyx);
+        for (int o = 0; o < dyhw; o++) {
+            const int a = ap[o];
+            dxp[a] = k * (relu_passed(dyp[o], yp[o]) - mdy - ((xp[a] - mu) * is) * mdyx);
+        }
+    } else {
+        for (int j = 0; j < hw; j++)
+            dxp[j] = k * (relu_passed(dyp[j], yp[j]) - mdy - ((xp[j] - mu) * is) * mdyx);
+    }
+}
+
 /* With a pool, only the argmax of each window carries a gradient, and the
  * pooled value Y there is the ReLU's output: the sums and the scatter run
  * over the pooled grid, a quarter of the plane, and the rest of dx is the
  * batch norm's zero-gradient term. Without one, backward_batchnorm's sums
  * over the masked gradient, in its order (the same bits). */
-void backward_bn_relu_pool(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
-                           const float *y, const int32_t *argmax, const float *stats,
+void backward_bn_relu_pool(float *dx, float *dgamma, float *dbeta, float *coef, const float *dy,
+                           const float *x, const float *y, const int32_t *argmax, const float *stats,
                            const float *gamma, int n, int c, int h, int w, const bn_work *work)
 {
     const int hw = h * w, dyhw = argmax ? (h / 2) * (w / 2) : hw;
@@ -318,24 +338,24 @@ void backward_bn_relu_pool(float *dx, float *dgamma, float *dbeta, const float *
         const double sdy = lanes_total(a1), sdyx = lanes_total(a2);
         if (dgamma) dgamma[ch] += (float)sdyx;
         if (dbeta) dbeta[ch] += (float)sdy;
-        if (!dx) continue;
-        /* dx = gamma * invstd / m * (m*dy - sum(dy) - xhat * sum(dy*xhat)) */
-        const float k = g * is, mdy = (float)(sdy / m), mdyx = (float)(sdyx / m);
-        for (int i = 0; i < n; i++) {
+        const float kc[3] = {g * is, (float)(sdy / m), (float)(sdyx / m)};
+        if (coef) memcpy(coef + 3 * ch, kc, sizeof kc);
+        for (int i = 0; dx && i < n; i++) {
             const size_t plane = (size_t)i * c + ch;
-            const float *dyp = dy + plane * dyhw, *yp = y + plane * dyhw, *xp = x + plane * hw;
-            float *dxp = dx + plane * hw;
-            if (argmax) {
-                const int32_t *ap = argmax + plane * dyhw;
-                for (int j = 0; j < hw; j++) dxp[j] = k * (0.0f - mdy - ((xp[j] - mu) * is) * mdyx);
-                for (int o = 0; o < dyhw; o++) {
-                    const int a = ap[o];
-                    dxp[a] = k * (relu_passed(dyp[o], yp[o]) - mdy - ((xp[a] - mu) * is) * mdyx);
-                }
-            } else {
-                for (int j = 0; j < hw; j++)
-                    dxp[j] = k * (relu_passed(dyp[j], yp[j]) - mdy - ((xp[j] - mu) * is) * mdyx);
-            }
+            bn_grad_plane(dx + plane * hw, dy + plane * dyhw, y + plane * dyhw, argmax ? argmax + plane * dyhw : NULL,
+                          x + plane * hw, mu, is, kc, hw, dyhw);
         }
+    }
+}
+
+void bn_relu_pool_grad_sample(float *dx, const float *coef, const float *dy, const float *x, const float *y,
+                              const int32_t *argmax, const float *stats, int i, int c, int h, int w)
+{
+    const int hw = h * w, dyhw = argmax ? (h / 2) * (w / 2) : hw;
+    for (int ch = 0; ch < c; ch++) {
+        const size_t plane = (size_t)i * c + ch;
+        bn_grad_plane(dx + (size_t)ch * hw, dy + plane * dyhw, y + plane * dyhw,
+                      argmax ? argmax + plane * dyhw : NULL, x + plane * hw, stats[ch], stats[c + ch], coef + 3 * ch,
+                      hw, dyhw);
     }
 }

@@ -186,9 +186,15 @@ void forward_bn_relu_pool_train(float *relu_y, float *pool_y, int32_t *argmax, f
                                 float *running_mean, float *running_var, const float *x,
                                 const float *gamma, const float *beta, int n, int c, int h, int w,
                                 float eps, float momentum, const bn_work *work);
-void backward_bn_relu_pool(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
-                           const float *y, const int32_t *argmax, const float *stats,
+/* dx may be NULL: then only dgamma, dbeta and COEF[3C] (per channel
+ * gamma*invstd, the mean gradient, the mean of gradient x xhat; COEF may
+ * be NULL) are made, and bn_relu_pool_grad_sample makes sample I's
+ * dx[C,H,W] from them where it is used, the same bits as dx here. */
+void backward_bn_relu_pool(float *dx, float *dgamma, float *dbeta, float *coef, const float *dy,
+                           const float *x, const float *y, const int32_t *argmax, const float *stats,
                            const float *gamma, int n, int c, int h, int w, const bn_work *work);
+void bn_relu_pool_grad_sample(float *dx, const float *coef, const float *dy, const float *x, const float *y,
+                              const int32_t *argmax, const float *stats, int i, int c, int h, int w);
 
 /* ---- dropout: mask[COUNT] is 0 or 1/(1-p), drawn from RNG_STATE. */
 void forward_dropout(float *y, float *mask, const float *x, size_t count, float p,

@@ -538,8 +538,8 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
             act += training ? out : 0;
         }
         if (L->kind == L_BN) {
-            L->bn_stats = act;         /* batch mean[C], invstd[C] */
-            act += 2 * (size_t)L->ic;
+            L->bn_stats = act;         /* batch mean[C], invstd[C], then the backward's coef[3C] */
+            act += 5 * (size_t)L->ic;
         }
         if (L->kind == L_MAXPOOL) {
             L->argmax = iact;
@@ -553,6 +553,8 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
             if (cs > col) col = cs;
             size_t ws = (size_t)L->oc * L->ic * L->kh * L->kw + (size_t)L->oc;
             if (ws > wtmp) wtmp = ws;
+            /* a sample's output gradient, made inside conv_backward */
+            if ((size_t)L->oc * L->oh * L->ow > scratch) scratch = (size_t)L->oc * L->oh * L->ow;
         }
     }
     free(m->act); free(m->dact); free(m->iact); free(m->col); free(m->dinput); free(m->wtmp);
@@ -794,8 +796,19 @@ static int fuses_bn_relu(const vg_model *m, int i, float *ss, int max_oc)
     return 1;
 }
 
+/* A fused training group's batch-norm input gradient, left for its
+ * convolution's backward pass to make sample by sample just before using
+ * it (bn_relu_pool_grad_sample), in a per-thread buffer that stays in
+ * cache: written whole and read back twice, that gradient streamed about
+ * 440 MB per cnn step through memory. */
+typedef struct {
+    int conv;                            /* the convolution's layer, or -1 */
+    const float *dy, *y, *x, *stats, *coef;
+    const int32_t *argmax;               /* NULL for a group without a pool */
+} pending_bn_grad;
+
 static void conv_backward(vg_model *m, const nn_layer *L, const float *in, const float *dy,
-                          float *dx, int n)
+                          float *dx, int n, const pending_bn_grad *bg)
 {
     const float *W = m->arena + L->w;
     float *dW = m->grads + L->w, *dB = L->b >= 0 ? m->grads + L->b : NULL;
@@ -815,9 +828,16 @@ static void conv_backward(vg_model *m, const nn_layer *L, const float *in, const
         for (int k = 0; k < chunks; k++) {
             float *acc = m->wtmp + (size_t)k * m->n_wtmp;
             memset(acc, 0, sizeof(float) * (nw + nb));
-            for (int i = k * n / chunks; i < (k + 1) * n / chunks; i++)
-                backward_conv2d(dx ? dx + i * xs : NULL, acc, dB ? acc + nw : NULL, dy + i * ys,
-                                in + i * xs, W, &s, col);
+            for (int i = k * n / chunks; i < (k + 1) * n / chunks; i++) {
+                const float *dyi = dy + i * ys;
+                if (bg) {
+                    float *buf = m->scratch + (size_t)omp_get_thread_num() * m->n_scratch;
+                    bn_relu_pool_grad_sample(buf, bg->coef, bg->dy, bg->x, bg->y, bg->argmax, bg->stats, i, L->oc,
+                                             L->oh, L->ow);
+                    dyi = buf;
+                }
+                backward_conv2d(dx ? dx + i * xs : NULL, acc, dB ? acc + nw : NULL, dyi, in + i * xs, W, &s, col);
+            }
         }
         /* each weight sums the chunks in chunk order, whichever thread */
 #pragma omp for schedule(static)
@@ -1057,6 +1077,7 @@ static void backward_pass(vg_model *m, const float *x, const float *dlogits, int
     memset(m->gdone, 0, sizeof(int) * (size_t)(m->n_layers + 1));
     /* Layers before the first trainable one need no gradient at all. */
     const int stop = want_dinput ? m->start : (nn_first_trainable(m) > m->start ? nn_first_trainable(m) : m->start);
+    pending_bn_grad pending = {.conv = -1};
     for (int i = m->n_layers - 1; i >= stop; i--) {
         nn_layer *L = &m->layers[i];
         const float *in = output_of(m, L->src, x);
@@ -1077,9 +1098,15 @@ static void backward_pass(vg_model *m, const float *x, const float *dlogits, int
             float *ctarget = grad_target(m, ci, stop, want_dinput);
             float *cdx = ctarget && m->gdone[ci + 1] ? m->gtmp : ctarget;
             bn_work wk = fused_work(m);
-            backward_bn_relu_pool(cdx, G + bn->w, G + bn->b, dy, m->act + c->y, y,
-                                  group == 3 ? m->iact + L->argmax : NULL, m->act + bn->bn_stats,
+            const float *stats = m->act + bn->bn_stats;
+            const int32_t *argmax = group == 3 ? m->iact + L->argmax : NULL;
+            /* the convolution's batch-parallel backward makes the input
+             * gradient itself when it is the only reader (no branch adds) */
+            const int defer = cdx && cdx == ctarget && c->kind == L_CONV && m->batch_parallel;
+            float *coef = m->act + bn->bn_stats + 2 * (size_t)c->oc;
+            backward_bn_relu_pool(defer ? NULL : cdx, G + bn->w, G + bn->b, coef, dy, m->act + c->y, y, argmax, stats,
                                   P + bn->w, n, c->oc, c->oh, c->ow, &wk);
+            if (defer) pending = (pending_bn_grad){ci, dy, y, m->act + c->y, stats, coef, argmax};
             grad_commit(m, ci, ctarget, cdx, (size_t)n * c->oc * c->oh * c->ow);
             continue;
         }
@@ -1098,7 +1125,7 @@ static void backward_pass(vg_model *m, const float *x, const float *dlogits, int
         if (!dx && L->kind != L_CONV && L->kind != L_LINEAR && L->kind != L_BN) continue;
         switch (L->kind) {
         case L_ADD: break;
-        case L_CONV: conv_backward(m, L, in, dy, dx, n); break;
+        case L_CONV: conv_backward(m, L, in, dy, dx, n, pending.conv == i ? &pending : NULL); break;
         case L_LINEAR:
             backward_linear(dx, G + L->w, L->b >= 0 ? G + L->b : NULL, dy, in, P + L->w, n,
                             L->ic, L->oc);

@@ -86,7 +86,8 @@ struct vg_model {
     size_t n_iact;
     float *col;               /* im2col workspace, one per thread */
     size_t n_col;             /* floats per thread */
-    float *scratch;           /* inference: a conv block before its fused pool, one per thread */
+    float *scratch;           /* one per thread: inference, a conv block before its fused pool;
+                                 training, a sample's conv output gradient (conv_backward) */
     size_t n_scratch;         /* floats per thread */
     float *wtmp;              /* conv weight-gradient accumulators, one per chunk of samples */
     size_t n_wtmp;            /* floats per chunk */

@@ -276,14 +276,12 @@ TEST(fused_conv_pool_matches_layer_by_layer_inference)
  * running statistics bit for bit, and the same parameter and input
  * gradients within 1e-5 (the pooled backward sums in another order), on
  * odd sizes (the pool drops a row and a column), with a group that ends at
- * a ReLU, on 1 and 2 threads, batch 1 and 3. */
-TEST(fused_training_groups_match_layer_by_layer)
+ * a ReLU, on 1 and 2 threads, batch 1 and 3; a network too small for
+ * batch-parallel passes, and one large enough (BATCH_PARALLEL). */
+static void fused_vs_layer_by_layer(const char *arch, int h, int w, int batch_parallel)
 {
     const int saved = omp_get_max_threads();
-    const char *arch = "input 1 21 0; conv 8 k=3 s=2 p=1 bias=0; bn; relu; maxpool k=2; "
-                       "conv 12 k=3 p=1; bn; relu; maxpool k=2; conv 16 k=3 p=1 bias=0; bn; relu; "
-                       "timepool; flatten; linear 3";
-    const int h = 21, w = 43, per = h * w;
+    const int per = h * w;
     float *x = malloc(sizeof(float) * per * 3), dlogits[9];
     for (int i = 0; i < per * 3; i++) x[i] = sinf(0.017f * (float)i) + 0.4f * cosf(0.31f * (float)i);
     for (int k = 0; k < 9; k++) dlogits[k] = 0.1f * (float)(k % 4) - 0.13f;
@@ -313,6 +311,7 @@ TEST(fused_training_groups_match_layer_by_layer)
             CHECK(m[0]->layers[0].train_fused == 3 && m[0]->layers[4].train_fused == 3 &&
                   m[0]->layers[8].train_fused == 2 && !m[1]->layers[0].train_fused);
             CHECK(m[0]->layers[0].oh % 2 == 1 && m[0]->layers[4].ow % 2 == 1);
+            CHECK(m[0]->batch_parallel == batch_parallel);
             CHECKF(!memcmp(out[0], out[1], sizeof(float) * (size_t)n * 3), "%d thread(s), batch %d: logits differ",
                    threads, n);
             CHECKF(!memcmp(m[0]->arena, m[1]->arena, sizeof(float) * m[0]->n_arena),
@@ -331,6 +330,22 @@ TEST(fused_training_groups_match_layer_by_layer)
     }
     free(x);
     omp_set_num_threads(saved);
+}
+
+TEST(fused_training_groups_match_layer_by_layer)
+{
+    /* 0.2 M multiply-adds: one pass on one thread, the groups' input
+     * gradients written whole */
+    fused_vs_layer_by_layer("input 1 21 0; conv 8 k=3 s=2 p=1 bias=0; bn; relu; maxpool k=2; "
+                            "conv 12 k=3 p=1; bn; relu; maxpool k=2; conv 16 k=3 p=1 bias=0; bn; relu; "
+                            "timepool; flatten; linear 3",
+                            21, 43, 0);
+    /* 22 M: batch-parallel, so each convolution's backward makes its
+     * group's input gradient sample by sample (pending_bn_grad) */
+    fused_vs_layer_by_layer("input 1 41 0; conv 32 k=3 s=2 p=1 bias=0; bn; relu; maxpool k=2; "
+                            "conv 48 k=3 p=1; bn; relu; maxpool k=2; conv 64 k=3 p=1 bias=0; bn; relu; "
+                            "timepool; flatten; linear 3",
+                            41, 405, 1);
 }
 
 typedef struct { const float *x; int h, w; float logits[2]; int n_threads, rc; } thread_job;
