@@ -664,10 +664,10 @@ static void direct_block(float *y, const float *prep, const float *B, const conv
 
 /* Inference of the thin padded layers that training runs direct
  * (conv_direct_train_suits: cnn's conv2 and conv3; lenet's small unpadded
- * ones keep forward_conv2d_direct, whose stack copies cost less). Lowered, they spend as
- * long in im2col and BLAS's packing as in arithmetic; direct, each sample
- * is bordered once and its output made by blocks of rows, the fused
- * epilogue applied to each block while it is in cache. A sample per thread
+ * ones keep forward_conv2d_direct, whose stack copies cost less). Lowered,
+ * they spend as long in im2col and BLAS's packing as in arithmetic;
+ * direct, each sample is bordered once and its output made by blocks of
+ * rows, the fused epilogue applied to each block while it is in cache. A sample per thread
  * in a batch; the blocks of one sample shared by the threads below that.
  * Each output's sum runs in the same order either way: batch size and
  * thread count do not change the bits. */
@@ -814,6 +814,7 @@ static void conv_backward(vg_model *m, const nn_layer *L, const float *in, const
     float *dW = m->grads + L->w, *dB = L->b >= 0 ? m->grads + L->b : NULL;
     conv_shape s = conv_of(L, 1);
     if (!m->batch_parallel) {
+        /* BG is set for batch-parallel passes only (backward_pass) */
         s.n = n;
         backward_conv2d(dx, dW, dB, dy, in, W, &s, m->col);
         return;
