@@ -210,7 +210,7 @@ static inline float bn_relu(float x, float mu, float is, float g, float b)
 
 /* One plane: rows 2oy, 2oy+1 of relu(bn(x)) go through ROWS[2W], then
  * forward_maxpool's own 2x2 maximum and argmax. */
-static void bn_relu_pool_plane(float *yp, int32_t *ap, const float *xp, float *rows, int h, int w,
+static void bn_relu_pool_plane(float *yp, int32_t *ap, float *pxp, const float *xp, float *rows, int h, int w,
                                float mu, float is, float g, float b)
 {
     const int oh = h / 2, ow = w / 2;
@@ -220,10 +220,12 @@ static void bn_relu_pool_plane(float *yp, int32_t *ap, const float *xp, float *r
         for (int j = 0; j < w; j++) r0[j] = bn_relu(x0[j], mu, is, g, b);
         for (int j = 0; j < w; j++) r1[j] = bn_relu(x1[j], mu, is, g, b);
         maxpool_2x2_argmax_row(yp + oy * ow, ap + oy * ow, r0, r1, ow, w, 2 * oy * w);
+        /* the input at each argmax, while its rows are in cache */
+        for (int ox = 0; ox < ow; ox++) pxp[oy * ow + ox] = xp[ap[oy * ow + ox]];
     }
 }
 
-void forward_bn_relu_pool_train(float *relu_y, float *pool_y, int32_t *argmax, float *stats,
+void forward_bn_relu_pool_train(float *relu_y, float *pool_y, int32_t *argmax, float *pool_x, float *stats,
                                 float *running_mean, float *running_var, const float *x,
                                 const float *gamma, const float *beta, int n, int c, int h, int w,
                                 float eps, float momentum, const bn_work *work)
@@ -241,8 +243,8 @@ void forward_bn_relu_pool_train(float *relu_y, float *pool_y, int32_t *argmax, f
             const size_t plane = (size_t)i * c + ch;
             const float *xp = x + plane * hw;
             if (pool_y) {
-                bn_relu_pool_plane(pool_y + plane * phw, argmax + plane * phw, xp, rows, h, w, mu,
-                                   is, g, b);
+                bn_relu_pool_plane(pool_y + plane * phw, argmax + plane * phw, pool_x + plane * phw, xp, rows, h,
+                                   w, mu, is, g, b);
             } else {
                 float *yp = relu_y + plane * hw;
                 for (int j = 0; j < hw; j++) yp[j] = bn_relu(xp[j], mu, is, g, b);
@@ -264,11 +266,11 @@ static inline float relu_passed(float d, float y)
 }
 
 /* The sums over one plane's pooled grid: A1 += the gradient passed through
- * the ReLU, A2 += that times xhat at the window's argmax, lane o % LANES as
- * everywhere here, in whole lane groups so that the compiler can vectorise
- * the gathers. */
+ * the ReLU, A2 += that times xhat at the window's argmax (PXP: the input
+ * there, kept by the forward pass, so that this pass reads the pooled grid
+ * only and not the whole input), lane o % LANES as everywhere here. */
 LANE_CLONES static void add_pooled_sums(double *a1, double *a2, const float *dyp, const float *yp,
-                            const int32_t *ap, const float *xp, float mu, float is, int n)
+                            const float *pxp, float mu, float is, int n)
 {
     double s1[LANES], s2[LANES];
     for (int k = 0; k < LANES; k++) { s1[k] = a1[k]; s2[k] = a2[k]; }
@@ -277,12 +279,12 @@ LANE_CLONES static void add_pooled_sums(double *a1, double *a2, const float *dyp
         for (int k = 0; k < LANES; k++) {
             const float d = relu_passed(dyp[o + k], yp[o + k]);
             s1[k] += d;
-            s2[k] += (double)d * ((xp[ap[o + k]] - mu) * is);
+            s2[k] += (double)d * ((pxp[o + k] - mu) * is);
         }
     for (; o < n; o++) {
         const float d = relu_passed(dyp[o], yp[o]);
         s1[o % LANES] += d;
-        s2[o % LANES] += (double)d * ((xp[ap[o]] - mu) * is);
+        s2[o % LANES] += (double)d * ((pxp[o] - mu) * is);
     }
     for (int k = 0; k < LANES; k++) { a1[k] = s1[k]; a2[k] = s2[k]; }
 }
@@ -313,7 +315,7 @@ static void bn_grad_plane(float *dxp, const float *dyp, const float *yp, const i
  * batch norm's zero-gradient term. Without one, backward_batchnorm's sums
  * over the masked gradient, in its order (the same bits). */
 void backward_bn_relu_pool(float *dx, float *dgamma, float *dbeta, float *coef, const float *dy,
-                           const float *x, const float *y, const int32_t *argmax, const float *stats,
+                           const float *x, const float *y, const int32_t *argmax, const float *pool_x, const float *stats,
                            const float *gamma, int n, int c, int h, int w, const bn_work *work)
 {
     const int hw = h * w, dyhw = argmax ? (h / 2) * (w / 2) : hw;
@@ -328,7 +330,7 @@ void backward_bn_relu_pool(float *dx, float *dgamma, float *dbeta, float *coef, 
             const size_t plane = (size_t)i * c + ch;
             const float *dyp = dy + plane * dyhw, *yp = y + plane * dyhw, *xp = x + plane * hw;
             if (argmax) {
-                add_pooled_sums(a1, a2, dyp, yp, argmax + plane * dyhw, xp, mu, is, dyhw);
+                add_pooled_sums(a1, a2, dyp, yp, pool_x + plane * dyhw, mu, is, dyhw);
             } else {
                 for (int j = 0; j < hw; j++) gp[j] = relu_passed(dyp[j], yp[j]);
                 add_sum(a1, gp, hw);

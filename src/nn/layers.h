@@ -168,9 +168,10 @@ void backward_batchnorm(float *dx, float *dgamma, float *dbeta, const float *dy,
  * running stats and stats[2C] exactly as forward_batchnorm_train makes them;
  * without a pool (pool_y NULL) relu_y[N,C,H,W] = relu(bn(x)); with one,
  * pool_y[N,C,H/2,W/2] and argmax (index in the H*W plane, the first maximum
- * as in forward_maxpool) of relu(bn(x)), and relu_y is not written.
+ * as in forward_maxpool) of relu(bn(x)), pool_x[N,C,H/2,W/2] = x at each
+ * argmax (for the backward pass's sums), and relu_y is not written.
  * Backward: dy is the gradient of the group's output y, relu_y without a
- * pool (argmax NULL) or pool_y with one; accumulates dgamma[C], dbeta[C]
+ * pool (argmax and pool_x NULL) or pool_y with one; accumulates dgamma[C], dbeta[C]
  * and writes dx[N,C,H,W] (skipped when dx is NULL). The ReLU's mask is
  * y > 0: with a pool, the pooled value is the ReLU's output at the argmax.
  * The forward pass, and the backward pass without a pool, give the same
@@ -182,7 +183,7 @@ typedef struct bn_work {
     size_t stride;
     int threads;              /* the passes run on this many threads */
 } bn_work;
-void forward_bn_relu_pool_train(float *relu_y, float *pool_y, int32_t *argmax, float *stats,
+void forward_bn_relu_pool_train(float *relu_y, float *pool_y, int32_t *argmax, float *pool_x, float *stats,
                                 float *running_mean, float *running_var, const float *x,
                                 const float *gamma, const float *beta, int n, int c, int h, int w,
                                 float eps, float momentum, const bn_work *work);
@@ -191,8 +192,9 @@ void forward_bn_relu_pool_train(float *relu_y, float *pool_y, int32_t *argmax, f
  * be NULL) are made, and bn_relu_pool_grad_sample makes sample I's
  * dx[C,H,W] from them where it is used, the same bits as dx here. */
 void backward_bn_relu_pool(float *dx, float *dgamma, float *dbeta, float *coef, const float *dy,
-                           const float *x, const float *y, const int32_t *argmax, const float *stats,
-                           const float *gamma, int n, int c, int h, int w, const bn_work *work);
+                           const float *x, const float *y, const int32_t *argmax, const float *pool_x,
+                           const float *stats, const float *gamma, int n, int c, int h, int w,
+                           const bn_work *work);
 void bn_relu_pool_grad_sample(float *dx, const float *coef, const float *dy, const float *x, const float *y,
                               const int32_t *argmax, const float *stats, int i, int c, int h, int w);
 

@@ -544,6 +544,8 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
         if (L->kind == L_MAXPOOL) {
             L->argmax = iact;
             iact += out;
+            L->save = act;              /* a fused group's input at each argmax */
+            act += out;
         }
         if (L->kind == L_CONV) {
             conv_shape s = {.n = n, .c = L->ic, .h = L->ih, .w = L->iw, .oc = L->oc, .kh = L->kh,
@@ -968,7 +970,8 @@ static void forward_train_group(vg_model *m, const nn_layer *c, int group, int n
     const float *P = m->arena;
     bn_work wk = fused_work(m);
     forward_bn_relu_pool_train(pool ? NULL : m->act + relu->y, pool ? m->act + pool->y : NULL,
-                               pool ? m->iact + pool->argmax : NULL, m->act + bn->bn_stats,
+                               pool ? m->iact + pool->argmax : NULL, pool ? m->act + pool->save : NULL,
+                               m->act + bn->bn_stats,
                                m->arena + bn->rmean, m->arena + bn->rvar, m->act + c->y, P + bn->w,
                                P + bn->b, n, c->oc, c->oh, c->ow, bn->eps, bn->momentum, &wk);
 }
@@ -1105,8 +1108,8 @@ static void backward_pass(vg_model *m, const float *x, const float *dlogits, int
              * gradient itself when it is the only reader (no branch adds) */
             const int defer = cdx && cdx == ctarget && c->kind == L_CONV && m->batch_parallel;
             float *coef = m->act + bn->bn_stats + 2 * (size_t)c->oc;
-            backward_bn_relu_pool(defer ? NULL : cdx, G + bn->w, G + bn->b, coef, dy, m->act + c->y, y, argmax, stats,
-                                  P + bn->w, n, c->oc, c->oh, c->ow, &wk);
+            backward_bn_relu_pool(defer ? NULL : cdx, G + bn->w, G + bn->b, coef, dy, m->act + c->y, y, argmax,
+                                  argmax ? m->act + L->save : NULL, stats, P + bn->w, n, c->oc, c->oh, c->ow, &wk);
             if (defer) pending = (pending_bn_grad){ci, dy, y, m->act + c->y, stats, coef, argmax};
             grad_commit(m, ci, ctarget, cdx, (size_t)n * c->oc * c->oh * c->ow);
             continue;

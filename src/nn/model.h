@@ -33,7 +33,8 @@ typedef struct nn_layer {
     /* shapes for the current plan: input [N, ic, ih, iw] -> output [N, oc, oh, ow] */
     int ic, ih, iw, oc, oh, ow;
     /* activation-arena offsets for the current plan */
-    size_t y, save;           /* output; dropout mask (training) */
+    size_t y, save;           /* output; in training, dropout's mask or a
+                                 max-pool's input at each argmax (fused groups) */
     size_t argmax;            /* int32 arena offset (maxpool) */
     size_t bn_stats;          /* offset of mean[C], invstd[C] (bn, training) */
     int frozen;               /* parameters fixed; batch norm runs in inference mode */
