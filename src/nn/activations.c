@@ -9,7 +9,7 @@
  * region whose if clause is false goes through libgomp, which here made a
  * futex system call each time (12% of lenet's batch-1 latency went to its
  * ReLU's and pool's regions). */
-enum { ELEMENTWISE_PARALLEL_MIN = 65536 };
+enum { ELEMENTWISE_PARALLEL_MIN = 65536, ELEMENTWISE_CHUNK = 16384 };
 
 static void relu_range(float *y, const float *x, size_t lo, size_t hi)
 {
@@ -22,7 +22,7 @@ void forward_relu(float *y, const float *x, size_t count)
         relu_range(y, x, 0, count);
         return;
     }
-    const size_t chunk = 16384;
+    const size_t chunk = ELEMENTWISE_CHUNK;
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < count; i += chunk) relu_range(y, x, i, i + chunk < count ? i + chunk : count);
 }
@@ -43,7 +43,7 @@ void backward_relu(float *dx, const float *dy, const float *y, size_t count)
         relu_grad_range(dx, dy, y, 0, count);
         return;
     }
-    const size_t chunk = 16384;
+    const size_t chunk = ELEMENTWISE_CHUNK;
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < count; i += chunk) relu_grad_range(dx, dy, y, i, i + chunk < count ? i + chunk : count);
 }

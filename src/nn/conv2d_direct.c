@@ -127,7 +127,7 @@ void forward_conv2d_direct(float *y, const float *x, const float *w, const float
  * padded by KH-1-PH, with the kernel flipped and its channel axes swapped),
  * so it takes the same kernel. */
 
-static int train_shape_suits(const conv_shape *s)
+int conv_direct_train_suits(const conv_shape *s)
 {
     return s->sh == 1 && s->sw == 1 && (s->kh > 1 || s->kw > 1) && s->ph < s->kh && s->pw < s->kw &&
            s->oc <= TRAIN_MAX_OC && s->c * s->kh * s->kw <= TRAIN_MAX_K;
@@ -142,13 +142,11 @@ static conv_shape transposed(const conv_shape *s)
     return t;
 }
 
-int conv_direct_train_suits(const conv_shape *s) { return train_shape_suits(s); }
-
 int conv_direct_dx_suits(const conv_shape *s)
 {
     if (s->sh != 1 || s->sw != 1) return 0;
     conv_shape t = transposed(s);
-    return train_shape_suits(&t) && t.oh == s->h && t.ow == s->w;
+    return conv_direct_train_suits(&t) && t.oh == s->h && t.ow == s->w;
 }
 
 /* scratch of one padded sample: [C, H+2PH, W+2PW] + PB slack, then the
@@ -173,7 +171,7 @@ static size_t dw_scratch(const conv_shape *s);
 
 size_t conv_direct_train_scratch(const conv_shape *s)
 {
-    size_t a = train_shape_suits(s) ? padded_scratch(s) : 0;
+    size_t a = conv_direct_train_suits(s) ? padded_scratch(s) : 0;
     if (dw_scratch(s) > a) a = dw_scratch(s);
     if (conv_direct_dx_suits(s)) {
         conv_shape t = transposed(s);
@@ -324,7 +322,7 @@ static int dw_positions(const conv_shape *p)
 
 static size_t dw_scratch(const conv_shape *s)
 {
-    if (!train_shape_suits(s)) return 0;
+    if (!conv_direct_train_suits(s)) return 0;
     const conv_shape p = padded_shape(s);
     return (size_t)p.c * p.h * p.w + PB + (size_t)p.oc * ((size_t)p.oh * p.w + VL);
 }

@@ -430,6 +430,14 @@ static void *alloc_aligned(size_t bytes, int huge_pages)
     return aligned_alloc(64, rounded ? rounded : 64);
 }
 
+/* Whether inference runs S on the direct kernel by blocks of rows
+ * (conv_forward_direct): training's thin padded layers; lenet's small
+ * unpadded ones keep forward_conv2d_direct, whose stack copies cost less */
+static int infers_direct(const conv_shape *s)
+{
+    return conv_direct_train_suits(s) && !conv_direct_suits(s);
+}
+
 /* Inference fuses batch norm (and what follows) into convolutions of at
  * most this many channels: their scale and shift live on the stack. */
 enum { FUSED_MAX_OC = 1024 };
@@ -517,7 +525,7 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
                 conv_shape_init(&cs);
                 /* one sample on BLAS threads: one wide GEMM per layer (see conv_forward) */
                 size_t c1 = n_threads < 2 ? conv_col_size(&cs) : conv_col_size_forward(&cs);
-                if (conv_direct_train_suits(&cs) && !conv_direct_suits(&cs) && conv_direct_train_scratch(&cs) > c1)
+                if (infers_direct(&cs) && conv_direct_train_scratch(&cs) > c1)
                     c1 = conv_direct_train_scratch(&cs);   /* conv_forward_direct's copy */
                 if (c1 > col) col = c1;
                 L->pool_fused = pool_fusable(m, i, &cs);
@@ -628,19 +636,15 @@ static void epilogue_bn_relu(float *y, const float *ss, const conv_shape *s, int
     }
 }
 
-/* Conv rows [OY0, OY1) (OY0 even) of one sample into SCRATCH[OC][rows][OW],
- * then batch norm + ReLU (epilogue_bn_relu's arithmetic) and the 2x2 max
- * of its whole row pairs into YP[OC][OH/2][OW/2]: the full-resolution block
- * never leaves the cache, and the logits are the unfused ones. */
-static void conv_block_pooled(float *yp, const float *x, const float *W, const float *B,
-                              const conv_shape *s, float *col, float *scratch, const float *ss,
-                              int oy0, int oy1)
+/* A block of conv rows [OY0, OY1) (OY0 even) of one sample, made in
+ * SCRATCH[OC][rows][OW], gets batch norm + ReLU (epilogue_bn_relu's
+ * arithmetic) and the 2x2 max of its whole row pairs into
+ * YP[OC][OH/2][OW/2]: the full-resolution block never leaves the cache, and
+ * the logits are the unfused ones. */
+static void pool_block(float *yp, float *scratch, const conv_shape *s, const float *ss, int oy0, int oy1)
 {
     const int rows = oy1 - oy0, ow = s->ow, poh = s->oh / 2, pow_ = s->ow / 2;
     const size_t Pb = (size_t)rows * ow;
-    /* X NULL: COL holds the sample's direct-path copy (conv_direct_prepare) */
-    if (x) forward_conv2d_block_to(scratch, Pb, x, W, B, s, col, oy0, oy1);
-    else forward_conv2d_direct_rows(scratch, Pb, col, B, s, oy0, oy1);
     conv_shape blk = *s;
     blk.oh = rows;
     epilogue_bn_relu(scratch, ss, &blk, 0, rows);
@@ -657,7 +661,8 @@ static void direct_block(float *y, const float *prep, const float *B, const conv
                          const float *epi, int pooled, int oy0, int oy1)
 {
     if (pooled) {
-        conv_block_pooled(y, NULL, NULL, B, s, (float *)prep, scratch, epi, oy0, oy1);
+        forward_conv2d_direct_rows(scratch, (size_t)(oy1 - oy0) * s->ow, prep, B, s, oy0, oy1);
+        pool_block(y, scratch, s, epi, oy0, oy1);
         return;
     }
     forward_conv2d_direct_rows(y + (size_t)oy0 * s->ow, (size_t)s->oh * s->ow, prep, B, s, oy0, oy1);
@@ -665,9 +670,7 @@ static void direct_block(float *y, const float *prep, const float *B, const conv
 }
 
 /* Inference of the thin padded layers that training runs direct
- * (conv_direct_train_suits: cnn's conv2 and conv3; lenet's small unpadded
- * ones keep forward_conv2d_direct, whose stack copies cost less). Lowered,
- * they spend as long in im2col and BLAS's packing as in arithmetic;
+ * (infers_direct: cnn's conv2 and conv3). Lowered, they spend as long in im2col and BLAS's packing as in arithmetic;
  * direct, each sample is bordered once and its output made by blocks of
  * rows, the fused epilogue applied to each block while it is in cache. A sample per thread
  * in a batch; the blocks of one sample shared by the threads below that.
@@ -730,7 +733,7 @@ static void conv_forward(vg_model *m, const nn_layer *L, const float *in, float 
     const size_t xs = (size_t)L->ic * L->ih * L->iw;
     const size_t ys = pooled ? (size_t)L->oc * (L->oh / 2) * (L->ow / 2) : (size_t)L->oc * L->oh * L->ow;
     const int T = m->n_threads;
-    if (!m->plan_training && conv_direct_train_suits(&s) && !conv_direct_suits(&s)) {
+    if (!m->plan_training && infers_direct(&s)) {
         conv_forward_direct(m, in, y, W, B, &s, n, epi, pooled);
         return;
     }
@@ -770,8 +773,9 @@ static void conv_forward(vg_model *m, const nn_layer *L, const float *in, float 
         const int t = omp_get_thread_num();
         float *col = m->col + (size_t)t * m->n_col;
         if (pooled) {
-            conv_block_pooled(y + i * ys, in + i * xs, W, B, &s, col, m->scratch + (size_t)t * m->n_scratch,
-                              epi, oy0, oy1);
+            float *scratch = m->scratch + (size_t)t * m->n_scratch;
+            forward_conv2d_block_to(scratch, (size_t)(oy1 - oy0) * s.ow, in + i * xs, W, B, &s, col, oy0, oy1);
+            pool_block(y + i * ys, scratch, &s, epi, oy0, oy1);
             continue;
         }
         forward_conv2d_block(y + i * ys, in + i * xs, W, B, &s, col, oy0, oy1);
