@@ -93,6 +93,10 @@ $(BUILD)/bench_segment: $(BUILD)/bench/bench_segment.o $(LIB_A)
 $(BUILD)/bench_nn: $(BUILD)/bench/bench_nn.o $(LIB_A)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
+# The statistics the music cues score, for scripts/fit_music_cues.py.
+$(BUILD)/music_features: $(BUILD)/tools/music_features.o $(LIB_A)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+
 # A measurement behind the README's "Missed, and why" (not run by make bench):
 # Winograd F(2x2,3x3) against im2col for cnn's 3x3 layers at batch 1.
 $(BUILD)/winograd_probe: $(BUILD)/bench/winograd_probe.o $(LIB_A)

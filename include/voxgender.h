@@ -613,9 +613,11 @@ int vg_train_svm(const vg_dataset *d, vg_frontend_kind input, double C, const ch
  * window is classified from every window of it (mean of log-probabilities),
  * unless FIRST_WINDOW_ONLY; windows without sound are skipped. A log-mel
  * model answers VG_ENOSPEECH (the CLI's "unknown", code -1) when the
- * recording holds less than VG_MIN_SOUND_SECONDS of frames louder than
- * VG_SOUND_FLOOR_DB (mean mel-band power, dB; about -60 dBFS) and within
- * 40 dB of its loudest frame: silence, hum at the noise floor, a click. */
+ * recording holds less than VG_MIN_SOUND_SECONDS of speech frames: frames
+ * louder than VG_SOUND_FLOOR_DB (mean mel-band power, dB; about -60 dBFS),
+ * within 40 dB of its loudest frame, not spectrally flat, changing, and not
+ * in a 2 s stretch that sounds like music (README: "Music"): silence, hum
+ * at the noise floor, a click, steady noise, instrumental music. */
 int vg_predict_file(vg_model *m, const char *path, int first_window_only, float *p_male,
                     float logits[2]);
 #define VG_SOUND_FLOOR_DB (-45.0)

@@ -10,9 +10,11 @@ BUILD_PKGS="build-essential pkg-config libavformat-dev libavcodec-dev libavutil-
 libswresample-dev libfftw3-dev libpng-dev libjpeg62-turbo-dev libopenblas-dev liblinear-dev \
 libcjson-dev libzip-dev"
 # Tests compare against PyTorch/torchaudio and generate speech with TTS voices;
-# make bench runs the PyTorch peers on jemalloc (bench/run.sh says why).
+# make bench runs the PyTorch peers on jemalloc (bench/run.sh says why);
+# TiMidity++ and its sampled instruments play the music the tests feed
+# predict (tests/fixtures/music).
 TEST_PKGS="python3 python3-numpy python3-torch python3-torchaudio python3-torchvision \
-python3-pil python3-matplotlib espeak-ng flite ffmpeg chromium libjemalloc2"
+python3-pil python3-matplotlib espeak-ng flite ffmpeg chromium libjemalloc2 timidity freepats"
 
 pkgs="$BUILD_PKGS"
 [ "${1:-}" = "--build" ] || pkgs="$pkgs $TEST_PKGS"

@@ -1,5 +1,6 @@
 /* Classify one recording or image with a model, through the model's own
  * front end. */
+#include "../dsp/music_cues.h"
 #include "../dsp/speech_cues.h"
 #include "../nn/model.h"
 
@@ -25,9 +26,11 @@ static void log_softmax2(const float *l, double *out)
 }
 
 /* Frames of log-mel features X[h][w] (normalised with MU, SD) that hold
- * speech: the shared speech cues (speech_cues.h), and within 40 dB of the
- * clip's loudest frame. */
-static unsigned char *sound_frames(const float *x, int h, int w, float mu, float sd, int *count)
+ * speech: the shared speech cues (speech_cues.h), within 40 dB of the
+ * clip's loudest frame, and not in a stretch that sounds like music
+ * (music_cues.h: instrumental music passes the frame-level cues). */
+static unsigned char *sound_frames(const float *x, int h, int w, float mu, float sd, const vg_mel_config *mel,
+                                   int *count)
 {
     unsigned char *on = calloc((size_t)w + 1, 1);
     double *level = malloc(sizeof(double) * ((size_t)w + 1));
@@ -46,10 +49,16 @@ static unsigned char *sound_frames(const float *x, int h, int w, float mu, float
         on[t] = (unsigned char)speech_cues_voiced(&cues);
         if (level[t] > loudest) loudest = level[t];
     }
+    unsigned char *music = malloc((size_t)w + 1);
+    if (!music || music_frames(x, h, w, mu, sd, mel, music)) {
+        free(on); free(level); free(log2p); free(music); speech_cues_free(&cues);
+        return NULL;
+    }
     for (int t = 0; t < w; t++) {
-        on[t] = on[t] && level[t] > loudest - 40.0;
+        on[t] = on[t] && level[t] > loudest - 40.0 && !music[t];
         *count += on[t];
     }
+    free(music);
     free(level);
     free(log2p);
     speech_cues_free(&cues);
@@ -73,7 +82,7 @@ int vg_predict_file(vg_model *m, const char *path, int first_window_only, float 
     unsigned char *on = NULL;
     if (fe.kind == VG_FE_LOGMEL) {
         int active;
-        on = sound_frames(x, h, w, fe.input_mean, fe.input_std, &active);
+        on = sound_frames(x, h, w, fe.input_mean, fe.input_std, &fe.mel, &active);
         if (!on) { free(x); return VG_ENOMEM; }
         if (active * (double)fe.mel.hop_length / fe.mel.sample_rate < VG_MIN_SOUND_SECONDS) {
             free(on);

@@ -1,5 +1,6 @@
 /* Model front ends: the seed-compatible image transform against torchvision,
  * metadata round trip, log-mel features of short clips. */
+#include "../../src/dsp/music_cues.h"
 #include "st_read.h"
 #include "test.h"
 #include "voxgender.h"
@@ -112,6 +113,43 @@ TEST(logmel_features_of_short_clips_keep_their_length)
     free(q);
 }
 
+/* The music cues judge windows of the front end they were fitted on, and
+ * leave speech alone: none of a real recording's frames is music, and no
+ * frame at all under another front end (the features are the same here,
+ * only the settings differ). */
+TEST(music_cues_leave_speech_and_other_front_ends_alone)
+{
+    vg_frontend fe;
+    vg_frontend_default(&fe, VG_FE_LOGMEL);
+    char *speech = path_join(shared_dir(), "data/vctk/audio/p225/p225_003.flac");
+    float *x;
+    int c, h, w;
+    REQUIRE(vg_features_from_audio(&fe, speech, 0, 600, &x, &c, &h, &w, NULL) == VG_OK);
+    REQUIRE(w > 2 * MUSIC_WINDOW);
+    unsigned char *music = malloc((size_t)w);
+    CHECK(music_frames(x, h, w, fe.input_mean, fe.input_std, &fe.mel, music) == VG_OK);
+    int n = 0;
+    for (int t = 0; t < w; t++) n += music[t];
+    CHECKF(n == 0, "%d of %d speech frames called music", n, w);
+    /* a held 12-band "chord" in the features themselves: music */
+    for (int b = 0; b < h; b++)
+        for (int t = 0; t < w; t++) x[(size_t)b * w + t] = (b % 10 == 3 && b < 120) ? 8.0f : -6.0f;
+    CHECK(music_frames(x, h, w, fe.input_mean, fe.input_std, &fe.mel, music) == VG_OK);
+    n = 0;
+    for (int t = 0; t < w; t++) n += music[t];
+    CHECKF(n == w, "%d of %d frames of a held chord called music", n, w);
+    /* another front end: the cues do not apply */
+    vg_mel_config other = fe.mel;
+    other.n_fft = 1024;
+    CHECK(music_frames(x, h, w, fe.input_mean, fe.input_std, &other, music) == VG_OK);
+    n = 0;
+    for (int t = 0; t < w; t++) n += music[t];
+    CHECK(n == 0);
+    free(music);
+    free(x);
+    free(speech);
+}
+
 TEST(predict_answers_no_speech_for_silence_and_clicks)
 {
     vg_model *m;
@@ -149,6 +187,17 @@ TEST(predict_answers_no_speech_for_silence_and_clicks)
     CHECK(vg_predict_file(m, chord, 0, &p, l) == VG_ENOSPEECH);
     free(noise);
     free(chord);
+    /* a melody of plain tones stepping every 0.25 s, its level swelling
+     * twice a second: the frame-level cues took it for speech (a man,
+     * p = 0.93 with the shipped model); the music cues do not */
+    for (int i = 0; i < 16000 * 3; i++) {
+        const double t = i / 16000.0, f = 110 + 50 * floor(fmod(t * 4, 8));
+        pcm[i] = (int16_t)(10000 * sin(2 * M_PI * f * t) * (0.5 + 0.5 * sin(2 * M_PI * 2 * t)));
+    }
+    char *melody = path_join(temp_dir(), "melody.wav");
+    write_wav(melody, 1, 1, 16000, 16, pcm, 16000 * 3 * 2, 16000 * 3 * 2);
+    CHECK(vg_predict_file(m, melody, 0, &p, l) == VG_ENOSPEECH);
+    free(melody);
     /* real speech is classified */
     char *speech = path_join(shared_dir(), "data/vctk/audio/p225/p225_003.flac");
     CHECK(vg_predict_file(m, speech, 0, &p, l) == VG_OK && p >= 0 && p <= 1);
