@@ -4,6 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* With 128 HTK bands over 0-8 kHz: the shape is taken over bands 20.. (from
+ * about 355 Hz; the lowest hold few FFT bins, four of them none), the
+ * strongest band is looked for in bands 5-89 (about 90 Hz to 3.4 kHz, where
+ * a voice's or an instrument's strongest partials lie). The lags are in
+ * frames of 12.5 ms. */
 enum { SHAPE_LOWEST_BAND = 20, PEAK_LOW = 5, PEAK_HIGH = 90, PEAK_LAG = 3, SHAPE_LAG = 2 };
 
 /* The logistic model over standardised statistics: p = 1 / (1 + exp(-(sum
