@@ -1,6 +1,6 @@
 /* The statistics music_cues.c scores, for scripts/fit_music_cues.py: one
  * line per scored 2 s window of each recording, "path start f0 .. f4",
- * windows placed as music_frames places them. */
+ * the windows music_frames scores. */
 #include "../src/dsp/music_cues.h"
 #include "voxgender.h"
 
@@ -17,27 +17,26 @@ int main(int argc, char **argv)
     vg_frontend_default(&fe, VG_FE_LOGMEL);
     int failed = 0;
     for (int i = 1; i < argc; i++) {
-        float *x;
+        float *x = NULL;
         int c, h, w;
         int rc = vg_features_from_audio(&fe, argv[i], 0, 600, &x, &c, &h, &w, NULL);
+        const int n = rc ? 0 : music_window_count(w);
+        double *feat = malloc(sizeof(double) * MUSIC_FEATURES * (size_t)(n + 1));
+        unsigned char *scored = malloc((size_t)n + 1);
+        if (!rc && (!feat || !scored)) rc = VG_ENOMEM;
+        if (!rc) rc = music_windows(x, h, w, fe.input_mean, fe.input_std, feat, scored);
         if (rc) {
             fprintf(stderr, "music_features: %s: %s\n", argv[i], vg_strerror(rc));
             failed = 1;
-            continue;
         }
-        if (w >= MUSIC_WINDOW) {
-            const int len = MUSIC_WINDOW;
-            void *work = malloc(music_work_size(h, len));
-            if (!work) return 1;
-            for (int start = 0;; start += MUSIC_HOP) {
-                if (start + len > w) start = w - len;
-                double f[MUSIC_FEATURES];
-                if (music_window_features(x, h, w, fe.input_mean, fe.input_std, start, start + len, f, work))
-                    printf("%s %d %.6f %.6f %.6f %.6f %.6f\n", argv[i], start, f[0], f[1], f[2], f[3], f[4]);
-                if (start + len >= w) break;
-            }
-            free(work);
+        for (int k = 0; !rc && k < n; k++) {
+            const double *f = feat + (size_t)k * MUSIC_FEATURES;
+            if (scored[k])
+                printf("%s %d %.6f %.6f %.6f %.6f %.6f\n", argv[i], music_window_start(k, w), f[0], f[1], f[2], f[3],
+                       f[4]);
         }
+        free(feat);
+        free(scored);
         free(x);
     }
     return failed;

@@ -34,10 +34,12 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-size_t music_work_size(int h, int frames)
+int music_window_count(int w) { return w < MUSIC_WINDOW ? 0 : 1 + (w - MUSIC_WINDOW + MUSIC_HOP - 1) / MUSIC_HOP; }
+
+int music_window_start(int i, int w)
 {
-    const size_t n = frames > 0 ? (size_t)frames : 1, nb = h > SHAPE_LOWEST_BAND ? (size_t)(h - SHAPE_LOWEST_BAND) : 1;
-    return n * (3 * sizeof(double) + sizeof(int) + 1 + nb * sizeof(float)) + 64;
+    const int start = i * MUSIC_HOP;
+    return start + MUSIC_WINDOW > w ? w - MUSIC_WINDOW : start;
 }
 
 int music_cues_suit(const vg_mel_config *mel)
@@ -45,40 +47,63 @@ int music_cues_suit(const vg_mel_config *mel)
     return mel->sample_rate == 16000 && mel->n_fft == 400 && mel->hop_length == 200 && mel->n_mels == 128;
 }
 
-int music_window_features(const float *x, int h, int w, float mu, float sd, int t0, int t1, double *feat,
-                          void *work)
+/* What each frame T contributes, whatever window holds it: LEV its level
+ * (dB), PEAK its strongest band, FLUX the mean change of its shape (log2
+ * power less its mean over bands SHAPE_LOWEST_BAND..) since frame
+ * T - SHAPE_LAG, CORR the correlation of its shape with frame T - 1's (both
+ * unset where those frames do not exist). SHAPES holds the last
+ * SHAPE_LAG + 1 frames' shapes, NB floats each. */
+static void frame_terms(const float *x, int h, int w, float mu, float sd, double *lev, int *peak, double *flux,
+                        double *corr, float *shapes)
 {
-    const int n = t1 - t0;
-    if (n < 10 || h < PEAK_HIGH || h <= SHAPE_LOWEST_BAND) return 0;
-    /* per frame: level (dB), loudness, peak band, and the shape (log2 power
-     * less its mean over bands SHAPE_LOWEST_BAND..) */
     const int nb = h - SHAPE_LOWEST_BAND;
-    double *lev = work, *tmp = lev + n, *tmp2 = tmp + n;
-    float *shape = (float *)(tmp2 + n);
-    int *peak = (int *)(shape + (size_t)n * nb);
-    unsigned char *loud = (unsigned char *)(peak + n);
-    double loudest = -1e300;
-    for (int t = 0; t < n; t++) {
+    for (int t = 0; t < w; t++) {
         double sum = 0, shape_mean = 0;
         float best = -1e30f;
         int arg = 0;
         for (int b = 0; b < h; b++) {
-            const float v = x[(size_t)b * w + t0 + t] * sd + mu;
+            const float v = x[(size_t)b * w + t] * sd + mu;
             sum += exp2((double)v);
             if (b >= PEAK_LOW && b < PEAK_HIGH && v > best) { best = v; arg = b; }
             if (b >= SHAPE_LOWEST_BAND) shape_mean += v;
         }
         shape_mean /= nb;
-        for (int b = 0; b < nb; b++)
-            shape[(size_t)t * nb + b] = (float)(x[(size_t)(b + SHAPE_LOWEST_BAND) * w + t0 + t] * sd + mu - shape_mean);
+        float *s1 = shapes + (size_t)(t % (SHAPE_LAG + 1)) * nb;
+        for (int b = 0; b < nb; b++) s1[b] = (float)(x[(size_t)(b + SHAPE_LOWEST_BAND) * w + t] * sd + mu - shape_mean);
         lev[t] = 10.0 * log10(sum / h + 1e-30);
         peak[t] = arg;
-        if (lev[t] > loudest) loudest = lev[t];
+        if (t >= SHAPE_LAG) {
+            const float *s0 = shapes + (size_t)((t - SHAPE_LAG) % (SHAPE_LAG + 1)) * nb;
+            double d = 0;
+            for (int b = 0; b < nb; b++) d += fabs((double)s1[b] - s0[b]);
+            flux[t] = d / nb;
+        }
+        if (t >= 1) {
+            const float *s0 = shapes + (size_t)((t - 1) % (SHAPE_LAG + 1)) * nb;
+            double xy = 0, xx = 0, yy = 0;
+            for (int b = 0; b < nb; b++) {
+                xy += (double)s1[b] * s0[b];
+                xx += (double)s1[b] * s1[b];
+                yy += (double)s0[b] * s0[b];
+            }
+            corr[t] = xy / sqrt(xx * yy + 1e-9);
+        }
     }
+}
+
+/* One window's statistics from its frames' terms, LOUD and TMP/TMP2 being
+ * MUSIC_WINDOW-sized scratch; 0 when fewer than 10 frames are loud. */
+static int window_features(const double *lev, const int *peak, const double *flux, const double *corr, int t0,
+                           double *feat, unsigned char *loud, double *tmp, double *tmp2)
+{
+    const int n = MUSIC_WINDOW;
+    double loudest = -1e300;
+    for (int t = 0; t < n; t++)
+        if (lev[t0 + t] > loudest) loudest = lev[t0 + t];
     int nl = 0;
     for (int t = 0; t < n; t++) {
-        loud[t] = lev[t] > loudest - 40.0 && lev[t] > VG_SOUND_FLOOR_DB;
-        if (loud[t]) tmp[nl++] = lev[t];
+        loud[t] = lev[t0 + t] > loudest - 40.0 && lev[t0 + t] > VG_SOUND_FLOOR_DB;
+        if (loud[t]) tmp[nl++] = lev[t0 + t];
     }
     if (nl < 10) return 0;
     /* level: the share 10 dB under the median, and the spread */
@@ -88,39 +113,50 @@ int music_window_features(const float *x, int h, int w, float mu, float sd, int 
     for (int k = 0; k < nl; k++) var += (tmp[k] - mean) * (tmp[k] - mean);
     const double med = median(tmp, nl);
     int low = 0;
-    for (int t = 0; t < n; t++) low += loud[t] && lev[t] < med - 10.0;
+    for (int t = 0; t < n; t++) low += loud[t] && lev[t0 + t] < med - 10.0;
     feat[0] = (double)low / nl;
     feat[1] = sqrt(var / nl);
     /* the shape's change over SHAPE_LAG frames and its lag-1 correlation,
-     * over pairs of loud frames; the peak band's persistence over PEAK_LAG */
+     * over pairs of loud frames in the window; the peak band's persistence
+     * over PEAK_LAG */
     int nf = 0, nc = 0, np = 0, same = 0;
     for (int t = 1; t < n; t++) {
-        const float *s1 = shape + (size_t)t * nb;
-        if (t >= SHAPE_LAG && loud[t] && loud[t - SHAPE_LAG]) {
-            const float *s0 = shape + (size_t)(t - SHAPE_LAG) * nb;
-            double d = 0;
-            for (int b = 0; b < nb; b++) d += fabs((double)s1[b] - s0[b]);
-            tmp[nf++] = d / nb;
-        }
-        if (loud[t] && loud[t - 1]) {
-            const float *s0 = shape + (size_t)(t - 1) * nb;
-            double xy = 0, xx = 0, yy = 0;
-            for (int b = 0; b < nb; b++) {
-                xy += (double)s1[b] * s0[b];
-                xx += (double)s1[b] * s1[b];
-                yy += (double)s0[b] * s0[b];
-            }
-            tmp2[nc++] = xy / sqrt(xx * yy + 1e-9);
-        }
+        if (t >= SHAPE_LAG && loud[t] && loud[t - SHAPE_LAG]) tmp[nf++] = flux[t0 + t];
+        if (loud[t] && loud[t - 1]) tmp2[nc++] = corr[t0 + t];
         if (t >= PEAK_LAG && loud[t] && loud[t - PEAK_LAG]) {
             np++;
-            same += peak[t] == peak[t - PEAK_LAG];
+            same += peak[t0 + t] == peak[t0 + t - PEAK_LAG];
         }
     }
     feat[2] = nf ? median(tmp, nf) : 0;
     feat[3] = np ? (double)same / np : 0;
     feat[4] = nc ? median(tmp2, nc) : 0;
     return 1;
+}
+
+int music_windows(const float *x, int h, int w, float mu, float sd, double *feat, unsigned char *scored)
+{
+    const int n = music_window_count(w);
+    if (n == 0) return VG_OK;
+    if (h < PEAK_HIGH) {   /* too few bands for the statistics */
+        memset(scored, 0, (size_t)n);
+        return VG_OK;
+    }
+    double *lev = malloc(sizeof(double) * ((size_t)4 * w + 2 * MUSIC_WINDOW));
+    int *peak = malloc(sizeof(int) * (size_t)w);
+    float *shapes = malloc(sizeof(float) * (SHAPE_LAG + 1) * (size_t)(h - SHAPE_LOWEST_BAND));
+    unsigned char *loud = malloc(MUSIC_WINDOW);
+    if (!lev || !peak || !shapes || !loud) {
+        free(lev); free(peak); free(shapes); free(loud);
+        return VG_ENOMEM;
+    }
+    double *flux = lev + w, *corr = flux + w, *tmp = corr + w, *tmp2 = tmp + MUSIC_WINDOW;
+    frame_terms(x, h, w, mu, sd, lev, peak, flux, corr, shapes);
+    for (int i = 0; i < n; i++)
+        scored[i] = (unsigned char)window_features(lev, peak, flux, corr, music_window_start(i, w),
+                                                   feat + (size_t)i * MUSIC_FEATURES, loud, tmp, tmp2);
+    free(lev); free(peak); free(shapes); free(loud);
+    return VG_OK;
 }
 
 double music_window_score(const double *feat)
@@ -130,49 +166,40 @@ double music_window_score(const double *feat)
     return 1.0 / (1.0 + exp(-z));
 }
 
-/* The windows of a recording of W frames: the start of window I */
-static int window_start(int i, int w)
-{
-    const int start = i * MUSIC_HOP;
-    return start + MUSIC_WINDOW > w ? w - MUSIC_WINDOW : start;
-}
-
 int music_frames(const float *x, int h, int w, float mu, float sd, const vg_mel_config *mel,
                  unsigned char *music)
 {
     memset(music, 0, (size_t)w);
-    if (w < MUSIC_WINDOW || !music_cues_suit(mel)) return VG_OK;
-    const int len = MUSIC_WINDOW, n = 1 + (w - len + MUSIC_HOP - 1) / MUSIC_HOP;
-    /* per window: -1 not scored, 0 speech-like, 1 music */
-    signed char *verdict = malloc((size_t)n);
-    unsigned char *scored = calloc((size_t)w, 1);
-    void *work = malloc(music_work_size(h, len));
-    if (!verdict || !scored || !work) {
-        free(verdict); free(scored); free(work);
+    const int n = music_window_count(w);
+    if (n == 0 || !music_cues_suit(mel)) return VG_OK;
+    /* per window: 0 not scored, 1 speech-like, 2 music */
+    unsigned char *verdict = malloc((size_t)n), *scored = calloc((size_t)w, 1);
+    double *feat = malloc(sizeof(double) * MUSIC_FEATURES * (size_t)n);
+    if (!verdict || !scored || !feat || music_windows(x, h, w, mu, sd, feat, verdict)) {
+        free(verdict); free(scored); free(feat);
         return VG_ENOMEM;
     }
-    for (int i = 0; i < n; i++) {
-        const int start = window_start(i, w);
-        double f[MUSIC_FEATURES];
-        verdict[i] = music_window_features(x, h, w, mu, sd, start, start + len, f, work)
-                         ? (signed char)(music_window_score(f) > 0.5) : -1;
-    }
+    for (int i = 0; i < n; i++)
+        if (verdict[i]) verdict[i] = music_window_score(feat + (size_t)i * MUSIC_FEATURES) > 0.5 ? 2 : 1;
     /* a lone window between two music windows is music too: a song's
-     * quieter bar, not two seconds of speech in it */
-    for (int i = 1; i + 1 < n; i++)
-        if (verdict[i] == 0 && verdict[i - 1] == 1 && verdict[i + 1] == 1) verdict[i] = 2;
+     * quieter bar, not two seconds of speech in it (the neighbours' own
+     * verdicts, not ones this loop has just changed) */
+    for (int i = 1, before = verdict[0]; i + 1 < n; i++) {
+        const int own = verdict[i];
+        if (own == 1 && before == 2 && verdict[i + 1] == 2) verdict[i] = 2;
+        before = own;
+    }
+    /* frames that every scored window covering them calls music; a frame
+     * is in at most three windows */
     for (int i = 0; i < n; i++) {
-        if (verdict[i] < 0) continue;
-        const int start = window_start(i, w);
-        for (int t = start; t < start + len; t++) {
+        if (!verdict[i]) continue;
+        const int start = music_window_start(i, w);
+        for (int t = start; t < start + MUSIC_WINDOW; t++) {
             scored[t]++;
-            music[t] += (unsigned char)(verdict[i] > 0);
+            music[t] += (unsigned char)(verdict[i] == 2);
         }
     }
-    /* frames that every scored window covering them calls music */
     for (int t = 0; t < w; t++) music[t] = scored[t] && music[t] == scored[t];
-    free(verdict);
-    free(scored);
-    free(work);
+    free(verdict); free(scored); free(feat);
     return VG_OK;
 }
