@@ -49,7 +49,7 @@ def features(build, files):
     for k in range(0, len(files), 64):
         out = subprocess.run([os.path.join(build, 'music_features')] + files[k:k + 64], stdout=subprocess.PIPE,
                              check=True, text=True).stdout
-        rows += [[float(v) for v in line.split()[2:]] for line in out.splitlines()]
+        rows += [[float(v) for v in line.split()[2:7]] for line in out.splitlines()]
     return np.array(rows)
 
 

@@ -11,15 +11,24 @@
  * frames of 12.5 ms. */
 enum { SHAPE_LOWEST_BAND = 20, PEAK_LOW = 5, PEAK_HIGH = 90, PEAK_LAG = 3, SHAPE_LAG = 2 };
 
+/* The modulation ratio's four broad bands (bands 20-49, 50-79, 80-104,
+ * 105..: about 355-1120 Hz, 1.1-2.5 kHz, 2.5-4.4 kHz, 4.4-8 kHz), and its
+ * modulation frequencies as bins of a window's DFT: the frame rate is 80 Hz
+ * and a window 160 frames, so bin k is k / 2 Hz. */
+#define MOD_GROUPS 4
+static const int GROUP_FIRST[MOD_GROUPS + 1] = {20, 50, 80, 105, 128};
+enum { SYLLABLE_BIN_LOW = 4, SYLLABLE_BIN_HIGH = 16, FAST_BIN_HIGH = MUSIC_WINDOW / 2 };
+#define MOD_FLOOR_DB 30.0   /* a band's level floored this far under its loudest in the window */
+
 /* The logistic model over standardised statistics: p = 1 / (1 + exp(-(sum
  * W[k] (f[k] - MEAN[k]) / SD[k] + BIAS))). Fitted by
  * scripts/fit_music_cues.py on 2 s windows of speech from the training and
  * validation speakers of models/default/splits.csv (clean, telephone, white
  * noise at 10 dB, and with music 5 and 10 dB under it) against music that
  * FluidSynth rendered from generated MIDI; see the README. */
-static const double MEAN[MUSIC_FEATURES] = {0.0970191, 6.89913, 1.5819, 0.355613, 0.847107};
-static const double SD[MUSIC_FEATURES] = {0.114654, 2.96835, 0.270355, 0.178589, 0.159382};
-static const double W[MUSIC_FEATURES] = {1.34952, -2.01312, -2.86337, 1.21077, 1.04345};
+static const double MEAN[MUSIC_SCORED] = {0.0970191, 6.89913, 1.5819, 0.355613, 0.847107};
+static const double SD[MUSIC_SCORED] = {0.114654, 2.96835, 0.270355, 0.178589, 0.159382};
+static const double W[MUSIC_SCORED] = {1.34952, -2.01312, -2.86337, 1.21077, 1.04345};
 static const double BIAS = -2.68084;
 
 static int cmp_double(const void *a, const void *b)
@@ -48,22 +57,25 @@ int music_cues_suit(const vg_mel_config *mel)
 }
 
 /* What each frame T contributes, whatever window holds it: LEV its level
- * (dB), PEAK its strongest band, FLUX the mean change of its shape (log2
+ * (dB), GROUP[g * w + t] the level (dB) of broad band g, PEAK its strongest band, FLUX the mean change of its shape (log2
  * power less its mean over bands SHAPE_LOWEST_BAND..) since frame
  * T - SHAPE_LAG, CORR the correlation of its shape with frame T - 1's (both
  * unset where those frames do not exist). SHAPES holds the last
  * SHAPE_LAG + 1 frames' shapes, NB floats each. */
-static void frame_terms(const float *x, int h, int w, float mu, float sd, double *lev, int *peak, double *flux,
-                        double *corr, float *shapes)
+static void frame_terms(const float *x, int h, int w, float mu, float sd, double *lev, double *group, int *peak,
+                        double *flux, double *corr, float *shapes)
 {
     const int nb = h - SHAPE_LOWEST_BAND;
     for (int t = 0; t < w; t++) {
-        double sum = 0, shape_mean = 0;
+        double sum = 0, shape_mean = 0, gsum[MOD_GROUPS] = {0};
         float best = -1e30f;
         int arg = 0;
         for (int b = 0; b < h; b++) {
             const float v = x[(size_t)b * w + t] * sd + mu;
-            sum += exp2((double)v);
+            const double p = exp2((double)v);
+            sum += p;
+            for (int g = 0; g < MOD_GROUPS; g++)
+                if (b >= GROUP_FIRST[g] && b < GROUP_FIRST[g + 1]) gsum[g] += p;
             if (b >= PEAK_LOW && b < PEAK_HIGH && v > best) { best = v; arg = b; }
             if (b >= SHAPE_LOWEST_BAND) shape_mean += v;
         }
@@ -71,6 +83,8 @@ static void frame_terms(const float *x, int h, int w, float mu, float sd, double
         float *s1 = shapes + (size_t)(t % (SHAPE_LAG + 1)) * nb;
         for (int b = 0; b < nb; b++) s1[b] = (float)(x[(size_t)(b + SHAPE_LOWEST_BAND) * w + t] * sd + mu - shape_mean);
         lev[t] = 10.0 * log10(sum / h + 1e-30);
+        for (int g = 0; g < MOD_GROUPS; g++)
+            group[(size_t)g * w + t] = 10.0 * log10(gsum[g] / (GROUP_FIRST[g + 1] - GROUP_FIRST[g]) + 1e-30);
         peak[t] = arg;
         if (t >= SHAPE_LAG) {
             const float *s0 = shapes + (size_t)((t - SHAPE_LAG) % (SHAPE_LAG + 1)) * nb;
@@ -91,10 +105,55 @@ static void frame_terms(const float *x, int h, int w, float mu, float sd, double
     }
 }
 
+/* The modulation ratio of the window of broad-band levels GROUP from frame
+ * T0 (see music_windows), ENV being MOD_GROUPS * MUSIC_WINDOW scratch. A
+ * plain DFT of the bins needed: four bands of 160 frames a second of audio
+ * cost less than its mel spectrum. */
+static double modulation_ratio(const double *group, int w, int t0, double *env)
+{
+    const int n = MUSIC_WINDOW;
+    for (int g = 0; g < MOD_GROUPS; g++) {   /* floored so that silence's -300 dB does not swamp it */
+        const double *lev = group + (size_t)g * w + t0;
+        double mx = -1e300;
+        for (int t = 0; t < n; t++) mx = lev[t] > mx ? lev[t] : mx;
+        for (int t = 0; t < n; t++) env[g * n + t] = lev[t] > mx - MOD_FLOOR_DB ? lev[t] : mx - MOD_FLOOR_DB;
+    }
+    for (int t = 0; t < n; t++) {   /* the balance: each band less the bands' mean */
+        double m = 0;
+        for (int g = 0; g < MOD_GROUPS; g++) m += env[g * n + t];
+        for (int g = 0; g < MOD_GROUPS; g++) env[g * n + t] -= m / MOD_GROUPS;
+    }
+    double cs[MUSIC_WINDOW], sn[MUSIC_WINDOW];   /* the DFT's twiddles: index (k t) mod n */
+    for (int j = 0; j < n; j++) {
+        cs[j] = cos(2.0 * M_PI * j / n);
+        sn[j] = sin(2.0 * M_PI * j / n);
+    }
+    double best = 0;
+    for (int g = 0; g < MOD_GROUPS; g++) {
+        double *e = env + g * n, m = 0;
+        for (int t = 0; t < n; t++) m += e[t];
+        for (int t = 0; t < n; t++)   /* mean removed, symmetric Hann window */
+            e[t] = (e[t] - m / n) * (0.5 - 0.5 * cos(2.0 * M_PI * t / (n - 1)));
+        double syllable = 0, fast = 0;
+        for (int k = SYLLABLE_BIN_LOW; k <= FAST_BIN_HIGH; k++) {
+            double re = 0, im = 0;
+            for (int t = 0, j = 0; t < n; t++, j = (j + k) % n) {
+                re += e[t] * cs[j];
+                im -= e[t] * sn[j];
+            }
+            if (k <= SYLLABLE_BIN_HIGH) syllable += re * re + im * im;
+            else fast += re * re + im * im;
+        }
+        const double r = syllable / (fast + 1e-9);
+        if (r > best) best = r;
+    }
+    return best;
+}
+
 /* One window's statistics from its frames' terms, LOUD and TMP/TMP2 being
  * MUSIC_WINDOW-sized scratch; 0 when fewer than 10 frames are loud. */
-static int window_features(const double *lev, const int *peak, const double *flux, const double *corr, int t0,
-                           double *feat, unsigned char *loud, double *tmp, double *tmp2)
+static int window_features(const double *lev, const double *group, int w, const int *peak, const double *flux,
+                           const double *corr, int t0, double *feat, unsigned char *loud, double *tmp, double *tmp2)
 {
     const int n = MUSIC_WINDOW;
     double loudest = -1e300;
@@ -131,6 +190,7 @@ static int window_features(const double *lev, const int *peak, const double *flu
     feat[2] = nf ? median(tmp, nf) : 0;
     feat[3] = np ? (double)same / np : 0;
     feat[4] = nc ? median(tmp2, nc) : 0;
+    feat[5] = modulation_ratio(group, w, t0, tmp);
     return 1;
 }
 
@@ -138,11 +198,11 @@ int music_windows(const float *x, int h, int w, float mu, float sd, double *feat
 {
     const int n = music_window_count(w);
     if (n == 0) return VG_OK;
-    if (h < PEAK_HIGH) {   /* too few bands for the statistics */
+    if (h < GROUP_FIRST[MOD_GROUPS]) {   /* too few bands for the statistics */
         memset(scored, 0, (size_t)n);
         return VG_OK;
     }
-    double *lev = malloc(sizeof(double) * ((size_t)4 * w + 2 * MUSIC_WINDOW));
+    double *lev = malloc(sizeof(double) * ((size_t)(3 + MOD_GROUPS) * w + (MOD_GROUPS + 1) * MUSIC_WINDOW));
     int *peak = malloc(sizeof(int) * (size_t)w);
     float *shapes = malloc(sizeof(float) * (SHAPE_LAG + 1) * (size_t)(h - SHAPE_LOWEST_BAND));
     unsigned char *loud = malloc(MUSIC_WINDOW);
@@ -150,10 +210,12 @@ int music_windows(const float *x, int h, int w, float mu, float sd, double *feat
         free(lev); free(peak); free(shapes); free(loud);
         return VG_ENOMEM;
     }
-    double *flux = lev + w, *corr = flux + w, *tmp = corr + w, *tmp2 = tmp + MUSIC_WINDOW;
-    frame_terms(x, h, w, mu, sd, lev, peak, flux, corr, shapes);
+    /* tmp holds a window's levels, then its four broad bands' */
+    double *group = lev + w, *flux = group + (size_t)MOD_GROUPS * w, *corr = flux + w, *tmp = corr + w,
+           *tmp2 = tmp + MOD_GROUPS * MUSIC_WINDOW;
+    frame_terms(x, h, w, mu, sd, lev, group, peak, flux, corr, shapes);
     for (int i = 0; i < n; i++)
-        scored[i] = (unsigned char)window_features(lev, peak, flux, corr, music_window_start(i, w),
+        scored[i] = (unsigned char)window_features(lev, group, w, peak, flux, corr, music_window_start(i, w),
                                                    feat + (size_t)i * MUSIC_FEATURES, loud, tmp, tmp2);
     free(lev); free(peak); free(shapes); free(loud);
     return VG_OK;
@@ -162,25 +224,27 @@ int music_windows(const float *x, int h, int w, float mu, float sd, double *feat
 double music_window_score(const double *feat)
 {
     double z = BIAS;
-    for (int k = 0; k < MUSIC_FEATURES; k++) z += W[k] * (feat[k] - MEAN[k]) / SD[k];
+    for (int k = 0; k < MUSIC_SCORED; k++) z += W[k] * (feat[k] - MEAN[k]) / SD[k];
     return 1.0 / (1.0 + exp(-z));
 }
 
-int music_frames(const float *x, int h, int w, float mu, float sd, const vg_mel_config *mel,
-                 unsigned char *music)
+int music_or_noise_frames(const float *x, int h, int w, float mu, float sd, const vg_mel_config *mel,
+                          unsigned char *music)
 {
     memset(music, 0, (size_t)w);
     const int n = music_window_count(w);
     if (n == 0 || !music_cues_suit(mel)) return VG_OK;
-    /* per window: 0 not scored, 1 speech-like, 2 music */
+    /* per window: 0 not scored, 1 speech-like, 2 music or noise */
     unsigned char *verdict = malloc((size_t)n), *scored = calloc((size_t)w, 1);
     double *feat = malloc(sizeof(double) * MUSIC_FEATURES * (size_t)n);
     if (!verdict || !scored || !feat || music_windows(x, h, w, mu, sd, feat, verdict)) {
         free(verdict); free(scored); free(feat);
         return VG_ENOMEM;
     }
-    for (int i = 0; i < n; i++)
-        if (verdict[i]) verdict[i] = music_window_score(feat + (size_t)i * MUSIC_FEATURES) > 0.5 ? 2 : 1;
+    for (int i = 0; i < n; i++) {
+        const double *f = feat + (size_t)i * MUSIC_FEATURES;
+        if (verdict[i]) verdict[i] = music_window_score(f) > 0.5 || f[5] < NOISE_MODULATION_MAX ? 2 : 1;
+    }
     /* a lone window between two music windows is music too: a song's
      * quieter bar, not two seconds of speech in it (the neighbours' own
      * verdicts, not ones this loop has just changed) */

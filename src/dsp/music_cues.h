@@ -1,9 +1,10 @@
 /* Whether stretches of a recording sound like music (held notes, a steady
- * timbre, a level without syllables' dips) rather than speech: five
- * statistics of each 2 s window of log-mel frames and a logistic score.
- * The speech cues (speech_cues.h) look at one frame and its neighbour, and
- * instrumental music passes them; this looks at a window. Used by
- * vg_predict_file's "no speech" gate. */
+ * timbre, a level without syllables' dips) or like noise (a spectral balance
+ * that does not move at a syllable's pace) rather than speech: statistics
+ * of each 2 s window of log-mel frames, a logistic score for music and a
+ * threshold for noise. The speech cues (speech_cues.h) look at one frame
+ * and its neighbour, and instrumental music and coloured noise pass them;
+ * this looks at a window. Used by vg_predict_file's "no speech" gate. */
 #ifndef VG_MUSIC_CUES_H
 #define VG_MUSIC_CUES_H
 
@@ -12,8 +13,14 @@
 enum {
     MUSIC_WINDOW = 160,     /* frames in a window (2 s at hop 200, 16 kHz) */
     MUSIC_HOP = 80,         /* windows overlap by half */
-    MUSIC_FEATURES = 5
+    MUSIC_SCORED = 5,       /* statistics the music score weighs */
+    MUSIC_FEATURES = 6      /* ... and the modulation ratio that tells noise */
 };
+
+/* A window whose modulation ratio (below) is under this is noise. Between
+ * the 99th percentile of generated noise (0.66) and the 1st of the training
+ * speakers' clean speech (1.35); see the README. */
+#define NOISE_MODULATION_MAX 0.8
 
 /* Windows of MUSIC_WINDOW frames every MUSIC_HOP, the last one ending at
  * the last frame: how many a recording of W frames has (0 when it is
@@ -26,8 +33,13 @@ int music_window_start(int i, int w);
  * [MUSIC_FEATURES]: the share of loud frames 10 dB under their median
  * level, the level's standard deviation (dB), the median change of the
  * spectrum's shape over two frames, how often the strongest band is the
- * same three frames later, and the median correlation of consecutive
- * spectral shapes. Loud frames are above VG_SOUND_FLOOR_DB and within 40 dB
+ * same three frames later, the median correlation of consecutive spectral
+ * shapes, and the modulation ratio: how much the spectral balance (the
+ * level of four broad bands, each less their mean, floored 30 dB under the
+ * band's loudest) moves at 2-8 Hz, a syllable's pace, over how much it
+ * moves faster than 8 Hz, in the band where that ratio is highest (speech's
+ * vowels and consonants move it at a syllable's pace; in stationary noise
+ * it only jitters, and swells move all bands together). Loud frames are above VG_SOUND_FLOOR_DB and within 40 dB
  * of the window's loudest; SCORED[i] is 0 for a window with fewer than 10
  * (its FEAT row unset), else 1. Each frame's level, strongest band and
  * shape changes are made once, whichever windows share it.
@@ -39,15 +51,16 @@ int music_windows(const float *x, int h, int w, float mu, float sd, double *feat
  * called music. */
 int music_cues_suit(const vg_mel_config *mel);
 
-/* The probability that a window with statistics FEAT is music. */
+/* The probability that a window with statistics FEAT is music (from the
+ * first MUSIC_SCORED). */
 double music_window_score(const double *feat);
 
 /* MUSIC[w]: 1 for the frames that every scored window covering them calls
- * music (score > 0.5), else 0; a window between two music windows counts
- * as music. A recording shorter than one window is not scored: on training
+ * music (score > 0.5) or noise (modulation ratio < NOISE_MODULATION_MAX),
+ * else 0; a window between two such windows counts as one. A recording shorter than one window is not scored: on training
  * speakers' 1 s cuts, shorter windows called 5% of them music. Nothing is
  * music when the front end MEL does not suit the cues.
  * Returns VG_OK or VG_ENOMEM. */
-int music_frames(const float *x, int h, int w, float mu, float sd, const vg_mel_config *mel,
+int music_or_noise_frames(const float *x, int h, int w, float mu, float sd, const vg_mel_config *mel,
                  unsigned char *music);
 #endif

@@ -27,8 +27,9 @@ static void log_softmax2(const float *l, double *out)
 
 /* Frames of log-mel features X[h][w] (normalised with MU, SD) that hold
  * speech: the shared speech cues (speech_cues.h), within 40 dB of the
- * clip's loudest frame, and not in a stretch that sounds like music
- * (music_cues.h: instrumental music passes the frame-level cues). */
+ * clip's loudest frame, and not in a stretch that sounds like music or
+ * noise (music_cues.h: instrumental music and coloured noise pass the
+ * frame-level cues). */
 static unsigned char *sound_frames(const float *x, int h, int w, float mu, float sd, const vg_mel_config *mel,
                                    int *count)
 {
@@ -50,7 +51,7 @@ static unsigned char *sound_frames(const float *x, int h, int w, float mu, float
         if (level[t] > loudest) loudest = level[t];
     }
     unsigned char *music = malloc((size_t)w + 1);
-    if (!music || music_frames(x, h, w, mu, sd, mel, music)) {
+    if (!music || music_or_noise_frames(x, h, w, mu, sd, mel, music)) {
         free(on); free(level); free(log2p); free(music); speech_cues_free(&cues);
         return NULL;
     }

@@ -267,6 +267,32 @@ out=$("$VG" predict "$T/speech_music.wav" --format csv -q)
 check "predict: speech over background music is still classified (female)" bash -c "grep -q ',female,0,' <<<'$out'"
 rm -rf "$T/music"
 
+# ---- noise: 'unknown' too (issue 6). Coloured noise (a slope, a band,
+# hum, swells) passed the frame-level cues: 16 of these 30 were classified
+# before the noise test. Seed 4 was used neither to choose its threshold
+# (seed 1) nor to measure it (seeds 2, 3).
+mkdir -p "$T/noise"
+/usr/bin/python3 tests/ref/make_noise.py "$T/noise" 30 4
+"$VG" predict "$T"/noise/*.wav --format csv -q > "$T/noise.csv"; rc=$?
+check "predict: at least 28 of 30 generated noises are 'unknown' (shipped model; 30 when written)" bash -c \
+    "[ $rc -eq 0 ] && [ \$(grep -c ',unknown,-1,' '$T/noise.csv') -ge 28 ]"
+# speech with brown noise 10 dB under it is still speech, and still a woman's
+# (at 5 dB the shipped model calls her a man, p 0.53, with or without the
+# noise test)
+/usr/bin/python3 - "$SHARED/data/vctk/audio/p225/p225_003.flac" "$T/speech_noise.wav" <<'EOF'
+import subprocess, sys, wave, numpy as np
+x = np.frombuffer(subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-i', sys.argv[1], '-f', 's16le', '-ac', '1',
+                                  '-ar', '16000', '-'], stdout=subprocess.PIPE, check=True).stdout, np.int16).astype(float)
+n = np.cumsum(np.random.default_rng(1).standard_normal(len(x)))
+n -= np.convolve(n, np.ones(801) / 801, 'same')             # brown, without its drift
+y = x + n * np.sqrt(np.mean(x ** 2) / np.mean(n ** 2) / 10)   # 10 dB under the speech
+w = wave.open(sys.argv[2], 'wb'); w.setnchannels(1); w.setsampwidth(2); w.setframerate(16000)
+w.writeframes(np.clip(np.round(y), -32768, 32767).astype(np.int16).tobytes()); w.close()
+EOF
+out=$("$VG" predict "$T/speech_noise.wav" --format csv -q)
+check "predict: speech in brown noise at 10 dB SNR is still classified (female)" bash -c "grep -q ',female,0,' <<<'$out'"
+rm -rf "$T/noise"
+
 # ---- evaluation report, rendered by headless Chromium (issue 6)
 "$VG" eval -m "$T/cnn.safetensors" "$D" --report "$T/report" -q > /dev/null 2>&1
 check "eval --report writes a self-contained index.html" bash -c \
