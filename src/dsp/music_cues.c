@@ -56,64 +56,68 @@ int music_cues_suit(const vg_mel_config *mel)
     return mel->sample_rate == 16000 && mel->n_fft == 400 && mel->hop_length == 200 && mel->n_mels == 128;
 }
 
-/* What each frame T contributes, whatever window holds it: LEV its level
- * (dB), GROUP[g * w + t] the level (dB) of broad band g, PEAK its strongest band, FLUX the mean change of its shape (log2
- * power less its mean over bands SHAPE_LOWEST_BAND..) since frame
- * T - SHAPE_LAG, CORR the correlation of its shape with frame T - 1's (both
- * unset where those frames do not exist). SHAPES holds the last
- * SHAPE_LAG + 1 frames' shapes, NB floats each. */
-static void frame_terms(const float *x, int h, int w, float mu, float sd, double *lev, double *group, int *peak,
-                        double *flux, double *corr, float *shapes)
+/* Take frame MS->n, LOG2P[h]: what it contributes to every window that
+ * holds it, written at its place in the doubled rings (music_cues.h): its
+ * level (dB), the level (dB) of each broad band, its strongest band, the
+ * mean change of its shape (log2 power less its mean over bands
+ * SHAPE_LOWEST_BAND..) since frame n - SHAPE_LAG, and the correlation of
+ * its shape with frame n - 1's (0 where those frames do not exist). */
+static void take_frame(music_stream *ms, const float *log2p)
 {
-    const int nb = h - SHAPE_LOWEST_BAND;
-    for (int t = 0; t < w; t++) {
-        double sum = 0, shape_mean = 0, gsum[MOD_GROUPS] = {0};
-        float best = -1e30f;
-        int arg = 0;
-        for (int b = 0; b < h; b++) {
-            const float v = x[(size_t)b * w + t] * sd + mu;
-            const double p = exp2((double)v);
-            sum += p;
-            for (int g = 0; g < MOD_GROUPS; g++)
-                if (b >= GROUP_FIRST[g] && b < GROUP_FIRST[g + 1]) gsum[g] += p;
-            if (b >= PEAK_LOW && b < PEAK_HIGH && v > best) { best = v; arg = b; }
-            if (b >= SHAPE_LOWEST_BAND) shape_mean += v;
-        }
-        shape_mean /= nb;
-        float *s1 = shapes + (size_t)(t % (SHAPE_LAG + 1)) * nb;
-        for (int b = 0; b < nb; b++) s1[b] = (float)(x[(size_t)(b + SHAPE_LOWEST_BAND) * w + t] * sd + mu - shape_mean);
-        lev[t] = 10.0 * log10(sum / h + 1e-30);
+    const long long t = ms->n;
+    const int h = ms->h, nb = h - SHAPE_LOWEST_BAND;
+    double sum = 0, shape_mean = 0, gsum[MOD_GROUPS] = {0};
+    float best = -1e30f;
+    int arg = 0;
+    for (int b = 0; b < h; b++) {
+        const float v = log2p[b];
+        const double p = exp2((double)v);
+        sum += p;
         for (int g = 0; g < MOD_GROUPS; g++)
-            group[(size_t)g * w + t] = 10.0 * log10(gsum[g] / (GROUP_FIRST[g + 1] - GROUP_FIRST[g]) + 1e-30);
-        peak[t] = arg;
-        if (t >= SHAPE_LAG) {
-            const float *s0 = shapes + (size_t)((t - SHAPE_LAG) % (SHAPE_LAG + 1)) * nb;
-            double d = 0;
-            for (int b = 0; b < nb; b++) d += fabs((double)s1[b] - s0[b]);
-            flux[t] = d / nb;
+            if (b >= GROUP_FIRST[g] && b < GROUP_FIRST[g + 1]) gsum[g] += p;
+        if (b >= PEAK_LOW && b < PEAK_HIGH && v > best) { best = v; arg = b; }
+        if (b >= SHAPE_LOWEST_BAND) shape_mean += v;
+    }
+    shape_mean /= nb;
+    float *s1 = ms->shapes + (size_t)(t % (SHAPE_LAG + 1)) * nb;
+    for (int b = 0; b < nb; b++) s1[b] = (float)(log2p[b + SHAPE_LOWEST_BAND] - shape_mean);
+    double flux = 0, corr = 0;
+    if (t >= SHAPE_LAG) {
+        const float *s0 = ms->shapes + (size_t)((t - SHAPE_LAG) % (SHAPE_LAG + 1)) * nb;
+        double d = 0;
+        for (int b = 0; b < nb; b++) d += fabs((double)s1[b] - s0[b]);
+        flux = d / nb;
+    }
+    if (t >= 1) {
+        const float *s0 = ms->shapes + (size_t)((t - 1) % (SHAPE_LAG + 1)) * nb;
+        double xy = 0, xx = 0, yy = 0;
+        for (int b = 0; b < nb; b++) {
+            xy += (double)s1[b] * s0[b];
+            xx += (double)s1[b] * s1[b];
+            yy += (double)s0[b] * s0[b];
         }
-        if (t >= 1) {
-            const float *s0 = shapes + (size_t)((t - 1) % (SHAPE_LAG + 1)) * nb;
-            double xy = 0, xx = 0, yy = 0;
-            for (int b = 0; b < nb; b++) {
-                xy += (double)s1[b] * s0[b];
-                xx += (double)s1[b] * s1[b];
-                yy += (double)s0[b] * s0[b];
-            }
-            corr[t] = xy / sqrt(xx * yy + 1e-9);
-        }
+        corr = xy / sqrt(xx * yy + 1e-9);
+    }
+    for (int k = (int)(t % MUSIC_WINDOW); k < 2 * MUSIC_WINDOW; k += MUSIC_WINDOW) {
+        ms->lev[k] = 10.0 * log10(sum / h + 1e-30);
+        for (int g = 0; g < MOD_GROUPS; g++)
+            ms->group[g * 2 * MUSIC_WINDOW + k] =
+                10.0 * log10(gsum[g] / (GROUP_FIRST[g + 1] - GROUP_FIRST[g]) + 1e-30);
+        ms->peak[k] = arg;
+        ms->flux[k] = flux;
+        ms->corr[k] = corr;
     }
 }
 
-/* The modulation ratio of the window of broad-band levels GROUP from frame
- * T0 (see music_windows), ENV being MOD_GROUPS * MUSIC_WINDOW scratch. A
- * plain DFT of the bins needed: four bands of 160 frames a second of audio
- * cost less than its mel spectrum. */
-static double modulation_ratio(const double *group, int w, int t0, double *env)
+/* The modulation ratio of a window whose broad-band levels are GROUP[g *
+ * STRIDE + t], ENV being MOD_GROUPS * MUSIC_WINDOW scratch. A plain DFT of
+ * the bins needed: four bands of 160 frames a second of audio cost less
+ * than its mel spectrum. */
+static double modulation_ratio(const double *group, int stride, double *env)
 {
     const int n = MUSIC_WINDOW;
     for (int g = 0; g < MOD_GROUPS; g++) {   /* floored so that silence's -300 dB does not swamp it */
-        const double *lev = group + (size_t)g * w + t0;
+        const double *lev = group + (size_t)g * stride;
         double mx = -1e300;
         for (int t = 0; t < n; t++) mx = lev[t] > mx ? lev[t] : mx;
         for (int t = 0; t < n; t++) env[g * n + t] = lev[t] > mx - MOD_FLOOR_DB ? lev[t] : mx - MOD_FLOOR_DB;
@@ -150,19 +154,20 @@ static double modulation_ratio(const double *group, int w, int t0, double *env)
     return best;
 }
 
-/* One window's statistics from its frames' terms, LOUD and TMP/TMP2 being
- * MUSIC_WINDOW-sized scratch; 0 when fewer than 10 frames are loud. */
-static int window_features(const double *lev, const double *group, int w, const int *peak, const double *flux,
-                           const double *corr, int t0, double *feat, unsigned char *loud, double *tmp, double *tmp2)
+/* One window's statistics from its frames' terms (each array from the
+ * window's first frame; GROUP's bands STRIDE apart), LOUD, TMP (MOD_GROUPS
+ * windows) and TMP2 being scratch; 0 when fewer than 10 frames are loud. */
+static int window_features(const double *lev, const double *group, int stride, const int *peak, const double *flux,
+                           const double *corr, double *feat, unsigned char *loud, double *tmp, double *tmp2)
 {
     const int n = MUSIC_WINDOW;
     double loudest = -1e300;
     for (int t = 0; t < n; t++)
-        if (lev[t0 + t] > loudest) loudest = lev[t0 + t];
+        if (lev[t] > loudest) loudest = lev[t];
     int nl = 0;
     for (int t = 0; t < n; t++) {
-        loud[t] = lev[t0 + t] > loudest - 40.0 && lev[t0 + t] > VG_SOUND_FLOOR_DB;
-        if (loud[t]) tmp[nl++] = lev[t0 + t];
+        loud[t] = lev[t] > loudest - 40.0 && lev[t] > VG_SOUND_FLOOR_DB;
+        if (loud[t]) tmp[nl++] = lev[t];
     }
     if (nl < 10) return 0;
     /* level: the share 10 dB under the median, and the spread */
@@ -172,7 +177,7 @@ static int window_features(const double *lev, const double *group, int w, const 
     for (int k = 0; k < nl; k++) var += (tmp[k] - mean) * (tmp[k] - mean);
     const double med = median(tmp, nl);
     int low = 0;
-    for (int t = 0; t < n; t++) low += loud[t] && lev[t0 + t] < med - 10.0;
+    for (int t = 0; t < n; t++) low += loud[t] && lev[t] < med - 10.0;
     feat[0] = (double)low / nl;
     feat[1] = sqrt(var / nl);
     /* the shape's change over SHAPE_LAG frames and its lag-1 correlation,
@@ -180,45 +185,18 @@ static int window_features(const double *lev, const double *group, int w, const 
      * over PEAK_LAG */
     int nf = 0, nc = 0, np = 0, same = 0;
     for (int t = 1; t < n; t++) {
-        if (t >= SHAPE_LAG && loud[t] && loud[t - SHAPE_LAG]) tmp[nf++] = flux[t0 + t];
-        if (loud[t] && loud[t - 1]) tmp2[nc++] = corr[t0 + t];
+        if (t >= SHAPE_LAG && loud[t] && loud[t - SHAPE_LAG]) tmp[nf++] = flux[t];
+        if (loud[t] && loud[t - 1]) tmp2[nc++] = corr[t];
         if (t >= PEAK_LAG && loud[t] && loud[t - PEAK_LAG]) {
             np++;
-            same += peak[t0 + t] == peak[t0 + t - PEAK_LAG];
+            same += peak[t] == peak[t - PEAK_LAG];
         }
     }
     feat[2] = nf ? median(tmp, nf) : 0;
     feat[3] = np ? (double)same / np : 0;
     feat[4] = nc ? median(tmp2, nc) : 0;
-    feat[5] = modulation_ratio(group, w, t0, tmp);
+    feat[5] = modulation_ratio(group, stride, tmp);
     return 1;
-}
-
-int music_windows(const float *x, int h, int w, float mu, float sd, double *feat, unsigned char *scored)
-{
-    const int n = music_window_count(w);
-    if (n == 0) return VG_OK;
-    if (h < GROUP_FIRST[MOD_GROUPS]) {   /* too few bands for the statistics */
-        memset(scored, 0, (size_t)n);
-        return VG_OK;
-    }
-    double *lev = malloc(sizeof(double) * ((size_t)(3 + MOD_GROUPS) * w + (MOD_GROUPS + 1) * MUSIC_WINDOW));
-    int *peak = malloc(sizeof(int) * (size_t)w);
-    float *shapes = malloc(sizeof(float) * (SHAPE_LAG + 1) * (size_t)(h - SHAPE_LOWEST_BAND));
-    unsigned char *loud = malloc(MUSIC_WINDOW);
-    if (!lev || !peak || !shapes || !loud) {
-        free(lev); free(peak); free(shapes); free(loud);
-        return VG_ENOMEM;
-    }
-    /* tmp holds a window's levels, then its four broad bands' */
-    double *group = lev + w, *flux = group + (size_t)MOD_GROUPS * w, *corr = flux + w, *tmp = corr + w,
-           *tmp2 = tmp + MOD_GROUPS * MUSIC_WINDOW;
-    frame_terms(x, h, w, mu, sd, lev, group, peak, flux, corr, shapes);
-    for (int i = 0; i < n; i++)
-        scored[i] = (unsigned char)window_features(lev, group, w, peak, flux, corr, music_window_start(i, w),
-                                                   feat + (size_t)i * MUSIC_FEATURES, loud, tmp, tmp2);
-    free(lev); free(peak); free(shapes); free(loud);
-    return VG_OK;
 }
 
 double music_window_score(const double *feat)
@@ -228,42 +206,137 @@ double music_window_score(const double *feat)
     return 1.0 / (1.0 + exp(-z));
 }
 
+int music_stream_init(music_stream *ms, int h, int judge)
+{
+    memset(ms, 0, sizeof *ms);
+    ms->h = h;
+    ms->judge = judge;
+    if (h < GROUP_FIRST[MOD_GROUPS]) return VG_OK;   /* too few bands for the statistics: nothing scored */
+    /* lev, flux, corr and the bands' levels in doubled rings, then scratch */
+    ms->lev = malloc(sizeof(double) * (2 * MUSIC_WINDOW * (3 + MOD_GROUPS) + MUSIC_WINDOW * (MOD_GROUPS + 1)));
+    ms->peak = malloc(sizeof(int) * 2 * MUSIC_WINDOW);
+    ms->shapes = malloc(sizeof(float) * (SHAPE_LAG + 1) * (size_t)(h - SHAPE_LOWEST_BAND));
+    ms->loud = malloc(MUSIC_WINDOW);
+    if (!ms->lev || !ms->peak || !ms->shapes || !ms->loud) {
+        music_stream_free(ms);
+        return VG_ENOMEM;
+    }
+    ms->group = ms->lev + 2 * MUSIC_WINDOW;
+    ms->flux = ms->group + 2 * MUSIC_WINDOW * MOD_GROUPS;
+    ms->corr = ms->flux + 2 * MUSIC_WINDOW;
+    ms->tmp = ms->corr + 2 * MUSIC_WINDOW;       /* a window's levels, then its four bands' */
+    ms->tmp2 = ms->tmp + MOD_GROUPS * MUSIC_WINDOW;
+    return VG_OK;
+}
+
+void music_stream_free(music_stream *ms)
+{
+    free(ms->lev); free(ms->peak); free(ms->shapes); free(ms->loud);
+    ms->lev = NULL; ms->peak = NULL; ms->shapes = NULL; ms->loud = NULL;
+}
+
+/* Window CUR's verdict is final (a lone speech-like window between two
+ * music windows is music: a song's quieter bar, not two seconds of speech
+ * in it; NEXT_OWN is the next window's own verdict, 0 when there is none):
+ * its frames count it, and the frames before NEXT_START are final. */
+static void settle(music_stream *ms, int next_own, long long next_start)
+{
+    int v = ms->cur_own;
+    if (v == 1 && ms->before == 2 && next_own == 2) v = 2;
+    if (v)
+        for (long long t = ms->cur_start; t < ms->cur_start + MUSIC_WINDOW; t++) {
+            ms->cover[t % MUSIC_RING]++;
+            ms->music[t % MUSIC_RING] += (unsigned char)(v == 2);
+        }
+    ms->before = ms->cur_own;
+    ms->final = next_start;
+}
+
+/* The window of the last MUSIC_WINDOW frames pushed: its statistics into
+ * FEAT, its own verdict (0 not scored, 1 speech-like, 2 music or noise)
+ * queued; the window before it settles. */
+static int close_window(music_stream *ms, double *feat)
+{
+    const long long start = ms->n - MUSIC_WINDOW;
+    const int k = (int)(ms->n % MUSIC_WINDOW);   /* the window's first frame in the doubled rings */
+    double f[MUSIC_FEATURES];
+    int own = ms->lev && window_features(ms->lev + k, ms->group + k, 2 * MUSIC_WINDOW, ms->peak + k, ms->flux + k,
+                                         ms->corr + k, f, ms->loud, ms->tmp, ms->tmp2);
+    if (own) {
+        if (feat) memcpy(feat, f, sizeof f);
+        own = ms->judge && (music_window_score(f) > 0.5 || f[5] < NOISE_MODULATION_MAX) ? 2 : 1;
+    }
+    if (ms->windows > 0) settle(ms, own, start);
+    ms->cur_own = own;
+    ms->cur_start = start;
+    ms->windows++;
+    return own ? 2 : 1;
+}
+
+int music_stream_push(music_stream *ms, const float *log2p, double *feat)
+{
+    ms->cover[ms->n % MUSIC_RING] = ms->music[ms->n % MUSIC_RING] = 0;
+    if (ms->lev) take_frame(ms, log2p);
+    ms->n++;
+    if (ms->n < MUSIC_WINDOW || (ms->n - MUSIC_WINDOW) % MUSIC_HOP) return 0;
+    return close_window(ms, feat);
+}
+
+int music_stream_finish(music_stream *ms, double *feat)
+{
+    int r = 0;
+    if (ms->n >= MUSIC_WINDOW && (ms->n - MUSIC_WINDOW) % MUSIC_HOP)   /* the last window ends at the last frame */
+        r = close_window(ms, feat);
+    if (ms->windows > 0) settle(ms, 0, ms->n);
+    ms->final = ms->n;
+    return r;
+}
+
+int music_stream_music(const music_stream *ms, long long t)
+{
+    const int k = (int)(t % MUSIC_RING);
+    return ms->cover[k] && ms->music[k] == ms->cover[k];
+}
+
+int music_windows(const float *x, int h, int w, float mu, float sd, double *feat, unsigned char *scored)
+{
+    music_stream ms;
+    float *log2p = malloc(sizeof(float) * (size_t)h);
+    if (!log2p || music_stream_init(&ms, h, 0)) {
+        free(log2p);
+        return VG_ENOMEM;
+    }
+    int i = 0;
+    for (int t = 0; t < w; t++) {
+        for (int b = 0; b < h; b++) log2p[b] = x[(size_t)b * w + t] * sd + mu;
+        const int r = music_stream_push(&ms, log2p, feat + (size_t)i * MUSIC_FEATURES);
+        if (r) scored[i++] = r == 2;
+    }
+    const int r = music_stream_finish(&ms, feat + (size_t)i * MUSIC_FEATURES);
+    if (r) scored[i] = r == 2;
+    music_stream_free(&ms);
+    free(log2p);
+    return VG_OK;
+}
+
 int music_or_noise_frames(const float *x, int h, int w, float mu, float sd, const vg_mel_config *mel,
                           unsigned char *music)
 {
-    memset(music, 0, (size_t)w);
-    const int n = music_window_count(w);
-    if (n == 0 || !music_cues_suit(mel)) return VG_OK;
-    /* per window: 0 not scored, 1 speech-like, 2 music or noise */
-    unsigned char *verdict = malloc((size_t)n), *scored = calloc((size_t)w, 1);
-    double *feat = malloc(sizeof(double) * MUSIC_FEATURES * (size_t)n);
-    if (!verdict || !scored || !feat || music_windows(x, h, w, mu, sd, feat, verdict)) {
-        free(verdict); free(scored); free(feat);
+    music_stream ms;
+    float *log2p = malloc(sizeof(float) * (size_t)h);
+    if (!log2p || music_stream_init(&ms, h, music_cues_suit(mel))) {
+        free(log2p);
         return VG_ENOMEM;
     }
-    for (int i = 0; i < n; i++) {
-        const double *f = feat + (size_t)i * MUSIC_FEATURES;
-        if (verdict[i]) verdict[i] = music_window_score(f) > 0.5 || f[5] < NOISE_MODULATION_MAX ? 2 : 1;
+    long long done = 0;
+    for (int t = 0; t < w; t++) {
+        for (int b = 0; b < h; b++) log2p[b] = x[(size_t)b * w + t] * sd + mu;
+        music_stream_push(&ms, log2p, NULL);
+        for (; done < ms.final; done++) music[done] = (unsigned char)music_stream_music(&ms, done);
     }
-    /* a lone window between two music windows is music too: a song's
-     * quieter bar, not two seconds of speech in it (the neighbours' own
-     * verdicts, not ones this loop has just changed) */
-    for (int i = 1, before = verdict[0]; i + 1 < n; i++) {
-        const int own = verdict[i];
-        if (own == 1 && before == 2 && verdict[i + 1] == 2) verdict[i] = 2;
-        before = own;
-    }
-    /* frames that every scored window covering them calls music; a frame
-     * is in at most three windows */
-    for (int i = 0; i < n; i++) {
-        if (!verdict[i]) continue;
-        const int start = music_window_start(i, w);
-        for (int t = start; t < start + MUSIC_WINDOW; t++) {
-            scored[t]++;
-            music[t] += (unsigned char)(verdict[i] == 2);
-        }
-    }
-    for (int t = 0; t < w; t++) music[t] = scored[t] && music[t] == scored[t];
-    free(verdict); free(scored); free(feat);
+    music_stream_finish(&ms, NULL);
+    for (; done < ms.final; done++) music[done] = (unsigned char)music_stream_music(&ms, done);
+    music_stream_free(&ms);
+    free(log2p);
     return VG_OK;
 }

@@ -39,12 +39,52 @@ int music_window_start(int i, int w);
  * band's loudest) moves at 2-8 Hz, a syllable's pace, over how much it
  * moves faster than 8 Hz, in the band where that ratio is highest (speech's
  * vowels and consonants move it at a syllable's pace; in stationary noise
- * it only jitters, and swells move all bands together). Loud frames are above VG_SOUND_FLOOR_DB and within 40 dB
- * of the window's loudest; SCORED[i] is 0 for a window with fewer than 10
- * (its FEAT row unset), else 1. Each frame's level, strongest band and
- * shape changes are made once, whichever windows share it.
- * Returns VG_OK or VG_ENOMEM. */
+ * it only jitters, and swells move all bands together). Loud frames are
+ * above VG_SOUND_FLOOR_DB and within 40 dB of the window's loudest;
+ * SCORED[i] is 0 for a window with fewer than 10 (its FEAT row unset), else
+ * 1. Returns VG_OK or VG_ENOMEM. */
 int music_windows(const float *x, int h, int w, float mu, float sd, double *feat, unsigned char *scored);
+
+/* The cues as a stream of frames, for the segmenter: frames go in one at a
+ * time, and each frame's verdict is final at most 240 frames (3 s) later,
+ * when every window covering it and the window after those (the lone-window
+ * rule, below) are in. Each frame's terms (level, broad-band levels,
+ * strongest band, shape changes) are made once, whichever windows share it,
+ * and kept for the last MUSIC_WINDOW frames twice over (at t mod W and
+ * t mod W + W) so that any window is one contiguous run. */
+enum { MUSIC_RING = 512 };   /* frames whose verdict a stream keeps */
+typedef struct music_stream {
+    int h;                      /* mel bands; under 128, nothing is scored */
+    int judge;                  /* give verdicts (the front end suits the cues) */
+    long long n;                /* frames pushed */
+    long long final;            /* frames [0, final) have their verdict */
+    double *lev, *group, *flux, *corr;   /* terms, doubled rings of MUSIC_WINDOW */
+    int *peak;
+    float *shapes;              /* the last SHAPE_LAG + 1 frames' shapes */
+    unsigned char *loud;        /* scratch for a window */
+    double *tmp, *tmp2;
+    long long windows;          /* windows closed */
+    int before, cur_own;        /* own verdicts of the window before the waiting one, and of it */
+    long long cur_start;        /* the waiting window's first frame */
+    unsigned char cover[MUSIC_RING], music[MUSIC_RING];   /* per frame: windows covering it, how many music */
+} music_stream;
+
+/* JUDGE 0: statistics only, no frame is ever music (another front end).
+ * Returns VG_OK or VG_ENOMEM. */
+int music_stream_init(music_stream *ms, int h, int judge);
+void music_stream_free(music_stream *ms);
+/* Take the next frame, LOG2P[h] = log2 of its mel band powers. Returns 0,
+ * or when it completes a window (every MUSIC_HOP frames from the
+ * MUSIC_WINDOW-th), 1 for a window not scored and 2 for a scored one, whose
+ * statistics go to FEAT[MUSIC_FEATURES] (may be NULL). */
+int music_stream_push(music_stream *ms, const float *log2p, double *feat);
+/* The stream has ended: a last window ending at the last frame if the
+ * regular ones do not (returned as by music_stream_push), and every frame
+ * final. */
+int music_stream_finish(music_stream *ms, double *feat);
+/* Whether final frame T (one of the last MUSIC_RING pushed) is music or
+ * noise: every scored window covering it said so. */
+int music_stream_music(const music_stream *ms, long long t);
 
 /* Whether the cues apply to features of this mel front end: the one they
  * were fitted on (16 kHz, n_fft 400, hop 200, 128 bands); others are never

@@ -2,13 +2,16 @@
  *
  * Samples -> log-mel frames (12.5 ms hop; frame t spans samples
  * [t*hop - n_fft/2, t*hop + n_fft/2), zeros before the stream) -> per frame a
- * sound level and a spectral flatness (speech evidence) -> units of 8 frames
- * (0.1 s). The CNN classifies consecutive 8 s windows (windows with too
+ * sound level, a spectral flatness and flux (speech evidence), and whether
+ * the 2 s windows around it sound like music or noise (music_cues.h; known
+ * up to 3 s later, so frames settle that much behind the stream) -> units
+ * of 8 frames (0.1 s). The CNN classifies consecutive 8 s windows (windows with too
  * little speech are skipped); each unit sums the log-odds of the windows
  * that contain it. A three-state Viterbi (nonspeech, female, male) with a
  * switch penalty decodes chunks of 60 s of units, each chunk starting from
  * the state the previous one ended in. Everything is scheduled by sample
  * position, so the result does not depend on the block sizes fed. */
+#include "../dsp/music_cues.h"
 #include "../dsp/speech_cues.h"
 #include "../nn/model.h"
 
@@ -19,6 +22,8 @@
 #define UNIT 8                 /* frames per decision unit (0.1 s) */
 #define CTX 640                /* frames per CNN window (8 s) */
 #define STEP 640               /* frames between windows (8 s) */
+#define RING (CTX + 256)       /* frames kept: a window's, and the up to 240
+                                  that wait for the music cues' verdict */
 #define BATCH 4                /* windows per CNN call (memory: activations of 4 x 8 s) */
 #define CHUNK 600              /* units per Viterbi chunk (60 s) */
 #define GENDER_WEIGHT 0.25     /* a unit's windows overlap its neighbours': its
@@ -53,9 +58,12 @@ struct vg_segmenter {
     long long n_samples;       /* real samples fed so far */
     double end_s;              /* stream length (set by finish) */
     long long n_frames;        /* computed so far */
-    /* frames: the last CTX normalised log-mel frames, circular [CTX][nm] */
+    long long n_settled;       /* frames whose speech flag is final */
+    /* frames: the last RING normalised log-mel frames, circular [RING][nm] */
     float *frames;
-    unsigned char *speech;     /* [CTX] speech flag of those frames */
+    unsigned char *voiced;     /* [RING] the frame cues' verdict on those frames */
+    unsigned char *speech;     /* [RING] and the final one, music and noise out */
+    music_stream music;        /* 2 s windows that sound like music or noise */
     double run_max;            /* decaying maximum of the frame level (dB) */
     speech_cues cues;          /* level, flatness, flux of the frames */
     float *log2p;              /* [nm] scratch: one frame's log2 mel power */
@@ -122,14 +130,15 @@ int vg_segmenter_create(vg_model *m, const vg_segment_config *cfg, vg_segment_cb
     s->buf = calloc(s->cap, sizeof(float));
     s->len = (size_t)s->n_fft / 2;   /* the zero prefix (centred first frame) */
     s->win = malloc(sizeof(float) * (size_t)s->n_fft);
-    s->frames = calloc((size_t)CTX * s->nm, sizeof(float));
-    s->speech = calloc(CTX, 1);
+    s->frames = calloc((size_t)RING * s->nm, sizeof(float));
+    s->voiced = calloc(RING, 1);
+    s->speech = calloc(RING, 1);
     s->log2p = malloc(sizeof(float) * (size_t)s->nm);
     s->batch = malloc(sizeof(float) * (size_t)BATCH * s->nm * CTX);
     s->last_state = -1;
     s->run_max = -200;
-    if (!s->mel || !s->buf || !s->win || !s->frames || !s->speech || !s->log2p || !s->batch ||
-        speech_cues_init(&s->cues, s->nm)) {
+    if (!s->mel || !s->buf || !s->win || !s->frames || !s->voiced || !s->speech || !s->log2p || !s->batch ||
+        speech_cues_init(&s->cues, s->nm) || music_stream_init(&s->music, s->nm, music_cues_suit(&s->fe.mel))) {
         vg_segmenter_destroy(s);
         return VG_ENOMEM;
     }
@@ -141,9 +150,10 @@ void vg_segmenter_destroy(vg_segmenter *s)
 {
     if (!s) return;
     vg_melspec_destroy(s->mel);
-    free(s->buf); free(s->win); free(s->frames); free(s->speech);
+    free(s->buf); free(s->win); free(s->frames); free(s->voiced); free(s->speech);
     free(s->batch); free(s->units); free(s->log2p);
     speech_cues_free(&s->cues);
+    music_stream_free(&s->music);
     free(s);
 }
 
@@ -296,14 +306,14 @@ static int flush_batch(vg_segmenter *s)
 static int add_window(vg_segmenter *s, long long end, int len)
 {
     int sp = 0;
-    for (int k = 0; k < len; k++) sp += s->speech[(end - len + k) % CTX];
+    for (int k = 0; k < len; k++) sp += s->speech[(end - len + k) % RING];
     if (sp * s->frame_s < 0.25) return VG_OK;     /* too little speech to say anything */
     float *dst;
     float *own = NULL;
     if (len == CTX) dst = s->batch + (size_t)s->n_batch * s->nm * CTX;
     else if (!(dst = own = malloc(sizeof(float) * (size_t)s->nm * len))) return VG_ENOMEM;
     for (int k = 0; k < len; k++) {
-        const float *f = s->frames + (size_t)((end - len + k) % CTX) * s->nm;
+        const float *f = s->frames + (size_t)((end - len + k) % RING) * s->nm;
         for (int b = 0; b < s->nm; b++) dst[(size_t)b * len + k] = f[b];
     }
     if (len == CTX) {
@@ -318,28 +328,41 @@ static int add_window(vg_segmenter *s, long long end, int len)
     return rc ? rc : credit_window(s, end, len, logits[1] - logits[0]);
 }
 
+/* Frames the music cues have judged: their speech flag is final, their
+ * units count them, and every STEP of them a window goes to the CNN. */
+static int settle_frames(vg_segmenter *s)
+{
+    for (; s->n_settled < s->music.final; s->n_settled++) {
+        const long long t = s->n_settled;
+        const int sp = s->voiced[t % RING] && !music_stream_music(&s->music, t);
+        s->speech[t % RING] = (unsigned char)sp;
+        unit *u = unit_at(s, t / UNIT);
+        if (!u) return VG_ENOMEM;
+        u->speech_frames += sp;
+        if ((t + 1) % STEP == 0) {
+            int rc = add_window(s, t + 1, t + 1 < CTX ? (int)(t + 1) : CTX);
+            if (rc) return rc;
+        }
+    }
+    return VG_OK;
+}
+
 /* Frame n_frames, from buf. */
 static int compute_frame(vg_segmenter *s)
 {
     long long t = s->n_frames;
     vg_melspec_frame(s->mel, s->buf + (t * s->hop - s->base), s->log2p);
     vg_power_to_log2(s->log2p, (size_t)s->nm);
-    float *dst = s->frames + (size_t)(t % CTX) * s->nm;
+    float *dst = s->frames + (size_t)(t % RING) * s->nm;
     for (int b = 0; b < s->nm; b++) dst[b] = (s->log2p[b] - s->fe.input_mean) / s->fe.input_std;
     speech_cues_update(&s->cues, s->log2p);
     /* within 50 dB of the loudest recent level, which decays by 40 dB over
      * 3 s: a quiet speaker after a loud one still counts */
     s->run_max = fmax(s->cues.level_db, s->run_max - 40.0 * s->frame_s / 3.0);
-    int sp = speech_cues_voiced(&s->cues) && s->cues.level_db > s->run_max - 50.0;
-    s->speech[t % CTX] = (unsigned char)sp;
-    unit *u = unit_at(s, t / UNIT);
-    if (!u) return VG_ENOMEM;
-    u->speech_frames += sp;
+    s->voiced[t % RING] = (unsigned char)(speech_cues_voiced(&s->cues) && s->cues.level_db > s->run_max - 50.0);
+    music_stream_push(&s->music, s->log2p, NULL);
     s->n_frames++;
-    int rc = VG_OK;
-    if (s->n_frames % STEP == 0)
-        rc = add_window(s, s->n_frames, s->n_frames < CTX ? (int)s->n_frames : CTX);
-    return rc;
+    return settle_frames(s);
 }
 
 /* Units whose windows are all counted can be decoded, a chunk at a time. */
@@ -349,7 +372,7 @@ static int decode_ready(vg_segmenter *s, int at_end)
     if (!at_end) {
         /* every window that can contain a unit before this frame has been
          * queued; flush the queue, then those units are complete */
-        long long complete_frames = s->n_frames - CTX - STEP;
+        long long complete_frames = s->n_settled - CTX - STEP;
         long long ready = complete_frames > 0 ? complete_frames / UNIT : 0;
         if (ready - s->first_unit < CHUNK) return VG_OK;
         rc = flush_batch(s);
@@ -403,14 +426,15 @@ int vg_segmenter_finish(vg_segmenter *s)
         int rc = push(s, NULL, (size_t)need);
         if (rc) return rc;
     }
-    /* a last window over the tail */
-    if (s->n_frames % STEP != 0) {
-        int len = s->n_frames < CTX ? (int)s->n_frames : CTX;
-        int rc = add_window(s, s->n_frames, len);
-        if (rc) return rc;
-    }
-    int rc = decode_ready(s, 1);
+    music_stream_finish(&s->music, NULL);
+    int rc = settle_frames(s);
     if (rc) return rc;
+    /* a last window over the tail */
+    if (s->n_settled % STEP != 0) {
+        int len = s->n_settled < CTX ? (int)s->n_settled : CTX;
+        if ((rc = add_window(s, s->n_settled, len))) return rc;
+    }
+    if ((rc = decode_ready(s, 1))) return rc;
     close_open(s);
     if (s->has_held) { s->cb(s->ctx, &s->held); s->has_held = 0; }
     return VG_OK;

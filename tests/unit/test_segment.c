@@ -203,3 +203,61 @@ TEST(segment_long_recording_boundaries_accuracy_and_streaming)
     free(x);
     vg_model_destroy(m);
 }
+
+/* Noise and music between the frame cues' reach: coloured noise and a
+ * melody of swelling tones, 10 s each, are nonspeech from end to end (the
+ * frame cues alone let through most of both), and a block-fed stream gives
+ * the same segments as a whole one. */
+TEST(segment_leaves_coloured_noise_and_music_nonspeech)
+{
+    char *mp = path_join(".", "models/voxgender-default.safetensors");
+    vg_model *m;
+    char err[256];
+    REQUIRE(vg_model_load(mp, &m, err, sizeof err) == VG_OK);
+    free(mp);
+    const size_t part = 16000 * 10, len = 3 * part;
+    float *x = malloc(sizeof(float) * len);
+    uint64_t st = 7;
+    double y = 0, prev = 0;
+    for (size_t i = 0; i < len; i++) {
+        st = st * 6364136223846793005ull + 1442695040888963407ull;
+        const double white = ((double)((st >> 33) % 2001) - 1000) / 32768.0, t = i / 16000.0;
+        double v;
+        if (i < part) v = 3 * (white - prev) * (1 + 0.9 * sin(2 * M_PI * 0.95 * t));   /* blue, swelling */
+        else if (i < 2 * part) v = (y = 0.995 * y + white) * 0.5;                      /* brown */
+        else {                                                                         /* a melody */
+            const double f = 110 + 50 * floor(fmod(t * 4, 8));
+            v = 0.3 * sin(2 * M_PI * f * t) * (0.5 + 0.5 * sin(2 * M_PI * 2 * t));
+        }
+        prev = white;
+        x[i] = (float)v;
+    }
+    static segs whole, blocks;
+    whole.n = blocks.n = 0;
+    vg_segmenter *s;
+    REQUIRE(vg_segmenter_create(m, NULL, collect, &whole, &s) == VG_OK);
+    CHECK(vg_segmenter_feed(s, x, len) == VG_OK);
+    CHECK(vg_segmenter_finish(s) == VG_OK);
+    vg_segmenter_destroy(s);
+    REQUIRE(vg_segmenter_create(m, NULL, collect, &blocks, &s) == VG_OK);
+    for (size_t at = 0; at < len;) {
+        st = st * 6364136223846793005ull + 1442695040888963407ull;
+        size_t b = 1 + (st >> 33) % 9000;
+        if (b > len - at) b = len - at;
+        CHECK(vg_segmenter_feed(s, x + at, b) == VG_OK);
+        at += b;
+    }
+    CHECK(vg_segmenter_finish(s) == VG_OK);
+    vg_segmenter_destroy(s);
+    CHECK(whole.n == blocks.n && !memcmp(whole.s, blocks.s, sizeof(vg_segment) * (size_t)whole.n));
+    double speech[3] = {0, 0, 0};
+    for (int i = 0; i < whole.n; i++)
+        for (int k = 0; k < 3; k++) {   /* the labelled time in each part */
+            const double a = fmax(whole.s[i].start, k * 10.0), b = fmin(whole.s[i].end, (k + 1) * 10.0);
+            if (whole.s[i].label >= 0 && b > a) speech[k] += b - a;
+        }
+    for (int k = 0; k < 3; k++)
+        CHECKF(speech[k] <= 0.5, "part %d: %.1f s of 10 labelled male or female", k, speech[k]);
+    free(x);
+    vg_model_destroy(m);
+}
