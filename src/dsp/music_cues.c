@@ -17,7 +17,7 @@ enum { SHAPE_LOWEST_BAND = 20, PEAK_LOW = 5, PEAK_HIGH = 90, PEAK_LAG = 3, SHAPE
  * and a window 160 frames, so bin k is k / 2 Hz. */
 #define MOD_GROUPS 4
 static const int GROUP_FIRST[MOD_GROUPS + 1] = {20, 50, 80, 105, 128};
-enum { SYLLABLE_BIN_LOW = 4, SYLLABLE_BIN_HIGH = 16, FAST_BIN_HIGH = MUSIC_WINDOW / 2 };
+enum { SYLLABLE_BIN_LOW = 4, SYLLABLE_BIN_HIGH = 16 };   /* 2-8 Hz; faster is 8-40 Hz */
 #define MOD_FLOOR_DB 30.0   /* a band's level floored this far under its loudest in the window */
 
 /* The logistic model over standardised statistics: p = 1 / (1 + exp(-(sum
@@ -56,25 +56,25 @@ int music_cues_suit(const vg_mel_config *mel)
     return mel->sample_rate == 16000 && mel->n_fft == 400 && mel->hop_length == 200 && mel->n_mels == 128;
 }
 
-/* Take frame MS->n, LOG2P[h]: what it contributes to every window that
+/* Take frame MS->n, LOG2P[h] (POWER[h] its powers, or NULL): what it contributes to every window that
  * holds it, written at its place in the doubled rings (music_cues.h): its
  * level (dB), the level (dB) of each broad band, its strongest band, the
  * mean change of its shape (log2 power less its mean over bands
  * SHAPE_LOWEST_BAND..) since frame n - SHAPE_LAG, and the correlation of
  * its shape with frame n - 1's (0 where those frames do not exist). */
-static void take_frame(music_stream *ms, const float *log2p)
+static void take_frame(music_stream *ms, const float *log2p, const float *power)
 {
     const long long t = ms->n;
     const int h = ms->h, nb = h - SHAPE_LOWEST_BAND;
     double sum = 0, shape_mean = 0, gsum[MOD_GROUPS] = {0};
     float best = -1e30f;
-    int arg = 0;
+    int arg = 0, g = 0;   /* the broad band that band b is in */
     for (int b = 0; b < h; b++) {
         const float v = log2p[b];
-        const double p = exp2((double)v);
+        const double p = power ? (double)power[b] : exp2((double)v);
         sum += p;
-        for (int g = 0; g < MOD_GROUPS; g++)
-            if (b >= GROUP_FIRST[g] && b < GROUP_FIRST[g + 1]) gsum[g] += p;
+        if (b >= GROUP_FIRST[0] && b < GROUP_FIRST[MOD_GROUPS]) gsum[g] += p;
+        if (b + 1 == GROUP_FIRST[g + 1] && g + 1 < MOD_GROUPS) g++;
         if (b >= PEAK_LOW && b < PEAK_HIGH && v > best) { best = v; arg = b; }
         if (b >= SHAPE_LOWEST_BAND) shape_mean += v;
     }
@@ -98,11 +98,11 @@ static void take_frame(music_stream *ms, const float *log2p)
         }
         corr = xy / sqrt(xx * yy + 1e-9);
     }
+    const double lev = 10.0 * log10(sum / h + 1e-30);
+    for (int q = 0; q < MOD_GROUPS; q++) gsum[q] = 10.0 * log10(gsum[q] / (GROUP_FIRST[q + 1] - GROUP_FIRST[q]) + 1e-30);
     for (int k = (int)(t % MUSIC_WINDOW); k < 2 * MUSIC_WINDOW; k += MUSIC_WINDOW) {
-        ms->lev[k] = 10.0 * log10(sum / h + 1e-30);
-        for (int g = 0; g < MOD_GROUPS; g++)
-            ms->group[g * 2 * MUSIC_WINDOW + k] =
-                10.0 * log10(gsum[g] / (GROUP_FIRST[g + 1] - GROUP_FIRST[g]) + 1e-30);
+        ms->lev[k] = lev;
+        for (int q = 0; q < MOD_GROUPS; q++) ms->group[q * 2 * MUSIC_WINDOW + k] = gsum[q];
         ms->peak[k] = arg;
         ms->flux[k] = flux;
         ms->corr[k] = corr;
@@ -111,8 +111,8 @@ static void take_frame(music_stream *ms, const float *log2p)
 
 /* The modulation ratio of a window whose broad-band levels are GROUP[g *
  * STRIDE + t], ENV being MOD_GROUPS * MUSIC_WINDOW scratch. A plain DFT of
- * the bins needed: four bands of 160 frames a second of audio cost less
- * than its mel spectrum. */
+ * the 17 bins up to 8 Hz and Parseval for the rest: a window a second, it
+ * costs less than a second of mel spectrum. */
 static double modulation_ratio(const double *group, int stride, double *env)
 {
     const int n = MUSIC_WINDOW;
@@ -127,27 +127,40 @@ static double modulation_ratio(const double *group, int stride, double *env)
         for (int g = 0; g < MOD_GROUPS; g++) m += env[g * n + t];
         for (int g = 0; g < MOD_GROUPS; g++) env[g * n + t] -= m / MOD_GROUPS;
     }
-    double cs[MUSIC_WINDOW], sn[MUSIC_WINDOW];   /* the DFT's twiddles: index (k t) mod n */
+    /* the DFT's twiddles (index k t mod n) and a symmetric Hann window */
+    double cs[MUSIC_WINDOW], sn[MUSIC_WINDOW], hann[MUSIC_WINDOW];
     for (int j = 0; j < n; j++) {
         cs[j] = cos(2.0 * M_PI * j / n);
         sn[j] = sin(2.0 * M_PI * j / n);
+        hann[j] = 0.5 - 0.5 * cos(2.0 * M_PI * j / (n - 1));
     }
     double best = 0;
     for (int g = 0; g < MOD_GROUPS; g++) {
-        double *e = env + g * n, m = 0;
+        double *e = env + g * n, m = 0, energy = 0, nyquist = 0;
         for (int t = 0; t < n; t++) m += e[t];
-        for (int t = 0; t < n; t++)   /* mean removed, symmetric Hann window */
-            e[t] = (e[t] - m / n) * (0.5 - 0.5 * cos(2.0 * M_PI * t / (n - 1)));
-        double syllable = 0, fast = 0;
-        for (int k = SYLLABLE_BIN_LOW; k <= FAST_BIN_HIGH; k++) {
+        for (int t = 0; t < n; t++) {   /* mean removed, windowed */
+            e[t] = (e[t] - m / n) * hann[t];
+            energy += e[t] * e[t];
+            nyquist += t % 2 ? -e[t] : e[t];
+        }
+        /* bins 0..SYLLABLE_BIN_HIGH directly; the fast ones (up to n/2)
+         * from Parseval: n * energy = |E0|^2 + 2 sum_{k=1}^{n/2-1} |Ek|^2
+         * + |E(n/2)|^2 */
+        double low = 0, syllable = 0, dc = 0;
+        for (int k = 0; k <= SYLLABLE_BIN_HIGH; k++) {
             double re = 0, im = 0;
-            for (int t = 0, j = 0; t < n; t++, j = (j + k) % n) {
+            for (int t = 0, j = 0; t < n; t++) {
                 re += e[t] * cs[j];
                 im -= e[t] * sn[j];
+                if ((j += k) >= n) j -= n;
             }
-            if (k <= SYLLABLE_BIN_HIGH) syllable += re * re + im * im;
-            else fast += re * re + im * im;
+            const double pw = re * re + im * im;
+            if (k == 0) dc = pw;
+            else low += pw;
+            if (k >= SYLLABLE_BIN_LOW) syllable += pw;
         }
+        double fast = 0.5 * (n * energy - dc - nyquist * nyquist) - low + nyquist * nyquist;
+        if (fast < 0) fast = 0;   /* round-off, when the balance does not move at all */
         const double r = syllable / (fast + 1e-9);
         if (r > best) best = r;
     }
@@ -273,10 +286,10 @@ static int close_window(music_stream *ms, double *feat)
     return own ? 2 : 1;
 }
 
-int music_stream_push(music_stream *ms, const float *log2p, double *feat)
+int music_stream_push(music_stream *ms, const float *log2p, const float *power, double *feat)
 {
     ms->cover[ms->n % MUSIC_RING] = ms->music[ms->n % MUSIC_RING] = 0;
-    if (ms->lev) take_frame(ms, log2p);
+    if (ms->lev) take_frame(ms, log2p, power);
     ms->n++;
     if (ms->n < MUSIC_WINDOW || (ms->n - MUSIC_WINDOW) % MUSIC_HOP) return 0;
     return close_window(ms, feat);
@@ -309,7 +322,7 @@ int music_windows(const float *x, int h, int w, float mu, float sd, double *feat
     int i = 0;
     for (int t = 0; t < w; t++) {
         for (int b = 0; b < h; b++) log2p[b] = x[(size_t)b * w + t] * sd + mu;
-        const int r = music_stream_push(&ms, log2p, feat + (size_t)i * MUSIC_FEATURES);
+        const int r = music_stream_push(&ms, log2p, NULL, feat + (size_t)i * MUSIC_FEATURES);
         if (r) scored[i++] = r == 2;
     }
     const int r = music_stream_finish(&ms, feat + (size_t)i * MUSIC_FEATURES);
@@ -331,7 +344,7 @@ int music_or_noise_frames(const float *x, int h, int w, float mu, float sd, cons
     long long done = 0;
     for (int t = 0; t < w; t++) {
         for (int b = 0; b < h; b++) log2p[b] = x[(size_t)b * w + t] * sd + mu;
-        music_stream_push(&ms, log2p, NULL);
+        music_stream_push(&ms, log2p, NULL, NULL);
         for (; done < ms.final; done++) music[done] = (unsigned char)music_stream_music(&ms, done);
     }
     music_stream_finish(&ms, NULL);

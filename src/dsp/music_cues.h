@@ -73,11 +73,13 @@ typedef struct music_stream {
  * Returns VG_OK or VG_ENOMEM. */
 int music_stream_init(music_stream *ms, int h, int judge);
 void music_stream_free(music_stream *ms);
-/* Take the next frame, LOG2P[h] = log2 of its mel band powers. Returns 0,
+/* Take the next frame, LOG2P[h] = log2 of its mel band powers, and the
+ * powers themselves if the caller has them (POWER[h], else NULL: exp2 of
+ * LOG2P, the dearest part of a frame). Returns 0,
  * or when it completes a window (every MUSIC_HOP frames from the
  * MUSIC_WINDOW-th), 1 for a window not scored and 2 for a scored one, whose
  * statistics go to FEAT[MUSIC_FEATURES] (may be NULL). */
-int music_stream_push(music_stream *ms, const float *log2p, double *feat);
+int music_stream_push(music_stream *ms, const float *log2p, const float *power, double *feat);
 /* The stream has ended: a last window ending at the last frame if the
  * regular ones do not (returned as by music_stream_push), and every frame
  * final. */

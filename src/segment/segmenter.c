@@ -67,6 +67,7 @@ struct vg_segmenter {
     double run_max;            /* decaying maximum of the frame level (dB) */
     speech_cues cues;          /* level, flatness, flux of the frames */
     float *log2p;              /* [nm] scratch: one frame's log2 mel power */
+    float *power;              /* [nm] scratch: the same frame's power, floored as the log is */
     float *win;                /* [n_fft] scratch */
     /* windows waiting for the CNN */
     float *batch;              /* [BATCH][nm][CTX] */
@@ -134,10 +135,11 @@ int vg_segmenter_create(vg_model *m, const vg_segment_config *cfg, vg_segment_cb
     s->voiced = calloc(RING, 1);
     s->speech = calloc(RING, 1);
     s->log2p = malloc(sizeof(float) * (size_t)s->nm);
+    s->power = malloc(sizeof(float) * (size_t)s->nm);
     s->batch = malloc(sizeof(float) * (size_t)BATCH * s->nm * CTX);
     s->last_state = -1;
     s->run_max = -200;
-    if (!s->mel || !s->buf || !s->win || !s->frames || !s->voiced || !s->speech || !s->log2p || !s->batch ||
+    if (!s->mel || !s->buf || !s->win || !s->frames || !s->voiced || !s->speech || !s->log2p || !s->power || !s->batch ||
         speech_cues_init(&s->cues, s->nm) || music_stream_init(&s->music, s->nm, music_cues_suit(&s->fe.mel))) {
         vg_segmenter_destroy(s);
         return VG_ENOMEM;
@@ -151,7 +153,7 @@ void vg_segmenter_destroy(vg_segmenter *s)
     if (!s) return;
     vg_melspec_destroy(s->mel);
     free(s->buf); free(s->win); free(s->frames); free(s->voiced); free(s->speech);
-    free(s->batch); free(s->units); free(s->log2p);
+    free(s->batch); free(s->units); free(s->log2p); free(s->power);
     speech_cues_free(&s->cues);
     music_stream_free(&s->music);
     free(s);
@@ -351,7 +353,9 @@ static int settle_frames(vg_segmenter *s)
 static int compute_frame(vg_segmenter *s)
 {
     long long t = s->n_frames;
-    vg_melspec_frame(s->mel, s->buf + (t * s->hop - s->base), s->log2p);
+    vg_melspec_frame(s->mel, s->buf + (t * s->hop - s->base), s->power);
+    for (int b = 0; b < s->nm; b++) s->power[b] = s->power[b] > VG_POWER_FLOOR ? s->power[b] : VG_POWER_FLOOR;
+    memcpy(s->log2p, s->power, sizeof(float) * (size_t)s->nm);
     vg_power_to_log2(s->log2p, (size_t)s->nm);
     float *dst = s->frames + (size_t)(t % RING) * s->nm;
     for (int b = 0; b < s->nm; b++) dst[b] = (s->log2p[b] - s->fe.input_mean) / s->fe.input_std;
@@ -360,7 +364,7 @@ static int compute_frame(vg_segmenter *s)
      * 3 s: a quiet speaker after a loud one still counts */
     s->run_max = fmax(s->cues.level_db, s->run_max - 40.0 * s->frame_s / 3.0);
     s->voiced[t % RING] = (unsigned char)(speech_cues_voiced(&s->cues) && s->cues.level_db > s->run_max - 50.0);
-    music_stream_push(&s->music, s->log2p, NULL);
+    music_stream_push(&s->music, s->log2p, s->power, NULL);
     s->n_frames++;
     return settle_frames(s);
 }

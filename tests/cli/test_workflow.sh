@@ -230,7 +230,7 @@ speech_share() {
 import csv, sys
 r = list(csv.DictReader(open(sys.argv[1])))
 sp = sum(float(x['end']) - float(x['start']) for x in r if x['label'] != 'nonspeech')
-print(sp / max(1e-9, max(float(x['end']) for x in r)))" "$1"
+print('%.3f' % (sp / max(1e-9, max(float(x['end']) for x in r))))" "$1"
 }
 
 # ---- no speech: an answer, not a guess (issue 6)
