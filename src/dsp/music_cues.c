@@ -99,7 +99,8 @@ static void take_frame(music_stream *ms, const float *log2p, const float *power)
         corr = xy / sqrt(xx * yy + 1e-9);
     }
     const double lev = 10.0 * log10(sum / h + 1e-30);
-    for (int q = 0; q < MOD_GROUPS; q++) gsum[q] = 10.0 * log10(gsum[q] / (GROUP_FIRST[q + 1] - GROUP_FIRST[q]) + 1e-30);
+    for (int q = 0; q < MOD_GROUPS; q++)   /* the bands' mean power, in dB */
+        gsum[q] = 10.0 * log10(gsum[q] / (GROUP_FIRST[q + 1] - GROUP_FIRST[q]) + 1e-30);
     for (int k = (int)(t % MUSIC_WINDOW); k < 2 * MUSIC_WINDOW; k += MUSIC_WINDOW) {
         ms->lev[k] = lev;
         for (int q = 0; q < MOD_GROUPS; q++) ms->group[q * 2 * MUSIC_WINDOW + k] = gsum[q];

@@ -4,7 +4,8 @@
  * of each 2 s window of log-mel frames, a logistic score for music and a
  * threshold for noise. The speech cues (speech_cues.h) look at one frame
  * and its neighbour, and instrumental music and coloured noise pass them;
- * this looks at a window. Used by vg_predict_file's "no speech" gate. */
+ * this looks at a window. Used by vg_predict_file's "no speech" gate and
+ * by the segmenter (as a stream). */
 #ifndef VG_MUSIC_CUES_H
 #define VG_MUSIC_CUES_H
 
@@ -99,10 +100,11 @@ double music_window_score(const double *feat);
 
 /* MUSIC[w]: 1 for the frames that every scored window covering them calls
  * music (score > 0.5) or noise (modulation ratio < NOISE_MODULATION_MAX),
- * else 0; a window between two such windows counts as one. A recording shorter than one window is not scored: on training
- * speakers' 1 s cuts, shorter windows called 5% of them music. Nothing is
- * music when the front end MEL does not suit the cues.
+ * else 0; a window between two such windows counts as one. A recording
+ * shorter than one window is not scored: on training speakers' 1 s cuts,
+ * shorter windows called 5% of them music. Nothing is music when the front
+ * end MEL does not suit the cues. The stream above, fed X's frames.
  * Returns VG_OK or VG_ENOMEM. */
 int music_or_noise_frames(const float *x, int h, int w, float mu, float sd, const vg_mel_config *mel,
-                 unsigned char *music);
+                          unsigned char *music);
 #endif

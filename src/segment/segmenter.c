@@ -139,8 +139,8 @@ int vg_segmenter_create(vg_model *m, const vg_segment_config *cfg, vg_segment_cb
     s->batch = malloc(sizeof(float) * (size_t)BATCH * s->nm * CTX);
     s->last_state = -1;
     s->run_max = -200;
-    if (!s->mel || !s->buf || !s->win || !s->frames || !s->voiced || !s->speech || !s->log2p || !s->power || !s->batch ||
-        speech_cues_init(&s->cues, s->nm) || music_stream_init(&s->music, s->nm, music_cues_suit(&s->fe.mel))) {
+    if (!s->mel || !s->buf || !s->win || !s->frames || !s->voiced || !s->speech || !s->log2p || !s->power ||
+        !s->batch || speech_cues_init(&s->cues, s->nm) || music_stream_init(&s->music, s->nm, music_cues_suit(&s->fe.mel))) {
         vg_segmenter_destroy(s);
         return VG_ENOMEM;
     }

@@ -224,13 +224,17 @@ check "train --init resnet18.pth fine-tunes its fc (features frozen, cached)" ba
     "[ $rc -eq 0 ] && grep -q 'test split' '$T/r18/ft.txt' && grep -q 'layer4.1.bn2.running_var' '$T/r18/ft.safetensors' && '$VG' predict -m '$T/r18/ft.safetensors' '$SHARED/seed/test_image_male.jpg' -q >/dev/null"
 rm -rf "$T/r18"
 
-# the share of a segment csv labelled male or female
-speech_share() {
+# labelled_share NAME FILE...: segment the files played one after another
+# ($T/NAME.wav) and print the share of the time labelled male or female
+labelled_share() {
+    local name="$1"; shift
+    ffmpeg -nostdin -loglevel error -f concat -safe 0 -i <(for f in "$@"; do echo "file '$f'"; done) "$T/$name.wav"
+    "$VG" segment "$T/$name.wav" -q > "$T/$name.csv"
     /usr/bin/python3 -c "
 import csv, sys
 r = list(csv.DictReader(open(sys.argv[1])))
 sp = sum(float(x['end']) - float(x['start']) for x in r if x['label'] != 'nonspeech')
-print('%.3f' % (sp / max(1e-9, max(float(x['end']) for x in r))))" "$1"
+print('%.3f' % (sp / max(1e-9, max(float(x['end']) for x in r))))" "$T/$name.csv"
 }
 
 # ---- no speech: an answer, not a guess (issue 6)
@@ -276,10 +280,7 @@ out=$("$VG" predict "$T/speech_music.wav" --format csv -q)
 check "predict: speech over background music is still classified (female)" bash -c "grep -q ',female,0,' <<<'$out'"
 # segment: the 12 songs one after another are nonspeech (before the music
 # cues reached the segmenter, 80% of them was labelled male or female)
-ffmpeg -nostdin -loglevel error -f concat -safe 0 -i <(for f in "$T"/music/song*.wav; do echo "file '$f'"; done) \
-    "$T/songs.wav"
-"$VG" segment "$T/songs.wav" -q > "$T/songs.csv"
-share=$(speech_share "$T/songs.csv")
+share=$(labelled_share songs "$T"/music/song*.wav)
 check "segment: at most 5% of 12 songs in a row is labelled male or female ($share; 0.000 when written)" \
     awk -v a="$share" 'BEGIN { exit !(a != "" && a <= 0.05) }'
 rm -rf "$T/music"
@@ -311,10 +312,7 @@ check "predict: speech in brown noise at 10 dB SNR is still classified (female)"
 # segment: the 30 noises one after another are nonspeech (before, 74% was
 # labelled male or female; 4.2% when written, mostly around the joins, where
 # one noise's balance jumps to the next's as a syllable's would)
-ffmpeg -nostdin -loglevel error -f concat -safe 0 -i <(for f in "$T"/noise/*.wav; do echo "file '$f'"; done) \
-    "$T/noises.wav"
-"$VG" segment "$T/noises.wav" -q > "$T/noises.csv"
-share=$(speech_share "$T/noises.csv")
+share=$(labelled_share noises "$T"/noise/*.wav)
 check "segment: at most 10% of 30 noises in a row is labelled male or female ($share; 0.042 when written)" \
     awk -v a="$share" 'BEGIN { exit !(a != "" && a <= 0.10) }'
 rm -rf "$T/noise"

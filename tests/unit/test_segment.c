@@ -64,6 +64,32 @@ static size_t compress_pauses(float *x, size_t n)
     return out;
 }
 
+/* Segment X[LEN] fed whole into WHOLE, and fed in blocks of random sizes
+ * (1 sample to MAX_BLOCK, drawn from *SEED) into BLOCKS; CHECKs that both
+ * give the same segments. */
+static void segment_whole_and_in_blocks(vg_model *m, const float *x, size_t len, uint64_t *seed, size_t max_block,
+                                        segs *whole, segs *blocks)
+{
+    whole->n = blocks->n = 0;
+    vg_segmenter *s;
+    REQUIRE(vg_segmenter_create(m, NULL, collect, whole, &s) == VG_OK);
+    CHECK(vg_segmenter_feed(s, x, len) == VG_OK);
+    CHECK(vg_segmenter_finish(s) == VG_OK);
+    vg_segmenter_destroy(s);
+    REQUIRE(vg_segmenter_create(m, NULL, collect, blocks, &s) == VG_OK);
+    for (size_t at = 0; at < len;) {
+        *seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
+        size_t b = 1 + (*seed >> 33) % max_block;
+        if (b > len - at) b = len - at;
+        CHECK(vg_segmenter_feed(s, x + at, b) == VG_OK);
+        at += b;
+    }
+    CHECK(vg_segmenter_finish(s) == VG_OK);
+    vg_segmenter_destroy(s);
+    CHECKF(whole->n == blocks->n && !memcmp(whole->s, blocks->s, sizeof(vg_segment) * (size_t)whole->n),
+           "streamed in blocks: %d segments, whole: %d", blocks->n, whole->n);
+}
+
 TEST(segment_long_recording_boundaries_accuracy_and_streaming)
 {
     char *mp = path_join(".", "models/voxgender-default.safetensors");
@@ -134,27 +160,9 @@ TEST(segment_long_recording_boundaries_accuracy_and_streaming)
         }
         len += 32000;
     }
-    /* whole */
+    /* whole, and in blocks of 1 sample to 3 s */
     static segs whole, blocks;
-    whole.n = blocks.n = 0;
-    vg_segmenter *s;
-    REQUIRE(vg_segmenter_create(m, NULL, collect, &whole, &s) == VG_OK);
-    CHECK(vg_segmenter_feed(s, x, len) == VG_OK);
-    CHECK(vg_segmenter_finish(s) == VG_OK);
-    vg_segmenter_destroy(s);
-    /* blocks of random sizes, 1 sample to 3 s */
-    REQUIRE(vg_segmenter_create(m, NULL, collect, &blocks, &s) == VG_OK);
-    for (size_t at = 0; at < len;) {
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        size_t b = 1 + (seed >> 33) % 48000;
-        if (b > len - at) b = len - at;
-        CHECK(vg_segmenter_feed(s, x + at, b) == VG_OK);
-        at += b;
-    }
-    CHECK(vg_segmenter_finish(s) == VG_OK);
-    vg_segmenter_destroy(s);
-    CHECKF(whole.n == blocks.n && !memcmp(whole.s, blocks.s, sizeof(vg_segment) * (size_t)whole.n),
-           "streamed in blocks: %d segments, whole: %d", blocks.n, whole.n);
+    segment_whole_and_in_blocks(m, x, len, &seed, 48000, &whole, &blocks);
     /* frame-level scores at 10 ms */
     long speech_ok = 0, speech_n = 0, gender_ok = 0, gender_n = 0;
     for (double tt = 0.005; tt < len / 16000.0; tt += 0.01) {
@@ -233,23 +241,7 @@ TEST(segment_leaves_coloured_noise_and_music_nonspeech)
         x[i] = (float)v;
     }
     static segs whole, blocks;
-    whole.n = blocks.n = 0;
-    vg_segmenter *s;
-    REQUIRE(vg_segmenter_create(m, NULL, collect, &whole, &s) == VG_OK);
-    CHECK(vg_segmenter_feed(s, x, len) == VG_OK);
-    CHECK(vg_segmenter_finish(s) == VG_OK);
-    vg_segmenter_destroy(s);
-    REQUIRE(vg_segmenter_create(m, NULL, collect, &blocks, &s) == VG_OK);
-    for (size_t at = 0; at < len;) {
-        st = st * 6364136223846793005ull + 1442695040888963407ull;
-        size_t b = 1 + (st >> 33) % 9000;
-        if (b > len - at) b = len - at;
-        CHECK(vg_segmenter_feed(s, x + at, b) == VG_OK);
-        at += b;
-    }
-    CHECK(vg_segmenter_finish(s) == VG_OK);
-    vg_segmenter_destroy(s);
-    CHECK(whole.n == blocks.n && !memcmp(whole.s, blocks.s, sizeof(vg_segment) * (size_t)whole.n));
+    segment_whole_and_in_blocks(m, x, len, &st, 9000, &whole, &blocks);
     double speech[3] = {0, 0, 0};
     for (int i = 0; i < whole.n; i++)
         for (int k = 0; k < 3; k++) {   /* the labelled time in each part */
