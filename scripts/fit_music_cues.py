@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Fit the logistic model of src/dsp/music_cues.c and print its constants.
+"""Fit the logistic model of src/dsp/music_cues.c and print its constants,
+and the percentiles NOISE_MODULATION_MAX was chosen between.
 
 Speech: the recordings of the training and validation speakers of
 models/default/splits.csv (never the test speakers), clean, through the
@@ -9,7 +10,10 @@ speech). Music: songs 0-199 of tests/ref/make_music_midi.py rendered by
 FluidSynth with its General MIDI sound font. Every 2 s window that
 build/music_features scores is one example; the two classes weigh the same.
 Gradient descent from zero on standardised statistics, a fixed number of
-steps: the same data give the same constants.
+steps: the same data give the same constants. The noise threshold is not
+fitted: the script prints the modulation ratio's percentiles on the same
+speech and on 200 noises of tests/ref/make_noise.py (seed 1), and what the
+threshold calls noise in each.
 
 Needs (not installed by scripts/install-deps.sh, only for refitting):
     apt-get install fluidsynth fluid-soundfont-gm python3-mido
@@ -44,12 +48,16 @@ def write_wav(path, x):
         w.writeframes(np.clip(np.round(x), -32768, 32767).astype(np.int16).tobytes())
 
 
+SCORED = 5            # the music score's statistics; the sixth is the modulation ratio
+NOISE_MODULATION_MAX = 0.8
+
+
 def features(build, files):
     rows = []
     for k in range(0, len(files), 64):
         out = subprocess.run([os.path.join(build, 'music_features')] + files[k:k + 64], stdout=subprocess.PIPE,
                              check=True, text=True).stdout
-        rows += [[float(v) for v in line.split()[2:7]] for line in out.splitlines()]
+        rows += [[float(v) for v in line.split()[2:8]] for line in out.splitlines()]
     return np.array(rows)
 
 
@@ -98,12 +106,27 @@ def main():
     conditions.append(f'{work}/mix')
     # features by condition, kept in WORKDIR (delete them after changing the statistics)
     def cached(name, files):
-        path = f'{work}/features_{name}.npy'
+        path = f'{work}/features6_{name}.npy'
         if not os.path.exists(path):
             np.save(path, features(build, files))
         return np.load(path)
     sets = {os.path.basename(d): cached(os.path.basename(d), sorted(glob.glob(f'{d}/*'))) for d in conditions}
     Xm = cached('music', music)
+    os.makedirs(f'{work}/noise', exist_ok=True)
+    if not glob.glob(f'{work}/noise/*.wav'):
+        make_noise = os.path.join(ROOT, 'tests', 'ref', 'make_noise.py')
+        subprocess.run([sys.executable, make_noise, f'{work}/noise', '200', '1'], check=True)
+    Xn = cached('noise', sorted(glob.glob(f'{work}/noise/*.wav')))
+    ratio = lambda A: A[:, SCORED]
+    print('# modulation ratio: noise (seed 1) 99th percentile %.2f, max %.2f; speech 1st percentile: %s' %
+          (np.percentile(ratio(Xn), 99), ratio(Xn).max(),
+           ', '.join(f'{k} {np.percentile(ratio(A), 1):.2f}' for k, A in sets.items())))
+    print(f'# windows under NOISE_MODULATION_MAX {NOISE_MODULATION_MAX}: ' +
+          ', '.join(f'{k} {np.mean(ratio(A) < NOISE_MODULATION_MAX) * 100:.1f}%' for k, A in sets.items()) +
+          f', music {np.mean(ratio(Xm) < NOISE_MODULATION_MAX) * 100:.1f}%' +
+          f', noise {np.mean(ratio(Xn) < NOISE_MODULATION_MAX) * 100:.1f}%')
+    sets = {k: A[:, :SCORED] for k, A in sets.items()}
+    Xm = Xm[:, :SCORED]
     Xs = np.concatenate(list(sets.values()))
     X = np.concatenate([Xs, Xm])
     y = np.r_[np.zeros(len(Xs)), np.ones(len(Xm))]
@@ -121,9 +144,9 @@ def main():
     print('# windows called music: ' + ', '.join(f'{k} {np.mean(score(A) > 0.5) * 100:.1f}%' for k, A in sets.items()) +
           f', music {np.mean(score(Xm) > 0.5) * 100:.1f}%')
     fmt = lambda v: ', '.join(f'{x:.6g}' for x in v)
-    print(f'static const double MEAN[MUSIC_FEATURES] = {{{fmt(mean)}}};')
-    print(f'static const double SD[MUSIC_FEATURES] = {{{fmt(sd)}}};')
-    print(f'static const double W[MUSIC_FEATURES] = {{{fmt(w)}}};')
+    print(f'static const double MEAN[MUSIC_SCORED] = {{{fmt(mean)}}};')
+    print(f'static const double SD[MUSIC_SCORED] = {{{fmt(sd)}}};')
+    print(f'static const double W[MUSIC_SCORED] = {{{fmt(w)}}};')
     print(f'static const double BIAS = {b:.6g};')
 
 
