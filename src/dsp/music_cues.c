@@ -15,7 +15,7 @@ enum { SHAPE_LOWEST_BAND = 20, PEAK_LOW = 5, PEAK_HIGH = 90, PEAK_LAG = 3, SHAPE
  * 105..: about 355-1120 Hz, 1.1-2.5 kHz, 2.5-4.4 kHz, 4.4-8 kHz), and its
  * modulation frequencies as bins of a window's DFT: the frame rate is 80 Hz
  * and a window 160 frames, so bin k is k / 2 Hz. */
-#define MOD_GROUPS 4
+#define MOD_GROUPS MUSIC_BANDS
 static const int GROUP_FIRST[MOD_GROUPS + 1] = {20, 50, 80, 105, 128};
 enum { SYLLABLE_BIN_LOW = 4, SYLLABLE_BIN_HIGH = 16 };   /* 2-8 Hz; faster is 8-40 Hz */
 #define MOD_FLOOR_DB 30.0   /* a band's level floored this far under its loudest in the window */
@@ -78,9 +78,9 @@ int music_cues_suit(const vg_mel_config *mel)
     return mel->sample_rate == 16000 && mel->n_fft == 400 && mel->hop_length == 200 && mel->n_mels == 128;
 }
 
-/* Take frame MS->n, LOG2P[h] (POWER[h] its powers, or NULL): what it contributes to every window that
- * holds it, written at its place in the doubled rings (music_cues.h): its
- * level (dB), the level (dB) of each broad band, its strongest band, the
+/* Take frame MS->n, LOG2P[h] (POWER[h] its powers, or NULL): what it
+ * contributes to every window that holds it, written at its place in the
+ * doubled rings (music_cues.h): its level (dB), the level (dB) of each broad band, its strongest band, the
  * mean change of its shape (log2 power less its mean over bands
  * SHAPE_LOWEST_BAND..) since frame n - SHAPE_LAG, and the correlation of
  * its shape with frame n - 1's (0 where those frames do not exist). */
@@ -125,22 +125,22 @@ static void take_frame(music_stream *ms, const float *log2p, const float *power)
         gsum[q] = 10.0 * log10(gsum[q] / (GROUP_FIRST[q + 1] - GROUP_FIRST[q]) + 1e-30);
     for (int k = (int)(t % MUSIC_WINDOW); k < 2 * MUSIC_WINDOW; k += MUSIC_WINDOW) {
         ms->lev[k] = lev;
-        for (int q = 0; q < MOD_GROUPS; q++) ms->group[q * 2 * MUSIC_WINDOW + k] = gsum[q];
+        for (int q = 0; q < MOD_GROUPS; q++) ms->group[q][k] = gsum[q];
         ms->peak[k] = arg;
         ms->flux[k] = flux;
         ms->corr[k] = corr;
     }
 }
 
-/* The modulation ratio of a window whose broad-band levels are GROUP[g *
- * STRIDE + t], ENV being MOD_GROUPS * MUSIC_WINDOW scratch. A plain DFT of
+/* The modulation ratio of a window whose broad-band levels are
+ * BAND[g][t], ENV being MOD_GROUPS * MUSIC_WINDOW scratch. A plain DFT of
  * the 17 bins up to 8 Hz and Parseval for the rest: a window a second, it
  * costs less than a second of mel spectrum. */
-static double modulation_ratio(const double *group, int stride, double *env)
+static double modulation_ratio(const double *const *band, double *env)
 {
     const int n = MUSIC_WINDOW;
     for (int g = 0; g < MOD_GROUPS; g++) {   /* floored so that silence's -300 dB does not swamp it */
-        const double *lev = group + (size_t)g * stride;
+        const double *lev = band[g];
         double mx = -1e300;
         for (int t = 0; t < n; t++) mx = lev[t] > mx ? lev[t] : mx;
         for (int t = 0; t < n; t++) env[g * n + t] = lev[t] > mx - MOD_FLOOR_DB ? lev[t] : mx - MOD_FLOOR_DB;
@@ -191,9 +191,9 @@ static double modulation_ratio(const double *group, int stride, double *env)
 }
 
 /* One window's statistics from its frames' terms (each array from the
- * window's first frame; GROUP's bands STRIDE apart), LOUD, TMP (MOD_GROUPS
+ * window's first frame; BAND one per broad band), LOUD, TMP (MOD_GROUPS
  * windows) and TMP2 being scratch; 0 when fewer than 10 frames are loud. */
-static int window_features(const double *lev, const double *group, int stride, const int *peak, const double *flux,
+static int window_features(const double *lev, const double *const *band, const int *peak, const double *flux,
                            const double *corr, double *feat, unsigned char *loud, double *tmp, double *tmp2)
 {
     const int n = MUSIC_WINDOW;
@@ -231,7 +231,7 @@ static int window_features(const double *lev, const double *group, int stride, c
     feat[2] = nf ? median(tmp, nf) : 0;
     feat[3] = np ? (double)same / np : 0;
     feat[4] = nc ? median(tmp2, nc) : 0;
-    feat[5] = modulation_ratio(group, stride, tmp);
+    feat[5] = modulation_ratio(band, tmp);
     return 1;
 }
 
@@ -248,27 +248,14 @@ int music_stream_init(music_stream *ms, int h, int judge)
     ms->h = h;
     ms->judge = judge;
     if (h < GROUP_FIRST[MOD_GROUPS]) return VG_OK;   /* too few bands for the statistics: nothing scored */
-    /* lev, flux, corr and the bands' levels in doubled rings, then scratch */
-    ms->lev = malloc(sizeof(double) * (2 * MUSIC_WINDOW * (3 + MOD_GROUPS) + MUSIC_WINDOW * (MOD_GROUPS + 1)));
-    ms->peak = malloc(sizeof(int) * 2 * MUSIC_WINDOW);
     ms->shapes = malloc(sizeof(float) * (SHAPE_LAG + 1) * (size_t)(h - SHAPE_LOWEST_BAND));
-    ms->loud = malloc(MUSIC_WINDOW);
-    if (!ms->lev || !ms->peak || !ms->shapes || !ms->loud) {
-        music_stream_free(ms);
-        return VG_ENOMEM;
-    }
-    ms->group = ms->lev + 2 * MUSIC_WINDOW;
-    ms->flux = ms->group + 2 * MUSIC_WINDOW * MOD_GROUPS;
-    ms->corr = ms->flux + 2 * MUSIC_WINDOW;
-    ms->tmp = ms->corr + 2 * MUSIC_WINDOW;       /* a window's levels, then its four bands' */
-    ms->tmp2 = ms->tmp + MOD_GROUPS * MUSIC_WINDOW;
-    return VG_OK;
+    return ms->shapes ? VG_OK : VG_ENOMEM;
 }
 
 void music_stream_free(music_stream *ms)
 {
-    free(ms->lev); free(ms->peak); free(ms->shapes); free(ms->loud);
-    ms->lev = NULL; ms->peak = NULL; ms->shapes = NULL; ms->loud = NULL;
+    free(ms->shapes);
+    ms->shapes = NULL;
 }
 
 /* Window CUR's verdict is final (a lone speech-like window between two
@@ -296,23 +283,24 @@ static int close_window(music_stream *ms, double *feat)
     const long long start = ms->n - MUSIC_WINDOW;
     const int k = (int)(ms->n % MUSIC_WINDOW);   /* the window's first frame in the doubled rings */
     double f[MUSIC_FEATURES];
-    int own = ms->lev && window_features(ms->lev + k, ms->group + k, 2 * MUSIC_WINDOW, ms->peak + k, ms->flux + k,
-                                         ms->corr + k, f, ms->loud, ms->tmp, ms->tmp2);
+    const double *band[MOD_GROUPS];
+    for (int g = 0; g < MOD_GROUPS; g++) band[g] = ms->group[g] + k;
+    int own = ms->shapes && window_features(ms->lev + k, band, ms->peak + k, ms->flux + k, ms->corr + k, f,
+                                            ms->loud, ms->tmp, ms->tmp2);
     if (own) {
         if (feat) memcpy(feat, f, sizeof f);
         own = ms->judge && (music_window_score(f) > 0.5 || f[5] < NOISE_MODULATION_MAX) ? 2 : 1;
     }
-    if (ms->windows > 0) settle(ms, own, start);
+    if (start > 0) settle(ms, own, start);   /* the window before this one */
     ms->cur_own = own;
     ms->cur_start = start;
-    ms->windows++;
     return own ? 2 : 1;
 }
 
 int music_stream_push(music_stream *ms, const float *log2p, const float *power, double *feat)
 {
     ms->cover[ms->n % MUSIC_RING] = ms->music[ms->n % MUSIC_RING] = 0;
-    if (ms->lev) take_frame(ms, log2p, power);
+    if (ms->shapes) take_frame(ms, log2p, power);
     ms->n++;
     if (ms->n < MUSIC_WINDOW || (ms->n - MUSIC_WINDOW) % MUSIC_HOP) return 0;
     return close_window(ms, feat);
@@ -323,7 +311,7 @@ int music_stream_finish(music_stream *ms, double *feat)
     int r = 0;
     if (ms->n >= MUSIC_WINDOW && (ms->n - MUSIC_WINDOW) % MUSIC_HOP)   /* the last window ends at the last frame */
         r = close_window(ms, feat);
-    if (ms->windows > 0) settle(ms, 0, ms->n);
+    if (ms->n >= MUSIC_WINDOW) settle(ms, 0, ms->n);   /* the last window */
     ms->final = ms->n;
     return r;
 }

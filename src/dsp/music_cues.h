@@ -15,7 +15,8 @@ enum {
     MUSIC_WINDOW = 160,     /* frames in a window (2 s at hop 200, 16 kHz) */
     MUSIC_HOP = 80,         /* windows overlap by half */
     MUSIC_SCORED = 5,       /* statistics the music score weighs */
-    MUSIC_FEATURES = 6      /* ... and the modulation ratio that tells noise */
+    MUSIC_FEATURES = 6,     /* ... and the modulation ratio that tells noise */
+    MUSIC_BANDS = 4         /* the modulation ratio's broad bands */
 };
 
 /* A window whose modulation ratio (below) is under this is noise. Between
@@ -55,16 +56,18 @@ int music_windows(const float *x, int h, int w, float mu, float sd, double *feat
  * t mod W + W) so that any window is one contiguous run. */
 enum { MUSIC_RING = 512 };   /* frames whose verdict a stream keeps */
 typedef struct music_stream {
-    int h;                      /* mel bands; under 128, nothing is scored */
+    int h;                      /* mel bands */
     int judge;                  /* give verdicts (the front end suits the cues) */
     long long n;                /* frames pushed */
     long long final;            /* frames [0, final) have their verdict */
-    double *lev, *group, *flux, *corr;   /* terms, doubled rings of MUSIC_WINDOW */
-    int *peak;
-    float *shapes;              /* the last SHAPE_LAG + 1 frames' shapes */
-    unsigned char *loud;        /* scratch for a window */
-    double *tmp, *tmp2;
-    long long windows;          /* windows closed */
+    float *shapes;              /* the last SHAPE_LAG + 1 frames' shapes; NULL under 128 bands: nothing scored */
+    /* the terms, doubled rings */
+    double lev[2 * MUSIC_WINDOW], group[MUSIC_BANDS][2 * MUSIC_WINDOW], flux[2 * MUSIC_WINDOW],
+        corr[2 * MUSIC_WINDOW];
+    int peak[2 * MUSIC_WINDOW];
+    /* scratch for a window */
+    unsigned char loud[MUSIC_WINDOW];
+    double tmp[MUSIC_BANDS * MUSIC_WINDOW], tmp2[MUSIC_WINDOW];
     int before, cur_own;        /* own verdicts of the window before the waiting one, and of it */
     long long cur_start;        /* the waiting window's first frame */
     unsigned char cover[MUSIC_RING], music[MUSIC_RING];   /* per frame: windows covering it, how many music */

@@ -9,9 +9,10 @@ noise test).
 Usage: tests/ref/make_other_noises.py OUTDIR   (Debian python3-numpy)
 """
 import sys
-import wave
 
 import numpy as np
+
+from make_noise import write_wav
 
 SR = 16000
 N = SR * 8
@@ -69,13 +70,7 @@ def main():
                      0.5 * sum(np.sin(2 * np.pi * 180 * k * t) / k for k in range(1, 6)))
     for name, x in out.items():
         x = x - x.mean()
-        x = x / np.sqrt(np.mean(x ** 2)) * 10 ** (-20 / 20)
-        pcm = (np.clip(x, -1, 1) * 32767).astype('<i2')
-        with wave.open(f'{out_dir}/{name}.wav', 'wb') as f:
-            f.setnchannels(1)
-            f.setsampwidth(2)
-            f.setframerate(SR)
-            f.writeframes(pcm.tobytes())
+        write_wav(f'{out_dir}/{name}.wav', x / np.sqrt(np.mean(x ** 2)) * 10 ** (-20 / 20), SR)
 
 
 if __name__ == '__main__':
