@@ -2,9 +2,9 @@
 """Instrumental music as MIDI, for the music cues (src/dsp/music_cues.c):
 scripts/fit_music_cues.py renders songs 0-199 with FluidSynth to fit them,
 and the tests render the fixtures written here (songs 1000-1011, under
-tests/fixtures/music/) with TiMidity++ and the freepats samples, another
-synthesizer and other instruments' samples, so that what the tests check
-was not fitted.
+tests/fixtures/music/) with TiMidity++ and the freepats samples only
+(tests/fixtures/music/freepats-only.cfg), another synthesizer and other
+instruments' samples, so that what the tests check was not fitted.
 
 A song is 12 s at 70-150 beats per minute in a random key: a melody on one
 of 13 General MIDI instruments (piano to synth lead), and any of chords on
