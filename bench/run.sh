@@ -8,7 +8,7 @@ SHARED="${VG_SHARED:-../shared}"
 . bench/common.sh   # OpenBLAS kernels, the peers' allocators, best()
 export VOXGENDER_BLAS_CORETYPE="${OPENBLAS_CORETYPE:-}"
 [ -n "$VOXGENDER_BLAS_CORETYPE" ] || unset VOXGENDER_BLAS_CORETYPE
-echo "bench: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2); peers keep freed memory (torchaudio: glibc, trimming off; PyTorch CNN: $ALLOC)"
+echo "bench: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset (no AVX-512: OpenBLAS picks its own kernels)}; voxgender: $("$BUILD/voxgender" --version | sed "s/.*BLAS: //; s/)$//"); $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2); peers keep freed memory (torchaudio: glibc, trimming off; PyTorch CNN: $ALLOC)"
 
 # 6 s windows from real recordings (FLAC, 16 kHz) of ../shared/data.
 mapfile -t FILES < <(awk -F, 'NR > 1 && $4 >= 6 { print FILENAME "|" $1 }' \

@@ -9,7 +9,9 @@
 
 #include <string.h>
 
-enum { OB = 8, PB = 32 };   /* output channels x flat positions per block */
+/* OB output channels per block (the packed weights' group); PB: the most
+ * flat positions a block spans, so the slack every input copy keeps */
+enum { OB = 8, PB = 32 };
 /* the layers it takes, and the stack copies of input and weights they fit */
 enum { MAX_OC = 32, MAX_K = 256, MAX_IN = 8192 };
 /* Training's padded layers (conv_direct_train_suits) take their copies in a
@@ -19,7 +21,7 @@ enum { MAX_OC = 32, MAX_K = 256, MAX_IN = 8192 };
  * lowered), by 8% of a step in all; conv3's forward (32 -> 64) is even. The
  * wider layers' GEMMs run near the machine's peak. */
 enum { TRAIN_MAX_K = 1152, TRAIN_MAX_OC = 64 };
-typedef float v16 __attribute__((vector_size(64)));
+enum { VL = 16 };   /* lanes of direct_dw_one's accumulators (its sums' order) */
 
 int conv_direct_suits(const conv_shape *s)
 {
@@ -27,62 +29,117 @@ int conv_direct_suits(const conv_shape *s)
            s->oc <= MAX_OC && s->c * s->kh * s->kw <= MAX_K && s->c * s->h * s->w <= MAX_IN;
 }
 
-/* x[C,H,W] * w (packed: [OC/OB][C*KH*KW][OB], zero rows past OC) (+ b[OC])
- * -> y[OC,OH,OW], one sample; X is readable PB floats past its end. Compiled
- * for AVX-512 and AVX2 as well, chosen at load time (the library itself is
- * built for any x86-64); multiply-adds may fuse. */
+/* The kernels (conv2d_direct_kernels.inc), compiled for AVX-512, for AVX2
+ * with FMA and for the baseline, each with blocks that fit its registers,
+ * and chosen per call from the CPU's features (the library itself is built
+ * for any x86-64). Multiply-adds may fuse: -std=c17 turns contraction off,
+ * so it is turned back on here. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define VG_CLONES __attribute__((target_clones("avx512f", "avx2", "default"), optimize("fp-contract=fast")))
-#else
-#define VG_CLONES
+#define VG_DISPATCH 1
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx2,fma")
+#pragma GCC optimize("fp-contract=fast")
+#define KSUF avx512
+#define VLEN 16
+#define OBK 8
+#define RV 2
+#define DO_ 4
+#define DK_ 6
+#include "conv2d_direct_kernels.inc"
+#undef KSUF
+#undef VLEN
+#undef OBK
+#undef RV
+#undef DO_
+#undef DK_
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#pragma GCC optimize("fp-contract=fast")
+#define KSUF avx2
+#define VLEN 8
+#define OBK 4
+#define RV 3
+#define DO_ 3
+#define DK_ 2
+#include "conv2d_direct_kernels.inc"
+#undef KSUF
+#undef VLEN
+#undef OBK
+#undef RV
+#undef DO_
+#undef DK_
+#pragma GCC pop_options
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=fast")
 #endif
-VG_CLONES
+
+#define KSUF base
+#define VLEN 4
+#define OBK 4
+#define RV 2
+#define DO_ 2
+#define DK_ 1
+#include "conv2d_direct_kernels.inc"
+#undef KSUF
+#undef VLEN
+#undef OBK
+#undef RV
+#undef DO_
+#undef DK_
+#ifdef VG_DISPATCH
+#pragma GCC pop_options
+#endif
+
+/* the kernels every call takes: the best this CPU has, or one a test forced */
+static int forced_isa = CONV_ISA_AUTO;
+
+static int cpu_has(int isa)
+{
+    switch (isa) {
+    case CONV_ISA_BASE: return 1;
+#ifdef VG_DISPATCH
+    case CONV_ISA_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case CONV_ISA_AVX512: return __builtin_cpu_supports("avx512f");
+#endif
+    default: return 0;
+    }
+}
+
+int conv_direct_set_isa(int isa)
+{
+    if (isa != CONV_ISA_AUTO && !cpu_has(isa)) return -1;
+    forced_isa = isa;
+    return 0;
+}
+
+static int call_isa(void)
+{
+    if (forced_isa != CONV_ISA_AUTO) return forced_isa;
+    return cpu_has(CONV_ISA_AVX512) ? CONV_ISA_AVX512 : cpu_has(CONV_ISA_AVX2) ? CONV_ISA_AVX2 : CONV_ISA_BASE;
+}
+
 static void direct_rows(float *y, size_t ldy, const float *x, const float *wp, const float *b, const conv_shape *s,
                         int oy0, int oy1)
 {
-    const int W = s->w, HW = s->h * s->w, K = s->c * s->kh * s->kw, OW = s->ow;
-    /* flat positions from the first row's start to the last row's last output */
-    const int P0 = oy0 * W, PN = (oy1 - 1) * W + OW;
-    for (int o0 = 0; o0 < s->oc; o0 += OB) {
-        const int ob = s->oc - o0 < OB ? s->oc - o0 : OB;
-        const float *wb = wp + (size_t)(o0 / OB) * K * OB;
-        for (int p0 = P0; p0 < PN; p0 += PB) {
-            v16 a[OB][2];
-            for (int o = 0; o < OB; o++) {
-                float bias = b && o < ob ? b[o0 + o] : 0.0f;
-                a[o][0] = a[o][1] = (v16){0} + bias;
-            }
-            int k = 0;
-            for (int c = 0; c < s->c; c++)
-                for (int ki = 0; ki < s->kh; ki++) {
-                    const float *xr = x + (size_t)c * HW + ki * W + p0;
-                    for (int kj = 0; kj < s->kw; kj++, k++) {
-                        v16 x0, x1;
-                        memcpy(&x0, xr + kj, sizeof x0);
-                        memcpy(&x1, xr + kj + 16, sizeof x1);
-                        const float *wk = wb + (size_t)k * OB;
-                        for (int o = 0; o < OB; o++) {
-                            a[o][0] += wk[o] * x0;
-                            a[o][1] += wk[o] * x1;
-                        }
-                    }
-                }
-            /* keep the columns that are real outputs */
-            float t[OB][PB];
-            memcpy(t, a, sizeof t);
-            const int pb = PN - p0 < PB ? PN - p0 : PB;
-            int oy = p0 / W, ox = p0 % W;
-            for (int q = 0; q < pb;) {
-                int run = W - ox < pb - q ? W - ox : pb - q;   /* to the row's end */
-                int keep = ox < OW ? (OW - ox < run ? OW - ox : run) : 0;
-                for (int o = 0; o < ob; o++)
-                    memcpy(y + (size_t)(o0 + o) * ldy + (size_t)(oy - oy0) * OW + ox, &t[o][q],
-                           sizeof(float) * (size_t)keep);
-                q += run;
-                ox += run;
-                if (ox == W) { ox = 0; oy++; }
-            }
-        }
+    switch (call_isa()) {
+#ifdef VG_DISPATCH
+    case CONV_ISA_AVX512: direct_rows_avx512(y, ldy, x, wp, b, s, oy0, oy1); return;
+    case CONV_ISA_AVX2: direct_rows_avx2(y, ldy, x, wp, b, s, oy0, oy1); return;
+#endif
+    default: direct_rows_base(y, ldy, x, wp, b, s, oy0, oy1);
+    }
+}
+
+static void direct_dw_one(float *dw, const float *dyf, size_t ld, const float *xp, const conv_shape *p, int qn)
+{
+    switch (call_isa()) {
+#ifdef VG_DISPATCH
+    case CONV_ISA_AVX512: direct_dw_one_avx512(dw, dyf, ld, xp, p, qn); return;
+    case CONV_ISA_AVX2: direct_dw_one_avx2(dw, dyf, ld, xp, p, qn); return;
+#endif
+    default: direct_dw_one_base(dw, dyf, ld, xp, p, qn);
     }
 }
 
@@ -268,49 +325,9 @@ void backward_conv2d_direct_dx(float *dx, const float *dy, const float *w, const
  * of output-gradient plane o with the input run of tap k, over all
  * positions. Both are contiguous over the padded input's width, as in
  * direct_one, once the output gradient is copied to that width with zeros
- * in the extra columns. Blocks of DO output channels x DK taps keep
- * DO*DK vector accumulators (24 of AVX-512's 32 registers), and each
- * accumulator's lanes add up in a fixed order: the same bits from any
- * thread. */
-enum { DO = 4, DK = 6, VL = 16 };
-
-/* dw[OC,K] += DYF[OC][LD] (positions of a padded row width, zero where
- * ox >= OW) x XP (the padded sample), the first QN positions (a multiple of
- * VL; both are readable and zero that far) */
-VG_CLONES
-static void direct_dw_one(float *dw, const float *dyf, size_t ld, const float *xp, const conv_shape *p, int qn)
-{
-    const int K = p->c * p->kh * p->kw, HW = p->h * p->w;
-    for (int o0 = 0; o0 < p->oc; o0 += DO)
-        for (int k0 = 0; k0 < K; k0 += DK) {
-            const float *dr[DO], *xr[DK];
-            for (int i = 0; i < DO; i++) dr[i] = dyf + (size_t)(o0 + i < p->oc ? o0 + i : o0) * ld;
-            for (int j = 0; j < DK; j++) {
-                const int k = k0 + j < K ? k0 + j : k0, c = k / (p->kh * p->kw), r = k % (p->kh * p->kw);
-                xr[j] = xp + (size_t)c * HW + (r / p->kw) * p->w + r % p->kw;
-            }
-            v16 acc[DO][DK];
-            for (int i = 0; i < DO; i++)
-                for (int j = 0; j < DK; j++) acc[i][j] = (v16){0};
-            for (int q = 0; q < qn; q += VL) {
-                v16 d[DO];
-                for (int i = 0; i < DO; i++) memcpy(&d[i], dr[i] + q, sizeof d[i]);
-                for (int j = 0; j < DK; j++) {
-                    v16 xv;
-                    memcpy(&xv, xr[j] + q, sizeof xv);
-                    for (int i = 0; i < DO; i++) acc[i][j] += d[i] * xv;
-                }
-            }
-            for (int i = 0; i < DO && o0 + i < p->oc; i++)
-                for (int j = 0; j < DK && k0 + j < K; j++) {
-                    float l[VL];
-                    memcpy(l, &acc[i][j], sizeof l);
-                    float t = 0;
-                    for (int v = 0; v < VL; v++) t += l[v];
-                    dw[(size_t)(o0 + i) * K + k0 + j] += t;
-                }
-        }
-}
+ * in the extra columns (direct_dw_one: blocks of output channels x taps,
+ * each accumulator 16 lanes wide whose lanes add up in a fixed order, so
+ * the same bits from any thread). */
 
 /* the flat positions of a padded shape rounded up to whole vectors, and the
  * scratch of direct_dw: the padded sample, then the widened gradient */

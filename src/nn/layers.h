@@ -71,6 +71,12 @@ void forward_conv2d_direct_rows(float *yb, size_t ldy, const float *scratch, con
 void backward_conv2d_direct_dx(float *dx, const float *dy, const float *w, const conv_shape *s, float *scratch);
 /* dw[OC,C,KH,KW] += the weight gradient (conv_direct_train_suits) */
 void backward_conv2d_direct_dw(float *dw, const float *dy, const float *x, const conv_shape *s, float *scratch);
+/* The direct kernels are compiled for AVX-512, for AVX2 with FMA and for
+ * the baseline; each call takes the best this CPU has (CONV_ISA_AUTO). For
+ * tests: force one set; -1 if this CPU or build lacks it. Not thread-safe:
+ * only while no convolution runs. */
+enum { CONV_ISA_AUTO, CONV_ISA_BASE, CONV_ISA_AVX2, CONV_ISA_AVX512 };
+int conv_direct_set_isa(int isa);
 /* dw[OC,C,KH,KW] += ..., db[OC] += ..., dx[N,C,H,W] = ... */
 void backward_conv2d(float *dx, float *dw, float *db, const float *dy, const float *x,
                      const float *w, const conv_shape *s, float *col);

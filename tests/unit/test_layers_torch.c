@@ -8,6 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define X86_GCC 1   /* the direct kernels have SIMD variants (conv2d_direct.c) */
+#else
+#define X86_GCC 0
+#endif
+
 static float *zeros(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
 
 static void conv_case(const char *file, int kh, int kw, int sh, int sw, int ph, int pw, int bias)
@@ -68,17 +74,89 @@ static void conv_case(const char *file, int kh, int kw, int sh, int sw, int ph, 
 TEST(torch_conv2d_all_variants)
 {
     /* k3s1p1: training's direct forward and direct input gradient; the
-     * strided ones are lowered (checked below, so that this stays true) */
-    conv_case("layer_conv_k3s1p1.safetensors", 3, 3, 1, 1, 1, 1, 1);
+     * strided ones are lowered (checked below, so that this stays true).
+     * The direct cases run with every set of direct kernels this CPU has
+     * (AVX-512, AVX2 + FMA, baseline), each against PyTorch. */
+    int sets = 0;
+    for (int isa = CONV_ISA_BASE; isa <= CONV_ISA_AVX512; isa++) {
+        if (conv_direct_set_isa(isa) != 0) continue;
+        sets++;
+        conv_case("layer_conv_k3s1p1.safetensors", 3, 3, 1, 1, 1, 1, 1);
+        conv_case("layer_conv_k5_direct.safetensors", 5, 5, 1, 1, 0, 0, 1);   /* direct path */
+    }
+    conv_direct_set_isa(CONV_ISA_AUTO);
+    CHECKF(sets >= 2 || !X86_GCC, "only %d set(s) of direct kernels ran", sets);
     conv_case("layer_conv_k3x2s2x1p0x1_nobias.safetensors", 3, 2, 2, 1, 0, 1, 0);
     conv_case("layer_conv_k1.safetensors", 1, 1, 1, 1, 0, 0, 1);
     conv_case("layer_conv_k5s2p2.safetensors", 5, 5, 2, 2, 2, 2, 1);
-    conv_case("layer_conv_k5_direct.safetensors", 5, 5, 1, 1, 0, 0, 1);   /* direct path */
     conv_shape direct = {.n = 2, .c = 3, .h = 7, .w = 9, .oc = 4, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1};
     conv_shape lowered = {.n = 3, .c = 2, .h = 11, .w = 10, .oc = 5, .kh = 5, .kw = 5, .sh = 2, .sw = 2, .ph = 2, .pw = 2};
     REQUIRE(conv_shape_init(&direct) == 0 && conv_shape_init(&lowered) == 0);
     CHECK(conv_direct_train_suits(&direct) && conv_direct_dx_suits(&direct));
     CHECK(!conv_direct_train_suits(&lowered) && !conv_direct_dx_suits(&lowered));
+}
+
+static float *random_floats(size_t n, unsigned *seed)
+{
+    float *v = zeros(n);
+    for (size_t i = 0; i < n; i++) {
+        *seed = *seed * 1103515245u + 12345u;
+        v[i] = (float)((*seed >> 8) & 0xffff) / 32768.0f - 1.0f;
+    }
+    return v;
+}
+
+/* The direct kernels' blocks at cnn's sizes, where the fixtures above are
+ * too small to reach them: output channels that are and are not multiples
+ * of a block (8, 4, 3), rows longer than a block, a 5x5 kernel. Each set of
+ * kernels this CPU has gives the forward pass of the lowered path (im2col +
+ * GEMM) within 1e-4 relative, and the weight and input gradients of the
+ * baseline kernels within the same. The weight gradient's 16-lane sums have
+ * one order, so the sets with fused multiply-adds (AVX2, AVX-512) agree bit
+ * for bit. */
+TEST(direct_kernels_every_instruction_set_at_cnn_sizes)
+{
+    const conv_shape shapes[] = {
+        {.n = 2, .c = 16, .h = 32, .w = 61, .oc = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
+        {.n = 1, .c = 32, .h = 17, .w = 30, .oc = 64, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
+        {.n = 2, .c = 5, .h = 13, .w = 41, .oc = 20, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
+        {.n = 1, .c = 3, .h = 12, .w = 37, .oc = 13, .kh = 5, .kw = 5, .sh = 1, .sw = 1, .ph = 2, .pw = 2},
+    };
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        conv_shape s = shapes[k];
+        REQUIRE(conv_shape_init(&s) == 0);
+        CHECKF(conv_direct_train_suits(&s) && conv_direct_dx_suits(&s), "shape %zu: not the direct path", k);
+        unsigned seed = 7 + (unsigned)k;
+        const size_t nx = (size_t)s.n * s.c * s.h * s.w, ny = (size_t)s.n * s.oc * s.oh * s.ow,
+                     nw = (size_t)s.oc * s.c * s.kh * s.kw;
+        float *x = random_floats(nx, &seed), *w = random_floats(nw, &seed), *b = random_floats((size_t)s.oc, &seed);
+        float *dy = random_floats(ny, &seed), *yref = zeros(ny);
+        size_t ncol = conv_col_size(&s), nscr = conv_direct_train_scratch(&s);
+        float *col = zeros(ncol > nscr ? ncol : nscr);
+        forward_conv2d(yref, x, w, b, &s, col);   /* lowered: padded layers never take the direct kernels here */
+        float *dx_ref = NULL, *dw_ref = NULL, *dw_fma = NULL;
+        for (int isa = CONV_ISA_BASE; isa <= CONV_ISA_AVX512; isa++) {
+            if (conv_direct_set_isa(isa) != 0) continue;
+            float *y = zeros(ny), *dx = zeros(nx), *dw = zeros(nw);
+            forward_conv2d_direct_train(y, x, w, b, &s, col);
+            allclose("direct forward against lowered", y, yref, ny, 1e-4f, 1e-5f);
+            backward_conv2d_direct_dx(dx, dy, w, &s, col);
+            backward_conv2d_direct_dw(dw, dy, x, &s, col);
+            if (isa == CONV_ISA_BASE) {
+                dx_ref = dx, dw_ref = dw;
+            } else {
+                allclose("direct dx against the baseline kernels", dx, dx_ref, nx, 1e-4f, 1e-5f);
+                allclose("direct dw against the baseline kernels", dw, dw_ref, nw, 1e-4f, 1e-5f);
+                if (dw_fma) CHECKF(!memcmp(dw, dw_fma, sizeof(float) * nw), "shape %zu: AVX-512 and AVX2 dw differ", k);
+                else dw_fma = dw;
+                if (dw != dw_fma) free(dw);
+                free(dx);
+            }
+            free(y);
+        }
+        conv_direct_set_isa(CONV_ISA_AUTO);
+        free(x); free(w); free(b); free(dy); free(yref); free(col); free(dx_ref); free(dw_ref); free(dw_fma);
+    }
 }
 
 static void pool_case_p(const char *file, int is_max, int kh, int kw, int sh, int sw, int pad)
