@@ -21,7 +21,7 @@ enum { MAX_OC = 32, MAX_K = 256, MAX_IN = 8192 };
  * lowered), by 8% of a step in all; conv3's forward (32 -> 64) is even. The
  * wider layers' GEMMs run near the machine's peak. */
 enum { TRAIN_MAX_K = 1152, TRAIN_MAX_OC = 64 };
-enum { VL = 16 };   /* lanes of direct_dw_one's accumulators (its sums' order) */
+enum { VL = 16 };   /* direct_dw_one's positions come in multiples of this (its widest DWL) */
 
 int conv_direct_suits(const conv_shape *s)
 {
@@ -46,18 +46,22 @@ int conv_direct_suits(const conv_shape *s)
 #define RV 2
 #define DO_ 4
 #define DK_ 6
+#define DWL 16
 #include "conv2d_direct_kernels.inc"
 #pragma GCC pop_options
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #pragma GCC optimize("fp-contract=fast")
-/* 16 registers: 12 accumulators each (4 x 3 and 3 x 2 x 2 halves) */
+/* 16 registers: 12 accumulators forward (4 x 3), 9 in the weight gradient
+ * (3 x 3 of 8 lanes: 16-lane sums, two vectors each, reloaded operands
+ * and ran at half the speed) */
 #define KSUF avx2
 #define VLEN 8
 #define OBK 4
 #define RV 3
 #define DO_ 3
-#define DK_ 2
+#define DK_ 3
+#define DWL 8
 #include "conv2d_direct_kernels.inc"
 #pragma GCC pop_options
 #pragma GCC push_options
@@ -71,6 +75,7 @@ int conv_direct_suits(const conv_shape *s)
 #define RV 2
 #define DO_ 2
 #define DK_ 1
+#define DWL 16
 #include "conv2d_direct_kernels.inc"
 #ifdef VG_DISPATCH
 #pragma GCC pop_options
@@ -310,7 +315,7 @@ void backward_conv2d_direct_dx(float *dx, const float *dy, const float *w, const
  * positions. Both are contiguous over the padded input's width, as in
  * direct_one, once the output gradient is copied to that width with zeros
  * in the extra columns (direct_dw_one: blocks of output channels x taps,
- * each accumulator 16 lanes wide whose lanes add up in a fixed order, so
+ * each accumulator DWL lanes wide whose lanes add up in a fixed order, so
  * the same bits from any thread). */
 
 /* the flat positions of a padded shape rounded up to whole vectors, and the
