@@ -13,7 +13,9 @@ Gradient descent from zero on standardised statistics, a fixed number of
 steps: the same data give the same constants. The noise threshold is not
 fitted: the script prints the modulation ratio's percentiles on the same
 speech and on 200 noises of tests/ref/make_noise.py (seed 1), and what the
-threshold calls noise in each.
+threshold calls noise in each; likewise the extremes that the steady-level
+and high-only thresholds were set between (speech, and the plain sounds of
+tests/ref/make_alarms.py).
 
 Needs (not installed by scripts/install-deps.sh, only for refitting):
     apt-get install fluidsynth fluid-soundfont-gm python3-mido
@@ -50,6 +52,8 @@ def write_wav(path, x):
 
 SCORED = 5            # the music score's statistics; the sixth is the modulation ratio
 NOISE_MODULATION_MAX = 0.8
+STEADY_LEVEL_SD_MAX = 0.5   # the second statistic (level spread, dB)
+HIGH_ONLY_SHARE_MIN = 0.9   # the seventh (share of high-only frames)
 
 
 def features(build, files):
@@ -57,7 +61,7 @@ def features(build, files):
     for k in range(0, len(files), 64):
         out = subprocess.run([os.path.join(build, 'music_features')] + files[k:k + 64], stdout=subprocess.PIPE,
                              check=True, text=True).stdout
-        rows += [[float(v) for v in line.split()[2:8]] for line in out.splitlines()]
+        rows += [[float(v) for v in line.split()[2:9]] for line in out.splitlines()]
     return np.array(rows)
 
 
@@ -106,7 +110,7 @@ def main():
     conditions.append(f'{work}/mix')
     # features by condition, kept in WORKDIR (delete them after changing the statistics)
     def cached(name, files):
-        path = f'{work}/features6_{name}.npy'
+        path = f'{work}/features7_{name}.npy'
         if not os.path.exists(path):
             np.save(path, features(build, files))
         return np.load(path)
@@ -125,6 +129,21 @@ def main():
           ', '.join(f'{k} {np.mean(ratio(A) < NOISE_MODULATION_MAX) * 100:.1f}%' for k, A in sets.items()) +
           f', music {np.mean(ratio(Xm) < NOISE_MODULATION_MAX) * 100:.1f}%' +
           f', noise {np.mean(ratio(Xn) < NOISE_MODULATION_MAX) * 100:.1f}%')
+    # the steady-level and high-only tests (session 17): speech's extremes
+    # and the plain set of tests/ref/make_alarms.py, which they fall between
+    if not glob.glob(f'{work}/alarms/plain/*.wav'):
+        subprocess.run([sys.executable, os.path.join(ROOT, 'tests', 'ref', 'make_alarms.py'), f'{work}/alarms'],
+                       check=True)
+    Xa = cached('alarms', sorted(glob.glob(f'{work}/alarms/plain/*.wav')))
+    print('# level spread (dB): speech minimum ' + ', '.join(f'{k} {A[:, 1].min():.2f}' for k, A in sets.items()) +
+          f'; windows under STEADY_LEVEL_SD_MAX {STEADY_LEVEL_SD_MAX}: ' +
+          ', '.join(f'{k} {np.sum(A[:, 1] < STEADY_LEVEL_SD_MAX)} (noise too: '
+                    f'{np.sum((A[:, 1] < STEADY_LEVEL_SD_MAX) & (ratio(A) < NOISE_MODULATION_MAX))})'
+                    for k, A in sets.items()))
+    high = Xa[:, 6]
+    print('# high-only share: speech maximum ' + ', '.join(f'{k} {A[:, 6].max():.2f}' for k, A in sets.items()) +
+          f'; plain alarms: {np.sum(high > HIGH_ONLY_SHARE_MIN)} of {len(high)} windows above '
+          f'HIGH_ONLY_SHARE_MIN {HIGH_ONLY_SHARE_MIN}, the smallest of those above 0.8 {high[high > 0.8].min():.2f}')
     sets = {k: A[:, :SCORED] for k, A in sets.items()}
     Xm = Xm[:, :SCORED]
     Xs = np.concatenate(list(sets.values()))

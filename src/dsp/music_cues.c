@@ -20,6 +20,11 @@ static const int GROUP_FIRST[MOD_GROUPS + 1] = {20, 50, 80, 105, 128};
 enum { SYLLABLE_BIN_LOW = 4, SYLLABLE_BIN_HIGH = 16 };   /* 2-8 Hz; faster is 8-40 Hz */
 #define MOD_FLOOR_DB 30.0   /* a band's level floored this far under its loudest in the window */
 
+/* A high-only frame: its lowest band within HIGH_ONLY_DROP (20 dB, in log2
+ * power) of its strongest is band HIGH_ONLY_BAND (centre 512 Hz) or above. */
+#define HIGH_ONLY_DROP 6.643856
+enum { HIGH_ONLY_BAND = 27 };
+
 /* The logistic model over standardised statistics: p = 1 / (1 + exp(-(sum
  * W[k] (f[k] - MEAN[k]) / SD[k] + BIAS))). Fitted by
  * scripts/fit_music_cues.py on 2 s windows of speech from the training and
@@ -89,7 +94,7 @@ static void take_frame(music_stream *ms, const float *log2p, const float *power)
     const long long t = ms->n;
     const int h = ms->h, nb = h - SHAPE_LOWEST_BAND;
     double sum = 0, shape_mean = 0, gsum[MOD_GROUPS] = {0};
-    float best = -1e30f;
+    float best = -1e30f, top = -1e30f;
     int arg = 0, g = 0;   /* the broad band that band b is in */
     for (int b = 0; b < h; b++) {
         const float v = log2p[b];
@@ -99,7 +104,10 @@ static void take_frame(music_stream *ms, const float *log2p, const float *power)
         if (b + 1 == GROUP_FIRST[g + 1] && g + 1 < MOD_GROUPS) g++;
         if (b >= PEAK_LOW && b < PEAK_HIGH && v > best) { best = v; arg = b; }
         if (b >= SHAPE_LOWEST_BAND) shape_mean += v;
+        if (v > top) top = v;
     }
+    int lowest = 0;
+    while (log2p[lowest] <= top - HIGH_ONLY_DROP) lowest++;   /* stops at the strongest */
     shape_mean /= nb;
     float *s1 = ms->shapes + (size_t)(t % (SHAPE_LAG + 1)) * nb;
     for (int b = 0; b < nb; b++) s1[b] = (float)(log2p[b + SHAPE_LOWEST_BAND] - shape_mean);
@@ -127,6 +135,7 @@ static void take_frame(music_stream *ms, const float *log2p, const float *power)
         ms->lev[k] = lev;
         for (int q = 0; q < MOD_GROUPS; q++) ms->group[q][k] = gsum[q];
         ms->peak[k] = arg;
+        ms->high[k] = lowest >= HIGH_ONLY_BAND;
         ms->flux[k] = flux;
         ms->corr[k] = corr;
     }
@@ -193,8 +202,9 @@ static double modulation_ratio(const double *const *band, double *env)
 /* One window's statistics from its frames' terms (each array from the
  * window's first frame; BAND one per broad band), LOUD, TMP (MOD_GROUPS
  * windows) and TMP2 being scratch; 0 when fewer than 10 frames are loud. */
-static int window_features(const double *lev, const double *const *band, const int *peak, const double *flux,
-                           const double *corr, double *feat, unsigned char *loud, double *tmp, double *tmp2)
+static int window_features(const double *lev, const double *const *band, const int *peak,
+                           const unsigned char *high, const double *flux, const double *corr, double *feat,
+                           unsigned char *loud, double *tmp, double *tmp2)
 {
     const int n = MUSIC_WINDOW;
     double loudest = -1e300;
@@ -212,9 +222,13 @@ static int window_features(const double *lev, const double *const *band, const i
     mean /= nl;
     for (int k = 0; k < nl; k++) var += (tmp[k] - mean) * (tmp[k] - mean);
     const double med = median(tmp, nl);
-    int low = 0;
-    for (int t = 0; t < n; t++) low += loud[t] && lev[t] < med - 10.0;
+    int low = 0, high_only = 0;
+    for (int t = 0; t < n; t++) {
+        low += loud[t] && lev[t] < med - 10.0;
+        high_only += loud[t] && high[t];
+    }
     feat[0] = (double)low / nl;
+    feat[6] = (double)high_only / nl;
     feat[1] = sqrt(var / nl);
     /* the shape's change over SHAPE_LAG frames and its lag-1 correlation,
      * over pairs of loud frames in the window; the peak band's persistence
@@ -240,6 +254,12 @@ double music_window_score(const double *feat)
     double z = BIAS;
     for (int k = 0; k < MUSIC_SCORED; k++) z += W[k] * (feat[k] - MEAN[k]) / SD[k];
     return 1.0 / (1.0 + exp(-z));
+}
+
+int music_window_not_speech(const double *feat)
+{
+    return music_window_score(feat) > 0.5 || feat[5] < NOISE_MODULATION_MAX || feat[1] < STEADY_LEVEL_SD_MAX ||
+           feat[6] > HIGH_ONLY_SHARE_MIN;
 }
 
 int music_stream_init(music_stream *ms, int h, int judge)
@@ -285,11 +305,11 @@ static int close_window(music_stream *ms, double *feat)
     double f[MUSIC_FEATURES];
     const double *band[MOD_GROUPS];
     for (int g = 0; g < MOD_GROUPS; g++) band[g] = ms->group[g] + k;
-    int own = ms->shapes && window_features(ms->lev + k, band, ms->peak + k, ms->flux + k, ms->corr + k, f,
-                                            ms->loud, ms->tmp, ms->tmp2);
+    int own = ms->shapes && window_features(ms->lev + k, band, ms->peak + k, ms->high + k, ms->flux + k,
+                                            ms->corr + k, f, ms->loud, ms->tmp, ms->tmp2);
     if (own) {
         if (feat) memcpy(feat, f, sizeof f);
-        own = ms->judge && (music_window_score(f) > 0.5 || f[5] < NOISE_MODULATION_MAX) ? 2 : 1;
+        own = ms->judge && music_window_not_speech(f) ? 2 : 1;
     }
     if (start > 0) settle(ms, own, start);   /* the window before this one */
     ms->cur_own = own;

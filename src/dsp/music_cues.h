@@ -15,7 +15,7 @@ enum {
     MUSIC_WINDOW = 160,     /* frames in a window (2 s at hop 200, 16 kHz) */
     MUSIC_HOP = 80,         /* windows overlap by half */
     MUSIC_SCORED = 5,       /* statistics the music score weighs */
-    MUSIC_FEATURES = 6,     /* ... and the modulation ratio that tells noise */
+    MUSIC_FEATURES = 7,     /* ... the modulation ratio that tells noise, the high-only share */
     MUSIC_BANDS = 4         /* the modulation ratio's broad bands */
 };
 
@@ -23,6 +23,20 @@ enum {
  * the 99th percentile of generated noise (0.66) and the 1st of the training
  * speakers' clean speech (1.35); see the README. */
 #define NOISE_MODULATION_MAX 0.8
+
+/* Sounds that are not music and not noise, and that every test above
+ * passed: sirens, alarms, bird calls (session 17; see the README's
+ * "Sirens, alarms, bird calls"). A window is not speech when its loud
+ * frames' level hardly moves (standard deviation under STEADY_LEVEL_SD_MAX
+ * dB: a generated tone's or alarm's; speech's syllables and pauses move it
+ * 1.4 dB or more in every window of the training speakers' clean
+ * recordings, 0.9 through the telephone band) or when most of them are
+ * high-only (HIGH_ONLY_SHARE_MIN: a frame whose every band within 20 dB of
+ * its strongest lies above 500 Hz; a voice's partials start at its pitch,
+ * under 500 Hz, and at most 79% of a speech window's frames, its
+ * consonants, were high-only there). */
+#define STEADY_LEVEL_SD_MAX 0.5
+#define HIGH_ONLY_SHARE_MIN 0.9
 
 /* Windows of MUSIC_WINDOW frames every MUSIC_HOP, the last one ending at
  * the last frame: how many a recording of W frames has (0 when it is
@@ -36,12 +50,13 @@ int music_window_start(int i, int w);
  * level, the level's standard deviation (dB), the median change of the
  * spectrum's shape over two frames, how often the strongest band is the
  * same three frames later, the median correlation of consecutive spectral
- * shapes, and the modulation ratio: how much the spectral balance (the
+ * shapes, the modulation ratio: how much the spectral balance (the
  * level of four broad bands, each less their mean, floored 30 dB under the
  * band's loudest) moves at 2-8 Hz, a syllable's pace, over how much it
  * moves faster than 8 Hz, in the band where that ratio is highest (speech's
  * vowels and consonants move it at a syllable's pace; in stationary noise
- * it only jitters, and swells move all bands together). Loud frames are
+ * it only jitters, and swells move all bands together), and the share of
+ * loud frames that are high-only (above). Loud frames are
  * above VG_SOUND_FLOOR_DB and within 40 dB of the window's loudest;
  * SCORED[i] is 0 for a window with fewer than 10 (its FEAT row unset), else
  * 1. Returns VG_OK or VG_ENOMEM. */
@@ -65,6 +80,7 @@ typedef struct music_stream {
     double lev[2 * MUSIC_WINDOW], group[MUSIC_BANDS][2 * MUSIC_WINDOW], flux[2 * MUSIC_WINDOW],
         corr[2 * MUSIC_WINDOW];
     int peak[2 * MUSIC_WINDOW];
+    unsigned char high[2 * MUSIC_WINDOW];   /* the frame is high-only */
     /* scratch for a window */
     unsigned char loud[MUSIC_WINDOW];
     double tmp[MUSIC_BANDS * MUSIC_WINDOW], tmp2[MUSIC_WINDOW];
@@ -101,9 +117,13 @@ int music_cues_suit(const vg_mel_config *mel);
  * first MUSIC_SCORED). */
 double music_window_score(const double *feat);
 
+/* Whether a window with statistics FEAT is not speech: music (score >
+ * 0.5), noise (modulation ratio < NOISE_MODULATION_MAX), a steady level or
+ * mostly high-only frames (above). */
+int music_window_not_speech(const double *feat);
+
 /* MUSIC[w]: 1 for the frames that every scored window covering them calls
- * music (score > 0.5) or noise (modulation ratio < NOISE_MODULATION_MAX),
- * else 0; a window between two such windows counts as one. A recording
+ * not speech (music_window_not_speech), else 0; a window between two such windows counts as one. A recording
  * shorter than one window is not scored: on training speakers' 1 s cuts,
  * shorter windows called 5% of them music. Nothing is music when the front
  * end MEL does not suit the cues. The stream above, fed X's frames.

@@ -318,6 +318,24 @@ check "segment: at most 10% of 30 noises in a row is labelled male or female ($s
     awk -v a="$share" 'BEGIN { exit !(a != "" && a <= 0.10) }'
 rm -rf "$T/noise"
 
+# ---- sirens, alarms, bird calls: 'unknown' too (issue 6). They passed the
+# music and noise tests (a warbling siren was a man, p 0.91; a wailing one a
+# woman, p 0.001): the steady-level and high-only window tests catch them.
+# The plain set chose HIGH_ONLY_SHARE_MIN; the recorded set (in noise,
+# traffic, passing by, reverberant) was made after, to measure it.
+mkdir -p "$T/alarms"
+/usr/bin/python3 tests/ref/make_alarms.py "$T/alarms"
+"$VG" predict "$T"/alarms/plain/*.wav --format csv -q > "$T/alarms_plain.csv"; rc=$?
+check "predict: at least 10 of 12 sirens, alarms and bird calls are 'unknown' (shipped model; 11 when written, 6 before)" \
+    bash -c "[ $rc -eq 0 ] && [ \$(grep -c ',unknown,-1,' '$T/alarms_plain.csv') -ge 10 ]"
+"$VG" predict "$T"/alarms/recorded/*.wav --format csv -q > "$T/alarms_rec.csv"; rc=$?
+check "predict: at least 22 of 28 sirens and alarms as recorded are 'unknown' (24 when written, 11 before)" \
+    bash -c "[ $rc -eq 0 ] && [ \$(grep -c ',unknown,-1,' '$T/alarms_rec.csv') -ge 22 ]"
+share=$(labelled_share alarms "$T"/alarms/recorded/*.wav)
+check "segment: at most 20% of 28 recorded sirens and alarms in a row is labelled male or female ($share; 0.117 when written, 0.547 before)" \
+    awk -v a="$share" 'BEGIN { exit !(a != "" && a <= 0.20) }'
+rm -rf "$T/alarms"
+
 # ---- evaluation report, rendered by headless Chromium (issue 6)
 "$VG" eval -m "$T/cnn.safetensors" "$D" --report "$T/report" -q > /dev/null 2>&1
 check "eval --report writes a self-contained index.html" bash -c \
