@@ -41,6 +41,19 @@ int cli_ncpus(void);
  * threads per pass stays within the cores; BLAS gets its thread count back
  * afterwards. */
 void cli_run_model_workers(int n, void *(*fn)(void *), void *arg);
+/* The recordings that INPUT arguments name (cli/inputs.c), in order: a file
+ * as given; a folder, every regular file under it (recursively, links
+ * followed, hidden entries skipped, sorted by path; a folder holding none is
+ * reported); with ALLOW_STDIN, '-' for the paths read from standard input,
+ * one per line. REL: the length of the folder's part of PATH (its path and
+ * a slash), 0 for a path given or read itself. Returns the count and *OUT
+ * (free with cli_inputs_free), or -1 (message printed). */
+typedef struct cli_input {
+    char *path;
+    size_t rel;
+} cli_input;
+long cli_inputs(char **args, int n, int allow_stdin, cli_input **out);
+void cli_inputs_free(cli_input *v, size_t n);
 /* mkdir -p; returns 0 or -1 with errno set. */
 int cli_mkdirs(const char *path);
 #endif

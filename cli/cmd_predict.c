@@ -18,7 +18,9 @@ static void usage(FILE *f)
         "\n"
         "Classify each INPUT: a recording (any format FFmpeg reads) or, for lenet\n"
         "models, a spectrogram image (PNG/JPEG, like the reference project's test\n"
-        "images). '-' reads input paths from standard input, one per line. One line per\n"
+        "images). A folder stands for every file under it (recursively, in path\n"
+        "order; files that are not recordings are reported and skipped). '-' reads\n"
+        "input paths from standard input, one per line. One line per\n"
         "input on stdout, in the order they complete: path, label (male/female), code\n"
         "(1 male, 0 female, as in the reference project), probability of male.\n"
         "A recording with less than 0.5 s of speech (silence, a click, steady noise,\n"
@@ -190,27 +192,15 @@ int cmd_predict(int argc, char **argv)
     }
     vg_model_destroy(probe);
 
-    /* inputs: arguments, '-' = paths from stdin */
-    size_t cap = 64, n = 0;
-    char **inputs = malloc(sizeof(char *) * cap);
-    for (int i = optind; i < argc; i++) {
-        if (strcmp(argv[i], "-")) {
-            if (n == cap) inputs = realloc(inputs, sizeof(char *) * (cap *= 2));
-            inputs[n++] = strdup(argv[i]);
-            continue;
-        }
-        char *line = NULL;
-        size_t ln = 0;
-        ssize_t got;
-        while ((got = getline(&line, &ln, stdin)) > 0) {
-            line[strcspn(line, "\r\n")] = '\0';
-            if (!*line) continue;
-            if (n == cap) inputs = realloc(inputs, sizeof(char *) * (cap *= 2));
-            inputs[n++] = strdup(line);
-        }
-        free(line);
-    }
-    if (!n) { cli_error("predict: no inputs (see --help)"); free(inputs); return 2; }
+    /* inputs: files, folders' files, '-' = paths from stdin */
+    cli_input *in;
+    const long got = cli_inputs(argv + optind, argc - optind, 1, &in);
+    if (got < 0) return 1;
+    size_t n = (size_t)got;
+    char **inputs = malloc(sizeof(char *) * (n + 1));
+    if (!inputs) { cli_error("out of memory"); cli_inputs_free(in, n); return 1; }
+    for (size_t i = 0; i < n; i++) inputs[i] = in[i].path;   /* owned by IN */
+    if (!n) { cli_error("predict: no inputs (see --help)"); free(inputs); cli_inputs_free(in, n); return 2; }
     if (fmt == FMT_CSV) printf("path,label,code,p_male,logit_female,logit_male\n");
     job j = {.model_path = model, .arch = arch, .inputs = inputs, .n = n, .fmt = fmt, .first = first};
     pthread_mutex_init(&j.lock, NULL);
@@ -220,7 +210,7 @@ int cmd_predict(int argc, char **argv)
     progress_finish(&j.prog);
     if (!quiet && n > 1)
         fprintf(stderr, "predict: %zu inputs, %zu classified, %zu failed\n", n, n - j.failed, j.failed);
-    for (size_t i = 0; i < n; i++) free(inputs[i]);
     free(inputs);
+    cli_inputs_free(in, n);
     return j.load_failed ? 2 : j.failed ? 1 : 0;
 }

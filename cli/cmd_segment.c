@@ -17,7 +17,8 @@ static void usage(FILE *f)
         "\n"
         "Split long recordings (broadcasts, podcasts, meetings) into male, female and\n"
         "nonspeech segments: start, end, label, mean probability. Decoding streams, so\n"
-        "memory stays bounded for any length; '-' reads a recording from standard input.\n"
+        "memory stays bounded for any length. A folder stands for every file under it\n"
+        "(recursively, in path order); '-' reads a recording from standard input.\n"
         "Speech: frames louder than about -60 dBFS, within 40 dB of the recent maximum,\n"
         "not spectrally flat (steady noise) and changing (not held tones); the CNN\n"
         "classifies consecutive 8 s windows; a three-state Viterbi (nonspeech, female,\n"
@@ -159,9 +160,8 @@ int cmd_segment(int argc, char **argv)
         default: cli_error("segment: unknown or incomplete option '%s' (see --help)", argv[optind - 1]); return 2;
         }
     }
-    int n_inputs = argc - optind;
-    if (live && n_inputs) { cli_error("segment: --live reads standard input; no INPUT"); return 2; }
-    if (!live && !n_inputs) { cli_error("segment: no inputs (see --help)"); return 2; }
+    if (live && argc > optind) { cli_error("segment: --live reads standard input; no INPUT"); return 2; }
+    if (!live && argc == optind) { cli_error("segment: no inputs (see --help)"); return 2; }
     if (!model && !(model = cli_default_model())) { cli_error("segment: no model given and no shipped model (use -m)"); return 2; }
     char err[512];
     vg_model *m;
@@ -187,9 +187,13 @@ int cmd_segment(int argc, char **argv)
     }
     if (fmt == F_CSV) fprintf(out, "file,start,end,label,p\n");
     cJSON *all = fmt == F_JSON ? cJSON_CreateArray() : NULL;
-    int failed = 0;
-    for (int k = 0; k < (live ? 1 : n_inputs); k++) {
-        const char *path = live ? "-" : argv[optind + k];
+    /* files and folders' files ('-' is a recording on standard input) */
+    cli_input *in = NULL;
+    const long found = live ? 1 : cli_inputs(argv + optind, argc - optind, 0, &in);
+    int failed = found < 1;   /* out of memory, or only empty folders (reported) */
+    const int n_inputs = found > 0 ? (int)found : 0;
+    for (int k = 0; k < n_inputs; k++) {
+        const char *path = live ? "-" : in[k].path;
         collect col = {.live = live, .fmt = fmt, .out = out};
         char id[512];
         col.file = fmt == F_RTTM || fmt == F_TEXTGRID ? file_id(path, id, sizeof id) : path;
@@ -261,6 +265,7 @@ int cmd_segment(int argc, char **argv)
     free(block);
     free(pcm);
     vg_model_destroy(m);
+    cli_inputs_free(in, (size_t)n_inputs);
     if (out_path) {
         int bad = fclose(out) != 0;
         if (bad || rename(tmp, out_path)) { unlink(tmp); cli_error("%s: cannot write", out_path); return 1; }

@@ -19,7 +19,9 @@ static void usage(FILE *f)
         "Write the base-2 log-mel spectrogram of each recording as OUTDIR/<name>.png\n"
         "(8-bit grey, rows = 128 mel bands with low frequencies at the bottom,\n"
         "columns = frames, min-max scaled). Any audio or video file FFmpeg reads is\n"
-        "accepted; it is downmixed to mono and resampled to 16 kHz.\n"
+        "accepted; it is downmixed to mono and resampled to 16 kHz. An INPUT folder\n"
+        "stands for every file under it (recursively), written with its path inside\n"
+        "the folder: DATA/Male/id1/00001.wav -> OUTDIR/Male/id1/00001.png.\n"
         "\n"
         "options:\n"
         "  -o, --output DIR   output folder, created if missing (required)\n"
@@ -64,17 +66,33 @@ typedef struct batch {
     progress prog;
 } batch;
 
-/* "dir/clip.flac" -> "clip" */
-static char *output_name(const char *path)
+/* "dir/clip.flac" -> "clip"; a file found in a folder the user named keeps
+ * its path inside it: "data/" + "Male/id1/00001.wav" -> "Male/id1/00001"
+ * (VoxCeleb's names repeat from folder to folder) */
+static char *output_name(const cli_input *in)
 {
-    char *copy = strdup(path);
+    char *copy = strdup(in->path);
     if (!copy) return NULL;
-    char *base = strdup(basename(copy));
+    char *base = strdup(in->rel ? in->path + in->rel : basename(copy));
     free(copy);
     if (!base) return NULL;
-    char *dot = strrchr(base, '.');
-    if (dot && dot != base) *dot = '\0';
+    char *last = strrchr(base, '/'), *dot = strrchr(base, '.');
+    if (dot && dot != base && (!last || dot > last + 1)) *dot = '\0';
     return base;
+}
+
+/* OUTDIR/<name>'s folders, for names with a path */
+static int make_name_dirs(const char *outdir, const char *name)
+{
+    const char *slash = strrchr(name, '/');
+    if (!slash) return 0;
+    size_t n = strlen(outdir) + (size_t)(slash - name) + 2;
+    char *dir = malloc(n);
+    if (!dir) return -1;
+    snprintf(dir, n, "%s/%.*s", outdir, (int)(slash - name), name);
+    int rc = cli_mkdirs(dir);
+    free(dir);
+    return rc;
 }
 
 static char *join(const char *dir, const char *name, const char *ext)
@@ -231,8 +249,7 @@ int cmd_spectrogram(int argc, char **argv)
         cli_error("spectrogram: no output folder (use -o OUTDIR)");
         return 2;
     }
-    size_t n = (size_t)(argc - optind);
-    if (n == 0) {
+    if (argc == optind) {
         cli_error("spectrogram: no input files (see --help)");
         return 2;
     }
@@ -240,13 +257,25 @@ int cmd_spectrogram(int argc, char **argv)
         cli_error("%s: cannot create output folder", cfg.outdir);
         return 1;
     }
+    /* files and folders' files */
+    cli_input *in;
+    const long got = cli_inputs(argv + optind, argc - optind, 0, &in);
+    if (got <= 0) return 1;   /* out of memory, or only empty folders (reported) */
+    const size_t n = (size_t)got;
 
-    batch b = {.cfg = &cfg, .inputs = argv + optind, .n = n};
+    batch b = {.cfg = &cfg, .n = n};
+    b.inputs = calloc(n, sizeof(char *));
     b.names = calloc(n, sizeof(char *));
     b.results = calloc(n, sizeof(file_result));
-    if (!b.names || !b.results) { cli_error("out of memory"); return 1; }
-    for (size_t i = 0; i < n; i++)
-        if (!(b.names[i] = output_name(b.inputs[i]))) { cli_error("out of memory"); return 1; }
+    if (!b.inputs || !b.names || !b.results) { cli_error("out of memory"); return 1; }
+    for (size_t i = 0; i < n; i++) {
+        b.inputs[i] = in[i].path;
+        if (!(b.names[i] = output_name(&in[i]))) { cli_error("out of memory"); return 1; }
+        if (make_name_dirs(cfg.outdir, b.names[i])) {
+            b.results[i].status = VG_EIO;
+            b.results[i].cause = "cannot create its folder in the output folder";
+        }
+    }
     mark_name_clashes(&b);
     pthread_mutex_init(&b.lock, NULL);
     progress_init(&b.prog, "spectrogram", n, cfg.quiet);
@@ -279,6 +308,8 @@ int cmd_spectrogram(int argc, char **argv)
     for (size_t i = 0; i < n; i++) free(b.names[i]);
     free(b.names);
     free(b.results);
+    free(b.inputs);
+    cli_inputs_free(in, n);
     free(threads);
     return failed ? 1 : 0;
 }

@@ -70,6 +70,17 @@ mkdir -p "$T/a" "$T/b"; cp "$good1" "$T/a/same.flac"; cp "$good2" "$T/b/same.fla
 "$VG" spectrogram "$T/a/same.flac" "$T/b/same.flac" -o "$T/clash" 2> "$T/err4"; rc=$?
 check "two inputs with one output name: the second fails" bash -c "[ $rc -eq 1 ] && grep -q 'b/same.flac: output name already used' '$T/err4'"
 
+# A folder as INPUT: every file under it, written with its path inside the
+# folder, so that names repeated from folder to folder (VoxCeleb's
+# 00001.wav) do not clash; a file that is not audio fails alone
+mkdir -p "$T/tree/x/deep" "$T/tree/y" "$T/emptydir"
+cp "$good1" "$T/tree/x/deep/same.flac"; cp "$good2" "$T/tree/y/same.flac"; cp "$T/text.wav" "$T/tree/notes.wav"
+"$VG" spectrogram "$T/tree/" -o "$T/treeout" 2> "$T/err5"; rc=$?
+check "a folder input: its files keep their paths, the non-audio one fails" bash -c \
+    "[ $rc -eq 1 ] && [ -s '$T/treeout/x/deep/same.png' ] && [ -s '$T/treeout/y/same.png' ] && grep -q '3 files: 2 written (0 padded), 1 failed' '$T/err5' && grep -q 'tree/notes.wav: not a readable audio file' '$T/err5'"
+"$VG" spectrogram "$T/emptydir" -o "$T/emptyout" 2> "$T/err6"; rc=$?
+check "a folder with no files is a one-line error naming it" bash -c "[ $rc -eq 1 ] && grep -q 'emptydir: the folder holds no files' '$T/err6'"
+
 # Output folder that cannot be created
 check "unwritable output folder is an error" bash -c "'$VG' spectrogram '$good1' -o /proc/nope 2>&1 | grep -q 'cannot create output folder'"
 

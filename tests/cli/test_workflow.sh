@@ -90,6 +90,10 @@ check "predict text: path, label, code, probability" bash -c \
     "'$VG' predict -m '$T/cnn.safetensors' '$W' -q | grep -qP '^\\Q$W\\E\\t(male|female)\\t[01]\\t0\\.[0-9]{4}$|^\\Q$W\\E\\t(male|female)\\t[01]\\t1\\.0000$'"
 check "predict reads paths from stdin with -" bash -c \
     "printf '%s\n%s\n' '$W' '$F' | '$VG' predict -m '$T/cnn.safetensors' - -q | wc -l | grep -qx 2"
+check "predict: a folder stands for every recording under it, in path order" bash -c \
+    "diff <('$VG' predict -m '$T/cnn.safetensors' '$D/Test' -q -j 1 | cut -f1) <(find '$D/Test' -type f -o -type l | sort)"
+check "segment: a folder stands for every recording under it" bash -c \
+    "'$VG' segment -m '$T/cnn.safetensors' '$D/Test/Female' -q | tail -n +2 | cut -d, -f1 | sort -u | diff - <(find '$D/Test/Female' -type f -o -type l | sort)"
 "$VG" predict -m "$T/cnn.safetensors" "$W" /nonexistent.wav "$F" > "$T/pred_bad.out" 2> "$T/pred_bad.err"; rc=$?
 check "predict: a bad file is reported and skipped, exit 1" bash -c \
     "[ $rc -eq 1 ] && [ \$(wc -l < '$T/pred_bad.out') -eq 2 ] && grep -q '/nonexistent.wav: no such file' '$T/pred_bad.err'"

@@ -1,0 +1,100 @@
+/* The inputs of `predict`, `segment` and `spectrogram`: files as given, the
+ * files under a folder, and '-' for paths read from standard input. */
+#include "cli.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct {
+    cli_input *v;
+    size_t n, cap;
+    int failed;   /* out of memory */
+} list;
+
+static void add(list *l, const char *path, size_t rel)
+{
+    if (l->failed) return;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        cli_input *v = realloc(l->v, sizeof(cli_input) * cap);
+        if (!v) { l->failed = 1; return; }
+        l->v = v;
+        l->cap = cap;
+    }
+    char *p = strdup(path);
+    if (!p) { l->failed = 1; return; }
+    l->v[l->n++] = (cli_input){p, rel};
+}
+
+static int cmp_path(const void *a, const void *b)
+{
+    return strcmp(((const cli_input *)a)->path, ((const cli_input *)b)->path);
+}
+
+/* every regular file under DIR (links followed, as `split` makes them;
+ * hidden entries skipped, 16 levels at most), REL bytes of each path being
+ * the folder the user named and its slash */
+static void walk(list *l, const char *dir, size_t rel, int depth)
+{
+    DIR *dp = depth < 16 ? opendir(dir) : NULL;
+    if (!dp) return;
+    struct dirent *e;
+    while ((e = readdir(dp))) {
+        if (e->d_name[0] == '.') continue;
+        size_t len = strlen(dir) + strlen(e->d_name) + 2;
+        char *p = malloc(len);
+        if (!p) { l->failed = 1; break; }
+        snprintf(p, len, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) walk(l, p, rel, depth + 1);
+        else if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) add(l, p, rel);
+        free(p);
+    }
+    closedir(dp);
+}
+
+long cli_inputs(char **args, int n, int allow_stdin, cli_input **out)
+{
+    list l = {0};
+    for (int i = 0; i < n && !l.failed; i++) {
+        struct stat st;
+        if (allow_stdin && !strcmp(args[i], "-")) {
+            char *line = NULL;
+            size_t cap = 0;
+            while (getline(&line, &cap, stdin) > 0) {
+                line[strcspn(line, "\r\n")] = '\0';
+                if (*line) add(&l, line, 0);
+            }
+            free(line);
+        } else if (stat(args[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+            /* "data/" and "data" both give "data/<rel>" */
+            char *dir = strdup(args[i]);
+            if (!dir) { l.failed = 1; break; }
+            size_t len = strlen(dir);
+            while (len > 1 && dir[len - 1] == '/') dir[--len] = '\0';
+            const size_t first = l.n;
+            walk(&l, dir, len + 1, 0);
+            if (l.n == first && !l.failed) cli_error("%s: the folder holds no files", args[i]);
+            qsort(l.v + first, l.n - first, sizeof(cli_input), cmp_path);
+            free(dir);
+        } else {
+            add(&l, args[i], 0);   /* a missing file is the command's to report */
+        }
+    }
+    if (l.failed) {
+        cli_error("out of memory");
+        cli_inputs_free(l.v, l.n);
+        return -1;
+    }
+    *out = l.v;
+    return (long)l.n;
+}
+
+void cli_inputs_free(cli_input *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(v[i].path);
+    free(v);
+}
