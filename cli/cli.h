@@ -47,12 +47,13 @@ void cli_run_model_workers(int n, void *(*fn)(void *), void *arg);
  * reported); with ALLOW_STDIN, '-' for the paths read from standard input,
  * one per line. REL: the length of the folder's part of PATH (its path and
  * a slash), 0 for a path given or read itself. Returns the count and *OUT
- * (free with cli_inputs_free), or -1 (message printed). */
+ * (free with cli_inputs_free), *EMPTY the folders that held no file (each
+ * reported; the command fails), or -1 (message printed). */
 typedef struct cli_input {
     char *path;
     size_t rel;
 } cli_input;
-long cli_inputs(char **args, int n, int allow_stdin, cli_input **out);
+long cli_inputs(char **args, int n, int allow_stdin, cli_input **out, int *empty);
 void cli_inputs_free(cli_input *v, size_t n);
 /* mkdir -p; returns 0 or -1 with errno set. */
 int cli_mkdirs(const char *path);

@@ -194,7 +194,8 @@ int cmd_predict(int argc, char **argv)
 
     /* inputs: files, folders' files, '-' = paths from stdin */
     cli_input *in;
-    const long got = cli_inputs(argv + optind, argc - optind, 1, &in);
+    int empty;
+    const long got = cli_inputs(argv + optind, argc - optind, 1, &in, &empty);
     if (got < 0) return 1;
     size_t n = (size_t)got;
     char **inputs = malloc(sizeof(char *) * (n + 1));
@@ -212,5 +213,5 @@ int cmd_predict(int argc, char **argv)
         fprintf(stderr, "predict: %zu inputs, %zu classified, %zu failed\n", n, n - j.failed, j.failed);
     free(inputs);
     cli_inputs_free(in, n);
-    return j.load_failed ? 2 : j.failed ? 1 : 0;
+    return j.load_failed ? 2 : j.failed || empty ? 1 : 0;
 }

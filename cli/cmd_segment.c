@@ -189,8 +189,9 @@ int cmd_segment(int argc, char **argv)
     cJSON *all = fmt == F_JSON ? cJSON_CreateArray() : NULL;
     /* files and folders' files ('-' is a recording on standard input) */
     cli_input *in = NULL;
-    const long found = live ? 1 : cli_inputs(argv + optind, argc - optind, 0, &in);
-    int failed = found < 1;   /* out of memory, or only empty folders (reported) */
+    int empty = 0;
+    const long found = live ? 1 : cli_inputs(argv + optind, argc - optind, 0, &in, &empty);
+    int failed = found < 1 || empty;   /* out of memory, or empty folders (reported) */
     const int n_inputs = found > 0 ? (int)found : 0;
     for (int k = 0; k < n_inputs; k++) {
         const char *path = live ? "-" : in[k].path;

@@ -259,7 +259,8 @@ int cmd_spectrogram(int argc, char **argv)
     }
     /* files and folders' files */
     cli_input *in;
-    const long got = cli_inputs(argv + optind, argc - optind, 0, &in);
+    int empty;
+    const long got = cli_inputs(argv + optind, argc - optind, 0, &in, &empty);
     if (got <= 0) return 1;   /* out of memory, or only empty folders (reported) */
     const size_t n = (size_t)got;
 
@@ -311,5 +312,5 @@ int cmd_spectrogram(int argc, char **argv)
     free(b.inputs);
     cli_inputs_free(in, n);
     free(threads);
-    return failed ? 1 : 0;
+    return failed || empty ? 1 : 0;
 }

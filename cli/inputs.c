@@ -56,9 +56,10 @@ static void walk(list *l, const char *dir, size_t rel, int depth)
     closedir(dp);
 }
 
-long cli_inputs(char **args, int n, int allow_stdin, cli_input **out)
+long cli_inputs(char **args, int n, int allow_stdin, cli_input **out, int *empty)
 {
     list l = {0};
+    *empty = 0;
     for (int i = 0; i < n && !l.failed; i++) {
         struct stat st;
         if (allow_stdin && !strcmp(args[i], "-")) {
@@ -77,8 +78,11 @@ long cli_inputs(char **args, int n, int allow_stdin, cli_input **out)
             while (len > 1 && dir[len - 1] == '/') dir[--len] = '\0';
             const size_t first = l.n;
             walk(&l, dir, len + 1, 0);
-            if (l.n == first && !l.failed) cli_error("%s: the folder holds no files", args[i]);
-            qsort(l.v + first, l.n - first, sizeof(cli_input), cmp_path);
+            if (l.n == first && !l.failed) {
+                cli_error("%s: the folder holds no files", args[i]);
+                ++*empty;
+            }
+            else if (l.n > first) qsort(l.v + first, l.n - first, sizeof(cli_input), cmp_path);
             free(dir);
         } else {
             add(&l, args[i], 0);   /* a missing file is the command's to report */
