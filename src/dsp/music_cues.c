@@ -106,8 +106,8 @@ static void take_frame(music_stream *ms, const float *log2p, const float *power)
         if (b >= SHAPE_LOWEST_BAND) shape_mean += v;
         if (v > top) top = v;
     }
-    int lowest = 0;
-    while (log2p[lowest] <= top - HIGH_ONLY_DROP) lowest++;   /* stops at the strongest */
+    int lowest = 0;   /* stops at the strongest at the latest (the last band if all are -inf) */
+    while (lowest < h - 1 && log2p[lowest] <= top - HIGH_ONLY_DROP) lowest++;
     shape_mean /= nb;
     float *s1 = ms->shapes + (size_t)(t % (SHAPE_LAG + 1)) * nb;
     for (int b = 0; b < nb; b++) s1[b] = (float)(log2p[b + SHAPE_LOWEST_BAND] - shape_mean);
