@@ -54,6 +54,7 @@ SCORED = 5            # the music score's statistics; the sixth is the modulatio
 NOISE_MODULATION_MAX = 0.8
 STEADY_LEVEL_SD_MAX = 0.5   # the second statistic (level spread, dB)
 HIGH_ONLY_SHARE_MIN = 0.9   # the seventh (share of high-only frames)
+HIGH_ONLY_ABOVE_BG_MIN = 0.8   # the eighth (the same over the window's background)
 
 
 def features(build, files):
@@ -61,7 +62,7 @@ def features(build, files):
     for k in range(0, len(files), 64):
         out = subprocess.run([os.path.join(build, 'music_features')] + files[k:k + 64], stdout=subprocess.PIPE,
                              check=True, text=True).stdout
-        rows += [[float(v) for v in line.split()[2:9]] for line in out.splitlines()]
+        rows += [[float(v) for v in line.split()[2:10]] for line in out.splitlines()]
     return np.array(rows)
 
 
@@ -110,7 +111,7 @@ def main():
     conditions.append(f'{work}/mix')
     # features by condition, kept in WORKDIR (delete them after changing the statistics)
     def cached(name, files):
-        path = f'{work}/features7_{name}.npy'
+        path = f'{work}/features8_{name}.npy'
         if not os.path.exists(path):
             np.save(path, features(build, files))
         return np.load(path)
@@ -144,6 +145,10 @@ def main():
     print('# high-only share: speech maximum ' + ', '.join(f'{k} {A[:, 6].max():.2f}' for k, A in sets.items()) +
           f'; plain alarms: {np.sum(high > HIGH_ONLY_SHARE_MIN)} of {len(high)} windows above '
           f'HIGH_ONLY_SHARE_MIN {HIGH_ONLY_SHARE_MIN}, the smallest of those above 0.8 {high[high > 0.8].min():.2f}')
+    print('# high-only over the background: speech maximum ' +
+          ', '.join(f'{k} {A[:, 7].max():.2f}' for k, A in sets.items()) +
+          f'; plain alarms: {np.sum(Xa[:, 7] > HIGH_ONLY_ABOVE_BG_MIN)} of {len(Xa)} windows above '
+          f'HIGH_ONLY_ABOVE_BG_MIN {HIGH_ONLY_ABOVE_BG_MIN}')
     sets = {k: A[:, :SCORED] for k, A in sets.items()}
     Xm = Xm[:, :SCORED]
     Xs = np.concatenate(list(sets.values()))

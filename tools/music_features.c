@@ -1,5 +1,5 @@
 /* The statistics music_cues.c scores, for scripts/fit_music_cues.py: one
- * line per scored 2 s window of each recording, "path start f0 .. f6",
+ * line per scored 2 s window of each recording, "path start f0 .. f7",
  * the windows music_or_noise_frames scores. */
 #include "../src/dsp/music_cues.h"
 #include "voxgender.h"
@@ -32,8 +32,8 @@ int main(int argc, char **argv)
         for (int k = 0; !rc && k < n; k++) {
             const double *f = feat + (size_t)k * MUSIC_FEATURES;
             if (scored[k])
-                printf("%s %d %.6f %.6f %.6f %.6f %.6f %.6f %.6f\n", argv[i], music_window_start(k, w), f[0], f[1],
-                       f[2], f[3], f[4], f[5], f[6]);
+                printf("%s %d %.6f %.6f %.6f %.6f %.6f %.6f %.6f %.6f\n", argv[i], music_window_start(k, w), f[0],
+                       f[1], f[2], f[3], f[4], f[5], f[6], f[7]);
         }
         free(feat);
         free(scored);

@@ -24,6 +24,11 @@ enum { SYLLABLE_BIN_LOW = 4, SYLLABLE_BIN_HIGH = 16 };   /* 2-8 Hz; faster is 8-
  * power) of its strongest is band HIGH_ONLY_BAND (centre 512 Hz) or above. */
 #define HIGH_ONLY_DROP 6.643856
 enum { HIGH_ONLY_BAND = 27 };
+/* over the background (HIGH_ONLY_ABOVE_BG_MIN): its percentile, and an
+ * active frame's rise and a band's least rise, in log2 power (15 and 6 dB) */
+#define BG_PERCENTILE 0.2
+#define ACTIVE_RISE 4.982892
+#define BAND_RISE 1.993157
 
 /* The logistic model over standardised statistics: p = 1 / (1 + exp(-(sum
  * W[k] (f[k] - MEAN[k]) / SD[k] + BIAS))). Fitted by
@@ -136,6 +141,7 @@ static void take_frame(music_stream *ms, const float *log2p, const float *power)
         for (int q = 0; q < MOD_GROUPS; q++) ms->group[q][k] = gsum[q];
         ms->peak[k] = arg;
         ms->high[k] = lowest >= HIGH_ONLY_BAND;
+        memcpy(ms->spec + (size_t)k * h, log2p, sizeof(float) * (size_t)h);
         ms->flux[k] = flux;
         ms->corr[k] = corr;
     }
@@ -199,12 +205,39 @@ static double modulation_ratio(const double *const *band, double *env)
     return best;
 }
 
+/* The share of a window's active frames that are high-only over its
+ * background (music_cues.h), SPEC[MUSIC_WINDOW][h] its frames' log2 band
+ * powers, TMP (MUSIC_WINDOW) and BG (h) scratch; 0 when fewer than 10 frames
+ * are active. */
+static double high_only_above_background(const float *spec, int h, double *tmp, double *bg)
+{
+    const int n = MUSIC_WINDOW, k = (int)(BG_PERCENTILE * (n - 1));
+    for (int b = 0; b < h; b++) {
+        for (int t = 0; t < n; t++) tmp[t] = spec[(size_t)t * h + b];
+        select_kth(tmp, n, k);
+        bg[b] = tmp[k];
+    }
+    int active = 0, high = 0;
+    for (int t = 0; t < n; t++) {
+        const float *x = spec + (size_t)t * h;
+        double top = -1e300;
+        for (int b = 0; b < h; b++) top = x[b] - bg[b] > top ? x[b] - bg[b] : top;
+        if (!(top > ACTIVE_RISE)) continue;
+        active++;
+        int lowest = 0;   /* the highest rise itself qualifies */
+        while (lowest < h - 1 && (x[lowest] - bg[lowest] < top - HIGH_ONLY_DROP || x[lowest] - bg[lowest] <= BAND_RISE))
+            lowest++;
+        high += lowest >= HIGH_ONLY_BAND;
+    }
+    return active >= 10 ? (double)high / active : 0.0;
+}
+
 /* One window's statistics from its frames' terms (each array from the
  * window's first frame; BAND one per broad band), LOUD, TMP (MOD_GROUPS
  * windows) and TMP2 being scratch; 0 when fewer than 10 frames are loud. */
 static int window_features(const double *lev, const double *const *band, const int *peak,
-                           const unsigned char *high, const double *flux, const double *corr, double *feat,
-                           unsigned char *loud, double *tmp, double *tmp2)
+                           const unsigned char *high, const float *spec, int h, double *bg, const double *flux,
+                           const double *corr, double *feat, unsigned char *loud, double *tmp, double *tmp2)
 {
     const int n = MUSIC_WINDOW;
     double loudest = -1e300;
@@ -246,6 +279,7 @@ static int window_features(const double *lev, const double *const *band, const i
     feat[3] = np ? (double)same / np : 0;
     feat[4] = nc ? median(tmp2, nc) : 0;
     feat[5] = modulation_ratio(band, tmp);
+    feat[7] = high_only_above_background(spec, h, tmp, bg);
     return 1;
 }
 
@@ -259,7 +293,7 @@ double music_window_score(const double *feat)
 int music_window_not_speech(const double *feat)
 {
     return music_window_score(feat) > 0.5 || feat[5] < NOISE_MODULATION_MAX || feat[1] < STEADY_LEVEL_SD_MAX ||
-           feat[6] > HIGH_ONLY_SHARE_MIN;
+           feat[6] > HIGH_ONLY_SHARE_MIN || feat[7] > HIGH_ONLY_ABOVE_BG_MIN;
 }
 
 int music_stream_init(music_stream *ms, int h, int judge)
@@ -269,13 +303,21 @@ int music_stream_init(music_stream *ms, int h, int judge)
     ms->judge = judge;
     if (h < GROUP_FIRST[MOD_GROUPS]) return VG_OK;   /* too few bands for the statistics: nothing scored */
     ms->shapes = malloc(sizeof(float) * (SHAPE_LAG + 1) * (size_t)(h - SHAPE_LOWEST_BAND));
-    return ms->shapes ? VG_OK : VG_ENOMEM;
+    ms->spec = malloc(sizeof(float) * 2 * MUSIC_WINDOW * (size_t)h);
+    ms->bg = malloc(sizeof(double) * (size_t)h);
+    if (ms->shapes && ms->spec && ms->bg) return VG_OK;
+    music_stream_free(ms);
+    return VG_ENOMEM;
 }
 
 void music_stream_free(music_stream *ms)
 {
     free(ms->shapes);
+    free(ms->spec);
+    free(ms->bg);
     ms->shapes = NULL;
+    ms->spec = NULL;
+    ms->bg = NULL;
 }
 
 /* Window CUR's verdict is final (a lone speech-like window between two
@@ -305,8 +347,9 @@ static int close_window(music_stream *ms, double *feat)
     double f[MUSIC_FEATURES];
     const double *band[MOD_GROUPS];
     for (int g = 0; g < MOD_GROUPS; g++) band[g] = ms->group[g] + k;
-    int own = ms->shapes && window_features(ms->lev + k, band, ms->peak + k, ms->high + k, ms->flux + k,
-                                            ms->corr + k, f, ms->loud, ms->tmp, ms->tmp2);
+    int own = ms->shapes && window_features(ms->lev + k, band, ms->peak + k, ms->high + k,
+                                            ms->spec + (size_t)k * ms->h, ms->h, ms->bg, ms->flux + k, ms->corr + k, f,
+                                            ms->loud, ms->tmp, ms->tmp2);
     if (own) {
         if (feat) memcpy(feat, f, sizeof f);
         own = ms->judge && music_window_not_speech(f) ? 2 : 1;

@@ -15,7 +15,7 @@ enum {
     MUSIC_WINDOW = 160,     /* frames in a window (2 s at hop 200, 16 kHz) */
     MUSIC_HOP = 80,         /* windows overlap by half */
     MUSIC_SCORED = 5,       /* statistics the music score weighs */
-    MUSIC_FEATURES = 7,     /* ... the modulation ratio that tells noise, the high-only share */
+    MUSIC_FEATURES = 8,     /* ... the modulation ratio that tells noise, the high-only shares */
     MUSIC_BANDS = 4         /* the modulation ratio's broad bands */
 };
 
@@ -37,6 +37,15 @@ enum {
  * consonants, were high-only there). */
 #define STEADY_LEVEL_SD_MAX 0.5
 #define HIGH_ONLY_SHARE_MIN 0.9
+/* The same over the window's background: in noise, the noise's own low
+ * bands are within 20 dB of a siren's or a bird's partials, so no frame is
+ * high-only above. Each band less its 20th percentile over the window (the
+ * background); a frame that rises 15 dB above it somewhere is active, and
+ * high-only when every band within 20 dB of its highest rise (and 6 dB
+ * above the background) lies above 500 Hz. A window is not speech when more
+ * than HIGH_ONLY_ABOVE_BG_MIN of its active frames are (the training
+ * speakers' windows: at most 61%; see the README). */
+#define HIGH_ONLY_ABOVE_BG_MIN 0.8
 
 /* Windows of MUSIC_WINDOW frames every MUSIC_HOP, the last one ending at
  * the last frame: how many a recording of W frames has (0 when it is
@@ -55,8 +64,9 @@ int music_window_start(int i, int w);
  * band's loudest) moves at 2-8 Hz, a syllable's pace, over how much it
  * moves faster than 8 Hz, in the band where that ratio is highest (speech's
  * vowels and consonants move it at a syllable's pace; in stationary noise
- * it only jitters, and swells move all bands together), and the share of
- * loud frames that are high-only (above). Loud frames are
+ * it only jitters, and swells move all bands together), the share of
+ * loud frames that are high-only and the share of active frames that are
+ * high-only over the window's background (above). Loud frames are
  * above VG_SOUND_FLOOR_DB and within 40 dB of the window's loudest;
  * SCORED[i] is 0 for a window with fewer than 10 (its FEAT row unset), else
  * 1. Returns VG_OK or VG_ENOMEM. */
@@ -76,6 +86,8 @@ typedef struct music_stream {
     long long n;                /* frames pushed */
     long long final;            /* frames [0, final) have their verdict */
     float *shapes;              /* the last SHAPE_LAG + 1 frames' shapes; NULL under 128 bands: nothing scored */
+    float *spec;                /* log2 band powers [2 * MUSIC_WINDOW][h], a doubled ring as the terms' */
+    double *bg;                 /* [h] scratch: a window's background */
     /* the terms, doubled rings */
     double lev[2 * MUSIC_WINDOW], group[MUSIC_BANDS][2 * MUSIC_WINDOW], flux[2 * MUSIC_WINDOW],
         corr[2 * MUSIC_WINDOW];

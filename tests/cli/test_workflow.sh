@@ -326,18 +326,22 @@ rm -rf "$T/noise"
 # music and noise tests (a warbling siren was a man, p 0.91; a wailing one a
 # woman, p 0.001): the steady-level and high-only window tests catch them.
 # The plain set chose HIGH_ONLY_SHARE_MIN; the recorded set (in noise,
-# traffic, passing by, reverberant) was made after, to measure it.
+# traffic, passing by, reverberant) measured it, and its failures in noise
+# led to the test over the background; the unseen set measured that.
 mkdir -p "$T/alarms"
 /usr/bin/python3 tests/ref/make_alarms.py "$T/alarms"
 "$VG" predict "$T"/alarms/plain/*.wav --format csv -q > "$T/alarms_plain.csv"; rc=$?
 check "predict: at least 10 of 12 sirens, alarms and bird calls are 'unknown' (shipped model; 11 when written, 6 before)" \
     bash -c "[ $rc -eq 0 ] && [ \$(grep -c ',unknown,-1,' '$T/alarms_plain.csv') -ge 10 ]"
 "$VG" predict "$T"/alarms/recorded/*.wav --format csv -q > "$T/alarms_rec.csv"; rc=$?
-check "predict: at least 22 of 28 sirens and alarms as recorded are 'unknown' (24 when written, 11 before)" \
-    bash -c "[ $rc -eq 0 ] && [ \$(grep -c ',unknown,-1,' '$T/alarms_rec.csv') -ge 22 ]"
+check "predict: at least 25 of 28 sirens and alarms as recorded are 'unknown' (27 when written, 11 before)" \
+    bash -c "[ $rc -eq 0 ] && [ \$(grep -c ',unknown,-1,' '$T/alarms_rec.csv') -ge 25 ]"
+"$VG" predict "$T"/alarms/unseen/*.wav --format csv -q > "$T/alarms_unseen.csv"; rc=$?
+check "predict: at least 26 of 32 unseen sirens, alarms and birds in noise are 'unknown' (28 when written, 14 before)" \
+    bash -c "[ $rc -eq 0 ] && [ \$(grep -c ',unknown,-1,' '$T/alarms_unseen.csv') -ge 26 ]"
 share=$(labelled_share alarms "$T"/alarms/recorded/*.wav)
-check "segment: at most 20% of 28 recorded sirens and alarms in a row is labelled male or female ($share; 0.117 when written, 0.547 before)" \
-    awk -v a="$share" 'BEGIN { exit !(a != "" && a <= 0.20) }'
+check "segment: at most 10% of 28 recorded sirens and alarms in a row is labelled male or female ($share; 0.034 when written, 0.547 before)" \
+    awk -v a="$share" 'BEGIN { exit !(a != "" && a <= 0.10) }'
 rm -rf "$T/alarms"
 
 # ---- evaluation report, rendered by headless Chromium (issue 6)

@@ -158,7 +158,9 @@ TEST(music_cues_leave_speech_and_other_front_ends_alone)
  * frames whose every strong band lies above 500 Hz. Each sound here is
  * passed by the older cues in some window, and caught by the new ones: the
  * wail (its pitch dips to 200 Hz) in some windows only by its steady level,
- * the chirps (each one swells and fades) only by their high-only frames. */
+ * the chirps (each one swells and fades) by their high-only frames, and in
+ * brown noise (which fills the low bands) in some windows only by their
+ * frames' rise over the window's background. */
 TEST(alarm_cues_catch_sirens_and_chirps_the_other_cues_pass)
 {
     enum { SR = 16000, N = SR * 6 };
@@ -169,9 +171,10 @@ TEST(alarm_cues_catch_sirens_and_chirps_the_other_cues_pass)
     vg_frontend_to_model(m, &fe);
     int16_t *pcm = malloc(sizeof(int16_t) * N);
     char *path = path_join(temp_dir(), "alarm.wav");
-    const char *names[] = {"warbling siren", "wailing siren", "chirps"};
-    for (int kind = 0; kind < 3; kind++) {
-        double phase = 0;
+    const char *names[] = {"warbling siren", "wailing siren", "chirps", "chirps in brown noise"};
+    uint64_t st = 9;
+    for (int kind = 0; kind < 4; kind++) {
+        double phase = 0, brown = 0;
         for (int i = 0; i < N; i++) {
             const double t = (double)i / SR;
             double v = 0;
@@ -183,6 +186,11 @@ TEST(alarm_cues_catch_sirens_and_chirps_the_other_cues_pass)
             } else {   /* a 2-4 kHz chirp of 0.125 s, three a second, Hann-shaped */
                 const double u = fmod(t, 1.0 / 3), len = 0.125;
                 if (u < len) v = 12000 * sin(2 * M_PI * (2000 * u + 8000 * u * u)) * (0.5 - 0.5 * cos(2 * M_PI * u / len));
+                if (kind == 3) {   /* and brown noise (integrated white) under them */
+                    st = st * 6364136223846793005ull + 1442695040888963407ull;
+                    brown = 0.995 * brown + (double)((st >> 33) % 2001) - 1000;
+                    v += 0.12 * brown;
+                }
             }
             pcm[i] = (int16_t)v;
         }
@@ -194,7 +202,7 @@ TEST(alarm_cues_catch_sirens_and_chirps_the_other_cues_pass)
         double *feat = malloc(sizeof(double) * MUSIC_FEATURES * (size_t)(nw + 1));
         unsigned char *scored = malloc((size_t)nw + 1);
         REQUIRE(nw > 0 && music_windows(x, h, w, fe.input_mean, fe.input_std, feat, scored) == VG_OK);
-        int passed_before = 0, caught = 0, steady = 0, high = 0, n = 0;
+        int passed_before = 0, caught = 0, steady = 0, high = 0, above_bg = 0, n = 0;
         for (int k = 0; k < nw; k++) {
             const double *f = feat + (size_t)k * MUSIC_FEATURES;
             if (!scored[k]) continue;
@@ -203,11 +211,15 @@ TEST(alarm_cues_catch_sirens_and_chirps_the_other_cues_pass)
             caught += music_window_not_speech(f);
             steady += f[1] < STEADY_LEVEL_SD_MAX;
             high += f[6] > HIGH_ONLY_SHARE_MIN;
+            above_bg += f[7] > HIGH_ONLY_ABOVE_BG_MIN;
         }
         CHECKF(n == nw && passed_before > 0 && caught == n, "%s: %d windows, %d scored, %d passed before, %d caught",
                names[kind], nw, n, passed_before, caught);
         if (kind == 1) CHECKF(steady == n && high < n, "wail: steady %d, high-only %d of %d", steady, high, n);
         if (kind == 2) CHECKF(steady == 0 && high == n, "chirps: steady %d, high-only %d of %d", steady, high, n);
+        if (kind == 3)
+            CHECKF(steady == 0 && high < n && above_bg == n, "chirps in noise: steady %d, high-only %d, above bg %d of %d",
+                   steady, high, above_bg, n);
         float p, l[2];
         const int rc = vg_predict_file(m, path, 0, &p, l);
         CHECKF(rc == VG_ENOSPEECH, "%s: %s", names[kind], vg_strerror(rc));
