@@ -266,7 +266,7 @@ int cmd_segment(int argc, char **argv)
     free(block);
     free(pcm);
     vg_model_destroy(m);
-    cli_inputs_free(in, (size_t)n_inputs);
+    cli_inputs_free(in, live ? 0 : (size_t)n_inputs);   /* --live has no list */
     if (out_path) {
         int bad = fclose(out) != 0;
         if (bad || rename(tmp, out_path)) { unlink(tmp); cli_error("%s: cannot write", out_path); return 1; }

@@ -99,6 +99,6 @@ long cli_inputs(char **args, int n, int allow_stdin, cli_input **out, int *empty
 
 void cli_inputs_free(cli_input *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++) free(v[i].path);
+    for (size_t i = 0; v && i < n; i++) free(v[i].path);
     free(v);
 }
