@@ -30,6 +30,27 @@ enum { HIGH_ONLY_BAND = 27 };
 #define ACTIVE_RISE 4.982892
 #define BAND_RISE 1.993157
 
+/* Whether frame X[h] is high-only over background BG[h] (NULL: none): every
+ * band that rises within HIGH_ONLY_DROP of its highest rise, and more than
+ * MIN_RISE above the background, is band HIGH_ONLY_BAND or above. *TOP gets
+ * the highest rise. */
+static int high_only_frame(const float *x, const double *bg, int h, double min_rise, double *top)
+{
+    double hi = -1e300;
+    for (int b = 0; b < h; b++) {
+        const double r = x[b] - (bg ? bg[b] : 0.0);
+        hi = r > hi ? r : hi;
+    }
+    int lowest = 0;   /* stops at the highest rise at the latest (the last band if all are -inf) */
+    while (lowest < h - 1) {
+        const double r = x[lowest] - (bg ? bg[lowest] : 0.0);
+        if (r > hi - HIGH_ONLY_DROP && r > min_rise) break;
+        lowest++;
+    }
+    *top = hi;
+    return lowest >= HIGH_ONLY_BAND;
+}
+
 /* The logistic model over standardised statistics: p = 1 / (1 + exp(-(sum
  * W[k] (f[k] - MEAN[k]) / SD[k] + BIAS))). Fitted by
  * scripts/fit_music_cues.py on 2 s windows of speech from the training and
@@ -99,7 +120,7 @@ static void take_frame(music_stream *ms, const float *log2p, const float *power)
     const long long t = ms->n;
     const int h = ms->h, nb = h - SHAPE_LOWEST_BAND;
     double sum = 0, shape_mean = 0, gsum[MOD_GROUPS] = {0};
-    float best = -1e30f, top = -1e30f;
+    float best = -1e30f;
     int arg = 0, g = 0;   /* the broad band that band b is in */
     for (int b = 0; b < h; b++) {
         const float v = log2p[b];
@@ -109,10 +130,9 @@ static void take_frame(music_stream *ms, const float *log2p, const float *power)
         if (b + 1 == GROUP_FIRST[g + 1] && g + 1 < MOD_GROUPS) g++;
         if (b >= PEAK_LOW && b < PEAK_HIGH && v > best) { best = v; arg = b; }
         if (b >= SHAPE_LOWEST_BAND) shape_mean += v;
-        if (v > top) top = v;
     }
-    int lowest = 0;   /* stops at the strongest at the latest (the last band if all are -inf) */
-    while (lowest < h - 1 && log2p[lowest] <= top - HIGH_ONLY_DROP) lowest++;
+    double top;
+    const int high = high_only_frame(log2p, NULL, h, -1e300, &top);
     shape_mean /= nb;
     float *s1 = ms->shapes + (size_t)(t % (SHAPE_LAG + 1)) * nb;
     for (int b = 0; b < nb; b++) s1[b] = (float)(log2p[b + SHAPE_LOWEST_BAND] - shape_mean);
@@ -140,7 +160,7 @@ static void take_frame(music_stream *ms, const float *log2p, const float *power)
         ms->lev[k] = lev;
         for (int q = 0; q < MOD_GROUPS; q++) ms->group[q][k] = gsum[q];
         ms->peak[k] = arg;
-        ms->high[k] = lowest >= HIGH_ONLY_BAND;
+        ms->high[k] = (unsigned char)high;
         memcpy(ms->spec + (size_t)k * h, log2p, sizeof(float) * (size_t)h);
         ms->flux[k] = flux;
         ms->corr[k] = corr;
@@ -219,15 +239,11 @@ static double high_only_above_background(const float *spec, int h, double *tmp, 
     }
     int active = 0, high = 0;
     for (int t = 0; t < n; t++) {
-        const float *x = spec + (size_t)t * h;
-        double top = -1e300;
-        for (int b = 0; b < h; b++) top = x[b] - bg[b] > top ? x[b] - bg[b] : top;
+        double top;
+        const int h_only = high_only_frame(spec + (size_t)t * h, bg, h, BAND_RISE, &top);
         if (!(top > ACTIVE_RISE)) continue;
         active++;
-        int lowest = 0;   /* the highest rise itself qualifies */
-        while (lowest < h - 1 && (x[lowest] - bg[lowest] < top - HIGH_ONLY_DROP || x[lowest] - bg[lowest] <= BAND_RISE))
-            lowest++;
-        high += lowest >= HIGH_ONLY_BAND;
+        high += h_only;
     }
     return active >= 10 ? (double)high / active : 0.0;
 }

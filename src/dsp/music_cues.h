@@ -33,8 +33,8 @@ enum {
  * recordings, 0.9 through the telephone band) or when most of them are
  * high-only (HIGH_ONLY_SHARE_MIN: a frame whose every band within 20 dB of
  * its strongest lies above 500 Hz; a voice's partials start at its pitch,
- * under 500 Hz, and at most 79% of a speech window's frames, its
- * consonants, were high-only there). */
+ * under 500 Hz, and at most 79% of a speech window's loud frames were
+ * high-only there). */
 #define STEADY_LEVEL_SD_MAX 0.5
 #define HIGH_ONLY_SHARE_MIN 0.9
 /* The same over the window's background: in noise, the noise's own low
@@ -44,7 +44,7 @@ enum {
  * high-only when every band within 20 dB of its highest rise (and 6 dB
  * above the background) lies above 500 Hz. A window is not speech when more
  * than HIGH_ONLY_ABOVE_BG_MIN of its active frames are (the training
- * speakers' windows: at most 61%; see the README). */
+ * speakers' windows: at most 58%; see the README). */
 #define HIGH_ONLY_ABOVE_BG_MIN 0.8
 
 /* Windows of MUSIC_WINDOW frames every MUSIC_HOP, the last one ending at
@@ -135,7 +135,8 @@ double music_window_score(const double *feat);
 int music_window_not_speech(const double *feat);
 
 /* MUSIC[w]: 1 for the frames that every scored window covering them calls
- * not speech (music_window_not_speech), else 0; a window between two such windows counts as one. A recording
+ * not speech (music_window_not_speech), else 0; a window between two such
+ * windows counts as one. A recording
  * shorter than one window is not scored: on training speakers' 1 s cuts,
  * shorter windows called 5% of them music. Nothing is music when the front
  * end MEL does not suit the cues. The stream above, fed X's frames.
