@@ -49,7 +49,7 @@ enum { FMT_TEXT, FMT_CSV, FMT_JSON };
 typedef struct job {
     const char *model_path;
     const char *arch;
-    char **inputs;
+    const cli_input *in;   /* the inputs' paths (cli_inputs) */
     size_t n, next, failed;
     int fmt, first;
     pthread_mutex_t lock;
@@ -107,18 +107,18 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&j->lock);
         if (i >= j->n) break;
         float p, l[2];
-        int rc = vg_predict_file(m, j->inputs[i], j->first, &p, l);
+        int rc = vg_predict_file(m, j->in[i].path, j->first, &p, l);
         pthread_mutex_lock(&j->lock);
         if (rc == VG_ENOSPEECH) {
-            emit(j, j->inputs[i], 0, NULL, vg_strerror(rc));
+            emit(j, j->in[i].path, 0, NULL, vg_strerror(rc));
             pthread_mutex_unlock(&j->lock);
         } else if (rc) {
             j->failed++;
             pthread_mutex_unlock(&j->lock);
-            progress_message(&j->prog, "voxgender: %s: %s", j->inputs[i],
+            progress_message(&j->prog, "voxgender: %s: %s", j->in[i].path,
                              rc == VG_EUNSUPPORTED ? "this model takes recordings, not images" : vg_strerror(rc));
         } else {
-            emit(j, j->inputs[i], p, l, NULL);
+            emit(j, j->in[i].path, p, l, NULL);
             pthread_mutex_unlock(&j->lock);
         }
         progress_step(&j->prog);
@@ -198,12 +198,9 @@ int cmd_predict(int argc, char **argv)
     const long got = cli_inputs(argv + optind, argc - optind, 1, &in, &empty);
     if (got < 0) return 1;
     size_t n = (size_t)got;
-    char **inputs = malloc(sizeof(char *) * (n + 1));
-    if (!inputs) { cli_error("out of memory"); cli_inputs_free(in, n); return 1; }
-    for (size_t i = 0; i < n; i++) inputs[i] = in[i].path;   /* owned by IN */
-    if (!n) { cli_error("predict: no inputs (see --help)"); free(inputs); cli_inputs_free(in, n); return 2; }
+    if (!n) { cli_error("predict: no inputs (see --help)"); cli_inputs_free(in, n); return 2; }
     if (fmt == FMT_CSV) printf("path,label,code,p_male,logit_female,logit_male\n");
-    job j = {.model_path = model, .arch = arch, .inputs = inputs, .n = n, .fmt = fmt, .first = first};
+    job j = {.model_path = model, .arch = arch, .in = in, .n = n, .fmt = fmt, .first = first};
     pthread_mutex_init(&j.lock, NULL);
     progress_init(&j.prog, "predict", n, quiet);
     if ((size_t)jobs > n) jobs = (int)n;
@@ -211,7 +208,6 @@ int cmd_predict(int argc, char **argv)
     progress_finish(&j.prog);
     if (!quiet && n > 1)
         fprintf(stderr, "predict: %zu inputs, %zu classified, %zu failed\n", n, n - j.failed, j.failed);
-    free(inputs);
     cli_inputs_free(in, n);
     return j.load_failed ? 2 : j.failed || empty ? 1 : 0;
 }

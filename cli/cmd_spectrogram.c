@@ -57,7 +57,7 @@ typedef struct file_result {
 
 typedef struct batch {
     const job_config *cfg;
-    char **inputs;
+    const cli_input *in;   /* the inputs' paths (cli_inputs) */
     char **names;        /* output base names */
     file_result *results;
     size_t n;
@@ -81,15 +81,22 @@ static char *output_name(const cli_input *in)
     return base;
 }
 
+/* the length of NAME's folder part ("Male/id1/00001" -> 8), 0 for none */
+static size_t folder_len(const char *name)
+{
+    const char *slash = strrchr(name, '/');
+    return slash ? (size_t)(slash - name) : 0;
+}
+
 /* OUTDIR/<name>'s folders, for names with a path */
 static int make_name_dirs(const char *outdir, const char *name)
 {
-    const char *slash = strrchr(name, '/');
-    if (!slash) return 0;
-    size_t n = strlen(outdir) + (size_t)(slash - name) + 2;
+    const size_t len = folder_len(name);
+    if (!len) return 0;
+    size_t n = strlen(outdir) + len + 2;
     char *dir = malloc(n);
     if (!dir) return -1;
-    snprintf(dir, n, "%s/%.*s", outdir, (int)(slash - name), name);
+    snprintf(dir, n, "%s/%.*s", outdir, (int)len, name);
     int rc = cli_mkdirs(dir);
     free(dir);
     return rc;
@@ -165,13 +172,13 @@ static void *worker(void *arg)
         if (i >= b->n) break;
         file_result *r = &b->results[i];
         if (r->status == VG_OK)   /* not already failed (name clash) */
-            r->status = mel ? process_file(b->cfg, mel, b->inputs[i], b->names[i], r) : VG_ENOMEM;
+            r->status = mel ? process_file(b->cfg, mel, b->in[i].path, b->names[i], r) : VG_ENOMEM;
         if (r->status)
-            progress_message(&b->prog, "voxgender: %s: %s", b->inputs[i],
+            progress_message(&b->prog, "voxgender: %s: %s", b->in[i].path,
                              r->cause ? r->cause : vg_strerror(r->status));
         else if (r->padded && !b->cfg->quiet)
             progress_message(&b->prog, "voxgender: %s: note: %.2f s long, zero-padded to %.2f s",
-                             b->inputs[i], r->source_seconds,
+                             b->in[i].path, r->source_seconds,
                              b->cfg->seed_compat ? VG_SEED_SAMPLES / 16000.0 : b->cfg->seconds);
         progress_step(&b->prog);
     }
@@ -264,15 +271,18 @@ int cmd_spectrogram(int argc, char **argv)
     if (got <= 0) return 1;   /* out of memory, or only empty folders (reported) */
     const size_t n = (size_t)got;
 
-    batch b = {.cfg = &cfg, .n = n};
-    b.inputs = calloc(n, sizeof(char *));
+    batch b = {.cfg = &cfg, .in = in, .n = n};
     b.names = calloc(n, sizeof(char *));
     b.results = calloc(n, sizeof(file_result));
-    if (!b.inputs || !b.names || !b.results) { cli_error("out of memory"); return 1; }
+    if (!b.names || !b.results) { cli_error("out of memory"); return 1; }
+    int dir_rc = 0;
     for (size_t i = 0; i < n; i++) {
-        b.inputs[i] = in[i].path;
         if (!(b.names[i] = output_name(&in[i]))) { cli_error("out of memory"); return 1; }
-        if (make_name_dirs(cfg.outdir, b.names[i])) {
+        /* a folder's files come in path order: its subfolders are made once */
+        const size_t len = folder_len(b.names[i]);
+        if (i == 0 || len != folder_len(b.names[i - 1]) || strncmp(b.names[i], b.names[i - 1], len))
+            dir_rc = make_name_dirs(cfg.outdir, b.names[i]);
+        if (dir_rc) {
             b.results[i].status = VG_EIO;
             b.results[i].cause = "cannot create its folder in the output folder";
         }
@@ -302,14 +312,13 @@ int cmd_spectrogram(int argc, char **argv)
             fprintf(stderr, "failed:\n");
             for (size_t i = 0; i < n; i++)
                 if (b.results[i].status)
-                    fprintf(stderr, "  %s: %s\n", b.inputs[i],
+                    fprintf(stderr, "  %s: %s\n", b.in[i].path,
                             b.results[i].cause ? b.results[i].cause : vg_strerror(b.results[i].status));
         }
     }
     for (size_t i = 0; i < n; i++) free(b.names[i]);
     free(b.names);
     free(b.results);
-    free(b.inputs);
     cli_inputs_free(in, n);
     free(threads);
     return failed || empty ? 1 : 0;

@@ -49,8 +49,10 @@ static void walk(list *l, const char *dir, size_t rel, int depth)
         if (!p) { l->failed = 1; break; }
         snprintf(p, len, "%s/%s", dir, e->d_name);
         struct stat st;
-        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) walk(l, p, rel, depth + 1);
-        else if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) add(l, p, rel);
+        if (stat(p, &st) == 0) {
+            if (S_ISDIR(st.st_mode)) walk(l, p, rel, depth + 1);
+            else if (S_ISREG(st.st_mode)) add(l, p, rel);
+        }
         free(p);
     }
     closedir(dp);
