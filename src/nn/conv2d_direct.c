@@ -109,6 +109,8 @@ static int call_isa(void)
     return cpu_has(CONV_ISA_AVX512) ? CONV_ISA_AVX512 : cpu_has(CONV_ISA_AVX2) ? CONV_ISA_AVX2 : CONV_ISA_BASE;
 }
 
+int conv_direct_isa(void) { return call_isa(); }
+
 static void direct_rows(float *y, size_t ldy, const float *x, const float *wp, const float *b, const conv_shape *s,
                         int oy0, int oy1)
 {

@@ -67,6 +67,24 @@ void forward_conv2d_direct_train(float *y, const float *x, const float *w, const
 void conv_direct_prepare(float *scratch, const float *x, const float *w, const conv_shape *s);
 void forward_conv2d_direct_rows(float *yb, size_t ldy, const float *scratch, const float *b, const conv_shape *s,
                                 int oy0, int oy1);
+/* Inference of 3x3 stride-1 padding-1 layers by Winograd F(4x4,3x3)
+ * (conv2d_winograd.c): conv_winograd_shape says whether S is such a layer,
+ * conv_winograd_available whether this CPU takes the path. The weights'
+ * transform u (conv_winograd_weights_size floats) is made once per weights
+ * by conv_winograd_weights; one sample's bordered, phase-split copy PREP
+ * (conv_winograd_prep_size) by conv_winograd_prepare; then
+ * forward_conv2d_winograd_rows writes output rows [OY0, OY1) (OY0 a
+ * multiple of 4) to yb[OC, (OY1-OY0)*OW], channel rows LDY floats apart,
+ * with WORK of conv_winograd_work_size floats. Blocks are independent. */
+int conv_winograd_shape(const conv_shape *s);
+int conv_winograd_available(void);
+size_t conv_winograd_weights_size(const conv_shape *s);
+size_t conv_winograd_prep_size(const conv_shape *s);
+size_t conv_winograd_work_size(const conv_shape *s);
+void conv_winograd_weights(float *u, const float *w, const conv_shape *s);
+void conv_winograd_prepare(float *prep, const float *x, const conv_shape *s);
+void forward_conv2d_winograd_rows(float *yb, size_t ldy, const float *prep, const float *u, const float *b,
+                                  const conv_shape *s, int oy0, int oy1, float *work);
 /* dx[N,C,H,W] = the input gradient of dy[N,OC,OH,OW] (conv_direct_dx_suits) */
 void backward_conv2d_direct_dx(float *dx, const float *dy, const float *w, const conv_shape *s, float *scratch);
 /* dw[OC,C,KH,KW] += the weight gradient (conv_direct_train_suits) */
@@ -76,6 +94,8 @@ void backward_conv2d_direct_dw(float *dw, const float *dy, const float *x, const
  * tests: force one set; -1 if this CPU or build lacks it. Not thread-safe:
  * only while no convolution runs. */
 enum { CONV_ISA_AUTO, CONV_ISA_BASE, CONV_ISA_AVX2, CONV_ISA_AVX512 };
+/* the instruction set the direct kernels run on now (never CONV_ISA_AUTO) */
+int conv_direct_isa(void);
 int conv_direct_set_isa(int isa);
 /* dw[OC,C,KH,KW] += ..., db[OC] += ..., dx[N,C,H,W] = ... */
 void backward_conv2d(float *dx, float *dw, float *db, const float *dy, const float *x,

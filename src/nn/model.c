@@ -438,6 +438,17 @@ static int infers_direct(const conv_shape *s)
     return conv_direct_train_suits(s) && !conv_direct_suits(s);
 }
 
+/* Whether inference runs S by Winograd F(4x4,3x3) (conv_forward_winograd):
+ * cnn's conv2..conv5, on CPUs where that path is measured to win */
+static int infers_winograd(const conv_shape *s)
+{
+    return conv_winograd_shape(s) && conv_winograd_available();
+}
+
+/* a Winograd block: one row of 4x4 tiles, an even number of rows for a
+ * fused pool */
+enum { WINO_ROWS = 4 };
+
 /* Inference fuses batch norm (and what follows) into convolutions of at
  * most this many channels: their scale and shift live on the stack. */
 enum { FUSED_MAX_OC = 1024 };
@@ -527,6 +538,13 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
                 size_t c1 = n_threads < 2 ? conv_col_size(&cs) : conv_col_size_forward(&cs);
                 if (infers_direct(&cs) && conv_direct_train_scratch(&cs) > c1)
                     c1 = conv_direct_train_scratch(&cs);   /* conv_forward_direct's copy */
+                if (infers_winograd(&cs)) {
+                    /* conv_forward_winograd's copy; a block (before its
+                     * pool) and the transformed input, per thread */
+                    if (conv_winograd_prep_size(&cs) > c1) c1 = conv_winograd_prep_size(&cs);
+                    const size_t wk = (size_t)cs.oc * WINO_ROWS * cs.ow + conv_winograd_work_size(&cs);
+                    if (wk > scratch) scratch = wk;
+                }
                 if (c1 > col) col = c1;
                 L->pool_fused = pool_fusable(m, i, &cs);
                 if (L->pool_fused) {
@@ -669,6 +687,74 @@ static void direct_block(float *y, const float *prep, const float *B, const conv
     if (epi) epilogue_bn_relu(y, epi, s, oy0, oy1);
 }
 
+/* L's Winograd weights for its weights W, made again whenever W differ
+ * from the copy they were made from (training, loading); NULL if out of
+ * memory. Comparing 1 MB of cnn's weights costs far less than the transform. */
+static const float *winograd_weights(nn_layer *L, const float *W, const conv_shape *s)
+{
+    const size_t nw = (size_t)s->oc * s->c * s->kh * s->kw;
+    if (L->wino && !memcmp(L->wino, W, sizeof(float) * nw)) return L->wino + nw;
+    if (!L->wino) L->wino = malloc(sizeof(float) * (nw + conv_winograd_weights_size(s)));
+    if (!L->wino) return NULL;
+    memcpy(L->wino, W, sizeof(float) * nw);
+    conv_winograd_weights(L->wino + nw, W, s);
+    return L->wino + nw;
+}
+
+/* Rows [OY0, OY1) of one sample by Winograd from its prepared copy PREP,
+ * with the fused epilogue (and pool) of conv_forward; SCRATCH: the block,
+ * then the transform's work */
+static void winograd_block(float *y, const float *prep, const float *u, const float *B, const conv_shape *s,
+                           float *scratch, const float *epi, int pooled, int oy0, int oy1)
+{
+    float *work = scratch + (size_t)s->oc * WINO_ROWS * s->ow;
+    if (pooled) {
+        forward_conv2d_winograd_rows(scratch, (size_t)(oy1 - oy0) * s->ow, prep, u, B, s, oy0, oy1, work);
+        pool_block(y, scratch, s, epi, oy0, oy1);
+        return;
+    }
+    forward_conv2d_winograd_rows(y + (size_t)oy0 * s->ow, (size_t)s->oh * s->ow, prep, u, B, s, oy0, oy1, work);
+    if (epi) epilogue_bn_relu(y, epi, s, oy0, oy1);
+}
+
+/* Inference of 3x3 stride-1 layers by Winograd (infers_winograd), organised
+ * as conv_forward_direct: a sample per thread in a batch, the blocks (rows
+ * of tiles) of one sample shared by the threads below that. 0, or -1 out of
+ * memory for the transformed weights (the caller takes another path). */
+static int conv_forward_winograd(vg_model *m, nn_layer *L, const float *in, float *y, const float *W,
+                                 const float *B, const conv_shape *s, int n, const float *epi, int pooled)
+{
+    const float *u = winograd_weights(L, W, s);
+    if (!u) return -1;
+    const size_t xs = (size_t)s->c * s->h * s->w;
+    const size_t ys = pooled ? (size_t)s->oc * (s->oh / 2) * (s->ow / 2) : (size_t)s->oc * s->oh * s->ow;
+    const int T = m->n_threads, per = (s->oh + WINO_ROWS - 1) / WINO_ROWS;
+    if (n >= T) {
+#pragma omp parallel for schedule(dynamic) num_threads(T) if (T > 1)
+        for (int i = 0; i < n; i++) {
+            const int t = omp_get_thread_num();
+            float *prep = m->col + (size_t)t * m->n_col;
+            conv_winograd_prepare(prep, in + i * xs, s);
+            for (int j = 0; j < per; j++) {
+                const int oy0 = j * WINO_ROWS, oy1 = oy0 + WINO_ROWS < s->oh ? oy0 + WINO_ROWS : s->oh;
+                winograd_block(y + i * ys, prep, u, B, s, m->scratch + (size_t)t * m->n_scratch, epi, pooled,
+                               oy0, oy1);
+            }
+        }
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        conv_winograd_prepare(m->col, in + i * xs, s);
+#pragma omp parallel for schedule(dynamic) num_threads(T)
+        for (int j = 0; j < per; j++) {
+            const int oy0 = j * WINO_ROWS, oy1 = oy0 + WINO_ROWS < s->oh ? oy0 + WINO_ROWS : s->oh;
+            winograd_block(y + i * ys, m->col, u, B, s, m->scratch + (size_t)omp_get_thread_num() * m->n_scratch,
+                           epi, pooled, oy0, oy1);
+        }
+    }
+    return 0;
+}
+
 /* Inference of the thin padded layers that training runs direct
  * (infers_direct: cnn's conv2 and conv3). Lowered, they spend as long in im2col and BLAS's packing as in arithmetic;
  * direct, each sample is bordered once and its output made by blocks of
@@ -725,7 +811,7 @@ static void conv_forward_direct(vg_model *m, const float *in, float *y, const fl
  * EPI: NULL, or scale[OC] then shift[OC] of a fused batch norm + ReLU.
  * POOLED: the 2x2 max-pool after them too (pool_fusable; needs EPI), y is
  * then the pooled output, always made in blocks of whole row pairs. */
-static void conv_forward(vg_model *m, const nn_layer *L, const float *in, float *y, int n, const float *epi,
+static void conv_forward(vg_model *m, nn_layer *L, const float *in, float *y, int n, const float *epi,
                          int pooled)
 {
     const float *W = m->arena + L->w, *B = L->b >= 0 ? m->arena + L->b : NULL;
@@ -733,6 +819,9 @@ static void conv_forward(vg_model *m, const nn_layer *L, const float *in, float 
     const size_t xs = (size_t)L->ic * L->ih * L->iw;
     const size_t ys = pooled ? (size_t)L->oc * (L->oh / 2) * (L->ow / 2) : (size_t)L->oc * L->oh * L->ow;
     const int T = m->n_threads;
+    if (!m->plan_training && infers_winograd(&s) &&
+        !conv_forward_winograd(m, L, in, y, W, B, &s, n, epi, pooled))
+        return;
     if (!m->plan_training && infers_direct(&s)) {
         conv_forward_direct(m, in, y, W, B, &s, n, epi, pooled);
         return;
@@ -1204,6 +1293,7 @@ void vg_model_destroy(vg_model *m)
 {
     if (!m) return;
     free(m->arch);
+    for (int i = 0; i < m->n_layers; i++) free(m->layers[i].wino);
     free(m->layers);
     free(m->tensors);
     free(m->arena);

@@ -45,6 +45,9 @@ typedef struct nn_layer {
      * max-pool after them (3), ran as one pass (forward_bn_relu_pool_train)
      * and the backward pass runs them so; 0: layer by layer */
     int train_fused;
+    /* inference's Winograd path, on a conv: a copy of the weights it was
+     * made from, then their transform (conv2d_winograd.c); NULL until used */
+    float *wino;
 } nn_layer;
 
 /* A named tensor of the model file: a parameter (trainable) or a buffer. */

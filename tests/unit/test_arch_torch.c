@@ -155,6 +155,33 @@ TEST(cnn_size_and_any_length_input)
     vg_model_destroy(m);
 }
 
+/* Inference keeps the Winograd transform of each layer's weights
+ * (conv2d_winograd.c) and must make it again when the weights change, as
+ * training and loading change them in place. After conv3's weights are
+ * halved, the logits follow them: they equal (within 1e-4) those of the
+ * baseline kernels, which take no Winograd path, and differ from before. */
+TEST(cnn_inference_follows_changed_weights)
+{
+    vg_model *m;
+    REQUIRE(vg_model_create("cnn", 3, &m, NULL, 0) == VG_OK);
+    float *x = calloc(128 * 96, sizeof(float)), before[2], after[2], base[2];
+    for (int i = 0; i < 128 * 96; i++) x[i] = sinf(i * 0.013f) + 0.5f * cosf(i * 0.0071f);
+    REQUIRE(vg_model_forward(m, x, 1, 128, 96, before) == VG_OK);
+    const nn_tensor *t = nn_find_tensor(m, "conv3.weight");
+    REQUIRE(t);
+    for (size_t i = 0; i < t->count; i++) m->arena[t->offset + i] *= 0.5f;
+    REQUIRE(vg_model_forward(m, x, 1, 128, 96, after) == VG_OK);
+    int forced = conv_direct_set_isa(CONV_ISA_BASE) == 0;
+    REQUIRE(vg_model_forward(m, x, 1, 128, 96, base) == VG_OK);
+    conv_direct_set_isa(CONV_ISA_AUTO);
+    CHECK(forced || !conv_winograd_available());
+    allclose("logits after a weight change", after, base, 2, 1e-4f, 1e-5f);
+    CHECKF(fabsf(after[0] - before[0]) + fabsf(after[1] - before[1]) > 1e-3f,
+           "the weight change did not reach the logits (%g %g -> %g %g)", before[0], before[1], after[0], after[1]);
+    free(x);
+    vg_model_destroy(m);
+}
+
 /* A 12-parameter "model" for the optimizer fixtures. */
 static vg_model *vector_model(void)
 {

@@ -163,6 +163,67 @@ TEST(direct_kernels_every_instruction_set_at_cnn_sizes)
     }
 }
 
+/* Inference's Winograd F(4x4,3x3) path (conv2d_winograd.c) at cnn's four
+ * 3x3 layers, and at odd sizes: output channels not a multiple of 8, a
+ * height and width that leave partial tiles, a row of tiles shorter than a
+ * vector. Against the lowered sum (im2col + GEMM, checked against PyTorch
+ * above): within 5e-5 of the largest output (Winograd's transforms round
+ * more than a direct sum: 1e-5 of it at cnn's sizes). Blocks of rows give
+ * the same bits as the whole sample. Taken on CPUs with AVX2 and FMA but
+ * not AVX-512, and never with the baseline kernels forced. */
+TEST(winograd_matches_the_lowered_sum_at_cnn_sizes)
+{
+    const int expected = X86_GCC && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                         !__builtin_cpu_supports("avx512f");
+    CHECKF(conv_winograd_available() == expected, "Winograd available: %d, expected %d",
+           conv_winograd_available(), expected);
+    if (X86_GCC) {
+        REQUIRE(conv_direct_set_isa(CONV_ISA_BASE) == 0);
+        CHECK(!conv_winograd_available());
+        conv_direct_set_isa(CONV_ISA_AUTO);
+    }
+    if (!expected) return;
+    const conv_shape shapes[] = {
+        {.n = 1, .c = 16, .h = 64, .w = 241, .oc = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
+        {.n = 1, .c = 32, .h = 32, .w = 120, .oc = 64, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
+        {.n = 1, .c = 64, .h = 16, .w = 60, .oc = 128, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
+        {.n = 1, .c = 128, .h = 8, .w = 30, .oc = 128, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
+        {.n = 1, .c = 8, .h = 9, .w = 13, .oc = 12, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
+        {.n = 1, .c = 24, .h = 7, .w = 101, .oc = 20, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
+    };
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        conv_shape s = shapes[k];
+        REQUIRE(conv_shape_init(&s) == 0);
+        CHECKF(conv_winograd_shape(&s), "shape %zu: not a Winograd layer", k);
+        unsigned seed = 11 + (unsigned)k;
+        const size_t nx = (size_t)s.c * s.h * s.w, ny = (size_t)s.oc * s.oh * s.ow, nw = (size_t)s.oc * s.c * 9;
+        float *x = random_floats(nx, &seed), *w = random_floats(nw, &seed), *b = random_floats((size_t)s.oc, &seed);
+        float *yref = zeros(ny), *y = zeros(ny), *col = zeros(conv_col_size(&s));
+        forward_conv2d(yref, x, w, b, &s, col);
+        float *u = zeros(conv_winograd_weights_size(&s)), *prep = zeros(conv_winograd_prep_size(&s)),
+              *work = zeros(conv_winograd_work_size(&s));
+        conv_winograd_weights(u, w, &s);
+        conv_winograd_prepare(prep, x, &s);
+        forward_conv2d_winograd_rows(y, (size_t)s.oh * s.ow, prep, u, b, &s, 0, s.oh, work);
+        float big = 0, err = 0;
+        for (size_t i = 0; i < ny; i++) big = fabsf(yref[i]) > big ? fabsf(yref[i]) : big;
+        for (size_t i = 0; i < ny; i++) err = fabsf(y[i] - yref[i]) > err ? fabsf(y[i] - yref[i]) : err;
+        CHECKF(big > 0 && err <= 5e-5f * big, "shape %zu: Winograd differs by %g of %g", k, err, big);
+        /* blocks of 4 rows, each in a buffer of its own rows */
+        float *blk = zeros((size_t)s.oc * 4 * s.ow);
+        int same = 1;
+        for (int oy0 = 0; oy0 < s.oh; oy0 += 4) {
+            const int oy1 = oy0 + 4 < s.oh ? oy0 + 4 : s.oh;
+            forward_conv2d_winograd_rows(blk, (size_t)(oy1 - oy0) * s.ow, prep, u, b, &s, oy0, oy1, work);
+            for (int o = 0; o < s.oc; o++)
+                same &= !memcmp(blk + (size_t)o * (oy1 - oy0) * s.ow, y + ((size_t)o * s.oh + oy0) * s.ow,
+                                sizeof(float) * (size_t)(oy1 - oy0) * s.ow);
+        }
+        CHECKF(same, "shape %zu: a block of rows differs from the whole sample", k);
+        free(x); free(w); free(b); free(yref); free(y); free(col); free(u); free(prep); free(work); free(blk);
+    }
+}
+
 static void pool_case_p(const char *file, int is_max, int kh, int kw, int sh, int sw, int pad)
 {
     st_file *f = st_open(file);

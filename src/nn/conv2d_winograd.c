@@ -1,0 +1,318 @@
+/* Inference of 3x3, stride-1, padding-1 convolutions by Winograd's minimal
+ * filtering F(4x4, 3x3) (Lavin & Gray 2016): each 4x4 block of outputs
+ * ("tile") is made from a 6x6 block of input with 36 multiplications per
+ * input channel instead of 144, so cnn's conv2..conv5 need 3.9x fewer
+ * multiply-adds. Per tile and channel:
+ *   V = B^T d B   (input, 6x6)      U = G g G^T   (weights, 6x6, once)
+ *   M[xi] = sum over channels of U[xi] V[xi], for each of the 36 points xi
+ *   Y = A^T M A   (output, 4x4)
+ * The 36 sums over channels are 36 small matrix products, done here by a
+ * register-blocked kernel like conv2d_direct's (output channels x vectors
+ * of tiles, a broadcast weight times a vector of tiles per channel).
+ *
+ * Inference only: its results differ from the direct sum by rounding (in a
+ * test, 3e-6 of the largest output against 2e-7 for the direct sum), so
+ * training keeps the direct and GEMM paths and their exact gradients. Each
+ * output's arithmetic is the same whatever the blocking, batch size or
+ * thread count, so those still do not change the bits.
+ *
+ * Compiled for AVX2 with FMA only, and taken on CPUs with AVX2 but without
+ * AVX-512 (conv_winograd_available): measured on such a CPU (AMD Zen 3).
+ * On AVX-512 CPUs the direct kernels run at twice the width, and this path
+ * has not been measured there. */
+#include "layers.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* Tiles come in vectors of TV. The product kernel's block is 4 output
+ * channels x 3 vectors of tiles (12 accumulators of AVX2's 16 registers),
+ * 4 x 2 or 8 x 1 where fewer than 3 vectors are left (4 x 1 would leave
+ * the adder's pipeline half empty); output channels are padded to TOB. */
+enum { TV = 8, TOB = 8, TRV = 3 };
+
+int conv_winograd_shape(const conv_shape *s)
+{
+    return s->kh == 3 && s->kw == 3 && s->sh == 1 && s->sw == 1 && s->ph == 1 && s->pw == 1 && s->c >= 8 &&
+           s->oc >= 8;
+}
+
+/* tiles across (rounded up to whole vectors) and down */
+static int tiles_w(const conv_shape *s) { return ((s->ow + 3) / 4 + TV - 1) / TV * TV; }
+static int tiles_h(const conv_shape *s) { return (s->oh + 3) / 4; }
+static int oc_padded(const conv_shape *s) { return (s->oc + TOB - 1) / TOB * TOB; }
+/* a phase row: tiles_w + 1 tiles' worth (the 6x6 input of tile t reaches
+ * phase 0 and 1 of tile t+1), rounded to whole vectors */
+static int phase_len(const conv_shape *s) { return tiles_w(s) + TV; }
+static int prep_rows(const conv_shape *s) { return 4 * tiles_h(s) + 2; }
+
+size_t conv_winograd_weights_size(const conv_shape *s) { return (size_t)36 * s->c * oc_padded(s); }
+
+size_t conv_winograd_prep_size(const conv_shape *s)
+{
+    return (size_t)s->c * prep_rows(s) * 4 * phase_len(s);
+}
+
+size_t conv_winograd_work_size(const conv_shape *s) { return (size_t)36 * s->c * tiles_w(s); }
+
+/* u[36][C][OCp] = G g G^T for every (o, c), zero for o >= OC. G is 6x3:
+ * rows (1/4, 0, 0), (-1/6, -1/6, -1/6), (-1/6, 1/6, -1/6),
+ * (1/24, 1/12, 1/6), (1/24, -1/12, 1/6), (0, 0, 1). */
+static void g_times(float out[6], const float in[3])
+{
+    out[0] = in[0] / 4;
+    out[1] = -(in[0] + in[1] + in[2]) / 6;
+    out[2] = -(in[0] - in[1] + in[2]) / 6;
+    out[3] = in[0] / 24 + in[1] / 12 + in[2] / 6;
+    out[4] = in[0] / 24 - in[1] / 12 + in[2] / 6;
+    out[5] = in[2];
+}
+
+void conv_winograd_weights(float *u, const float *w, const conv_shape *s)
+{
+    const int C = s->c, OCP = oc_padded(s);
+    memset(u, 0, sizeof(float) * conv_winograd_weights_size(s));
+    for (int o = 0; o < s->oc; o++)
+        for (int c = 0; c < C; c++) {
+            const float *g = w + ((size_t)o * C + c) * 9;
+            float gg[3][6], col[3], t[6];
+            for (int i = 0; i < 3; i++) g_times(gg[i], g + 3 * i);   /* (g G^T) rows: gg[i][b] */
+            for (int b = 0; b < 6; b++) {
+                for (int i = 0; i < 3; i++) col[i] = gg[i][b];
+                g_times(t, col);
+                for (int a = 0; a < 6; a++) u[((size_t)(a * 6 + b) * C + c) * OCP + o] = t[a];
+            }
+        }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VG_WINOGRAD 1
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#pragma GCC optimize("fp-contract=fast")
+
+typedef float vec __attribute__((vector_size(TV * sizeof(float))));
+typedef float vecu __attribute__((vector_size(TV * sizeof(float)), aligned(sizeof(float)), may_alias));
+static inline vec ld(const float *p) { return *(const vecu *)p; }
+static inline void st(float *p, vec v) { *(vecu *)p = v; }
+
+/* the inverse of interleave4: 32 columns in order, in[k] holding columns
+ * 8k..8k+7, as their four phases p[q][t] (column 4t+q) */
+static inline void deinterleave4(vec p[4], const vec in[4])
+{
+    typedef int32_t ivec __attribute__((vector_size(TV * sizeof(int32_t))));
+    const ivec ev = {0, 4, 8, 12, 1, 5, 9, 13}, od = {2, 6, 10, 14, 3, 7, 11, 15};
+    const ivec lo = {0, 1, 2, 3, 8, 9, 10, 11}, hi = {4, 5, 6, 7, 12, 13, 14, 15};
+    const vec a = __builtin_shuffle(in[0], in[1], ev), b = __builtin_shuffle(in[0], in[1], od);
+    const vec c = __builtin_shuffle(in[2], in[3], ev), d = __builtin_shuffle(in[2], in[3], od);
+    p[0] = __builtin_shuffle(a, c, lo);
+    p[1] = __builtin_shuffle(a, c, hi);
+    p[2] = __builtin_shuffle(b, d, lo);
+    p[3] = __builtin_shuffle(b, d, hi);
+}
+
+/* x[C,H,W] -> prep[C][4*TH+2][4][PL]: the input with its one-pixel zero
+ * border, each row split into its four phases (bordered column 4t+q at
+ * [q][t]), so that column j of every tile is a contiguous run of tiles.
+ * Zero past the input. By 8 tiles (32 columns) at a time; the chunks that
+ * reach the border go through a zeroed copy. */
+static void prepare_avx2(float *prep, const float *x, const conv_shape *s)
+{
+    const int HP = prep_rows(s), PL = phase_len(s), W = s->w;
+    for (int c = 0; c < s->c; c++)
+        for (int y = 0; y < HP; y++) {
+            float *row = prep + ((size_t)c * HP + y) * 4 * PL;
+            if (y == 0 || y > s->h) {
+                memset(row, 0, sizeof(float) * 4 * (size_t)PL);
+                continue;
+            }
+            const float *xr = x + ((size_t)c * s->h + y - 1) * W;
+            for (int t = 0; t < PL; t += TV) {
+                /* bordered columns 4t .. 4t+31 are x columns 4t-1 .. 4t+30 */
+                const int x0 = 4 * t - 1;
+                vec in[4], p[4];
+                if (x0 >= 0 && x0 + 4 * TV <= W) {
+                    for (int k = 0; k < 4; k++) in[k] = ld(xr + x0 + k * TV);
+                } else {
+                    float buf[4 * TV];
+                    for (int k = 0; k < 4 * TV; k++) buf[k] = x0 + k >= 0 && x0 + k < W ? xr[x0 + k] : 0.0f;
+                    for (int k = 0; k < 4; k++) in[k] = ld(buf + k * TV);
+                }
+                deinterleave4(p, in);
+                for (int q = 0; q < 4; q++) st(row + q * PL + t, p[q]);
+            }
+        }
+}
+
+/* B^T d for one 6-vector d (B^T's rows: 4 0 -5 0 1 0 / 0 -4 -4 1 1 0 /
+ * 0 4 -4 -1 1 0 / 0 -2 -1 2 1 0 / 0 2 -1 -2 1 0 / 0 4 0 -5 0 1) */
+static inline void bt6(vec o[6], const vec d[6])
+{
+    const vec a = d[4] - 4 * d[2], b = d[3] - 4 * d[1], c = d[4] - d[2], e = 2 * (d[3] - d[1]);
+    o[0] = 4 * d[0] - 5 * d[2] + d[4];
+    o[1] = a + b;
+    o[2] = a - b;
+    o[3] = c + e;
+    o[4] = c - e;
+    o[5] = 4 * d[1] - 5 * d[3] + d[5];
+}
+
+/* V[36][C][TW] of tile row TY, every channel: V[a*6+b] = (B^T d B)[a][b] */
+static void input_transform(float *V, const float *prep, const conv_shape *s, int ty)
+{
+    const int HP = prep_rows(s), PL = phase_len(s), TW = tiles_w(s), C = s->c;
+    const size_t xs = (size_t)C * TW;
+    for (int c = 0; c < C; c++)
+        for (int t = 0; t < TW; t += TV) {
+            vec T[6][6];   /* T[k][b]: row k of the tile times B */
+            for (int k = 0; k < 6; k++) {
+                const float *row = prep + ((size_t)c * HP + 4 * ty + k) * 4 * PL + t;
+                vec d[6];
+                for (int j = 0; j < 6; j++) d[j] = ld(row + (j & 3) * PL + (j >> 2));
+                bt6(T[k], d);
+            }
+            for (int b = 0; b < 6; b++) {
+                vec col[6], o[6];
+                for (int k = 0; k < 6; k++) col[k] = T[k][b];
+                bt6(o, col);
+                for (int a = 0; a < 6; a++) st(V + (size_t)(a * 6 + b) * xs + (size_t)c * TW + t, o[a]);
+            }
+        }
+}
+
+/* the four phases of 8 tiles, p[q][t] (column 4t+q), as 32 columns in
+ * order: out[k] holds columns 8k..8k+7 */
+static inline void interleave4(vec out[4], const vec p[4])
+{
+    typedef int32_t ivec __attribute__((vector_size(TV * sizeof(int32_t))));
+    const ivec lo = {0, 8, 1, 9, 2, 10, 3, 11}, hi = {4, 12, 5, 13, 6, 14, 7, 15};
+    const ivec lo2 = {0, 1, 8, 9, 2, 3, 10, 11}, hi2 = {4, 5, 12, 13, 6, 7, 14, 15};
+    const vec a = __builtin_shuffle(p[0], p[1], lo), b = __builtin_shuffle(p[0], p[1], hi);
+    const vec c = __builtin_shuffle(p[2], p[3], lo), d = __builtin_shuffle(p[2], p[3], hi);
+    out[0] = __builtin_shuffle(a, c, lo2);
+    out[1] = __builtin_shuffle(a, c, hi2);
+    out[2] = __builtin_shuffle(b, d, lo2);
+    out[3] = __builtin_shuffle(b, d, hi2);
+}
+
+/* A^T m for one 6-vector m (A^T's rows: 1 1 1 1 1 0 / 0 1 -1 2 -2 0 /
+ * 0 1 1 4 4 0 / 0 1 -1 8 -8 1) */
+static inline void at4(vec o[4], const vec m[6])
+{
+    const vec p = m[1] + m[2], q = m[1] - m[2], r = m[3] + m[4], u = m[3] - m[4];
+    o[0] = m[0] + p + r;
+    o[1] = q + 2 * u;
+    o[2] = p + 4 * r;
+    o[3] = q + 8 * u + m[5];
+}
+
+/* OBK output channels x RV vectors of tiles from tile column T0: the 36
+ * products over channels, then Y = A^T M A + bias, written to output rows
+ * 4*TY.. (clipped to OY1 and OH) of yb (row OY0 at yb, channel rows LDY
+ * apart), columns clipped to OW */
+static inline __attribute__((always_inline)) void tile_block(float *yb, size_t ldy, const float *V, const float *u,
+                                                             const float *b, const conv_shape *s, int o0, int t0,
+                                                             int ty, int oy0, int oy1, const int OBK,
+                                                             const int RV)
+{
+    const int C = s->c, TW = tiles_w(s), OCP = oc_padded(s);
+    const size_t xs = (size_t)C * TW, us = (size_t)C * OCP;
+    vec M[36][TOB][TRV];
+    for (int xi = 0; xi < 36; xi++) {
+        vec acc[TOB][TRV];
+        for (int o = 0; o < OBK; o++)
+            for (int r = 0; r < RV; r++) acc[o][r] = (vec){0};
+        const float *vx = V + xi * xs + t0, *ux = u + xi * us + o0;
+        for (int c = 0; c < C; c++) {
+            vec v[TRV];
+            for (int r = 0; r < RV; r++) v[r] = ld(vx + (size_t)c * TW + r * TV);
+            for (int o = 0; o < OBK; o++) {
+                const float w = ux[(size_t)c * OCP + o];
+                for (int r = 0; r < RV; r++) acc[o][r] += w * v[r];
+            }
+        }
+        for (int o = 0; o < OBK; o++)
+            for (int r = 0; r < RV; r++) M[xi][o][r] = acc[o][r];
+    }
+    for (int o = 0; o < OBK && o0 + o < s->oc; o++) {
+        const float bias = b ? b[o0 + o] : 0.0f;
+        for (int r = 0; r < RV; r++) {
+            vec R[4][6];   /* A^T M: R[a][j] */
+            for (int j = 0; j < 6; j++) {
+                vec m[6], t[4];
+                for (int i = 0; i < 6; i++) m[i] = M[i * 6 + j][o][r];
+                at4(t, m);
+                for (int a = 0; a < 4; a++) R[a][j] = t[a];
+            }
+            const int tile0 = t0 + r * TV, x0 = 4 * tile0;
+            if (x0 >= s->ow) break;
+            const int cols = s->ow - x0 < 4 * TV ? s->ow - x0 : 4 * TV;
+            for (int a = 0; a < 4; a++) {
+                const int oy = 4 * ty + a;
+                if (oy >= oy1 || oy >= s->oh) break;
+                vec Y[4];
+                at4(Y, R[a]);
+                /* interleave: output column 4t+q is Y[q][t] */
+                for (int q = 0; q < 4; q++) Y[q] += bias;
+                vec row[4];
+                interleave4(row, Y);
+                float *dst = yb + (size_t)(o0 + o) * ldy + (size_t)(oy - oy0) * s->ow + x0;
+                if (cols == 4 * TV)
+                    for (int q = 0; q < 4; q++) st(dst + q * TV, row[q]);
+                else
+                    memcpy(dst, row, sizeof(float) * cols);
+            }
+        }
+    }
+}
+
+static void rows_avx2(float *yb, size_t ldy, const float *prep, const float *u, const float *b,
+                      const conv_shape *s, int oy0, int oy1, float *work)
+{
+    const int TW = tiles_w(s);
+    for (int ty = oy0 / 4; 4 * ty < oy1 && 4 * ty < s->oh; ty++) {
+        input_transform(work, prep, s, ty);
+        for (int o0 = 0; o0 < s->oc; o0 += TOB) {
+            int t0 = 0;
+            for (; t0 + TRV * TV <= TW; t0 += TRV * TV) {
+                tile_block(yb, ldy, work, u, b, s, o0, t0, ty, oy0, oy1, 4, 3);
+                tile_block(yb, ldy, work, u, b, s, o0 + 4, t0, ty, oy0, oy1, 4, 3);
+            }
+            if (TW - t0 == 2 * TV) {
+                tile_block(yb, ldy, work, u, b, s, o0, t0, ty, oy0, oy1, 4, 2);
+                tile_block(yb, ldy, work, u, b, s, o0 + 4, t0, ty, oy0, oy1, 4, 2);
+            } else if (TW - t0 == TV)
+                tile_block(yb, ldy, work, u, b, s, o0, t0, ty, oy0, oy1, 8, 1);
+        }
+    }
+}
+#pragma GCC pop_options
+#endif
+
+void conv_winograd_prepare(float *prep, const float *x, const conv_shape *s)
+{
+#ifdef VG_WINOGRAD
+    prepare_avx2(prep, x, s);
+#else
+    (void)prep, (void)x, (void)s;
+#endif
+}
+
+int conv_winograd_available(void)
+{
+#ifdef VG_WINOGRAD
+    return conv_direct_isa() == CONV_ISA_AVX2;
+#else
+    return 0;
+#endif
+}
+
+void forward_conv2d_winograd_rows(float *yb, size_t ldy, const float *prep, const float *u, const float *b,
+                                  const conv_shape *s, int oy0, int oy1, float *work)
+{
+#ifdef VG_WINOGRAD
+    rows_avx2(yb, ldy, prep, u, b, s, oy0, oy1, work);
+#else
+    (void)yb, (void)ldy, (void)prep, (void)u, (void)b, (void)s, (void)oy0, (void)oy1, (void)work;
+#endif
+}
