@@ -240,6 +240,9 @@ static inline __attribute__((always_inline)) void tile_block(float *yb, size_t l
     for (int o = 0; o < OBK && o0 + o < s->oc; o++) {
         const float bias = b ? b[o0 + o] : 0.0f;
         for (int r = 0; r < RV; r++) {
+            const int x0 = 4 * (t0 + r * TV);
+            if (x0 >= s->ow) break;   /* tiles of the rounding only */
+            const int cols = s->ow - x0 < 4 * TV ? s->ow - x0 : 4 * TV;
             vec R[4][6];   /* A^T M: R[a][j] */
             for (int j = 0; j < 6; j++) {
                 vec m[6], t[4];
@@ -247,12 +250,9 @@ static inline __attribute__((always_inline)) void tile_block(float *yb, size_t l
                 at4(t, m);
                 for (int a = 0; a < 4; a++) R[a][j] = t[a];
             }
-            const int tile0 = t0 + r * TV, x0 = 4 * tile0;
-            if (x0 >= s->ow) break;
-            const int cols = s->ow - x0 < 4 * TV ? s->ow - x0 : 4 * TV;
             for (int a = 0; a < 4; a++) {
                 const int oy = 4 * ty + a;
-                if (oy >= oy1 || oy >= s->oh) break;
+                if (oy >= oy1) break;
                 vec Y[4];
                 at4(Y, R[a]);
                 /* interleave: output column 4t+q is Y[q][t] */
@@ -273,17 +273,18 @@ static void rows_avx2(float *yb, size_t ldy, const float *prep, const float *u, 
                       const conv_shape *s, int oy0, int oy1, float *work)
 {
     const int TW = tiles_w(s);
-    for (int ty = oy0 / 4; 4 * ty < oy1 && 4 * ty < s->oh; ty++) {
+    for (int ty = oy0 / 4; 4 * ty < oy1; ty++) {
         input_transform(work, prep, s, ty);
         for (int o0 = 0; o0 < s->oc; o0 += TOB) {
+            const int second = o0 + 4 < s->oc;   /* the block's last 4 channels are not all padding */
             int t0 = 0;
             for (; t0 + TRV * TV <= TW; t0 += TRV * TV) {
                 tile_block(yb, ldy, work, u, b, s, o0, t0, ty, oy0, oy1, 4, 3);
-                tile_block(yb, ldy, work, u, b, s, o0 + 4, t0, ty, oy0, oy1, 4, 3);
+                if (second) tile_block(yb, ldy, work, u, b, s, o0 + 4, t0, ty, oy0, oy1, 4, 3);
             }
             if (TW - t0 == 2 * TV) {
                 tile_block(yb, ldy, work, u, b, s, o0, t0, ty, oy0, oy1, 4, 2);
-                tile_block(yb, ldy, work, u, b, s, o0 + 4, t0, ty, oy0, oy1, 4, 2);
+                if (second) tile_block(yb, ldy, work, u, b, s, o0 + 4, t0, ty, oy0, oy1, 4, 2);
             } else if (TW - t0 == TV)
                 tile_block(yb, ldy, work, u, b, s, o0, t0, ty, oy0, oy1, 8, 1);
         }

@@ -74,7 +74,7 @@ void forward_conv2d_direct_rows(float *yb, size_t ldy, const float *scratch, con
  * by conv_winograd_weights; one sample's bordered, phase-split copy PREP
  * (conv_winograd_prep_size) by conv_winograd_prepare; then
  * forward_conv2d_winograd_rows writes output rows [OY0, OY1) (OY0 a
- * multiple of 4) to yb[OC, (OY1-OY0)*OW], channel rows LDY floats apart,
+ * multiple of 4, OY1 <= OH) to yb[OC, (OY1-OY0)*OW], channel rows LDY floats apart,
  * with WORK of conv_winograd_work_size floats. Blocks are independent. */
 int conv_winograd_shape(const conv_shape *s);
 int conv_winograd_available(void);

@@ -431,14 +431,14 @@ static void *alloc_aligned(size_t bytes, int huge_pages)
 }
 
 /* Whether inference runs S on the direct kernel by blocks of rows
- * (conv_forward_direct): training's thin padded layers; lenet's small
+ * (conv_forward_prepared): training's thin padded layers; lenet's small
  * unpadded ones keep forward_conv2d_direct, whose stack copies cost less */
 static int infers_direct(const conv_shape *s)
 {
     return conv_direct_train_suits(s) && !conv_direct_suits(s);
 }
 
-/* Whether inference runs S by Winograd F(4x4,3x3) (conv_forward_winograd):
+/* Whether inference runs S by Winograd F(4x4,3x3) (conv_forward_prepared):
  * cnn's conv2..conv5, on CPUs where that path is measured to win */
 static int infers_winograd(const conv_shape *s)
 {
@@ -537,9 +537,9 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
                 /* one sample on BLAS threads: one wide GEMM per layer (see conv_forward) */
                 size_t c1 = n_threads < 2 ? conv_col_size(&cs) : conv_col_size_forward(&cs);
                 if (infers_direct(&cs) && conv_direct_train_scratch(&cs) > c1)
-                    c1 = conv_direct_train_scratch(&cs);   /* conv_forward_direct's copy */
+                    c1 = conv_direct_train_scratch(&cs);   /* conv_forward_prepared's copy */
                 if (infers_winograd(&cs)) {
-                    /* conv_forward_winograd's copy; a block (before its
+                    /* conv_forward_prepared's copy; a block (before its
                      * pool) and the transformed input, per thread */
                     if (conv_winograd_prep_size(&cs) > c1) c1 = conv_winograd_prep_size(&cs);
                     const size_t wk = (size_t)cs.oc * WINO_ROWS * cs.ow + conv_winograd_work_size(&cs);
@@ -673,20 +673,6 @@ static void pool_block(float *yp, float *scratch, const conv_shape *s, const flo
                          pow_, rows / 2);
 }
 
-/* Rows [OY0, OY1) of one sample by the direct kernel from its prepared
- * copy PREP, with the fused epilogue (and pool) of conv_forward */
-static void direct_block(float *y, const float *prep, const float *B, const conv_shape *s, float *scratch,
-                         const float *epi, int pooled, int oy0, int oy1)
-{
-    if (pooled) {
-        forward_conv2d_direct_rows(scratch, (size_t)(oy1 - oy0) * s->ow, prep, B, s, oy0, oy1);
-        pool_block(y, scratch, s, epi, oy0, oy1);
-        return;
-    }
-    forward_conv2d_direct_rows(y + (size_t)oy0 * s->ow, (size_t)s->oh * s->ow, prep, B, s, oy0, oy1);
-    if (epi) epilogue_bn_relu(y, epi, s, oy0, oy1);
-}
-
 /* L's Winograd weights for its weights W, made again whenever W differ
  * from the copy they were made from (training, loading); NULL if out of
  * memory. Comparing 1 MB of cnn's weights costs far less than the transform. */
@@ -701,69 +687,43 @@ static const float *winograd_weights(nn_layer *L, const float *W, const conv_sha
     return L->wino + nw;
 }
 
-/* Rows [OY0, OY1) of one sample by Winograd from its prepared copy PREP,
- * with the fused epilogue (and pool) of conv_forward; SCRATCH: the block,
- * then the transform's work */
-static void winograd_block(float *y, const float *prep, const float *u, const float *B, const conv_shape *s,
+/* Rows [OY0, OY1) of one sample from its prepared copy PREP, by the direct
+ * kernel (U NULL) or by Winograd (U: the layer's transformed weights), with
+ * the fused epilogue (and pool) of conv_forward. SCRATCH: the block before
+ * its pool, then Winograd's work. */
+static void prepared_block(float *y, const float *prep, const float *u, const float *B, const conv_shape *s,
                            float *scratch, const float *epi, int pooled, int oy0, int oy1)
 {
-    float *work = scratch + (size_t)s->oc * WINO_ROWS * s->ow;
-    if (pooled) {
-        forward_conv2d_winograd_rows(scratch, (size_t)(oy1 - oy0) * s->ow, prep, u, B, s, oy0, oy1, work);
-        pool_block(y, scratch, s, epi, oy0, oy1);
-        return;
-    }
-    forward_conv2d_winograd_rows(y + (size_t)oy0 * s->ow, (size_t)s->oh * s->ow, prep, u, B, s, oy0, oy1, work);
-    if (epi) epilogue_bn_relu(y, epi, s, oy0, oy1);
+    float *yb = pooled ? scratch : y + (size_t)oy0 * s->ow;
+    const size_t ldy = pooled ? (size_t)(oy1 - oy0) * s->ow : (size_t)s->oh * s->ow;
+    if (u)
+        forward_conv2d_winograd_rows(yb, ldy, prep, u, B, s, oy0, oy1, scratch + (size_t)s->oc * WINO_ROWS * s->ow);
+    else
+        forward_conv2d_direct_rows(yb, ldy, prep, B, s, oy0, oy1);
+    if (pooled) pool_block(y, scratch, s, epi, oy0, oy1);
+    else if (epi) epilogue_bn_relu(y, epi, s, oy0, oy1);
 }
 
-/* Inference of 3x3 stride-1 layers by Winograd (infers_winograd), organised
- * as conv_forward_direct: a sample per thread in a batch, the blocks (rows
- * of tiles) of one sample shared by the threads below that. 0, or -1 out of
- * memory for the transformed weights (the caller takes another path). */
-static int conv_forward_winograd(vg_model *m, nn_layer *L, const float *in, float *y, const float *W,
-                                 const float *B, const conv_shape *s, int n, const float *epi, int pooled)
+/* one sample's prepared copy: bordered with packed weights for the direct
+ * kernel (U NULL), bordered and split into column phases for Winograd */
+static void prepare_sample(float *prep, const float *x, const float *W, const float *u, const conv_shape *s)
 {
-    const float *u = winograd_weights(L, W, s);
-    if (!u) return -1;
-    const size_t xs = (size_t)s->c * s->h * s->w;
-    const size_t ys = pooled ? (size_t)s->oc * (s->oh / 2) * (s->ow / 2) : (size_t)s->oc * s->oh * s->ow;
-    const int T = m->n_threads, per = (s->oh + WINO_ROWS - 1) / WINO_ROWS;
-    if (n >= T) {
-#pragma omp parallel for schedule(dynamic) num_threads(T) if (T > 1)
-        for (int i = 0; i < n; i++) {
-            const int t = omp_get_thread_num();
-            float *prep = m->col + (size_t)t * m->n_col;
-            conv_winograd_prepare(prep, in + i * xs, s);
-            for (int j = 0; j < per; j++) {
-                const int oy0 = j * WINO_ROWS, oy1 = oy0 + WINO_ROWS < s->oh ? oy0 + WINO_ROWS : s->oh;
-                winograd_block(y + i * ys, prep, u, B, s, m->scratch + (size_t)t * m->n_scratch, epi, pooled,
-                               oy0, oy1);
-            }
-        }
-        return 0;
-    }
-    for (int i = 0; i < n; i++) {
-        conv_winograd_prepare(m->col, in + i * xs, s);
-#pragma omp parallel for schedule(dynamic) num_threads(T)
-        for (int j = 0; j < per; j++) {
-            const int oy0 = j * WINO_ROWS, oy1 = oy0 + WINO_ROWS < s->oh ? oy0 + WINO_ROWS : s->oh;
-            winograd_block(y + i * ys, m->col, u, B, s, m->scratch + (size_t)omp_get_thread_num() * m->n_scratch,
-                           epi, pooled, oy0, oy1);
-        }
-    }
-    return 0;
+    if (u) conv_winograd_prepare(prep, x, s);
+    else conv_direct_prepare(prep, x, W, s);
 }
 
 /* Inference of the thin padded layers that training runs direct
- * (infers_direct: cnn's conv2 and conv3). Lowered, they spend as long in im2col and BLAS's packing as in arithmetic;
- * direct, each sample is bordered once and its output made by blocks of
- * rows, the fused epilogue applied to each block while it is in cache. A sample per thread
- * in a batch; the blocks of one sample shared by the threads below that.
- * Each output's sum runs in the same order either way: batch size and
- * thread count do not change the bits. */
-static void conv_forward_direct(vg_model *m, const float *in, float *y, const float *W, const float *B,
-                                const conv_shape *s, int n, const float *epi, int pooled)
+ * (infers_direct: cnn's conv2 and conv3) and, with U, of the 3x3 layers
+ * Winograd takes (infers_winograd: conv2..conv5; U their transformed
+ * weights). Lowered, they spend as long in im2col and BLAS's packing as in
+ * arithmetic; here each sample is prepared once and its output made by
+ * blocks of rows (Winograd's: one row of tiles), the fused epilogue
+ * applied to each block while it is in cache. A sample per thread in a
+ * batch; the blocks of one sample shared by the threads below that. Each
+ * output's arithmetic is the same either way: batch size and thread count
+ * do not change the bits. */
+static void conv_forward_prepared(vg_model *m, const float *in, float *y, const float *W, const float *u,
+                                  const float *B, const conv_shape *s, int n, const float *epi, int pooled)
 {
     const size_t xs = (size_t)s->c * s->h * s->w;
     const size_t ys = pooled ? (size_t)s->oc * (s->oh / 2) * (s->ow / 2) : (size_t)s->oc * s->oh * s->ow;
@@ -776,28 +736,29 @@ static void conv_forward_direct(vg_model *m, const float *in, float *y, const fl
     }
     if (pooled) rows += rows & 1;
     if (rows < 1) rows = 1;
+    if (u) rows = WINO_ROWS;
     const int per = (s->oh + rows - 1) / rows;
     if (n >= T) {
 #pragma omp parallel for schedule(dynamic) num_threads(T) if (T > 1)
         for (int i = 0; i < n; i++) {
             const int t = omp_get_thread_num();
             float *prep = m->col + (size_t)t * m->n_col;
-            conv_direct_prepare(prep, in + i * xs, W, s);
+            prepare_sample(prep, in + i * xs, W, u, s);
             for (int j = 0; j < per; j++) {
                 const int oy0 = j * rows, oy1 = oy0 + rows < s->oh ? oy0 + rows : s->oh;
-                direct_block(y + i * ys, prep, B, s, m->scratch + (size_t)t * m->n_scratch, epi, pooled, oy0,
-                             oy1);
+                prepared_block(y + i * ys, prep, u, B, s, m->scratch + (size_t)t * m->n_scratch, epi, pooled, oy0,
+                               oy1);
             }
         }
         return;
     }
     for (int i = 0; i < n; i++) {
-        conv_direct_prepare(m->col, in + i * xs, W, s);
+        prepare_sample(m->col, in + i * xs, W, u, s);
 #pragma omp parallel for schedule(dynamic) num_threads(T)
         for (int j = 0; j < per; j++) {
             const int oy0 = j * rows, oy1 = oy0 + rows < s->oh ? oy0 + rows : s->oh;
-            direct_block(y + i * ys, m->col, B, s, m->scratch + (size_t)omp_get_thread_num() * m->n_scratch, epi,
-                         pooled, oy0, oy1);
+            prepared_block(y + i * ys, m->col, u, B, s, m->scratch + (size_t)omp_get_thread_num() * m->n_scratch,
+                           epi, pooled, oy0, oy1);
         }
     }
 }
@@ -819,11 +780,15 @@ static void conv_forward(vg_model *m, nn_layer *L, const float *in, float *y, in
     const size_t xs = (size_t)L->ic * L->ih * L->iw;
     const size_t ys = pooled ? (size_t)L->oc * (L->oh / 2) * (L->ow / 2) : (size_t)L->oc * L->oh * L->ow;
     const int T = m->n_threads;
-    if (!m->plan_training && infers_winograd(&s) &&
-        !conv_forward_winograd(m, L, in, y, W, B, &s, n, epi, pooled))
-        return;
+    if (!m->plan_training && infers_winograd(&s)) {
+        const float *u = winograd_weights(L, W, &s);
+        if (u) {
+            conv_forward_prepared(m, in, y, W, u, B, &s, n, epi, pooled);
+            return;
+        }   /* out of memory for the transform: the other paths need none */
+    }
     if (!m->plan_training && infers_direct(&s)) {
-        conv_forward_direct(m, in, y, W, B, &s, n, epi, pooled);
+        conv_forward_prepared(m, in, y, W, NULL, B, &s, n, epi, pooled);
         return;
     }
     if (!pooled && !m->batch_parallel) {
