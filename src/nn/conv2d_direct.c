@@ -181,8 +181,7 @@ int conv_direct_train_suits(const conv_shape *s)
            s->oc <= TRAIN_MAX_OC && s->c * s->kh * s->kw <= TRAIN_MAX_K;
 }
 
-/* the convolution whose output is S's input gradient */
-static conv_shape transposed(const conv_shape *s)
+conv_shape conv_transposed(const conv_shape *s)
 {
     conv_shape t = {.n = 1, .c = s->oc, .h = s->oh, .w = s->ow, .oc = s->c, .kh = s->kh, .kw = s->kw,
                     .sh = 1, .sw = 1, .ph = s->kh - 1 - s->ph, .pw = s->kw - 1 - s->pw};
@@ -193,7 +192,7 @@ static conv_shape transposed(const conv_shape *s)
 int conv_direct_dx_suits(const conv_shape *s)
 {
     if (s->sh != 1 || s->sw != 1) return 0;
-    conv_shape t = transposed(s);
+    conv_shape t = conv_transposed(s);
     return conv_direct_train_suits(&t) && t.oh == s->h && t.ow == s->w;
 }
 
@@ -222,7 +221,7 @@ size_t conv_direct_train_scratch(const conv_shape *s)
     size_t a = conv_direct_train_suits(s) ? padded_scratch(s) : 0;
     if (dw_scratch(s) > a) a = dw_scratch(s);
     if (conv_direct_dx_suits(s)) {
-        conv_shape t = transposed(s);
+        conv_shape t = conv_transposed(s);
         size_t b = padded_scratch(&t);
         if (b > a) a = b;
     }
@@ -293,7 +292,7 @@ void forward_conv2d_direct_rows(float *yb, size_t ldy, const float *scratch, con
 
 void backward_conv2d_direct_dx(float *dx, const float *dy, const float *w, const conv_shape *s, float *scratch)
 {
-    const conv_shape t = transposed(s);
+    const conv_shape t = conv_transposed(s);
     const int K = t.c * t.kh * t.kw;   /* OC*KH*KW */
     float *dyp = scratch, *wp = packed_slot(scratch, &t);
     /* w'[c][o][ki][kj] = w[o][c][KH-1-ki][KW-1-kj], packed as direct_one reads it */

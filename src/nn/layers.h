@@ -85,6 +85,9 @@ void conv_winograd_weights(float *u, const float *w, const conv_shape *s);
 void conv_winograd_prepare(float *prep, const float *x, const conv_shape *s);
 void forward_conv2d_winograd_rows(float *yb, size_t ldy, const float *prep, const float *u, const float *b,
                                   const conv_shape *s, int oy0, int oy1, float *work);
+/* The stride-1 convolution whose output is S's input gradient (S stride
+ * 1): channels swapped, padding K-1-P, the weights flipped in both axes. */
+conv_shape conv_transposed(const conv_shape *s);
 /* dx[N,C,H,W] = the input gradient of dy[N,OC,OH,OW] (conv_direct_dx_suits) */
 void backward_conv2d_direct_dx(float *dx, const float *dy, const float *w, const conv_shape *s, float *scratch);
 /* dw[OC,C,KH,KW] += the weight gradient (conv_direct_train_suits) */

@@ -438,9 +438,12 @@ static int infers_direct(const conv_shape *s)
     return conv_direct_train_suits(s) && !conv_direct_suits(s);
 }
 
-/* Whether inference runs S by Winograd F(4x4,3x3) (conv_forward_prepared):
- * cnn's conv2..conv5, on CPUs where that path is measured to win */
-static int infers_winograd(const conv_shape *s)
+/* Whether S runs by Winograd F(4x4,3x3), in inference and in training
+ * (conv_forward_prepared; conv_backward's input gradient): cnn's
+ * conv2..conv5, on CPUs where that path is measured to win. Training's
+ * gradients stay those of the convolution: the transform is exact but for
+ * rounding (within the PyTorch fixtures' 1e-4 of the direct sums). */
+static int runs_winograd(const conv_shape *s)
 {
     return conv_winograd_shape(s) && conv_winograd_available();
 }
@@ -538,7 +541,7 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
                 size_t c1 = n_threads < 2 ? conv_col_size(&cs) : conv_col_size_forward(&cs);
                 if (infers_direct(&cs) && conv_direct_train_scratch(&cs) > c1)
                     c1 = conv_direct_train_scratch(&cs);   /* conv_forward_prepared's copy */
-                if (infers_winograd(&cs)) {
+                if (runs_winograd(&cs)) {
                     /* conv_forward_prepared's copy; a block (before its
                      * pool) and the transformed input, per thread */
                     if (conv_winograd_prep_size(&cs) > c1) c1 = conv_winograd_prep_size(&cs);
@@ -583,6 +586,17 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
             if (ws > wtmp) wtmp = ws;
             /* a sample's output gradient, made inside conv_backward */
             if ((size_t)L->oc * L->oh * L->ow > scratch) scratch = (size_t)L->oc * L->oh * L->ow;
+            if (runs_winograd(&s)) {
+                /* the forward pass's copy, block and transformed input
+                 * (conv_forward_prepared); the input gradient's copy and
+                 * transformed input, together (conv_backward) */
+                if (conv_winograd_prep_size(&s) > col) col = conv_winograd_prep_size(&s);
+                const size_t wk = (size_t)s.oc * WINO_ROWS * s.ow + conv_winograd_work_size(&s);
+                if (wk > scratch) scratch = wk;
+                const conv_shape t = conv_transposed(&s);
+                const size_t dxw = conv_winograd_prep_size(&t) + conv_winograd_work_size(&t);
+                if (dxw > col) col = dxw;
+            }
         }
     }
     free(m->act); free(m->dact); free(m->iact); free(m->col); free(m->dinput); free(m->wtmp);
@@ -673,18 +687,29 @@ static void pool_block(float *yp, float *scratch, const conv_shape *s, const flo
                          pow_, rows / 2);
 }
 
-/* L's Winograd weights for its weights W, made again whenever W differ
- * from the copy they were made from (training, loading); NULL if out of
- * memory. Comparing 1 MB of cnn's weights costs far less than the transform. */
-static const float *winograd_weights(nn_layer *L, const float *W, const conv_shape *s)
+/* *CACHE: a copy of W, then the Winograd transform of the weights of S (DX:
+ * of its transpose, conv_transposed), made again whenever W differ from the
+ * copy (every training step, loading); NULL if out of memory. Comparing 1
+ * MB of cnn's weights costs far less than the transform. */
+static const float *winograd_cached(float **cache, const float *W, const conv_shape *s, int dx)
 {
     const size_t nw = (size_t)s->oc * s->c * s->kh * s->kw;
-    if (L->wino && !memcmp(L->wino, W, sizeof(float) * nw)) return L->wino + nw;
-    if (!L->wino) L->wino = malloc(sizeof(float) * (nw + conv_winograd_weights_size(s)));
-    if (!L->wino) return NULL;
-    memcpy(L->wino, W, sizeof(float) * nw);
-    conv_winograd_weights(L->wino + nw, W, s);
-    return L->wino + nw;
+    const conv_shape t = dx ? conv_transposed(s) : *s;
+    if (*cache && !memcmp(*cache, W, sizeof(float) * nw)) return *cache + nw;
+    if (!*cache) *cache = malloc(sizeof(float) * (2 * nw + conv_winograd_weights_size(&t)));
+    if (!*cache) return NULL;
+    memcpy(*cache, W, sizeof(float) * nw);
+    if (!dx) {
+        conv_winograd_weights(*cache + nw, W, s);
+        return *cache + nw;
+    }
+    /* wt[c][o][ky][kx] = w[o][c][2-ky][2-kx], made past the transform's end */
+    float *wt = *cache + nw + conv_winograd_weights_size(&t);
+    for (int o = 0; o < s->oc; o++)
+        for (int c = 0; c < s->c; c++)
+            for (int k = 0; k < 9; k++) wt[((size_t)c * s->oc + o) * 9 + k] = W[((size_t)o * s->c + c) * 9 + 8 - k];
+    conv_winograd_weights(*cache + nw, wt, &t);
+    return *cache + nw;
 }
 
 /* Rows [OY0, OY1) of one sample from its prepared copy PREP, by the direct
@@ -713,9 +738,9 @@ static void prepare_sample(float *prep, const float *x, const float *W, const fl
 }
 
 /* Inference of the thin padded layers that training runs direct
- * (infers_direct: cnn's conv2 and conv3) and, with U, of the 3x3 layers
- * Winograd takes (infers_winograd: conv2..conv5; U their transformed
- * weights). Lowered, they spend as long in im2col and BLAS's packing as in
+ * (infers_direct: cnn's conv2 and conv3) and, with U, inference and
+ * training of the 3x3 layers Winograd takes (runs_winograd: conv2..conv5;
+ * U their transformed weights). Lowered, they spend as long in im2col and BLAS's packing as in
  * arithmetic; here each sample is prepared once and its output made by
  * blocks of rows (Winograd's: one row of tiles), the fused epilogue
  * applied to each block while it is in cache. A sample per thread in a
@@ -780,8 +805,8 @@ static void conv_forward(vg_model *m, nn_layer *L, const float *in, float *y, in
     const size_t xs = (size_t)L->ic * L->ih * L->iw;
     const size_t ys = pooled ? (size_t)L->oc * (L->oh / 2) * (L->ow / 2) : (size_t)L->oc * L->oh * L->ow;
     const int T = m->n_threads;
-    if (!m->plan_training && infers_winograd(&s)) {
-        const float *u = winograd_weights(L, W, &s);
+    if (runs_winograd(&s)) {
+        const float *u = winograd_cached(&L->wino, W, &s, 0);
         if (u) {
             conv_forward_prepared(m, in, y, W, u, B, &s, n, epi, pooled);
             return;
@@ -867,7 +892,7 @@ typedef struct {
     const int32_t *argmax;               /* NULL for a group without a pool */
 } pending_bn_grad;
 
-static void conv_backward(vg_model *m, const nn_layer *L, const float *in, const float *dy,
+static void conv_backward(vg_model *m, nn_layer *L, const float *in, const float *dy,
                           float *dx, int n, const pending_bn_grad *bg)
 {
     const float *W = m->arena + L->w;
@@ -882,6 +907,10 @@ static void conv_backward(vg_model *m, const nn_layer *L, const float *in, const
     const size_t xs = (size_t)L->ic * L->ih * L->iw, ys = (size_t)L->oc * L->oh * L->ow;
     const size_t nw = (size_t)L->oc * L->ic * L->kh * L->kw, nb = dB ? (size_t)L->oc : 0;
     const int T = m->n_threads, chunks = conv_grad_chunks(n);
+    /* the input gradient by Winograd, as a convolution of dy, where the
+     * forward pass takes that path (runs_winograd) */
+    const float *ut = dx && runs_winograd(&s) ? winograd_cached(&L->wino_dx, W, &s, 1) : NULL;
+    const conv_shape t = ut ? conv_transposed(&s) : s;
 #pragma omp parallel num_threads(T)
     {
         float *col = m->col + (size_t)omp_get_thread_num() * m->n_col;
@@ -897,7 +926,13 @@ static void conv_backward(vg_model *m, const nn_layer *L, const float *in, const
                                              L->oh, L->ow);
                     dyi = buf;
                 }
-                backward_conv2d(dx ? dx + i * xs : NULL, acc, dB ? acc + nw : NULL, dyi, in + i * xs, W, &s, col);
+                backward_conv2d(dx && !ut ? dx + i * xs : NULL, acc, dB ? acc + nw : NULL, dyi, in + i * xs, W, &s,
+                                col);
+                if (ut) {
+                    conv_winograd_prepare(col, dyi, &t);
+                    forward_conv2d_winograd_rows(dx + i * xs, xs / (size_t)t.oc, col, ut, NULL, &t, 0, t.oh,
+                                                 col + conv_winograd_prep_size(&t));
+                }
             }
         }
         /* each weight sums the chunks in chunk order, whichever thread */
@@ -1258,7 +1293,7 @@ void vg_model_destroy(vg_model *m)
 {
     if (!m) return;
     free(m->arch);
-    for (int i = 0; i < m->n_layers; i++) free(m->layers[i].wino);
+    for (int i = 0; i < m->n_layers; i++) free(m->layers[i].wino), free(m->layers[i].wino_dx);
     free(m->layers);
     free(m->tensors);
     free(m->arena);

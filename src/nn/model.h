@@ -45,9 +45,11 @@ typedef struct nn_layer {
      * max-pool after them (3), ran as one pass (forward_bn_relu_pool_train)
      * and the backward pass runs them so; 0: layer by layer */
     int train_fused;
-    /* inference's Winograd path, on a conv: a copy of the weights it was
-     * made from, then their transform (conv2d_winograd.c); NULL until used */
-    float *wino;
+    /* the Winograd paths, on a conv (conv2d_winograd.c): a copy of the
+     * weights each was made from, then the transform of the forward
+     * convolution (WINO) or of the one that makes the input gradient
+     * (WINO_DX: weights flipped, channels swapped); NULL until used */
+    float *wino, *wino_dx;
 } nn_layer;
 
 /* A named tensor of the model file: a parameter (trainable) or a buffer. */

@@ -182,6 +182,71 @@ TEST(cnn_inference_follows_changed_weights)
     vg_model_destroy(m);
 }
 
+/* One training pass of M on X (batch 2): the gradients of every tensor,
+ * then the input's, into G. */
+static void training_gradients(vg_model *m, const float *x, int w, float *g)
+{
+    const int labels[2] = {0, 1};
+    float dlogits[4];
+    const float *logits = nn_forward(m, x, 2, 128, w, 1);
+    REQUIRE(logits);
+    softmax_cross_entropy(dlogits, NULL, logits, labels, NULL, 2, 2);
+    nn_zero_grad(m);
+    nn_backward(m, x, dlogits, 1);
+    memcpy(g, m->grads, sizeof(float) * m->n_arena);
+    memcpy(g + m->n_arena, m->dinput, sizeof(float) * 2 * 128 * w);
+}
+
+/* Training runs the 3x3 layers' forward pass and input gradient by
+ * Winograd where inference does (conv_winograd_available), each from a
+ * transform of the weights kept between steps. After a step has changed
+ * the weights (conv3's and conv5's halved here), every gradient must
+ * follow them: equal, within the PyTorch fixtures' tolerance, the baseline
+ * kernels' gradients (no Winograd), and differ from the step before. */
+TEST(cnn_training_gradients_follow_changed_weights)
+{
+    vg_model *m;
+    const int w = 75;   /* partial tiles at every layer */
+    REQUIRE(vg_model_create("cnn", 5, &m, NULL, 0) == VG_OK);
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == L_DROPOUT) m->layers[i].p = 0;
+    const size_t ng = m->n_arena + 2 * 128 * (size_t)w;
+    float *x = malloc(sizeof(float) * 2 * 128 * w), *before = malloc(sizeof(float) * ng),
+          *after = malloc(sizeof(float) * ng), *base = malloc(sizeof(float) * ng);
+    REQUIRE(x && before && after && base);
+    for (int i = 0; i < 2 * 128 * w; i++) x[i] = sinf(i * 0.013f) + 0.5f * cosf(i * 0.0071f);
+    float *saved = malloc(sizeof(float) * m->n_arena);
+    REQUIRE(saved);
+    memcpy(saved, m->arena, sizeof(float) * m->n_arena);
+    training_gradients(m, x, w, before);
+    const char *changed[] = {"conv3.weight", "conv5.weight"};
+    for (int k = 0; k < 2; k++) {
+        const nn_tensor *t = nn_find_tensor(m, changed[k]);
+        REQUIRE(t);
+        for (size_t i = 0; i < t->count; i++) saved[t->offset + i] *= 0.5f;
+    }
+    /* each pass starts from the same weights and running statistics */
+    memcpy(m->arena, saved, sizeof(float) * m->n_arena);
+    training_gradients(m, x, w, after);
+    memcpy(m->arena, saved, sizeof(float) * m->n_arena);
+    const int forced = conv_direct_set_isa(CONV_ISA_BASE) == 0;
+    training_gradients(m, x, w, base);
+    conv_direct_set_isa(CONV_ISA_AUTO);
+    CHECK(forced || !conv_winograd_available());
+    for (int i = 0; i < m->n_tensors; i++) {
+        const nn_tensor *t = &m->tensors[i];
+        if (t->is_buffer) continue;
+        allclose(t->name, after + t->offset, base + t->offset, t->count, RTOL, ATOL);
+    }
+    allclose("input gradient", after + m->n_arena, base + m->n_arena, 2 * 128 * (size_t)w, RTOL, ATOL);
+    const nn_tensor *c2 = nn_find_tensor(m, "conv2.weight");
+    double moved = 0;
+    for (size_t i = 0; i < c2->count; i++) moved += fabsf(after[c2->offset + i] - before[c2->offset + i]);
+    CHECKF(moved > 1e-3, "conv2's gradient did not follow conv3's and conv5's weights (moved %g)", moved);
+    free(x); free(before); free(after); free(base); free(saved);
+    vg_model_destroy(m);
+}
+
 /* A 12-parameter "model" for the optimizer fixtures. */
 static vg_model *vector_model(void)
 {
