@@ -58,7 +58,11 @@ size_t conv_winograd_prep_size(const conv_shape *s)
 
 size_t conv_winograd_work_size(const conv_shape *s) { return (size_t)36 * s->c * tiles_w(s); }
 
-/* u[36][C][OCp] = G g G^T for every (o, c), zero for o >= OC. G is 6x3:
+/* u[OCp/4][36][C][4] = G g G^T for every (o, c), zero for o >= OC: what
+ * one block of 4 output channels reads (tile_block) is one contiguous run,
+ * which the prefetchers stream from L3 for the wide layers (conv4's and
+ * conv5's transforms, 1.2 and 2.4 MB, do not fit L2); strided by OCp, it
+ * took 1.7x as long there. G is 6x3:
  * rows (1/4, 0, 0), (-1/6, -1/6, -1/6), (-1/6, 1/6, -1/6),
  * (1/24, 1/12, 1/6), (1/24, -1/12, 1/6), (0, 0, 1). */
 static void g_times(float out[6], const float in[3])
@@ -73,7 +77,7 @@ static void g_times(float out[6], const float in[3])
 
 void conv_winograd_weights(float *u, const float *w, const conv_shape *s)
 {
-    const int C = s->c, OCP = oc_padded(s);
+    const int C = s->c;
     memset(u, 0, sizeof(float) * conv_winograd_weights_size(s));
     for (int o = 0; o < s->oc; o++)
         for (int c = 0; c < C; c++) {
@@ -83,7 +87,7 @@ void conv_winograd_weights(float *u, const float *w, const conv_shape *s)
             for (int b = 0; b < 6; b++) {
                 for (int i = 0; i < 3; i++) col[i] = gg[i][b];
                 g_times(t, col);
-                for (int a = 0; a < 6; a++) u[((size_t)(a * 6 + b) * C + c) * OCP + o] = t[a];
+                for (int a = 0; a < 6; a++) u[((size_t)(o / 4 * 36 + a * 6 + b) * C + c) * 4 + o % 4] = t[a];
             }
         }
 }
@@ -218,19 +222,20 @@ static inline __attribute__((always_inline)) void tile_block(float *yb, size_t l
                                                              int ty, int oy0, int oy1, const int OBK,
                                                              const int RV)
 {
-    const int C = s->c, TW = tiles_w(s), OCP = oc_padded(s);
-    const size_t xs = (size_t)C * TW, us = (size_t)C * OCP;
+    const int C = s->c, TW = tiles_w(s);
+    const size_t xs = (size_t)C * TW;
     vec M[36][TOB][TRV];
     for (int xi = 0; xi < 36; xi++) {
         vec acc[TOB][TRV];
         for (int o = 0; o < OBK; o++)
             for (int r = 0; r < RV; r++) acc[o][r] = (vec){0};
-        const float *vx = V + xi * xs + t0, *ux = u + xi * us + o0;
+        const float *vx = V + xi * xs + t0, *ux = u + ((size_t)o0 / 4 * 36 + xi) * C * 4;
         for (int c = 0; c < C; c++) {
             vec v[TRV];
             for (int r = 0; r < RV; r++) v[r] = ld(vx + (size_t)c * TW + r * TV);
             for (int o = 0; o < OBK; o++) {
-                const float w = ux[(size_t)c * OCP + o];
+                /* the next 4 channels' weights follow the block's 36 x C x 4 */
+                const float w = ux[(size_t)(o / 4) * 36 * C * 4 + (size_t)c * 4 + o % 4];
                 for (int r = 0; r < RV; r++) acc[o][r] += w * v[r];
             }
         }
