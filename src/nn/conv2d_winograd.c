@@ -123,10 +123,10 @@ static inline void deinterleave4(vec p[4], const vec in[4])
  * [q][t]), so that column j of every tile is a contiguous run of tiles.
  * Zero past the input. By 8 tiles (32 columns) at a time; the chunks that
  * reach the border go through a zeroed copy. */
-static void prepare_avx2(float *prep, const float *x, const conv_shape *s)
+static void prepare_avx2(float *prep, const float *x, const conv_shape *s, int c0, int c1)
 {
     const int HP = prep_rows(s), PL = phase_len(s), W = s->w;
-    for (int c = 0; c < s->c; c++)
+    for (int c = c0; c < c1; c++)
         for (int y = 0; y < HP; y++) {
             float *row = prep + ((size_t)c * HP + y) * 4 * PL;
             if (y == 0 || y > s->h) {
@@ -213,14 +213,46 @@ static inline void at4(vec o[4], const vec m[6])
     o[3] = q + 8 * u + m[5];
 }
 
+static inline vec relu(vec v) { return __builtin_ia32_maxps256(v, (vec){0}); }
+static inline vec vmax(vec a, vec b) { return __builtin_ia32_maxps256(a, b); }
+
+/* The 2x2 stride-2 max of one channel's 4 output rows of 8 tiles from
+ * column X0, Y[a][q][t] (row 4*TY+a, column 4t+q), into its pooled rows
+ * 2*TY, 2*TY+1 at yc (pooled row OY0/2 at yc): the pairs that lie inside
+ * the block's rows [OY0, OY1) and the pooled size (OH/2 x OW/2: an odd
+ * last row or column is dropped, as max-pooling drops it). */
+static inline void pool_store(float *yc, vec Y[4][4], const conv_shape *s, int x0, int ty, int oy0, int oy1)
+{
+    typedef int32_t ivec __attribute__((vector_size(TV * sizeof(int32_t))));
+    const ivec lo = {0, 8, 1, 9, 2, 10, 3, 11}, hi = {4, 12, 5, 13, 6, 14, 7, 15};
+    const int poh = s->oh / 2, pw = s->ow / 2, px0 = x0 / 2;
+    const int cols = pw - px0 < 2 * TV ? pw - px0 : 2 * TV;
+    if (cols <= 0) return;
+    for (int k = 0; k < 2; k++) {
+        const int py = 2 * ty + k;
+        if (py >= poh || 2 * py >= oy1) break;
+        vec p[4];
+        for (int q = 0; q < 4; q++) p[q] = vmax(Y[2 * k][q], Y[2 * k + 1][q]);
+        /* pooled column 2t from columns 4t, 4t+1; 2t+1 from 4t+2, 4t+3 */
+        const vec even = vmax(p[0], p[1]), odd = vmax(p[2], p[3]);
+        const vec row[2] = {__builtin_shuffle(even, odd, lo), __builtin_shuffle(even, odd, hi)};
+        float *dst = yc + (size_t)(py - oy0 / 2) * pw + px0;
+        if (cols == 2 * TV) {
+            st(dst, row[0]);
+            st(dst + TV, row[1]);
+        } else
+            memcpy(dst, row, sizeof(float) * cols);
+    }
+}
+
 /* OBK output channels x RV vectors of tiles from tile column T0: the 36
- * products over channels, then Y = A^T M A + bias, written to output rows
- * 4*TY.. (clipped to OY1 and OH) of yb (row OY0 at yb, channel rows LDY
- * apart), columns clipped to OW */
+ * products over channels, then Y = A^T M A + bias, and the epilogue EP
+ * (rows_avx2), written to output rows 4*TY.. (clipped to OY1 and OH) of
+ * yb (row OY0 at yb, channel rows LDY apart), columns clipped to OW */
 static inline __attribute__((always_inline)) void tile_block(float *yb, size_t ldy, const float *V, const float *u,
-                                                             const float *b, const conv_shape *s, int o0, int t0,
-                                                             int ty, int oy0, int oy1, const int OBK,
-                                                             const int RV)
+                                                             const float *b, const winograd_epilogue *ep,
+                                                             const conv_shape *s, int o0, int t0, int ty, int oy0,
+                                                             int oy1, const int OBK, const int RV)
 {
     const int C = s->c, TW = tiles_w(s);
     const size_t xs = (size_t)C * TW;
@@ -243,11 +275,11 @@ static inline __attribute__((always_inline)) void tile_block(float *yb, size_t l
             for (int r = 0; r < RV; r++) M[xi][o][r] = acc[o][r];
     }
     for (int o = 0; o < OBK && o0 + o < s->oc; o++) {
-        const float bias = b ? b[o0 + o] : 0.0f;
+        const int oc = o0 + o;
+        const float bias = b ? b[oc] : 0.0f, scale = ep ? ep->ss[oc] : 1.0f, shift = ep ? ep->ss[s->oc + oc] : 0.0f;
         for (int r = 0; r < RV; r++) {
             const int x0 = 4 * (t0 + r * TV);
             if (x0 >= s->ow) break;   /* tiles of the rounding only */
-            const int cols = s->ow - x0 < 4 * TV ? s->ow - x0 : 4 * TV;
             vec R[4][6];   /* A^T M: R[a][j] */
             for (int j = 0; j < 6; j++) {
                 vec m[6], t[4];
@@ -255,16 +287,26 @@ static inline __attribute__((always_inline)) void tile_block(float *yb, size_t l
                 at4(t, m);
                 for (int a = 0; a < 4; a++) R[a][j] = t[a];
             }
+            vec Y[4][4];   /* output row 4*TY+a, column 4t+q: Y[a][q][t] */
+            for (int a = 0; a < 4; a++) {
+                at4(Y[a], R[a]);
+                for (int q = 0; q < 4; q++) {
+                    Y[a][q] += bias;
+                    if (ep) Y[a][q] = relu(Y[a][q] * scale + shift);
+                }
+            }
+            if (ep && ep->pooled) {
+                pool_store(yb + (size_t)oc * ldy, Y, s, x0, ty, oy0, oy1);
+                continue;
+            }
+            const int cols = s->ow - x0 < 4 * TV ? s->ow - x0 : 4 * TV;
             for (int a = 0; a < 4; a++) {
                 const int oy = 4 * ty + a;
                 if (oy >= oy1) break;
-                vec Y[4];
-                at4(Y, R[a]);
-                /* interleave: output column 4t+q is Y[q][t] */
-                for (int q = 0; q < 4; q++) Y[q] += bias;
+                /* interleave: output column 4t+q is Y[a][q][t] */
                 vec row[4];
-                interleave4(row, Y);
-                float *dst = yb + (size_t)(o0 + o) * ldy + (size_t)(oy - oy0) * s->ow + x0;
+                interleave4(row, Y[a]);
+                float *dst = yb + (size_t)oc * ldy + (size_t)(oy - oy0) * s->ow + x0;
                 if (cols == 4 * TV)
                     for (int q = 0; q < 4; q++) st(dst + q * TV, row[q]);
                 else
@@ -275,7 +317,7 @@ static inline __attribute__((always_inline)) void tile_block(float *yb, size_t l
 }
 
 static void rows_avx2(float *yb, size_t ldy, const float *prep, const float *u, const float *b,
-                      const conv_shape *s, int oy0, int oy1, float *work)
+                      const winograd_epilogue *ep, const conv_shape *s, int oy0, int oy1, float *work)
 {
     const int TW = tiles_w(s);
     for (int ty = oy0 / 4; 4 * ty < oy1; ty++) {
@@ -284,27 +326,32 @@ static void rows_avx2(float *yb, size_t ldy, const float *prep, const float *u, 
             const int second = o0 + 4 < s->oc;   /* the block's last 4 channels are not all padding */
             int t0 = 0;
             for (; t0 + TRV * TV <= TW; t0 += TRV * TV) {
-                tile_block(yb, ldy, work, u, b, s, o0, t0, ty, oy0, oy1, 4, 3);
-                if (second) tile_block(yb, ldy, work, u, b, s, o0 + 4, t0, ty, oy0, oy1, 4, 3);
+                tile_block(yb, ldy, work, u, b, ep, s, o0, t0, ty, oy0, oy1, 4, 3);
+                if (second) tile_block(yb, ldy, work, u, b, ep, s, o0 + 4, t0, ty, oy0, oy1, 4, 3);
             }
             if (TW - t0 == 2 * TV) {
-                tile_block(yb, ldy, work, u, b, s, o0, t0, ty, oy0, oy1, 4, 2);
-                if (second) tile_block(yb, ldy, work, u, b, s, o0 + 4, t0, ty, oy0, oy1, 4, 2);
+                tile_block(yb, ldy, work, u, b, ep, s, o0, t0, ty, oy0, oy1, 4, 2);
+                if (second) tile_block(yb, ldy, work, u, b, ep, s, o0 + 4, t0, ty, oy0, oy1, 4, 2);
             } else if (TW - t0 == TV)
-                tile_block(yb, ldy, work, u, b, s, o0, t0, ty, oy0, oy1, 8, 1);
+                tile_block(yb, ldy, work, u, b, ep, s, o0, t0, ty, oy0, oy1, 8, 1);
         }
     }
 }
 #pragma GCC pop_options
 #endif
 
-void conv_winograd_prepare(float *prep, const float *x, const conv_shape *s)
+void conv_winograd_prepare_channels(float *prep, const float *x, const conv_shape *s, int c0, int c1)
 {
 #ifdef VG_WINOGRAD
-    prepare_avx2(prep, x, s);
+    prepare_avx2(prep, x, s, c0, c1);
 #else
-    (void)prep, (void)x, (void)s;
+    (void)prep, (void)x, (void)s, (void)c0, (void)c1;
 #endif
+}
+
+void conv_winograd_prepare(float *prep, const float *x, const conv_shape *s)
+{
+    conv_winograd_prepare_channels(prep, x, s, 0, s->c);
 }
 
 int conv_winograd_available(void)
@@ -317,11 +364,11 @@ int conv_winograd_available(void)
 }
 
 void forward_conv2d_winograd_rows(float *yb, size_t ldy, const float *prep, const float *u, const float *b,
-                                  const conv_shape *s, int oy0, int oy1, float *work)
+                                  const winograd_epilogue *ep, const conv_shape *s, int oy0, int oy1, float *work)
 {
 #ifdef VG_WINOGRAD
-    rows_avx2(yb, ldy, prep, u, b, s, oy0, oy1, work);
+    rows_avx2(yb, ldy, prep, u, b, ep, s, oy0, oy1, work);
 #else
-    (void)yb, (void)ldy, (void)prep, (void)u, (void)b, (void)s, (void)oy0, (void)oy1, (void)work;
+    (void)yb, (void)ldy, (void)prep, (void)u, (void)b, (void)ep, (void)s, (void)oy0, (void)oy1, (void)work;
 #endif
 }

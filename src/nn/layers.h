@@ -75,7 +75,16 @@ void forward_conv2d_direct_rows(float *yb, size_t ldy, const float *scratch, con
  * (conv_winograd_prep_size) by conv_winograd_prepare; then
  * forward_conv2d_winograd_rows writes output rows [OY0, OY1) (OY0 a
  * multiple of 4, OY1 <= OH) to yb[OC, (OY1-OY0)*OW], channel rows LDY floats apart,
- * with WORK of conv_winograd_work_size floats. Blocks are independent. */
+ * with WORK of conv_winograd_work_size floats. Blocks are independent.
+ * EP (or NULL): inference's batch norm + ReLU applied to each output,
+ * y = max(0, y * ss[o] + ss[OC + o]), and with POOLED the 2x2 stride-2
+ * max-pool after them, so that yb receives the pooled rows
+ * [OY0/2, OY1/2) of the pooled output [OC, OH/2, OW/2] instead (OY0 then
+ * a multiple of 4 still): in registers, one store per pooled value. */
+typedef struct winograd_epilogue {
+    const float *ss;          /* scale[OC], then shift[OC] */
+    int pooled;
+} winograd_epilogue;
 int conv_winograd_shape(const conv_shape *s);
 int conv_winograd_available(void);
 size_t conv_winograd_weights_size(const conv_shape *s);
@@ -83,8 +92,10 @@ size_t conv_winograd_prep_size(const conv_shape *s);
 size_t conv_winograd_work_size(const conv_shape *s);
 void conv_winograd_weights(float *u, const float *w, const conv_shape *s);
 void conv_winograd_prepare(float *prep, const float *x, const conv_shape *s);
+/* the same for channels [C0, C1) only: threads may share one sample's copy */
+void conv_winograd_prepare_channels(float *prep, const float *x, const conv_shape *s, int c0, int c1);
 void forward_conv2d_winograd_rows(float *yb, size_t ldy, const float *prep, const float *u, const float *b,
-                                  const conv_shape *s, int oy0, int oy1, float *work);
+                                  const winograd_epilogue *ep, const conv_shape *s, int oy0, int oy1, float *work);
 /* The stride-1 convolution whose output is S's input gradient (S stride
  * 1): channels swapped, padding K-1-P, the weights flipped in both axes. */
 conv_shape conv_transposed(const conv_shape *s);

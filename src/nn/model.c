@@ -542,11 +542,10 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
                 if (infers_direct(&cs) && conv_direct_train_scratch(&cs) > c1)
                     c1 = conv_direct_train_scratch(&cs);   /* conv_forward_prepared's copy */
                 if (runs_winograd(&cs)) {
-                    /* conv_forward_prepared's copy; a block (before its
-                     * pool) and the transformed input, per thread */
+                    /* conv_forward_prepared's copy; the transformed input
+                     * of a row of tiles, per thread */
                     if (conv_winograd_prep_size(&cs) > c1) c1 = conv_winograd_prep_size(&cs);
-                    const size_t wk = (size_t)cs.oc * WINO_ROWS * cs.ow + conv_winograd_work_size(&cs);
-                    if (wk > scratch) scratch = wk;
+                    if (conv_winograd_work_size(&cs) > scratch) scratch = conv_winograd_work_size(&cs);
                 }
                 if (c1 > col) col = c1;
                 L->pool_fused = pool_fusable(m, i, &cs);
@@ -587,12 +586,11 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
             /* a sample's output gradient, made inside conv_backward */
             if ((size_t)L->oc * L->oh * L->ow > scratch) scratch = (size_t)L->oc * L->oh * L->ow;
             if (runs_winograd(&s)) {
-                /* the forward pass's copy, block and transformed input
+                /* the forward pass's copy and transformed input
                  * (conv_forward_prepared); the input gradient's copy and
                  * transformed input, together (conv_backward) */
                 if (conv_winograd_prep_size(&s) > col) col = conv_winograd_prep_size(&s);
-                const size_t wk = (size_t)s.oc * WINO_ROWS * s.ow + conv_winograd_work_size(&s);
-                if (wk > scratch) scratch = wk;
+                if (conv_winograd_work_size(&s) > scratch) scratch = conv_winograd_work_size(&s);
                 const conv_shape t = conv_transposed(&s);
                 const size_t dxw = conv_winograd_prep_size(&t) + conv_winograd_work_size(&t);
                 if (dxw > col) col = dxw;
@@ -714,17 +712,22 @@ static const float *winograd_cached(float **cache, const float *W, const conv_sh
 
 /* Rows [OY0, OY1) of one sample from its prepared copy PREP, by the direct
  * kernel (U NULL) or by Winograd (U: the layer's transformed weights), with
- * the fused epilogue (and pool) of conv_forward. SCRATCH: the block before
- * its pool, then Winograd's work. */
+ * the fused epilogue (and pool) of conv_forward. SCRATCH: the direct
+ * block before its pool, or Winograd's work. */
 static void prepared_block(float *y, const float *prep, const float *u, const float *B, const conv_shape *s,
                            float *scratch, const float *epi, int pooled, int oy0, int oy1)
 {
+    if (u) {
+        /* the epilogue and pool in the output transform, in registers */
+        const winograd_epilogue ep = {epi, pooled};
+        const size_t at = pooled ? (size_t)(oy0 / 2) * (s->ow / 2) : (size_t)oy0 * s->ow;
+        const size_t ldy = pooled ? (size_t)(s->oh / 2) * (s->ow / 2) : (size_t)s->oh * s->ow;
+        forward_conv2d_winograd_rows(y + at, ldy, prep, u, B, epi ? &ep : NULL, s, oy0, oy1, scratch);
+        return;
+    }
     float *yb = pooled ? scratch : y + (size_t)oy0 * s->ow;
     const size_t ldy = pooled ? (size_t)(oy1 - oy0) * s->ow : (size_t)s->oh * s->ow;
-    if (u)
-        forward_conv2d_winograd_rows(yb, ldy, prep, u, B, s, oy0, oy1, scratch + (size_t)s->oc * WINO_ROWS * s->ow);
-    else
-        forward_conv2d_direct_rows(yb, ldy, prep, B, s, oy0, oy1);
+    forward_conv2d_direct_rows(yb, ldy, prep, B, s, oy0, oy1);
     if (pooled) pool_block(y, scratch, s, epi, oy0, oy1);
     else if (epi) epilogue_bn_relu(y, epi, s, oy0, oy1);
 }
@@ -778,12 +781,19 @@ static void conv_forward_prepared(vg_model *m, const float *in, float *y, const 
         return;
     }
     for (int i = 0; i < n; i++) {
-        prepare_sample(m->col, in + i * xs, W, u, s);
-#pragma omp parallel for schedule(dynamic) num_threads(T)
-        for (int j = 0; j < per; j++) {
-            const int oy0 = j * rows, oy1 = oy0 + rows < s->oh ? oy0 + rows : s->oh;
-            prepared_block(y + i * ys, m->col, u, B, s, m->scratch + (size_t)omp_get_thread_num() * m->n_scratch,
-                           epi, pooled, oy0, oy1);
+#pragma omp parallel num_threads(T)
+        {
+            /* Winograd's copy is made by channels, shared by the threads */
+            const int t = omp_get_thread_num();
+            if (u) conv_winograd_prepare_channels(m->col, in + i * xs, s, t * s->c / T, (t + 1) * s->c / T);
+            else if (t == 0) conv_direct_prepare(m->col, in + i * xs, W, s);
+#pragma omp barrier
+#pragma omp for schedule(dynamic)
+            for (int j = 0; j < per; j++) {
+                const int oy0 = j * rows, oy1 = oy0 + rows < s->oh ? oy0 + rows : s->oh;
+                prepared_block(y + i * ys, m->col, u, B, s, m->scratch + (size_t)t * m->n_scratch, epi, pooled, oy0,
+                               oy1);
+            }
         }
     }
 }
@@ -930,7 +940,7 @@ static void conv_backward(vg_model *m, nn_layer *L, const float *in, const float
                                 col);
                 if (ut) {
                     conv_winograd_prepare(col, dyi, &t);
-                    forward_conv2d_winograd_rows(dx + i * xs, xs / (size_t)t.oc, col, ut, NULL, &t, 0, t.oh,
+                    forward_conv2d_winograd_rows(dx + i * xs, xs / (size_t)t.oc, col, ut, NULL, NULL, &t, 0, t.oh,
                                                  col + conv_winograd_prep_size(&t));
                 }
             }

@@ -204,7 +204,7 @@ TEST(winograd_matches_the_lowered_sum_at_cnn_sizes)
               *work = zeros(conv_winograd_work_size(&s));
         conv_winograd_weights(u, w, &s);
         conv_winograd_prepare(prep, x, &s);
-        forward_conv2d_winograd_rows(y, (size_t)s.oh * s.ow, prep, u, b, &s, 0, s.oh, work);
+        forward_conv2d_winograd_rows(y, (size_t)s.oh * s.ow, prep, u, b, NULL, &s, 0, s.oh, work);
         float big = 0, err = 0;
         for (size_t i = 0; i < ny; i++) big = fabsf(yref[i]) > big ? fabsf(yref[i]) : big;
         for (size_t i = 0; i < ny; i++) err = fabsf(y[i] - yref[i]) > err ? fabsf(y[i] - yref[i]) : err;
@@ -214,12 +214,42 @@ TEST(winograd_matches_the_lowered_sum_at_cnn_sizes)
         int same = 1;
         for (int oy0 = 0; oy0 < s.oh; oy0 += 4) {
             const int oy1 = oy0 + 4 < s.oh ? oy0 + 4 : s.oh;
-            forward_conv2d_winograd_rows(blk, (size_t)(oy1 - oy0) * s.ow, prep, u, b, &s, oy0, oy1, work);
+            forward_conv2d_winograd_rows(blk, (size_t)(oy1 - oy0) * s.ow, prep, u, b, NULL, &s, oy0, oy1, work);
             for (int o = 0; o < s.oc; o++)
                 same &= !memcmp(blk + (size_t)o * (oy1 - oy0) * s.ow, y + ((size_t)o * s.oh + oy0) * s.ow,
                                 sizeof(float) * (size_t)(oy1 - oy0) * s.ow);
         }
         CHECKF(same, "shape %zu: a block of rows differs from the whole sample", k);
+        /* inference's batch norm + ReLU (scales of both signs), then the
+         * 2x2 max-pool, fused into the output transform: against the
+         * lowered sum followed by them, by blocks of 4 rows */
+        float *ss = random_floats(2 * (size_t)s.oc, &seed);
+        for (int o = 0; o < s.oc; o++) ss[o] *= 2;
+        const winograd_epilogue plain = {ss, 0}, pooled = {ss, 1};
+        for (size_t i = 0; i < ny; i++) {
+            const float v = yref[i] * ss[i / ((size_t)s.oh * s.ow)] + ss[s.oc + i / ((size_t)s.oh * s.ow)];
+            yref[i] = v > 0 ? v : 0;
+        }
+        for (int oy0 = 0; oy0 < s.oh; oy0 += 4)
+            forward_conv2d_winograd_rows(y + (size_t)oy0 * s.ow, (size_t)s.oh * s.ow, prep, u, b, &plain, &s, oy0,
+                                         oy0 + 4 < s.oh ? oy0 + 4 : s.oh, work);
+        err = 0;
+        for (size_t i = 0; i < ny; i++) err = fabsf(y[i] - yref[i]) > err ? fabsf(y[i] - yref[i]) : err;
+        CHECKF(err <= 5e-5f * 2 * big, "shape %zu: Winograd's batch norm + ReLU differ by %g", k, err);
+        pool_shape ps = {.n = 1, .c = s.oc, .h = s.oh, .w = s.ow, .kh = 2, .kw = 2, .sh = 2, .sw = 2};
+        REQUIRE(pool_shape_init(&ps) == 0);
+        const size_t np = (size_t)s.oc * ps.oh * ps.ow;
+        float *pref = zeros(np), *pool = zeros(np + 1);
+        int32_t *am = calloc(np, sizeof(int32_t));
+        forward_maxpool(pref, am, yref, &ps);
+        pool[np] = 12345;   /* nothing written past the pooled output */
+        for (int oy0 = 0; oy0 < s.oh; oy0 += 4)
+            forward_conv2d_winograd_rows(pool + (size_t)(oy0 / 2) * ps.ow, (size_t)ps.oh * ps.ow, prep, u, b, &pooled,
+                                         &s, oy0, oy0 + 4 < s.oh ? oy0 + 4 : s.oh, work);
+        err = 0;
+        for (size_t i = 0; i < np; i++) err = fabsf(pool[i] - pref[i]) > err ? fabsf(pool[i] - pref[i]) : err;
+        CHECKF(err <= 5e-5f * 2 * big && pool[np] == 12345, "shape %zu: Winograd's fused pool differs by %g", k, err);
+        free(ss); free(pref); free(pool); free(am);
         free(x); free(w); free(b); free(yref); free(y); free(col); free(u); free(prep); free(work); free(blk);
     }
 }
