@@ -547,6 +547,7 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
                     if (conv_winograd_prep_size(&cs) > c1) c1 = conv_winograd_prep_size(&cs);
                     if (conv_winograd_work_size(&cs) > scratch) scratch = conv_winograd_work_size(&cs);
                 }
+                if (conv_stem_suits(&cs) && conv_stem_scratch_size(&cs) > c1) c1 = conv_stem_scratch_size(&cs);
                 if (c1 > col) col = c1;
                 L->pool_fused = pool_fusable(m, i, &cs);
                 if (L->pool_fused) {
@@ -798,6 +799,23 @@ static void conv_forward_prepared(vg_model *m, const float *in, float *y, const 
     }
 }
 
+/* Inference of a stem convolution (conv_stem_suits: cnn's conv1) with its
+ * fused epilogue: a sample per thread in a batch, blocks of output rows
+ * shared by the threads below that. */
+static void conv_forward_stem(vg_model *m, const float *in, float *y, const float *W, const float *B,
+                              const conv_shape *s, int n, const float *epi)
+{
+    enum { STEM_ROWS = 8 };
+    const size_t xs = (size_t)s->c * s->h * s->w, ys = (size_t)s->oc * s->oh * s->ow;
+    const int T = m->n_threads, rows = n >= T ? s->oh : STEM_ROWS, per = (s->oh + rows - 1) / rows;
+#pragma omp parallel for schedule(dynamic) num_threads(T) if (T > 1)
+    for (int j = 0; j < n * per; j++) {
+        const int i = j / per, oy0 = (j % per) * rows, oy1 = oy0 + rows < s->oh ? oy0 + rows : s->oh;
+        forward_conv2d_stem_rows(y + i * ys, in + i * xs, W, B, epi, s, oy0, oy1,
+                                 m->col + (size_t)omp_get_thread_num() * m->n_col);
+    }
+}
+
 /* Convolutions of a batch run one sample per thread with single-threaded
  * BLAS: many mid-sized GEMMs parallelise better over samples than inside
  * OpenBLAS, whose threads would otherwise spin between calls, and the two
@@ -824,6 +842,10 @@ static void conv_forward(vg_model *m, nn_layer *L, const float *in, float *y, in
     }
     if (!m->plan_training && infers_direct(&s)) {
         conv_forward_prepared(m, in, y, W, NULL, B, &s, n, epi, pooled);
+        return;
+    }
+    if (!m->plan_training && !pooled && conv_stem_suits(&s)) {
+        conv_forward_stem(m, in, y, W, B, &s, n, epi);
         return;
     }
     if (!pooled && !m->batch_parallel) {

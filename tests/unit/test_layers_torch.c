@@ -254,6 +254,58 @@ TEST(winograd_matches_the_lowered_sum_at_cnn_sizes)
     }
 }
 
+/* Inference's stem kernel (conv2d_stem.c: 3x3, stride 2, padding 1, a few
+ * input channels) at cnn's conv1 and at odd sizes, with and without the
+ * fused batch norm + ReLU, by blocks of rows: against the lowered sum
+ * (checked against PyTorch above) followed by them, within 1e-5 of the
+ * largest output. Taken exactly on CPUs with AVX2 and FMA. */
+TEST(stem_kernel_matches_the_lowered_sum)
+{
+    const conv_shape cnn_conv1 = {.n = 1, .c = 1, .h = 128, .w = 481, .oc = 16, .kh = 3, .kw = 3, .sh = 2, .sw = 2,
+                                  .ph = 1, .pw = 1};
+    const int expected = X86_GCC && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    conv_shape probe = cnn_conv1;
+    REQUIRE(conv_shape_init(&probe) == 0);
+    CHECKF(conv_stem_suits(&probe) == expected, "stem kernel taken: %d, expected %d", conv_stem_suits(&probe),
+           expected);
+    if (!expected) return;
+    const conv_shape shapes[] = {
+        cnn_conv1,
+        {.n = 1, .c = 3, .h = 7, .w = 13, .oc = 8, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .ph = 1, .pw = 1},
+        {.n = 1, .c = 2, .h = 10, .w = 38, .oc = 12, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .ph = 1, .pw = 1},
+    };
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        conv_shape s = shapes[k];
+        REQUIRE(conv_shape_init(&s) == 0);
+        CHECKF(conv_stem_suits(&s), "shape %zu: not a stem", k);
+        unsigned seed = 31 + (unsigned)k;
+        const size_t nx = (size_t)s.c * s.h * s.w, ny = (size_t)s.oc * s.oh * s.ow, nw = (size_t)s.oc * s.c * 9;
+        float *x = random_floats(nx, &seed), *w = random_floats(nw, &seed), *b = random_floats((size_t)s.oc, &seed);
+        float *ss = random_floats(2 * (size_t)s.oc, &seed);
+        float *yref = zeros(ny), *y = zeros(ny + 1), *col = zeros(conv_col_size(&s)),
+              *scratch = zeros(conv_stem_scratch_size(&s));
+        forward_conv2d(yref, x, w, b, &s, col);
+        float big = 0;
+        for (size_t i = 0; i < ny; i++) big = fabsf(yref[i]) > big ? fabsf(yref[i]) : big;
+        for (int fused = 0; fused < 2; fused++) {
+            y[ny] = 12345;   /* nothing written past the output */
+            for (int oy0 = 0; oy0 < s.oh; oy0 += 3)
+                forward_conv2d_stem_rows(y, x, w, b, fused ? ss : NULL, &s, oy0, oy0 + 3 < s.oh ? oy0 + 3 : s.oh,
+                                         scratch);
+            float err = 0;
+            for (size_t i = 0; i < ny; i++) {
+                const size_t o = i / ((size_t)s.oh * s.ow);
+                float want = yref[i];
+                if (fused) want = want * ss[o] + ss[s.oc + o] > 0 ? want * ss[o] + ss[s.oc + o] : 0;
+                err = fabsf(y[i] - want) > err ? fabsf(y[i] - want) : err;
+            }
+            CHECKF(big > 0 && err <= 1e-5f * big && y[ny] == 12345, "shape %zu (epilogue %d): differs by %g of %g", k,
+                   fused, err, big);
+        }
+        free(x); free(w); free(b); free(ss); free(yref); free(y); free(col); free(scratch);
+    }
+}
+
 static void pool_case_p(const char *file, int is_max, int kh, int kw, int sh, int sw, int pad)
 {
     st_file *f = st_open(file);

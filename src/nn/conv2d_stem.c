@@ -1,0 +1,112 @@
+/* Inference of a network's stem: a 3x3, stride-2, padding-1 convolution of
+ * a few input channels (cnn's conv1: the log-mel image, 1 -> 16 channels).
+ * Lowered, its 9-deep GEMM spends more time in im2col and in BLAS's
+ * packing than in arithmetic; here each output row reads its three input
+ * rows split into even and odd columns, so that the stride-2 taps become
+ * contiguous vector loads:
+ *   column 2*ox - 1 = odd[ox],  2*ox = even[ox],  2*ox + 1 = odd[ox + 1]
+ * (odd[0] is the left border's zero). Inference's batch norm + ReLU is
+ * applied to each vector before it is stored.
+ *
+ * AVX2 with FMA (also run on AVX-512 CPUs); other CPUs keep the lowered
+ * path (conv_stem_suits says which). */
+#include "layers.h"
+
+#include <string.h>
+
+/* output channels per block: 4 accumulators, 9 input vectors, broadcasts */
+enum { SV = 8, SOB = 4, STEM_MAX_C = 4 };
+
+/* a split row's length: a vector past OW + 1, so that odd[ox + 1] of the
+ * last vector stays inside */
+static int split_len(const conv_shape *s) { return (s->ow + 1 + SV - 1) / SV * SV + SV; }
+
+int conv_stem_suits(const conv_shape *s)
+{
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+    const int isa = conv_direct_isa();
+    return s->kh == 3 && s->kw == 3 && s->sh == 2 && s->sw == 2 && s->ph == 1 && s->pw == 1 && s->c <= STEM_MAX_C &&
+           s->oc % SOB == 0 && (isa == CONV_ISA_AVX2 || isa == CONV_ISA_AVX512);
+#else
+    (void)s;
+    return 0;
+#endif
+}
+
+size_t conv_stem_scratch_size(const conv_shape *s) { return (size_t)s->c * 3 * 2 * split_len(s); }
+
+/* input row IY of channel plane X (H x W), zero outside, as its even and
+ * odd columns: even[i] = x[2i], odd[i] = x[2i - 1] */
+static void split_row(float *even, float *odd, const float *x, const conv_shape *s, int iy)
+{
+    const int L = split_len(s);
+    if (iy < 0 || iy >= s->h) {
+        memset(even, 0, sizeof(float) * L);
+        memset(odd, 0, sizeof(float) * L);
+        return;
+    }
+    const float *r = x + (size_t)iy * s->w;
+    for (int i = 0; i < L; i++) {
+        even[i] = 2 * i < s->w ? r[2 * i] : 0.0f;
+        odd[i] = i > 0 && 2 * i - 1 < s->w ? r[2 * i - 1] : 0.0f;
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#pragma GCC optimize("fp-contract=fast")
+typedef float vec __attribute__((vector_size(SV * sizeof(float))));
+typedef float vecu __attribute__((vector_size(SV * sizeof(float)), aligned(sizeof(float)), may_alias));
+static inline vec ld(const float *p) { return *(const vecu *)p; }
+
+/* y[OC][OH][OW] rows [OY0, OY1) of one sample x[C][H][W]; SPLIT: the
+ * three split rows of every channel, [C][3][even, odd][L] */
+static void stem_rows_avx2(float *y, const float *x, const float *w, const float *b, const float *epi,
+                           const conv_shape *s, int oy0, int oy1, float *split)
+{
+    const int L = split_len(s), C = s->c;
+    const size_t P = (size_t)s->oh * s->ow;
+    for (int oy = oy0; oy < oy1; oy++) {
+        for (int c = 0; c < C; c++)
+            for (int k = 0; k < 3; k++) {
+                float *e = split + ((size_t)c * 3 + k) * 2 * L;
+                split_row(e, e + L, x + (size_t)c * s->h * s->w, s, 2 * oy - 1 + k);
+            }
+        for (int o0 = 0; o0 < s->oc; o0 += SOB)
+            for (int ox = 0; ox < s->ow; ox += SV) {
+                vec acc[SOB];
+                for (int j = 0; j < SOB; j++) acc[j] = (vec){0};
+                for (int c = 0; c < C; c++)
+                    for (int k = 0; k < 3; k++) {
+                        const float *e = split + ((size_t)c * 3 + k) * 2 * L, *od = e + L;
+                        const vec left = ld(od + ox), mid = ld(e + ox), right = ld(od + ox + 1);
+                        for (int j = 0; j < SOB; j++) {
+                            const float *g = w + (((size_t)(o0 + j) * C + c) * 3 + k) * 3;
+                            acc[j] += g[0] * left + g[1] * mid + g[2] * right;
+                        }
+                    }
+                const int n = s->ow - ox < SV ? s->ow - ox : SV;
+                for (int j = 0; j < SOB; j++) {
+                    const int o = o0 + j;
+                    vec v = acc[j] + (b ? b[o] : 0.0f);
+                    if (epi) v = __builtin_ia32_maxps256(v * epi[o] + epi[s->oc + o], (vec){0});
+                    float *dst = y + o * P + (size_t)oy * s->ow + ox;
+                    if (n == SV) *(vecu *)dst = v;
+                    else memcpy(dst, &v, sizeof(float) * n);
+                }
+            }
+    }
+}
+#pragma GCC pop_options
+#endif
+
+void forward_conv2d_stem_rows(float *y, const float *x, const float *w, const float *b, const float *epi,
+                              const conv_shape *s, int oy0, int oy1, float *scratch)
+{
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+    stem_rows_avx2(y, x, w, b, epi, s, oy0, oy1, scratch);
+#else
+    (void)y, (void)x, (void)w, (void)b, (void)epi, (void)s, (void)oy0, (void)oy1, (void)scratch;
+#endif
+}
