@@ -67,7 +67,7 @@ void forward_conv2d_direct_train(float *y, const float *x, const float *w, const
 void conv_direct_prepare(float *scratch, const float *x, const float *w, const conv_shape *s);
 void forward_conv2d_direct_rows(float *yb, size_t ldy, const float *scratch, const float *b, const conv_shape *s,
                                 int oy0, int oy1);
-/* Inference of 3x3 stride-1 padding-1 layers by Winograd F(4x4,3x3)
+/* 3x3 stride-1 padding-1 layers by Winograd F(4x4,3x3), in inference and in training
  * (conv2d_winograd.c): conv_winograd_shape says whether S is such a layer,
  * conv_winograd_available whether this CPU takes the path. The weights'
  * transform u (conv_winograd_weights_size floats) is made once per weights
