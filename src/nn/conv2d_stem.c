@@ -40,9 +40,8 @@ size_t conv_stem_scratch_size(const conv_shape *s) { return (size_t)s->c * 3 * 2
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #pragma GCC optimize("fp-contract=fast")
-typedef float vec __attribute__((vector_size(SV * sizeof(float))));
-typedef float vecu __attribute__((vector_size(SV * sizeof(float)), aligned(sizeof(float)), may_alias));
-static inline vec ld(const float *p) { return *(const vecu *)p; }
+#include "vec8.h"
+_Static_assert(SV == 8, "a stem vector is one vec8.h vector");
 
 /* input row IY of channel plane X (H x W), zero outside, as its even and
  * odd columns: even[i] = x[2i], odd[i] = x[2i - 1]; 16 columns at a time
@@ -63,8 +62,8 @@ static void split_row(float *even, float *odd, const float *x, const conv_shape 
     for (; 2 * i + 2 * SV <= s->w; i += SV) {
         const vec a = ld(r + 2 * i), b = ld(r + 2 * i + SV);
         const vec e = __builtin_shuffle(a, b, ev), o = __builtin_shuffle(a, b, od);   /* x[2i], x[2i + 1] */
-        *(vecu *)(even + i) = e;
-        *(vecu *)(odd + i + 1) = o;
+        st(even + i, e);
+        st(odd + i + 1, o);
     }
     for (; i < L; i++) {
         even[i] = 2 * i < s->w ? r[2 * i] : 0.0f;
@@ -105,7 +104,7 @@ static void stem_rows_avx2(float *y, const float *x, const float *w, const float
                     vec v = acc[j] + (b ? b[o] : 0.0f);
                     if (epi) v = __builtin_ia32_maxps256(v * epi[o] + epi[s->oc + o], (vec){0});
                     float *dst = y + o * P + (size_t)oy * s->ow + ox;
-                    if (n == SV) *(vecu *)dst = v;
+                    if (n == SV) st(dst, v);
                     else memcpy(dst, &v, sizeof(float) * n);
                 }
             }

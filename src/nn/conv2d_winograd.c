@@ -101,10 +101,8 @@ void conv_winograd_weights(float *u, const float *w, const conv_shape *s)
 #pragma GCC target("avx2,fma")
 #pragma GCC optimize("fp-contract=fast")
 
-typedef float vec __attribute__((vector_size(TV * sizeof(float))));
-typedef float vecu __attribute__((vector_size(TV * sizeof(float)), aligned(sizeof(float)), may_alias));
-static inline vec ld(const float *p) { return *(const vecu *)p; }
-static inline void st(float *p, vec v) { *(vecu *)p = v; }
+#include "vec8.h"
+_Static_assert(TV == 8, "a vector of tiles is one vec8.h vector");
 
 /* the inverse of interleave4: 32 columns in order, in[k] holding columns
  * 8k..8k+7, as their four phases p[q][t] (column 4t+q) */
