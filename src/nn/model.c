@@ -690,11 +690,24 @@ static void pool_block(float *yp, float *scratch, const conv_shape *s, const flo
  * of its transpose, conv_transposed), made again whenever W differ from the
  * copy (every training step, loading); NULL if out of memory. Comparing 1
  * MB of cnn's weights costs far less than the transform. */
-static const float *winograd_cached(float **cache, const float *W, const conv_shape *s, int dx)
+static int same_floats(const float *a, const float *b, size_t n, int threads)
+{
+    /* by T parts at once: at batch 1, cnn's compares were 2-3% of a pass
+     * on one thread while the other waited */
+    int differ = 0;
+#pragma omp parallel for num_threads(threads) reduction(| : differ) if (threads > 1 && n >= 65536)
+    for (int k = 0; k < threads; k++) {
+        const size_t i0 = n * k / threads, i1 = n * (k + 1) / threads;
+        differ |= memcmp(a + i0, b + i0, sizeof(float) * (i1 - i0)) != 0;
+    }
+    return !differ;
+}
+
+static const float *winograd_cached(float **cache, const float *W, const conv_shape *s, int dx, int threads)
 {
     const size_t nw = (size_t)s->oc * s->c * s->kh * s->kw;
     const conv_shape t = dx ? conv_transposed(s) : *s;
-    if (*cache && !memcmp(*cache, W, sizeof(float) * nw)) return *cache + nw;
+    if (*cache && same_floats(*cache, W, nw, threads)) return *cache + nw;
     if (!*cache) *cache = malloc(sizeof(float) * (2 * nw + conv_winograd_weights_size(&t)));
     if (!*cache) return NULL;
     memcpy(*cache, W, sizeof(float) * nw);
@@ -834,7 +847,7 @@ static void conv_forward(vg_model *m, nn_layer *L, const float *in, float *y, in
     const size_t ys = pooled ? (size_t)L->oc * (L->oh / 2) * (L->ow / 2) : (size_t)L->oc * L->oh * L->ow;
     const int T = m->n_threads;
     if (runs_winograd(&s)) {
-        const float *u = winograd_cached(&L->wino, W, &s, 0);
+        const float *u = winograd_cached(&L->wino, W, &s, 0, T);
         if (u) {
             conv_forward_prepared(m, in, y, W, u, B, &s, n, epi, pooled);
             return;
@@ -941,7 +954,7 @@ static void conv_backward(vg_model *m, nn_layer *L, const float *in, const float
     const int T = m->n_threads, chunks = conv_grad_chunks(n);
     /* the input gradient by Winograd, as a convolution of dy, where the
      * forward pass takes that path (runs_winograd) */
-    const float *ut = dx && runs_winograd(&s) ? winograd_cached(&L->wino_dx, W, &s, 1) : NULL;
+    const float *ut = dx && runs_winograd(&s) ? winograd_cached(&L->wino_dx, W, &s, 1, T) : NULL;
     const conv_shape t = ut ? conv_transposed(&s) : s;
 #pragma omp parallel num_threads(T)
     {

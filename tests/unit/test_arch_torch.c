@@ -178,6 +178,19 @@ TEST(cnn_inference_follows_changed_weights)
     allclose("logits after a weight change", after, base, 2, 1e-4f, 1e-5f);
     CHECKF(fabsf(after[0] - before[0]) + fabsf(after[1] - before[1]) > 1e-3f,
            "the weight change did not reach the logits (%g %g -> %g %g)", before[0], before[1], after[0], after[1]);
+    /* one filter, the last of the widest layer (the compare runs by parts
+     * on several threads): the logits follow it too */
+    const nn_tensor *t5 = nn_find_tensor(m, "conv5.weight");
+    REQUIRE(t5);
+    for (int k = 1; k <= 9; k++) m->arena[t5->offset + t5->count - k] += 3.0f;
+    float last[2];
+    REQUIRE(vg_model_forward(m, x, 1, 128, 96, last) == VG_OK);
+    forced = conv_direct_set_isa(CONV_ISA_BASE) == 0;
+    REQUIRE(vg_model_forward(m, x, 1, 128, 96, base) == VG_OK);
+    conv_direct_set_isa(CONV_ISA_AUTO);
+    allclose("logits after changing conv5's last filter", last, base, 2, 1e-4f, 1e-5f);
+    CHECKF(fabsf(last[0] - after[0]) + fabsf(last[1] - after[1]) > 1e-4f,
+           "conv5's last filter did not reach the logits (%g %g -> %g %g)", after[0], after[1], last[0], last[1]);
     free(x);
     vg_model_destroy(m);
 }
