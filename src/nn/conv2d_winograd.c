@@ -68,6 +68,13 @@ static size_t plane_stride(const conv_shape *s) { return (size_t)s->c * tiles_w(
 
 size_t conv_winograd_work_size(const conv_shape *s) { return 36 * plane_stride(s); }
 
+/* the same for a whole sample's rows of tiles, one after the other */
+static size_t sample_plane_stride(const conv_shape *s) { return (size_t)s->c * tiles_w(s) * tiles_h(s) + 16; }
+
+size_t conv_winograd_sample_work_size(const conv_shape *s) { return 36 * sample_plane_stride(s); }
+
+int conv_winograd_by_sample(const conv_shape *s) { return tiles_w(s) == TV; }
+
 /* u[OCp/4][36][C][4] = G g G^T for every (o, c), zero for o >= OC: what
  * one block of 4 output channels reads (tile_block) is one contiguous run,
  * which the prefetchers stream from L3 for the wide layers (conv4's and
@@ -172,11 +179,11 @@ static inline void bt6(vec o[6], const vec d[6])
     o[5] = 4 * d[1] - 5 * d[3] + d[5];
 }
 
-/* V[36][C][TW] of tile row TY, every channel: V[a*6+b] = (B^T d B)[a][b] */
-static void input_transform(float *V, const float *prep, const conv_shape *s, int ty)
+/* V[36][C][TW] of tile row TY, every channel: V[a*6+b] = (B^T d B)[a][b],
+ * the 36 planes XS floats apart, the channels' rows CS apart */
+static void input_transform(float *V, size_t xs, size_t cs, const float *prep, const conv_shape *s, int ty)
 {
     const int HP = prep_rows(s), PL = phase_len(s), TW = tiles_w(s), C = s->c;
-    const size_t xs = plane_stride(s);
     for (int c = 0; c < C; c++)
         for (int t = 0; t < TW; t += TV) {
             vec T[6][6];   /* T[k][b]: row k of the tile times B */
@@ -190,7 +197,7 @@ static void input_transform(float *V, const float *prep, const conv_shape *s, in
                 vec col[6], o[6];
                 for (int k = 0; k < 6; k++) col[k] = T[k][b];
                 bt6(o, col);
-                for (int a = 0; a < 6; a++) st(V + (size_t)(a * 6 + b) * xs + (size_t)c * TW + t, o[a]);
+                for (int a = 0; a < 6; a++) st(V + (size_t)(a * 6 + b) * xs + (size_t)c * cs + t, o[a]);
             }
         }
 }
@@ -253,26 +260,36 @@ static inline void pool_store(float *yc, vec Y[4][4], const conv_shape *s, int x
     }
 }
 
+/* Where the transformed input of a block lies: V's 36 planes XS floats
+ * apart, each holding the channels' rows of tiles CS floats apart; a row
+ * holds tile rows TY0, TY0 + 1, ... one after the other, TW tiles each
+ * (so that a vector of tiles never spans two tile rows). */
+typedef struct {
+    const float *V;
+    size_t xs, cs;
+    int ty0;
+} tiles_in;
+
 /* OBK output channels x RV vectors of tiles from tile column T0: the 36
  * products over channels, then Y = A^T M A + bias, and the epilogue EP
  * (rows_avx2), written to output rows 4*TY.. (clipped to OY1 and OH) of
  * yb (row OY0 at yb, channel rows LDY apart), columns clipped to OW */
-static inline __attribute__((always_inline)) void tile_block(float *yb, size_t ldy, const float *V, const float *u,
-                                                             const float *b, const winograd_epilogue *ep,
-                                                             const conv_shape *s, int o0, int t0, int ty, int oy0,
-                                                             int oy1, const int OBK, const int RV)
+static inline __attribute__((always_inline)) void tile_block(float *yb, size_t ldy, const tiles_in *in,
+                                                             const float *u, const float *b,
+                                                             const winograd_epilogue *ep, const conv_shape *s, int o0,
+                                                             int t0, int oy0, int oy1, const int OBK, const int RV)
 {
     const int C = s->c, TW = tiles_w(s);
-    const size_t xs = plane_stride(s);
+    const size_t xs = in->xs, cs = in->cs;
     vec M[36][TOB][TRV];
     for (int xi = 0; xi < 36; xi++) {
         vec acc[TOB][TRV];
         for (int o = 0; o < OBK; o++)
             for (int r = 0; r < RV; r++) acc[o][r] = (vec){0};
-        const float *vx = V + xi * xs + t0, *ux = u + ((size_t)o0 / 4 * 36 + xi) * C * 4;
+        const float *vx = in->V + xi * xs + t0, *ux = u + ((size_t)o0 / 4 * 36 + xi) * C * 4;
         for (int c = 0; c < C; c++) {
             vec v[TRV];
-            for (int r = 0; r < RV; r++) v[r] = ld(vx + (size_t)c * TW + r * TV);
+            for (int r = 0; r < RV; r++) v[r] = ld(vx + (size_t)c * cs + r * TV);
             for (int o = 0; o < OBK; o++) {
                 /* the next 4 channels' weights follow the block's 36 x C x 4 */
                 const float w = ux[(size_t)(o / 4) * 36 * C * 4 + (size_t)c * 4 + o % 4];
@@ -286,8 +303,8 @@ static inline __attribute__((always_inline)) void tile_block(float *yb, size_t l
         const int oc = o0 + o;
         const float bias = b ? b[oc] : 0.0f, scale = ep ? ep->ss[oc] : 1.0f, shift = ep ? ep->ss[s->oc + oc] : 0.0f;
         for (int r = 0; r < RV; r++) {
-            const int x0 = 4 * (t0 + r * TV);
-            if (x0 >= s->ow) break;   /* tiles of the rounding only */
+            const int tile = t0 + r * TV, ty = in->ty0 + tile / TW, x0 = 4 * (tile % TW);
+            if (x0 >= s->ow) continue;   /* tiles of the rounding only */
             vec R[4][6];   /* A^T M: R[a][j] */
             for (int j = 0; j < 6; j++) {
                 vec m[6], t[4];
@@ -324,26 +341,44 @@ static inline __attribute__((always_inline)) void tile_block(float *yb, size_t l
     }
 }
 
+/* Output channels [OC0, OC1) (OC0 a multiple of TOB; OC1 too, or OC) of
+ * the NT tiles of IN, block by block */
+static void product_blocks(float *yb, size_t ldy, const tiles_in *in, int nt, const float *u, const float *b,
+                           const winograd_epilogue *ep, const conv_shape *s, int oc0, int oc1, int oy0, int oy1)
+{
+    for (int o0 = oc0; o0 < oc1; o0 += TOB) {
+        const int second = o0 + 4 < s->oc;   /* the block's last 4 channels are not all padding */
+        int t0 = 0;
+        for (; t0 + TRV * TV <= nt; t0 += TRV * TV) {
+            tile_block(yb, ldy, in, u, b, ep, s, o0, t0, oy0, oy1, 4, 3);
+            if (second) tile_block(yb, ldy, in, u, b, ep, s, o0 + 4, t0, oy0, oy1, 4, 3);
+        }
+        if (nt - t0 == 2 * TV) {
+            tile_block(yb, ldy, in, u, b, ep, s, o0, t0, oy0, oy1, 4, 2);
+            if (second) tile_block(yb, ldy, in, u, b, ep, s, o0 + 4, t0, oy0, oy1, 4, 2);
+        } else if (nt - t0 == TV)
+            tile_block(yb, ldy, in, u, b, ep, s, o0, t0, oy0, oy1, 8, 1);
+    }
+}
+
 static void rows_avx2(float *yb, size_t ldy, const float *prep, const float *u, const float *b,
                       const winograd_epilogue *ep, const conv_shape *s, int oy0, int oy1, float *work)
 {
     const int TW = tiles_w(s);
     for (int ty = oy0 / 4; 4 * ty < oy1; ty++) {
-        input_transform(work, prep, s, ty);
-        for (int o0 = 0; o0 < s->oc; o0 += TOB) {
-            const int second = o0 + 4 < s->oc;   /* the block's last 4 channels are not all padding */
-            int t0 = 0;
-            for (; t0 + TRV * TV <= TW; t0 += TRV * TV) {
-                tile_block(yb, ldy, work, u, b, ep, s, o0, t0, ty, oy0, oy1, 4, 3);
-                if (second) tile_block(yb, ldy, work, u, b, ep, s, o0 + 4, t0, ty, oy0, oy1, 4, 3);
-            }
-            if (TW - t0 == 2 * TV) {
-                tile_block(yb, ldy, work, u, b, ep, s, o0, t0, ty, oy0, oy1, 4, 2);
-                if (second) tile_block(yb, ldy, work, u, b, ep, s, o0 + 4, t0, ty, oy0, oy1, 4, 2);
-            } else if (TW - t0 == TV)
-                tile_block(yb, ldy, work, u, b, ep, s, o0, t0, ty, oy0, oy1, 8, 1);
-        }
+        const tiles_in in = {work, plane_stride(s), (size_t)TW, ty};
+        input_transform(work, in.xs, in.cs, prep, s, ty);
+        product_blocks(yb, ldy, &in, TW, u, b, ep, s, 0, s->oc, oy0, oy1);
     }
+}
+
+static void sample_avx2(float *y, size_t ldy, const float *prep, const float *u, const float *b,
+                        const winograd_epilogue *ep, const conv_shape *s, int oc0, int oc1, float *work)
+{
+    const int TW = tiles_w(s), TH = tiles_h(s);
+    const tiles_in in = {work, sample_plane_stride(s), (size_t)TW * TH, 0};
+    for (int ty = 0; ty < TH; ty++) input_transform(work + (size_t)ty * TW, in.xs, in.cs, prep, s, ty);
+    product_blocks(y, ldy, &in, TW * TH, u, b, ep, s, oc0, oc1, 0, s->oh);
 }
 #pragma GCC pop_options
 #endif
@@ -368,6 +403,16 @@ int conv_winograd_available(void)
     return conv_direct_isa() == CONV_ISA_AVX2;
 #else
     return 0;
+#endif
+}
+
+void forward_conv2d_winograd_sample(float *y, size_t ldy, const float *prep, const float *u, const float *b,
+                                    const winograd_epilogue *ep, const conv_shape *s, int oc0, int oc1, float *work)
+{
+#ifdef VG_WINOGRAD
+    sample_avx2(y, ldy, prep, u, b, ep, s, oc0, oc1, work);
+#else
+    (void)y, (void)ldy, (void)prep, (void)u, (void)b, (void)ep, (void)s, (void)oc0, (void)oc1, (void)work;
 #endif
 }
 

@@ -106,6 +106,18 @@ int conv_stem_suits(const conv_shape *s);
 size_t conv_stem_scratch_size(const conv_shape *s);
 void forward_conv2d_stem_rows(float *y, const float *x, const float *w, const float *b, const float *epi,
                               const conv_shape *s, int oy0, int oy1, float *scratch);
+/* A whole sample at once, output channels [OC0, OC1) only (OC0 a multiple
+ * of 8; OC1 too, or OC), with the epilogue EP as above: y (row 0, or pooled
+ * row 0) and LDY as for the rows, WORK of conv_winograd_sample_work_size
+ * floats. For layers whose rows of tiles are a single vector
+ * (conv_winograd_by_sample: cnn's conv5), where a row alone leaves the
+ * kernel only its narrowest block and reads all the weights' transform
+ * for 8 tiles: the sample's rows together make wider blocks, and threads
+ * share a sample by output channels. Same bits as by rows. */
+int conv_winograd_by_sample(const conv_shape *s);
+size_t conv_winograd_sample_work_size(const conv_shape *s);
+void forward_conv2d_winograd_sample(float *y, size_t ldy, const float *prep, const float *u, const float *b,
+                                    const winograd_epilogue *ep, const conv_shape *s, int oc0, int oc1, float *work);
 /* The stride-1 convolution whose output is S's input gradient (S stride
  * 1): channels swapped, padding K-1-P, the weights flipped in both axes. */
 conv_shape conv_transposed(const conv_shape *s);

@@ -546,6 +546,8 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
                      * of a row of tiles, per thread */
                     if (conv_winograd_prep_size(&cs) > c1) c1 = conv_winograd_prep_size(&cs);
                     if (conv_winograd_work_size(&cs) > scratch) scratch = conv_winograd_work_size(&cs);
+                    if (conv_winograd_by_sample(&cs) && conv_winograd_sample_work_size(&cs) > scratch)
+                        scratch = conv_winograd_sample_work_size(&cs);
                 }
                 if (conv_stem_suits(&cs) && conv_stem_scratch_size(&cs) > c1) c1 = conv_stem_scratch_size(&cs);
                 if (c1 > col) col = c1;
@@ -592,6 +594,8 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
                  * transformed input, together (conv_backward) */
                 if (conv_winograd_prep_size(&s) > col) col = conv_winograd_prep_size(&s);
                 if (conv_winograd_work_size(&s) > scratch) scratch = conv_winograd_work_size(&s);
+                if (conv_winograd_by_sample(&s) && conv_winograd_sample_work_size(&s) > scratch)
+                    scratch = conv_winograd_sample_work_size(&s);
                 const conv_shape t = conv_transposed(&s);
                 const size_t dxw = conv_winograd_prep_size(&t) + conv_winograd_work_size(&t);
                 if (dxw > col) col = dxw;
@@ -746,6 +750,17 @@ static void prepared_block(float *y, const float *prep, const float *u, const fl
     else if (epi) epilogue_bn_relu(y, epi, s, oy0, oy1);
 }
 
+/* Output channels [OC0, OC1) of one sample by Winograd from its prepared
+ * copy PREP, all rows at once (conv_winograd_by_sample), with the fused
+ * epilogue (and pool) of conv_forward */
+static void sample_part(float *y, const float *prep, const float *u, const float *B, const conv_shape *s,
+                        float *scratch, const float *epi, int pooled, int oc0, int oc1)
+{
+    const winograd_epilogue ep = {epi, pooled};
+    const size_t ldy = pooled ? (size_t)(s->oh / 2) * (s->ow / 2) : (size_t)s->oh * s->ow;
+    forward_conv2d_winograd_sample(y, ldy, prep, u, B, epi ? &ep : NULL, s, oc0, oc1, scratch);
+}
+
 /* one sample's prepared copy: bordered with packed weights for the direct
  * kernel (U NULL), bordered and split into column phases for Winograd */
 static void prepare_sample(float *prep, const float *x, const float *W, const float *u, const conv_shape *s)
@@ -779,13 +794,20 @@ static void conv_forward_prepared(vg_model *m, const float *in, float *y, const 
     if (pooled) rows += rows & 1;
     if (rows < 1) rows = 1;
     if (u) rows = WINO_ROWS;
-    const int per = (s->oh + rows - 1) / rows;
+    /* Winograd by whole samples (conv_winograd_by_sample): a sample's
+     * output channels in T parts below T samples */
+    const int by_sample = u && conv_winograd_by_sample(s), ocb = (s->oc + 7) / 8;
+    const int per = by_sample ? (n < T ? T : 1) : (s->oh + rows - 1) / rows;
     if (n >= T) {
 #pragma omp parallel for schedule(dynamic) num_threads(T) if (T > 1)
         for (int i = 0; i < n; i++) {
             const int t = omp_get_thread_num();
             float *prep = m->col + (size_t)t * m->n_col;
             prepare_sample(prep, in + i * xs, W, u, s);
+            if (by_sample) {
+                sample_part(y + i * ys, prep, u, B, s, m->scratch + (size_t)t * m->n_scratch, epi, pooled, 0, s->oc);
+                continue;
+            }
             for (int j = 0; j < per; j++) {
                 const int oy0 = j * rows, oy1 = oy0 + rows < s->oh ? oy0 + rows : s->oh;
                 prepared_block(y + i * ys, prep, u, B, s, m->scratch + (size_t)t * m->n_scratch, epi, pooled, oy0,
@@ -804,9 +826,15 @@ static void conv_forward_prepared(vg_model *m, const float *in, float *y, const 
 #pragma omp barrier
 #pragma omp for schedule(dynamic)
             for (int j = 0; j < per; j++) {
+                float *scratch = m->scratch + (size_t)t * m->n_scratch;
+                if (by_sample) {
+                    const int oc1 = 8 * ((j + 1) * ocb / per);
+                    sample_part(y + i * ys, m->col, u, B, s, scratch, epi, pooled, 8 * (j * ocb / per),
+                                oc1 < s->oc ? oc1 : s->oc);
+                    continue;
+                }
                 const int oy0 = j * rows, oy1 = oy0 + rows < s->oh ? oy0 + rows : s->oh;
-                prepared_block(y + i * ys, m->col, u, B, s, m->scratch + (size_t)t * m->n_scratch, epi, pooled, oy0,
-                               oy1);
+                prepared_block(y + i * ys, m->col, u, B, s, scratch, epi, pooled, oy0, oy1);
             }
         }
     }

@@ -249,6 +249,19 @@ TEST(winograd_matches_the_lowered_sum_at_cnn_sizes)
         err = 0;
         for (size_t i = 0; i < np; i++) err = fabsf(pool[i] - pref[i]) > err ? fabsf(pool[i] - pref[i]) : err;
         CHECKF(err <= 5e-5f * 2 * big && pool[np] == 12345, "shape %zu: Winograd's fused pool differs by %g", k, err);
+        /* a whole sample at once, in two parts of the output channels
+         * (split at a multiple of 8): the same bits as by rows */
+        float *swork = zeros(conv_winograd_sample_work_size(&s)), *sy = zeros(ny), *spool = zeros(np);
+        const int split = 8 * (((s.oc + 7) / 8) / 2);
+        for (int part = 0; part < 2; part++) {
+            const int oc0 = part ? split : 0, oc1 = part ? s.oc : split;
+            forward_conv2d_winograd_sample(sy, (size_t)s.oh * s.ow, prep, u, b, NULL, &s, oc0, oc1, swork);
+            forward_conv2d_winograd_sample(spool, (size_t)ps.oh * ps.ow, prep, u, b, &pooled, &s, oc0, oc1, swork);
+        }
+        forward_conv2d_winograd_rows(y, (size_t)s.oh * s.ow, prep, u, b, NULL, &s, 0, s.oh, work);
+        CHECKF(!memcmp(sy, y, sizeof(float) * ny) && !memcmp(spool, pool, sizeof(float) * np),
+               "shape %zu: a whole sample differs from its rows", k);
+        free(swork); free(sy); free(spool);
         free(ss); free(pref); free(pool); free(am);
         free(x); free(w); free(b); free(yref); free(y); free(col); free(u); free(prep); free(work); free(blk);
     }
