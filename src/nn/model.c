@@ -761,12 +761,15 @@ static void sample_part(float *y, const float *prep, const float *u, const float
     forward_conv2d_winograd_sample(y, ldy, prep, u, B, epi ? &ep : NULL, s, oc0, oc1, scratch);
 }
 
-/* one sample's prepared copy: bordered with packed weights for the direct
- * kernel (U NULL), bordered and split into column phases for Winograd */
-static void prepare_sample(float *prep, const float *x, const float *W, const float *u, const conv_shape *s)
+/* Part PART of PARTS of one sample's prepared copy: bordered with packed
+ * weights for the direct kernel (U NULL; made whole by part 0), bordered
+ * and split into column phases for Winograd (by channels, so that the
+ * threads of a batch-1 pass share the copy) */
+static void prepare_part(float *prep, const float *x, const float *W, const float *u, const conv_shape *s, int part,
+                         int parts)
 {
-    if (u) conv_winograd_prepare(prep, x, s);
-    else conv_direct_prepare(prep, x, W, s);
+    if (u) conv_winograd_prepare_channels(prep, x, s, part * s->c / parts, (part + 1) * s->c / parts);
+    else if (part == 0) conv_direct_prepare(prep, x, W, s);
 }
 
 /* Inference of the thin padded layers that training runs direct
@@ -803,7 +806,7 @@ static void conv_forward_prepared(vg_model *m, const float *in, float *y, const 
         for (int i = 0; i < n; i++) {
             const int t = omp_get_thread_num();
             float *prep = m->col + (size_t)t * m->n_col;
-            prepare_sample(prep, in + i * xs, W, u, s);
+            prepare_part(prep, in + i * xs, W, u, s, 0, 1);
             if (by_sample) {
                 sample_part(y + i * ys, prep, u, B, s, m->scratch + (size_t)t * m->n_scratch, epi, pooled, 0, s->oc);
                 continue;
@@ -819,10 +822,8 @@ static void conv_forward_prepared(vg_model *m, const float *in, float *y, const 
     for (int i = 0; i < n; i++) {
 #pragma omp parallel num_threads(T)
         {
-            /* Winograd's copy is made by channels, shared by the threads */
             const int t = omp_get_thread_num();
-            if (u) conv_winograd_prepare_channels(m->col, in + i * xs, s, t * s->c / T, (t + 1) * s->c / T);
-            else if (t == 0) conv_direct_prepare(m->col, in + i * xs, W, s);
+            prepare_part(m->col, in + i * xs, W, u, s, t, T);
 #pragma omp barrier
 #pragma omp for schedule(dynamic)
             for (int j = 0; j < per; j++) {
