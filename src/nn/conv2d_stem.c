@@ -73,8 +73,8 @@ static void split_row(float *even, float *odd, const float *x, const conv_shape 
 
 /* y[OC][OH][OW] rows [OY0, OY1) of one sample x[C][H][W]; SPLIT: the
  * three split rows of every channel, [C][3][even, odd][L] (each input row
- * is split for the two output rows that read it: cheaper than keeping
- * split rows across the block) */
+ * is split again for each of the two output rows that read it; keeping
+ * split rows across a block would save that, not measured) */
 static void stem_rows_avx2(float *y, const float *x, const float *w, const float *b, const float *epi,
                            const conv_shape *s, int oy0, int oy1, float *split)
 {
