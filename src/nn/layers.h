@@ -96,16 +96,6 @@ void conv_winograd_prepare(float *prep, const float *x, const conv_shape *s);
 void conv_winograd_prepare_channels(float *prep, const float *x, const conv_shape *s, int c0, int c1);
 void forward_conv2d_winograd_rows(float *yb, size_t ldy, const float *prep, const float *u, const float *b,
                                   const winograd_epilogue *ep, const conv_shape *s, int oy0, int oy1, float *work);
-/* Inference of a stem convolution (conv2d_stem.c): 3x3, stride 2, padding
- * 1, at most 4 input channels, output channels a multiple of 4, on CPUs
- * with AVX2 (conv_stem_suits). forward_conv2d_stem_rows writes output rows
- * [OY0, OY1) of one sample y[OC,OH,OW] from x[C,H,W], with EPI (NULL, or
- * scale[OC] then shift[OC]: inference's batch norm + ReLU) applied, using
- * SCRATCH of conv_stem_scratch_size floats. */
-int conv_stem_suits(const conv_shape *s);
-size_t conv_stem_scratch_size(const conv_shape *s);
-void forward_conv2d_stem_rows(float *y, const float *x, const float *w, const float *b, const float *epi,
-                              const conv_shape *s, int oy0, int oy1, float *scratch);
 /* A whole sample at once, output channels [OC0, OC1) only (OC0 a multiple
  * of 8; OC1 too, or OC), with the epilogue EP as above: y (row 0, or pooled
  * row 0) and LDY as for the rows, WORK of conv_winograd_sample_work_size
@@ -118,6 +108,16 @@ int conv_winograd_by_sample(const conv_shape *s);
 size_t conv_winograd_sample_work_size(const conv_shape *s);
 void forward_conv2d_winograd_sample(float *y, size_t ldy, const float *prep, const float *u, const float *b,
                                     const winograd_epilogue *ep, const conv_shape *s, int oc0, int oc1, float *work);
+/* Inference of a stem convolution (conv2d_stem.c): 3x3, stride 2, padding
+ * 1, at most 4 input channels, output channels a multiple of 4, on CPUs
+ * with AVX2 (conv_stem_suits). forward_conv2d_stem_rows writes output rows
+ * [OY0, OY1) of one sample y[OC,OH,OW] from x[C,H,W], with EPI (NULL, or
+ * scale[OC] then shift[OC]: inference's batch norm + ReLU) applied, using
+ * SCRATCH of conv_stem_scratch_size floats. */
+int conv_stem_suits(const conv_shape *s);
+size_t conv_stem_scratch_size(const conv_shape *s);
+void forward_conv2d_stem_rows(float *y, const float *x, const float *w, const float *b, const float *epi,
+                              const conv_shape *s, int oy0, int oy1, float *scratch);
 /* The stride-1 convolution whose output is S's input gradient (S stride
  * 1): channels swapped, padding K-1-P, the weights flipped in both axes. */
 conv_shape conv_transposed(const conv_shape *s);
