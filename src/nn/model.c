@@ -690,14 +690,11 @@ static void pool_block(float *yp, float *scratch, const conv_shape *s, const flo
                          pow_, rows / 2);
 }
 
-/* *CACHE: a copy of W, then the Winograd transform of the weights of S (DX:
- * of its transpose, conv_transposed), made again whenever W differ from the
- * copy (every training step, loading); NULL if out of memory. Comparing 1
- * MB of cnn's weights costs far less than the transform. */
+/* Whether A and B hold the same N floats, compared in THREADS parts at
+ * once: at batch 1, cnn's compares were 2-3% of a pass on one thread while
+ * the other waited */
 static int same_floats(const float *a, const float *b, size_t n, int threads)
 {
-    /* by T parts at once: at batch 1, cnn's compares were 2-3% of a pass
-     * on one thread while the other waited */
     int differ = 0;
 #pragma omp parallel for num_threads(threads) reduction(| : differ) if (threads > 1 && n >= 65536)
     for (int k = 0; k < threads; k++) {
@@ -707,12 +704,17 @@ static int same_floats(const float *a, const float *b, size_t n, int threads)
     return !differ;
 }
 
+/* *CACHE: a copy of W, then the Winograd transform of the weights of S (DX:
+ * of its transpose, conv_transposed, then room for the flipped weights),
+ * made again whenever W differ from the copy (every training step,
+ * loading); NULL if out of memory. Comparing 1 MB of cnn's weights costs
+ * far less than the transform. */
 static const float *winograd_cached(float **cache, const float *W, const conv_shape *s, int dx, int threads)
 {
     const size_t nw = (size_t)s->oc * s->c * s->kh * s->kw;
     const conv_shape t = dx ? conv_transposed(s) : *s;
     if (*cache && same_floats(*cache, W, nw, threads)) return *cache + nw;
-    if (!*cache) *cache = malloc(sizeof(float) * (2 * nw + conv_winograd_weights_size(&t)));
+    if (!*cache) *cache = malloc(sizeof(float) * ((dx ? 2 : 1) * nw + conv_winograd_weights_size(&t)));
     if (!*cache) return NULL;
     memcpy(*cache, W, sizeof(float) * nw);
     if (!dx) {
@@ -788,15 +790,17 @@ static void conv_forward_prepared(vg_model *m, const float *in, float *y, const 
     const size_t xs = (size_t)s->c * s->h * s->w;
     const size_t ys = pooled ? (size_t)s->oc * (s->oh / 2) * (s->ow / 2) : (size_t)s->oc * s->oh * s->ow;
     const int T = m->n_threads;
-    int rows = pooled ? pooled_block_rows(s) : conv_forward_block_rows(s);
-    if (n < T) {
-        /* at least two blocks per thread: the blocks are not equally fast */
-        const int r = (s->oh + 2 * T - 1) / (2 * T);
-        if (r < rows) rows = r;
+    int rows = WINO_ROWS;
+    if (!u) {
+        rows = pooled ? pooled_block_rows(s) : conv_forward_block_rows(s);
+        if (n < T) {
+            /* at least two blocks per thread: the blocks are not equally fast */
+            const int r = (s->oh + 2 * T - 1) / (2 * T);
+            if (r < rows) rows = r;
+        }
+        if (pooled) rows += rows & 1;
+        if (rows < 1) rows = 1;
     }
-    if (pooled) rows += rows & 1;
-    if (rows < 1) rows = 1;
-    if (u) rows = WINO_ROWS;
     /* Winograd by whole samples (conv_winograd_by_sample): a sample's
      * output channels in T parts below T samples */
     const int by_sample = u && conv_winograd_by_sample(s), ocb = (s->oc + 7) / 8;
@@ -1004,8 +1008,8 @@ static void conv_backward(vg_model *m, nn_layer *L, const float *in, const float
                                 col);
                 if (ut) {
                     conv_winograd_prepare(col, dyi, &t);
-                    forward_conv2d_winograd_rows(dx + i * xs, xs / (size_t)t.oc, col, ut, NULL, NULL, &t, 0, t.oh,
-                                                 col + conv_winograd_prep_size(&t));
+                    forward_conv2d_winograd_rows(dx + i * xs, (size_t)L->ih * L->iw, col, ut, NULL, NULL, &t, 0,
+                                                 t.oh, col + conv_winograd_prep_size(&t));
                 }
             }
         }
