@@ -57,6 +57,26 @@ if [ "$have_torch" = 1 ]; then
         echo "BENCH ${a}_training_batch32 voxgender=$v peer=$p samples/s speedup=$(ratio "$v" "$p")"
     done
 fi
+if [ "$have_torch" = 1 ]; then
+    # the spread behind the best-of-rounds ratio: each round's own, in order
+    vgr=$(awk '$1 == "cnn_latency_ms" { print $2 }' <<<"$vgrounds" | paste -sd' ')
+    pr=$(awk '$1 == "cnn_latency_ms" { print $2 }' <<<"$peerrounds" | paste -sd' ')
+    echo "bench: cnn batch-1 latency by round: voxgender $vgr ms, peer $pr ms; ratios" \
+         "$(awk -v a="$vgr" -v b="$pr" 'BEGIN { n = split(a, x, " "); split(b, y, " ");
+            for (i = 1; i <= n; i++) printf "%s%.2f", i > 1 ? " " : "", y[i] / x[i] }')"
+fi
+# cnn's 3x3 layers both ways on this CPU (VOXGENDER_WINOGRAD; the default
+# takes Winograd on CPUs with AVX2 but not AVX-512, where it was measured):
+# the numbers that would move the default on other CPUs
+if grep -q -w avx2 /proc/cpuinfo; then
+    w1=$(VOXGENDER_WINOGRAD=1 OPENBLAS_NUM_THREADS=$THREADS "$BUILD/bench_nn" --probe cnn)
+    w0=$(VOXGENDER_WINOGRAD=0 OPENBLAS_NUM_THREADS=$THREADS "$BUILD/bench_nn" --probe cnn)
+    default=direct
+    grep -q -w avx512f /proc/cpuinfo || default=Winograd
+    echo "bench: cnn by Winograd (VOXGENDER_WINOGRAD=1): batch-1 latency $(get latency_ms "$w1") ms," \
+         "batch 64 $(get infer64_per_s "$w1") samples/s; by the direct kernels (=0): $(get latency_ms "$w0") ms," \
+         "$(get infer64_per_s "$w0") samples/s; this CPU's default: $default"
+fi
 g=$(get cnn_forward_gflops "$vgout"); s=$(get sgemm_gflops "$vgout")
 echo "bench: cnn forward $g GFLOP/s = $(awk -v a="$g" -v b="$s" 'BEGIN { printf "%.0f", 100 * a / b }')% of measured sgemm $s GFLOP/s" \
      "($(get cnn_params "$vgout") parameters, $(awk -v m="$(get cnn_macs "$vgout")" 'BEGIN { printf "%.2f", 2 * m / 1e9 }') GFLOP per 6 s clip)"

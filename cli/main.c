@@ -47,7 +47,15 @@ static void usage(FILE *f)
             "\n"
             "options:\n"
             "  -h, --help     show this help; 'voxgender COMMAND --help' for a command\n"
-            "  -V, --version  print the version\n");
+            "  -V, --version  print the version\n"
+            "\n"
+            "environment:\n"
+            "  VOXGENDER_MODEL          the model predict and segment use without -m\n"
+            "  VOXGENDER_BLAS_CORETYPE  OpenBLAS kernels to use (default: the best this CPU has;\n"
+            "                           --version names the ones in use)\n"
+            "  VOXGENDER_WINOGRAD       1: run the CNN's 3x3 convolutions by Winograd F(4x4,3x3) on\n"
+            "                           every CPU with AVX2; 0: never (the direct kernels); default:\n"
+            "                           on CPUs with AVX2 but not AVX-512, where it was measured faster\n");
 }
 
 int main(int argc, char **argv)

@@ -22,10 +22,13 @@
  * Compiled for AVX2 with FMA only, and taken on CPUs with AVX2 but without
  * AVX-512 (conv_winograd_available): measured on such a CPU (AMD Zen 3).
  * On AVX-512 CPUs the direct kernels run at twice the width, and this path
- * has not been measured there. */
+ * has not been measured there: VOXGENDER_WINOGRAD=1 takes it there too
+ * (make bench compares the two), VOXGENDER_WINOGRAD=0 never. */
 #include "layers.h"
 
+#include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Tiles come in vectors of TV. The product kernel's block is 4 output
@@ -397,10 +400,24 @@ void conv_winograd_prepare(float *prep, const float *x, const conv_shape *s)
     conv_winograd_prepare_channels(prep, x, s, 0, s->c);
 }
 
+/* VOXGENDER_WINOGRAD, read once: 0 never, 1 wherever the kernels can run,
+ * -1 (unset, or anything else) the measured default */
+static int winograd_setting = -1;
+static pthread_once_t winograd_setting_once = PTHREAD_ONCE_INIT;
+
+static void read_winograd_setting(void)
+{
+    const char *v = getenv("VOXGENDER_WINOGRAD");
+    winograd_setting = v && !strcmp(v, "0") ? 0 : v && !strcmp(v, "1") ? 1 : -1;
+}
+
 int conv_winograd_available(void)
 {
 #ifdef VG_WINOGRAD
-    return conv_direct_isa() == CONV_ISA_AVX2;
+    pthread_once(&winograd_setting_once, read_winograd_setting);
+    const int isa = conv_direct_isa();
+    if (winograd_setting >= 0) return winograd_setting && isa >= CONV_ISA_AVX2;   /* AVX-512 CPUs have AVX2 */
+    return isa == CONV_ISA_AVX2;
 #else
     return 0;
 #endif

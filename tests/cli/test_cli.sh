@@ -23,6 +23,8 @@ printf 'not audio\n' > "$T/text.wav"
 # --version and --help everywhere
 check "--version" bash -c "'$VG' --version | grep -q '^voxgender [0-9]'"
 check "--help lists commands" bash -c "'$VG' --help | grep -q spectrogram"
+check "--help documents the environment variables" bash -c \
+    "h=\$('$VG' --help); for v in VOXGENDER_MODEL VOXGENDER_BLAS_CORETYPE VOXGENDER_WINOGRAD; do grep -q \"^  \$v \" <<<\"\$h\" || exit 1; done"
 check "spectrogram --help documents every option" bash -c \
     "h=\$('$VG' spectrogram --help); for o in --output --seconds --offset --seed-compat --format --raw --jobs --quiet --help; do grep -q -- \"\$o\" <<<\"\$h\" || exit 1; done"
 check "unknown command exits 2" bash -c "'$VG' frobnicate 2>/dev/null; [ \$? -eq 2 ]"
