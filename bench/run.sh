@@ -63,7 +63,7 @@ if [ "$have_torch" = 1 ]; then
     pr=$(awk '$1 == "cnn_latency_ms" { print $2 }' <<<"$peerrounds" | paste -sd' ')
     echo "bench: cnn batch-1 latency by round: voxgender $vgr ms, peer $pr ms; ratios" \
          "$(awk -v a="$vgr" -v b="$pr" 'BEGIN { n = split(a, x, " "); split(b, y, " ");
-            for (i = 1; i <= n; i++) printf "%s%.2f", i > 1 ? " " : "", y[i] / x[i] }')"
+            for (i = 1; i <= n; i++) printf "%s%.2f", (i > 1 ? " " : ""), y[i] / x[i] }')"
 fi
 # cnn's 3x3 layers both ways on this CPU (VOXGENDER_WINOGRAD; the default
 # takes Winograd on CPUs with AVX2 but not AVX-512, where it was measured):
