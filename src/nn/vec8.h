@@ -1,7 +1,11 @@
 /* Vectors of 8 floats for the AVX2 kernels (conv2d_winograd.c,
  * conv2d_stem.c): GCC's vector extensions, loaded and stored unaligned.
  * Include it after `#pragma GCC target("avx2,fma")`, so that the helpers
- * are compiled for AVX2 like the kernels that inline them. */
+ * are compiled for AVX2 like the kernels that inline them.
+ * A store through vecu may alias any object (may_alias, as the intrinsics'
+ * own unaligned types), so the compiler reads again, after every st(),
+ * anything a loop reads through a pointer (a shape's fields, weights,
+ * scales): kernels copy those into locals first. */
 #ifndef VG_VEC8_H
 #define VG_VEC8_H
 
