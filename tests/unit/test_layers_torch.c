@@ -96,6 +96,21 @@ TEST(torch_conv2d_all_variants)
     CHECK(!conv_direct_train_suits(&lowered) && !conv_direct_dx_suits(&lowered));
 }
 
+/* the largest |a[i]|, and the largest |a[i] - b[i]| */
+static float max_abs(const float *a, size_t n)
+{
+    float m = 0;
+    for (size_t i = 0; i < n; i++) m = fabsf(a[i]) > m ? fabsf(a[i]) : m;
+    return m;
+}
+
+static float max_abs_diff(const float *a, const float *b, size_t n)
+{
+    float m = 0;
+    for (size_t i = 0; i < n; i++) m = fabsf(a[i] - b[i]) > m ? fabsf(a[i] - b[i]) : m;
+    return m;
+}
+
 static float *random_floats(size_t n, unsigned *seed)
 {
     float *v = zeros(n);
@@ -148,8 +163,7 @@ TEST(direct_kernels_every_instruction_set_at_cnn_sizes)
                 allclose("direct dx against the baseline kernels", dx, dx_ref, nx, 1e-4f, 1e-5f);
                 /* each dw is a sum of thousands of terms in another order than
                  * the baseline's: absolute error against the largest value */
-                float big = 0;
-                for (size_t i = 0; i < nw; i++) big = fabsf(dw_ref[i]) > big ? fabsf(dw_ref[i]) : big;
+                const float big = max_abs(dw_ref, nw);
                 allclose("direct dw against the baseline kernels", dw, dw_ref, nw, 1e-4f, 1e-5f * big);
                 float *again = zeros(nw);
                 backward_conv2d_direct_dw(again, dy, x, &s, col);
@@ -210,9 +224,8 @@ TEST(winograd_matches_the_lowered_sum_at_cnn_sizes)
         conv_winograd_weights(u, w, &s);
         conv_winograd_prepare(prep, x, &s);
         forward_conv2d_winograd_rows(y, (size_t)s.oh * s.ow, prep, u, b, NULL, &s, 0, s.oh, work);
-        float big = 0, err = 0;
-        for (size_t i = 0; i < ny; i++) big = fabsf(yref[i]) > big ? fabsf(yref[i]) : big;
-        for (size_t i = 0; i < ny; i++) err = fabsf(y[i] - yref[i]) > err ? fabsf(y[i] - yref[i]) : err;
+        const float big = max_abs(yref, ny);
+        float err = max_abs_diff(y, yref, ny);
         CHECKF(big > 0 && err <= 5e-5f * big, "shape %zu: Winograd differs by %g of %g", k, err, big);
         /* blocks of 4 rows, each in a buffer of its own rows */
         float *blk = zeros((size_t)s.oc * 4 * s.ow);
@@ -238,8 +251,7 @@ TEST(winograd_matches_the_lowered_sum_at_cnn_sizes)
         for (int oy0 = 0; oy0 < s.oh; oy0 += 4)
             forward_conv2d_winograd_rows(y + (size_t)oy0 * s.ow, (size_t)s.oh * s.ow, prep, u, b, &plain, &s, oy0,
                                          oy0 + 4 < s.oh ? oy0 + 4 : s.oh, work);
-        err = 0;
-        for (size_t i = 0; i < ny; i++) err = fabsf(y[i] - yref[i]) > err ? fabsf(y[i] - yref[i]) : err;
+        err = max_abs_diff(y, yref, ny);
         CHECKF(err <= 5e-5f * 2 * big, "shape %zu: Winograd's batch norm + ReLU differ by %g", k, err);
         pool_shape ps = {.n = 1, .c = s.oc, .h = s.oh, .w = s.ow, .kh = 2, .kw = 2, .sh = 2, .sw = 2};
         REQUIRE(pool_shape_init(&ps) == 0);
@@ -251,8 +263,7 @@ TEST(winograd_matches_the_lowered_sum_at_cnn_sizes)
         for (int oy0 = 0; oy0 < s.oh; oy0 += 4)
             forward_conv2d_winograd_rows(pool + (size_t)(oy0 / 2) * ps.ow, (size_t)ps.oh * ps.ow, prep, u, b, &pooled,
                                          &s, oy0, oy0 + 4 < s.oh ? oy0 + 4 : s.oh, work);
-        err = 0;
-        for (size_t i = 0; i < np; i++) err = fabsf(pool[i] - pref[i]) > err ? fabsf(pool[i] - pref[i]) : err;
+        err = max_abs_diff(pool, pref, np);
         CHECKF(err <= 5e-5f * 2 * big && pool[np] == 12345, "shape %zu: Winograd's fused pool differs by %g", k, err);
         /* a whole sample at once, in two parts of the output channels
          * (split at a multiple of 8): the same bits as by rows */
@@ -300,27 +311,25 @@ TEST(stem_kernel_matches_the_lowered_sum)
         const size_t nx = (size_t)s.c * s.h * s.w, ny = (size_t)s.oc * s.oh * s.ow, nw = (size_t)s.oc * s.c * 9;
         float *x = random_floats(nx, &seed), *w = random_floats(nw, &seed), *b = random_floats((size_t)s.oc, &seed);
         float *ss = random_floats(2 * (size_t)s.oc, &seed);
-        float *yref = zeros(ny), *y = zeros(ny + 1), *col = zeros(conv_col_size(&s)),
+        float *yref = zeros(ny), *yfused = zeros(ny), *y = zeros(ny + 1), *col = zeros(conv_col_size(&s)),
               *scratch = zeros(conv_stem_scratch_size(&s));
         forward_conv2d(yref, x, w, b, &s, col);
-        float big = 0;
-        for (size_t i = 0; i < ny; i++) big = fabsf(yref[i]) > big ? fabsf(yref[i]) : big;
+        for (size_t i = 0; i < ny; i++) {
+            const size_t o = i / ((size_t)s.oh * s.ow);
+            const float v = yref[i] * ss[o] + ss[s.oc + o];
+            yfused[i] = v > 0 ? v : 0;
+        }
+        const float big = max_abs(yref, ny);
         for (int fused = 0; fused < 2; fused++) {
             y[ny] = 12345;   /* nothing written past the output */
             for (int oy0 = 0; oy0 < s.oh; oy0 += 3)
                 forward_conv2d_stem_rows(y, x, w, b, fused ? ss : NULL, &s, oy0, oy0 + 3 < s.oh ? oy0 + 3 : s.oh,
                                          scratch);
-            float err = 0;
-            for (size_t i = 0; i < ny; i++) {
-                const size_t o = i / ((size_t)s.oh * s.ow);
-                float want = yref[i];
-                if (fused) want = want * ss[o] + ss[s.oc + o] > 0 ? want * ss[o] + ss[s.oc + o] : 0;
-                err = fabsf(y[i] - want) > err ? fabsf(y[i] - want) : err;
-            }
+            const float err = max_abs_diff(y, fused ? yfused : yref, ny);
             CHECKF(big > 0 && err <= 1e-5f * big && y[ny] == 12345, "shape %zu (epilogue %d): differs by %g of %g", k,
                    fused, err, big);
         }
-        free(x); free(w); free(b); free(ss); free(yref); free(y); free(col); free(scratch);
+        free(x); free(w); free(b); free(ss); free(yref); free(yfused); free(y); free(col); free(scratch);
     }
 }
 
