@@ -56,8 +56,6 @@ if [ "$have_torch" = 1 ]; then
         v=$(get ${a}_train32_per_s "$vgout"); p=$(get ${a}_train32_per_s "$peer")
         echo "BENCH ${a}_training_batch32 voxgender=$v peer=$p samples/s speedup=$(ratio "$v" "$p")"
     done
-fi
-if [ "$have_torch" = 1 ]; then
     # the spread behind the best-of-rounds ratio: each round's own, in order
     vgr=$(awk '$1 == "cnn_latency_ms" { print $2 }' <<<"$vgrounds" | paste -sd' ')
     pr=$(awk '$1 == "cnn_latency_ms" { print $2 }' <<<"$peerrounds" | paste -sd' ')

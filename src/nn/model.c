@@ -448,6 +448,18 @@ static int runs_winograd(const conv_shape *s)
     return conv_winograd_shape(s) && conv_winograd_available();
 }
 
+/* Raises *COL and *SCRATCH to what conv_forward_prepared's Winograd path
+ * needs per thread for S: the sample's copy, and the transformed input of
+ * a row of tiles or, for a layer done by whole samples, of the sample */
+static void winograd_forward_sizes(const conv_shape *s, size_t *col, size_t *scratch)
+{
+    size_t work = conv_winograd_work_size(s);
+    if (conv_winograd_by_sample(s) && conv_winograd_sample_work_size(s) > work)
+        work = conv_winograd_sample_work_size(s);
+    if (conv_winograd_prep_size(s) > *col) *col = conv_winograd_prep_size(s);
+    if (work > *scratch) *scratch = work;
+}
+
 /* a Winograd block: one row of 4x4 tiles, an even number of rows for a
  * fused pool */
 enum { WINO_ROWS = 4 };
@@ -541,14 +553,7 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
                 size_t c1 = n_threads < 2 ? conv_col_size(&cs) : conv_col_size_forward(&cs);
                 if (infers_direct(&cs) && conv_direct_train_scratch(&cs) > c1)
                     c1 = conv_direct_train_scratch(&cs);   /* conv_forward_prepared's copy */
-                if (runs_winograd(&cs)) {
-                    /* conv_forward_prepared's copy; the transformed input
-                     * of a row of tiles, per thread */
-                    if (conv_winograd_prep_size(&cs) > c1) c1 = conv_winograd_prep_size(&cs);
-                    if (conv_winograd_work_size(&cs) > scratch) scratch = conv_winograd_work_size(&cs);
-                    if (conv_winograd_by_sample(&cs) && conv_winograd_sample_work_size(&cs) > scratch)
-                        scratch = conv_winograd_sample_work_size(&cs);
-                }
+                if (runs_winograd(&cs)) winograd_forward_sizes(&cs, &c1, &scratch);
                 if (conv_stem_suits(&cs) && conv_stem_scratch_size(&cs) > c1) c1 = conv_stem_scratch_size(&cs);
                 if (c1 > col) col = c1;
                 L->pool_fused = pool_fusable(m, i, &cs);
@@ -589,13 +594,9 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
             /* a sample's output gradient, made inside conv_backward */
             if ((size_t)L->oc * L->oh * L->ow > scratch) scratch = (size_t)L->oc * L->oh * L->ow;
             if (runs_winograd(&s)) {
-                /* the forward pass's copy and transformed input
-                 * (conv_forward_prepared); the input gradient's copy and
+                /* the forward pass's; the input gradient's copy and
                  * transformed input, together (conv_backward) */
-                if (conv_winograd_prep_size(&s) > col) col = conv_winograd_prep_size(&s);
-                if (conv_winograd_work_size(&s) > scratch) scratch = conv_winograd_work_size(&s);
-                if (conv_winograd_by_sample(&s) && conv_winograd_sample_work_size(&s) > scratch)
-                    scratch = conv_winograd_sample_work_size(&s);
+                winograd_forward_sizes(&s, &col, &scratch);
                 const conv_shape t = conv_transposed(&s);
                 const size_t dxw = conv_winograd_prep_size(&t) + conv_winograd_work_size(&t);
                 if (dxw > col) col = dxw;
@@ -712,8 +713,8 @@ static int same_floats(const float *a, const float *b, size_t n, int threads)
 static const float *winograd_cached(float **cache, const float *W, const conv_shape *s, int dx, int threads)
 {
     const size_t nw = (size_t)s->oc * s->c * s->kh * s->kw;
-    const conv_shape t = dx ? conv_transposed(s) : *s;
     if (*cache && same_floats(*cache, W, nw, threads)) return *cache + nw;
+    const conv_shape t = dx ? conv_transposed(s) : *s;
     if (!*cache) *cache = malloc(sizeof(float) * ((dx ? 2 : 1) * nw + conv_winograd_weights_size(&t)));
     if (!*cache) return NULL;
     memcpy(*cache, W, sizeof(float) * nw);

@@ -5,7 +5,8 @@
  * A store through vecu may alias any object (may_alias, as the intrinsics'
  * own unaligned types), so the compiler reads again, after every st(),
  * anything a loop reads through a pointer (a shape's fields, weights,
- * scales): kernels copy those into locals first. */
+ * scales): a loop that stores on its hot path (the stem's) copies those
+ * into locals first. */
 #ifndef VG_VEC8_H
 #define VG_VEC8_H
 
