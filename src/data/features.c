@@ -2,6 +2,7 @@
  * says. The same code makes training and inference features. */
 #include "voxgender.h"
 #include "features.h"
+#include "../util/errmsg.h"
 #include "../util/rng.h"
 
 #include <limits.h>
@@ -67,17 +68,6 @@ int vg_frontend_to_model(vg_model *m, const vg_frontend *fe)
     return rc ? VG_ENOMEM : VG_OK;
 }
 
-static int meta_num(const vg_model *m, const char *key, double *out)
-{
-    const char *s = vg_model_meta(m, key);
-    if (!s) return -1;
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end) return -1;
-    *out = v;
-    return 0;
-}
-
 int vg_frontend_for_input(const vg_model *m, vg_frontend *fe)
 {
     int c, h, w;
@@ -91,35 +81,139 @@ int vg_frontend_for_input(const vg_model *m, vg_frontend *fe)
     return VG_OK;
 }
 
-int vg_frontend_from_model(const vg_model *m, vg_frontend *fe)
+/* Metadata values are strings; a value that is present must parse whole
+ * and lie in range, or the file is refused with the reason: a setting
+ * silently replaced by its default would make a model read other features
+ * than it was trained on, and an unchecked one could make the front end
+ * allocate without bound (a fuzzed n_mels of 65536 took minutes). */
+static int meta_double(const vg_model *m, const char *key, double lo, double hi, double *out,
+                       char *err, size_t errlen)
+{
+    const char *s = vg_model_meta(m, key);
+    if (!s) return VG_OK;   /* absent: the kind's default stands */
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !isfinite(v))
+        return vg_errf(VG_EMODEL, err, errlen, "front-end setting %s '%s' is not a number", key, s);
+    if (v < lo || v > hi)
+        return vg_errf(VG_EMODEL, err, errlen, "front-end setting %s %s is out of range (%g to %g)", key, s,
+                       lo, hi);
+    *out = v;
+    return VG_OK;
+}
+
+static int meta_int(const vg_model *m, const char *key, int lo, int hi, int *out, char *err,
+                    size_t errlen)
+{
+    double v = *out;
+    int rc = meta_double(m, key, lo, hi, &v, err, errlen);
+    if (rc) return rc;
+    if (v != floor(v))
+        return vg_errf(VG_EMODEL, err, errlen, "front-end setting %s '%s' is not a whole number", key,
+                       vg_model_meta(m, key));
+    *out = (int)v;
+    return VG_OK;
+}
+
+static int meta_float(const vg_model *m, const char *key, double lo, double hi, float *out,
+                      char *err, size_t errlen)
+{
+    double v = *out;
+    int rc = meta_double(m, key, lo, hi, &v, err, errlen);
+    if (!rc) *out = (float)v;
+    return rc;
+}
+
+/* "a,b,c": three numbers, each in [lo, hi] */
+static int meta_triple(const vg_model *m, const char *key, double lo, double hi, float out[3],
+                       char *err, size_t errlen)
+{
+    const char *s = vg_model_meta(m, key);
+    if (!s) return VG_OK;
+    const char *p = s;
+    for (int c = 0; c < 3; c++) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || !isfinite(v) || v < lo || v > hi || *end != (c < 2 ? ',' : '\0'))
+            return vg_errf(VG_EMODEL, err, errlen, "front-end setting %s '%s' is not three numbers in %g to %g",
+                           key, s, lo, hi);
+        out[c] = (float)v;
+        p = end + 1;
+    }
+    return VG_OK;
+}
+
+/* A setting this voxgender fixes (log base, power floor, labels): a file
+ * that states it must state the value the code uses. */
+static int meta_fixed(const vg_model *m, const char *key, const char *want, char *err, size_t errlen)
+{
+    const char *s = vg_model_meta(m, key);
+    if (s && strcmp(s, want))
+        return vg_errf(VG_EMODEL, err, errlen, "%s '%s' is not supported (this voxgender uses '%s')", key, s,
+                       want);
+    return VG_OK;
+}
+
+int frontend_from_model(const vg_model *m, vg_frontend *fe, char *err, size_t errlen)
 {
     const char *name = vg_model_meta(m, "frontend");
     int kind = -1;
     for (int i = 0; name && i < 4; i++)
         if (!strcmp(name, NAMES[i])) kind = i;
-    if (kind < 0) return VG_EMODEL;
+    if (!name) return vg_errf(VG_EMODEL, err, errlen, "the model does not say which front end it needs");
+    if (kind < 0) return vg_errf(VG_EMODEL, err, errlen, "unknown front end '%s'", name);
     vg_frontend_default(fe, (vg_frontend_kind)kind);
-    double v;
-    if (!meta_num(m, "sample_rate", &v)) fe->mel.sample_rate = (int)v;
-    if (!meta_num(m, "seconds", &v)) fe->seconds = v;
-    if (!meta_num(m, "n_fft", &v)) fe->mel.n_fft = (int)v;
-    if (!meta_num(m, "win_length", &v)) fe->mel.win_length = (int)v;
-    if (!meta_num(m, "hop_length", &v)) fe->mel.hop_length = (int)v;
-    if (!meta_num(m, "n_mels", &v)) fe->mel.n_mels = (int)v;
-    if (!meta_num(m, "f_min", &v)) fe->mel.f_min = (float)v;
-    if (!meta_num(m, "f_max", &v)) fe->mel.f_max = (float)v;
-    if (!meta_num(m, "input_mean", &v)) fe->input_mean = (float)v;
-    if (!meta_num(m, "input_std", &v)) fe->input_std = (float)v;
-    if (!meta_num(m, "image_size", &v)) fe->image_size = (int)v;
-    const char *im = vg_model_meta(m, "image_mean"), *is = vg_model_meta(m, "image_std");
-    if (im && sscanf(im, "%f,%f,%f", &fe->image_mean[0], &fe->image_mean[1], &fe->image_mean[2]) != 3) return VG_EMODEL;
-    if (is && sscanf(is, "%f,%f,%f", &fe->image_std[0], &fe->image_std[1], &fe->image_std[2]) != 3) return VG_EMODEL;
-    if (fe->image_size < 1 || fe->image_size > 4096) return VG_EMODEL;
-    for (int c = 0; c < 3; c++)
-        if (!(fe->image_std[c] > 0)) return VG_EMODEL;
-    if (fe->mel.sample_rate < 1000 || fe->mel.n_mels < 1 || !(fe->seconds > 0) || !(fe->input_std > 0))
-        return VG_EMODEL;
+    vg_mel_config *mc = &fe->mel;
+    int rc;
+    /* ranges: what the decoder reads (1-768 kHz), `spectrogram --seconds`,
+     * generous bounds on the FFT, and a hop of at least 1 ms (at most 1000
+     * frames a second: a hop of 1 sample made 600 s of audio 5 GB of
+     * features); n_mels is tied to the network's input below */
+    if ((rc = meta_int(m, "sample_rate", 1000, 768000, &mc->sample_rate, err, errlen)) ||
+        (rc = meta_double(m, "seconds", 0.01, 3600, &fe->seconds, err, errlen)) ||
+        (rc = meta_int(m, "n_fft", 16, 65536, &mc->n_fft, err, errlen)) ||
+        (rc = meta_int(m, "win_length", 1, mc->n_fft, &mc->win_length, err, errlen)) ||
+        (rc = meta_int(m, "hop_length", (mc->sample_rate + 999) / 1000, 65536, &mc->hop_length, err, errlen)) ||
+        (rc = meta_int(m, "n_mels", 1, 4096, &mc->n_mels, err, errlen)) ||
+        (rc = meta_float(m, "f_min", 0, mc->sample_rate / 2.0, &mc->f_min, err, errlen)) ||
+        (rc = meta_float(m, "f_max", 0, mc->sample_rate / 2.0, &mc->f_max, err, errlen)) ||
+        (rc = meta_float(m, "input_mean", -1e6, 1e6, &fe->input_mean, err, errlen)) ||
+        (rc = meta_float(m, "input_std", 1e-6, 1e6, &fe->input_std, err, errlen)) ||
+        (rc = meta_int(m, "image_size", 1, 4096, &fe->image_size, err, errlen)) ||
+        (rc = meta_triple(m, "image_mean", -1e6, 1e6, fe->image_mean, err, errlen)) ||
+        (rc = meta_triple(m, "image_std", 1e-6, 1e6, fe->image_std, err, errlen)) ||
+        (rc = meta_fixed(m, "log_base", "2", err, errlen)) ||
+        (rc = meta_fixed(m, "seed_compat", kind == VG_FE_SEED_IMAGE ? "1" : "0", err, errlen)) ||
+        (rc = meta_fixed(m, "labels", "female,male", err, errlen)) ||
+        (rc = meta_fixed(m, "label_codes", "0,1", err, errlen)))
+        return rc;
+    if (mc->win_length > mc->n_fft)
+        return vg_errf(VG_EMODEL, err, errlen, "front-end setting win_length %d is longer than n_fft %d",
+                       mc->win_length, mc->n_fft);
+    const double f_top = mc->f_max > 0 ? mc->f_max : mc->sample_rate / 2.0;
+    if (f_top <= mc->f_min || f_top > mc->sample_rate / 2.0)
+        return vg_errf(VG_EMODEL, err, errlen, "front-end band %g to %g Hz does not fit a %d Hz sample rate",
+                       mc->f_min, f_top, mc->sample_rate);
+    double floor_v = VG_POWER_FLOOR;
+    if ((rc = meta_double(m, "power_floor", 0, 1, &floor_v, err, errlen))) return rc;
+    if (fabs(floor_v - VG_POWER_FLOOR) > 1e-6 * VG_POWER_FLOOR)
+        return vg_errf(VG_EMODEL, err, errlen, "power_floor %s is not supported (this voxgender uses 1e-10)",
+                       vg_model_meta(m, "power_floor"));
+    /* the front end must make what the network reads */
+    int c, h, w;
+    vg_model_input_shape(m, &c, &h, &w);
+    if (kind == VG_FE_LOGMEL && (c != 1 || (h > 0 && h != mc->n_mels)))
+        return vg_errf(VG_EMODEL, err, errlen, "front end makes %d mel bands, the network reads %d x %d", mc->n_mels,
+                       c, h);
+    if (kind == VG_FE_SEED_IMAGE && (c != 3 || (h > 0 && h != fe->image_size) || (w > 0 && w != fe->image_size)))
+        return vg_errf(VG_EMODEL, err, errlen, "front end makes 3 x %d x %d images, the network reads %d x %d x %d",
+                       fe->image_size, fe->image_size, c, h, w);
     return VG_OK;
+}
+
+int vg_frontend_from_model(const vg_model *m, vg_frontend *fe)
+{
+    return frontend_from_model(m, fe, NULL, 0);
 }
 
 /* The seed image (1 channel, 128 x 301) -> [3, S, S] normalised. */

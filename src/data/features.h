@@ -21,6 +21,13 @@ typedef struct degrade_spec {
     uint64_t seed;        /* DEGRADE_WHITE_NOISE: the noise's random stream */
 } degrade_spec;
 
+/* vg_frontend_from_model with the reason for a refusal in ERR (may be
+ * NULL): an unknown front end, a setting that does not parse or is out of
+ * range, one this code fixes (log base, power floor, labels) stated
+ * otherwise, or a front end whose output the network does not read. The
+ * model loader runs it on every file that names a front end. */
+int frontend_from_model(const vg_model *m, vg_frontend *fe, char *err, size_t errlen);
+
 /* 64-bit FNV-1a hash of a string (the cache's file names; cache.c) */
 uint64_t fnv1a(const char *s);
 

@@ -2,6 +2,7 @@
  * a JSON header {"__metadata__": {str: str}, name: {dtype, shape,
  * data_offsets}}, then raw little-endian tensors. The metadata carries the
  * architecture description, so a file alone rebuilds its model. */
+#include "../data/features.h"
 #include "../nn/model.h"
 #include "../util/atomic_file.h"
 #include "../util/errmsg.h"
@@ -169,6 +170,13 @@ int vg_model_load(const char *path, vg_model **out, char *err, size_t errlen)
         if (strcmp(item->string, "arch") && strcmp(item->string, "format") &&
             strcmp(item->string, "format_version"))
             vg_model_set_meta(m, item->string, item->valuestring);
+    }
+    /* a file that names a front end must describe one this code can run
+     * and the network reads (features.c says what is checked) */
+    vg_frontend fe;
+    if (vg_model_meta(m, "frontend") && frontend_from_model(m, &fe, why, sizeof why)) {
+        rc = vg_errf(VG_EMODEL, err, errlen, "%s", why);
+        goto done;
     }
     int entries = 0;
     cJSON_ArrayForEach(item, root) {

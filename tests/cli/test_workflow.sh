@@ -103,6 +103,17 @@ printf 'garbage' > "$T/bad.safetensors"
 "$VG" predict -m "$T/bad.safetensors" "$W" 2> "$T/badmodel.err"; rc=$?
 check "predict: unusable model file is a one-line error, exit 2" bash -c \
     "[ $rc -eq 2 ] && [ \$(wc -l < '$T/badmodel.err') -eq 1 ] && grep -q 'bad.safetensors: ' '$T/badmodel.err'"
+# a model whose front end this code cannot run (a hop of one sample) is
+# refused when it loads, naming the setting, before any recording is read
+/usr/bin/python3 -c "
+import json, struct, sys
+b = open(sys.argv[1], 'rb').read(); n = struct.unpack('<Q', b[:8])[0]
+h = json.loads(b[8:8 + n]); h['__metadata__']['hop_length'] = '1'
+j = json.dumps(h).encode(); j += b' ' * (-len(j) % 8)
+open(sys.argv[2], 'wb').write(struct.pack('<Q', len(j)) + j + b[8 + n:])" "$T/cnn.safetensors" "$T/hop1.safetensors"
+"$VG" predict -m "$T/hop1.safetensors" "$W" > "$T/hop1.out" 2> "$T/hop1.err"; rc=$?
+check "predict: a model with an impossible front-end setting is refused by name, exit 2, no output" bash -c \
+    "[ $rc -eq 2 ] && [ ! -s '$T/hop1.out' ] && [ \$(wc -l < '$T/hop1.err') -eq 1 ] && grep -q 'hop1.safetensors: front-end setting hop_length 1 is out of range' '$T/hop1.err'"
 
 # ---- sweep
 "$VG" train "$D" --arch lenet --epochs 3 --sweep "lr=0.01,0.001;batch=16" -o "$T/sweep.safetensors" -q > "$T/sweep.txt" 2>/dev/null

@@ -109,6 +109,81 @@ TEST(model_load_refuses_malformed_files)
     CHECK(vg_model_load("/nonexistent.safetensors", &m, err, sizeof err) == VG_ENOENT && m == NULL);
 }
 
+/* REQUIRE for a helper that returns a status */
+#define SETUP(cond)                                                                     \
+    do { if (!(cond)) { test_fail(__FILE__, __LINE__, "%s", #cond); return -100; } } while (0)
+
+/* A tiny log-mel classifier (8 mel bands) with its front end written by
+ * vg_frontend_to_model, then KEY set to VALUE (NULL: as written); saved and
+ * loaded again. Returns the load's status (the reason in ERR) and, when it
+ * loads, the front end read back in GOT. */
+static int load_with_front_end(const char *key, const char *value, vg_frontend *got, char *err,
+                               size_t errlen)
+{
+    vg_model *m = NULL, *back = (vg_model *)0x1;
+    SETUP(vg_model_create("input 1 8 0; timepool; flatten; fc: linear 2", 1, &m, err, errlen) == VG_OK);
+    vg_frontend fe;
+    vg_frontend_default(&fe, VG_FE_LOGMEL);
+    fe.mel.n_mels = 8;
+    fe.input_mean = -10.0f;
+    fe.input_std = 8.0f;
+    SETUP(vg_frontend_to_model(m, &fe) == VG_OK);
+    if (key) SETUP(vg_model_set_meta(m, key, value) == VG_OK);
+    char *p = path_join(temp_dir(), "fe.safetensors");
+    SETUP(vg_model_save(m, p) == VG_OK);
+    int rc = vg_model_load(p, &back, err, errlen);
+    if (rc) CHECKF(back == NULL, "%s=%s: output set on failure", key, value);
+    else CHECKF(vg_frontend_from_model(back, got) == VG_OK, "%s=%s: loaded, front end unreadable", key, value);
+    if (!rc) vg_model_destroy(back);
+    vg_model_destroy(m);
+    free(p);
+    return rc;
+}
+
+TEST(model_load_refuses_front_ends_it_cannot_run)
+{
+    char err[256] = "";
+    vg_frontend got;
+    CHECKF(load_with_front_end(NULL, NULL, &got, err, sizeof err) == VG_OK, "valid front end refused: %s", err);
+    CHECK(got.kind == VG_FE_LOGMEL && got.mel.n_mels == 8 && got.mel.n_fft == 400 && got.mel.hop_length == 200 &&
+          got.mel.f_max == 8000.0f && got.input_mean == -10.0f && got.input_std == 8.0f);
+    /* settings in range are read as they are */
+    CHECKF(load_with_front_end("n_fft", "1024", &got, err, sizeof err) == VG_OK && got.mel.n_fft == 1024,
+           "n_fft 1024: %s", err);
+    CHECKF(load_with_front_end("f_max", "7600", &got, err, sizeof err) == VG_OK && got.mel.f_max == 7600.0f,
+           "f_max 7600: %s", err);
+    static const struct { const char *key, *value, *reason; } BAD[] = {
+        {"frontend", "spectrum", "unknown front end 'spectrum'"},
+        {"n_fft", "2", "n_fft 2 is out of range (16 to 65536)"},
+        {"n_fft", "400.5", "n_fft '400.5' is not a whole number"},
+        {"n_fft", "1e30", "n_fft 1e30 is out of range"},
+        {"sample_rate", " ", "sample_rate ' ' is not a number"},
+        {"sample_rate", "nan", "sample_rate 'nan' is not a number"},
+        {"sample_rate", "16000Hz", "sample_rate '16000Hz' is not a number"},
+        {"seconds", "0", "seconds 0 is out of range"},
+        {"hop_length", "1", "hop_length 1 is out of range (16 to 65536)"},
+        {"win_length", "401", "win_length 401 is out of range (1 to 400)"},
+        {"n_mels", "65536", "n_mels 65536 is out of range"},
+        {"n_mels", "16", "front end makes 16 mel bands, the network reads 1 x 8"},
+        {"f_max", "9000", "f_max 9000 is out of range (0 to 8000)"},
+        {"f_min", "8000", "band 8000 to 8000 Hz does not fit a 16000 Hz sample rate"},
+        {"input_std", "0", "input_std 0 is out of range"},
+        {"input_mean", "inf", "input_mean 'inf' is not a number"},
+        {"log_base", "10", "log_base '10' is not supported (this voxgender uses '2')"},
+        {"power_floor", "1e-8", "power_floor 1e-8 is not supported"},
+        {"seed_compat", "1", "seed_compat '1' is not supported"},
+        {"labels", "male,female", "labels 'male,female' is not supported"},
+        {"label_codes", "1,0", "label_codes '1,0' is not supported"},
+    };
+    for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
+        err[0] = '\0';
+        int rc = load_with_front_end(BAD[i].key, BAD[i].value, &got, err, sizeof err);
+        CHECKF(rc == VG_EMODEL, "%s=%s: status %d (%s)", BAD[i].key, BAD[i].value, rc, err);
+        CHECKF(strstr(err, BAD[i].reason) != NULL, "%s=%s: reason '%s' lacks '%s'", BAD[i].key, BAD[i].value,
+               err, BAD[i].reason);
+    }
+}
+
 TEST(model_descriptions_are_validated)
 {
     vg_model *m;
