@@ -1,5 +1,6 @@
 /* Pickle opcodes (protocols 2-4) as data: see pickle.h for what is refused. */
 #include "pickle.h"
+#include "../util/errmsg.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -62,6 +63,7 @@ static int fail(vm *m, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(m->err, m->errlen, fmt, ap);
         va_end(ap);
+        vg_err_sanitize(m->err);   /* it may quote the file's own strings */
     }
     m->failed = 1;
     return -1;

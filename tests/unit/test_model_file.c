@@ -1,6 +1,7 @@
 /* Model files (safetensors): round trip, metadata, every refusal; training
  * determinism and memorisation. */
 #include "../../src/nn/model.h"
+#include "../../src/util/errmsg.h"
 #include "test.h"
 
 #include <math.h>
@@ -182,6 +183,40 @@ TEST(model_load_refuses_front_ends_it_cannot_run)
         CHECKF(strstr(err, BAD[i].reason) != NULL, "%s=%s: reason '%s' lacks '%s'", BAD[i].key, BAD[i].value,
                err, BAD[i].reason);
     }
+}
+
+TEST(refusal_reasons_quote_file_strings_safely)
+{
+    static const struct { const char *in, *out; } CASES[] = {
+        {"plain ascii, caf\xc3\xa9, \xe6\x97\xa5\xe6\x9c\xac, \xf0\x9f\x8e\xa4", NULL},   /* unchanged */
+        {"a\x1b[31mred\x1b[0m", "a?[31mred?[0m"},   /* ESC */
+        {"two\nlines\r\t", "two?lines??"},
+        {"del\x7f", "del?"},
+        {"csi\xc2\x9b" "2J", "csi??2J"},             /* C1 control in UTF-8 */
+        {"lone \xf2 byte", "lone ? byte"},
+        {"cut \xe6\x97", "cut ??"},                   /* sequence cut short */
+        {"bad \xe6" "ab", "bad ?ab"},                 /* no continuation */
+    };
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s", CASES[i].in);
+        vg_err_sanitize(buf);
+        const char *want = CASES[i].out ? CASES[i].out : CASES[i].in;
+        CHECKF(!strcmp(buf, want), "case %zu: '%s', want '%s'", i, buf, want);
+    }
+    /* end to end: a tensor name with a newline and an escape sequence */
+    float d[6] = {1, 2, 3, 4, 5, 6};
+    char *p = path_join(temp_dir(), "evil.safetensors");
+    write_raw(p,
+              "{\"__metadata__\":{\"format_version\":\"1\",\"arch\":\"input 2 1 1; fc: linear 2\"},"
+              "\"fc.weight\\n\\u001b[2J\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
+              B("16", "24"),
+              d, sizeof d, -1);
+    vg_model *m = NULL;
+    char err[256] = "";
+    CHECK(vg_model_load(p, &m, err, sizeof err) == VG_EMODEL && m == NULL);
+    CHECKF(strstr(err, "unexpected tensor fc.weight??[2J") != NULL, "reason '%s'", err);
+    free(p);
 }
 
 TEST(model_descriptions_are_validated)
