@@ -115,8 +115,7 @@ static void *worker(void *arg)
         } else if (rc) {
             j->failed++;
             pthread_mutex_unlock(&j->lock);
-            progress_message(&j->prog, "voxgender: %s: %s", j->in[i].path,
-                             rc == VG_EUNSUPPORTED ? "this model takes recordings, not images" : vg_strerror(rc));
+            progress_message(&j->prog, "voxgender: %s: %s", j->in[i].path, vg_strerror(rc));
         } else {
             emit(j, j->in[i].path, p, l, NULL);
             pthread_mutex_unlock(&j->lock);

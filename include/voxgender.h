@@ -48,6 +48,7 @@ enum {
     VG_EUNSUPPORTED = -14,  /* valid, but not something voxgender handles */
     VG_EMODEL = -15,        /* model file is malformed or does not match its architecture */
     VG_ENOSPEECH = -16,     /* nothing to classify: silent, too quiet, or under 0.5 s of sound */
+    VG_EINPUTKIND = -17,    /* an image given to a model that takes recordings */
 };
 
 /* A model (see "models" below). */
@@ -274,7 +275,8 @@ int vg_features_from_audio(const vg_frontend *fe, const char *path, double offse
                            double max_seconds, float **out, int *c, int *h, int *w,
                            vg_clip_info *info);
 /* Model input from a spectrogram image (PNG/JPEG): only VG_FE_SEED_IMAGE
- * models take images (the reference project's test images). */
+ * models take images (the reference project's test images); any other
+ * model gives VG_EINPUTKIND. */
 int vg_features_from_image(const vg_frontend *fe, const char *path, float **out, int *c,
                            int *h, int *w);
 

@@ -21,6 +21,7 @@ const char *vg_strerror(int status)
     case VG_EIMAGE: return "not a readable PNG or JPEG image";
     case VG_EUNSUPPORTED: return "unsupported audio codec or stream layout";
     case VG_EMODEL: return "invalid model file";
+    case VG_EINPUTKIND: return "this model takes recordings, not images";
     case VG_ENOSPEECH: return "no speech to classify: silence, noise or music, or under 0.5 s of speech";
     default: return "unknown error";
     }

@@ -388,7 +388,7 @@ int vg_features_from_image(const vg_frontend *fe, const char *path, float **out,
 {
     if (!fe || !path || !out) return VG_EARG;
     *out = NULL;
-    if (fe->kind != VG_FE_SEED_IMAGE) return VG_EUNSUPPORTED;
+    if (fe->kind != VG_FE_SEED_IMAGE) return VG_EINPUTKIND;
     vg_image img;
     int rc = vg_image_read(path, &img);
     if (rc) return rc;

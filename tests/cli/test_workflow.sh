@@ -97,6 +97,16 @@ check "segment: a folder stands for every recording under it" bash -c \
 "$VG" predict -m "$T/cnn.safetensors" "$W" /nonexistent.wav "$F" > "$T/pred_bad.out" 2> "$T/pred_bad.err"; rc=$?
 check "predict: a bad file is reported and skipped, exit 1" bash -c \
     "[ $rc -eq 1 ] && [ \$(wc -l < '$T/pred_bad.out') -eq 2 ] && grep -q '/nonexistent.wav: no such file' '$T/pred_bad.err'"
+# each failure says its own cause: an image given to a recording model, and
+# a WAV whose 3-bit samples FFmpeg does not decode (once both read "this
+# model takes recordings, not images")
+/usr/bin/python3 -c "
+import struct, sys
+x = bytes(3200); fmt = struct.pack('<HHIIHH', 1, 1, 16000, 32000, 2, 3)
+open(sys.argv[1], 'wb').write(b'RIFF' + struct.pack('<I', 36 + len(x)) + b'WAVEfmt ' + struct.pack('<I', 16) + fmt + b'data' + struct.pack('<I', len(x)) + x)" "$T/bits3.wav"
+"$VG" predict -m "$T/cnn.safetensors" "$SHARED/seed/test_image_male.jpg" "$T/bits3.wav" -q > /dev/null 2> "$T/pred_kinds.err"; rc=$?
+check "predict: an image for a recording model and an undecodable WAV each get their own reason" bash -c \
+    "[ $rc -eq 1 ] && grep -q 'test_image_male.jpg: this model takes recordings, not images' '$T/pred_kinds.err' && grep -q 'bits3.wav: unsupported audio codec or stream layout' '$T/pred_kinds.err'"
 check "predict: lenet model classifies the reference project's test image" bash -c \
     "'$VG' predict -m '$T/lenet.safetensors' '$SHARED/seed/test_image_male.jpg' -q | grep -qP '\t(male|female)\t[01]\t'"
 printf 'garbage' > "$T/bad.safetensors"
