@@ -64,6 +64,20 @@ static void add(recs *v, const char *path, const char *speaker, int label, int s
     v->n++;
 }
 
+/* The speaker's folder under DATA/<split>/<label>/: the id with '/', '\\'
+ * and control characters replaced by '_', and '_' before an empty id or one
+ * that starts with '.'. An id such as "../../x" would otherwise put links
+ * outside DATA, one with a '/' would become a different speaker when DATA
+ * is read back, and a hidden folder would be skipped by the folder walk. */
+static void speaker_folder(const char *speaker, char *out, size_t n)
+{
+    size_t k = 0;
+    if (!*speaker || *speaker == '.') out[k++] = '_';
+    for (const char *c = speaker; *c && k + 1 < n; c++)
+        out[k++] = *c == '/' || *c == '\\' || (unsigned char)*c < 0x20 || *c == 0x7F ? '_' : *c;
+    out[k] = '\0';
+}
+
 static int split_word(const char *s)
 {
     if (!strcasecmp(s, "train")) return VG_SPLIT_TRAIN;
@@ -110,9 +124,10 @@ static int read_manifest(const char *csv, int prefix, recs *out)
     char corpus[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s", dir);
     snprintf(corpus, sizeof corpus, "%s", basename(tmp));
-    char line[8192];
+    char *line = NULL;   /* any length: a fixed buffer would cut a long line in two records */
+    size_t cap = 0;
     int cp = -1, cs = -1, cg = -1, csp = -1, lineno = 0, bad = 0;
-    while (fgets(line, sizeof line, f)) {
+    while (getline(&line, &cap, f) > 0) {
         char *fl[64];
         int n = fields(line, fl, 64);
         if (++lineno == 1) {
@@ -124,6 +139,7 @@ static int read_manifest(const char *csv, int prefix, recs *out)
             }
             if (cp < 0 || cs < 0 || cg < 0) {
                 fclose(f);
+                free(line);
                 cli_error("%s: header needs columns path,speaker,gender", csv);
                 return -1;
             }
@@ -147,6 +163,7 @@ static int read_manifest(const char *csv, int prefix, recs *out)
         }
         add(out, path, spk, g, sp);
     }
+    free(line);
     fclose(f);
     return 0;
 }
@@ -184,11 +201,12 @@ static int read_vox_meta(const char *csv, const char *root, recs *out)
 {
     FILE *f = fopen(csv, "r");
     if (!f) { cli_error("%s: cannot open", csv); return -1; }
-    char line[4096];
+    char *line = NULL;
+    size_t line_cap = 0;
     int cid = -1, cg = -1, lineno = 0;
     size_t ns = 0, cap = 256;
     vox_spk *spk = malloc(sizeof(vox_spk) * cap);
-    while (fgets(line, sizeof line, f)) {
+    while (getline(&line, &line_cap, f) > 0) {
         char *fl[16];
         int n = fields(line, fl, 16);
         if (++lineno == 1) {
@@ -196,7 +214,7 @@ static int read_vox_meta(const char *csv, const char *root, recs *out)
                 if (strcasestr(fl[i], "gender")) cg = i;
                 else if (cid < 0 && (strcasestr(fl[i], "VoxCeleb") || !strcasecmp(fl[i], "ID"))) cid = i;
             }
-            if (cid < 0 || cg < 0) { fclose(f); free(spk); cli_error("%s: no id/gender columns", csv); return -1; }
+            if (cid < 0 || cg < 0) { fclose(f); free(spk); free(line); cli_error("%s: no id/gender columns", csv); return -1; }
             continue;
         }
         if (n <= cid || n <= cg) continue;
@@ -206,6 +224,7 @@ static int read_vox_meta(const char *csv, const char *root, recs *out)
         snprintf(spk[ns].id, sizeof spk[ns].id, "%s", fl[cid]);
         spk[ns++].g = g;
     }
+    free(line);
     fclose(f);
     char real[PATH_MAX];
     if (!realpath(root, real)) { free(spk); cli_error("%s: no such folder", root); return -1; }
@@ -294,14 +313,15 @@ int cmd_split(int argc, char **argv)
     static const char *SPLIT_DIR[3] = {"Train", "Validation", "Test"};
     size_t counts[3][2] = {{0}}, missing = 0;
     for (size_t i = 0; i < v.n; i++) {
-        char dir[PATH_MAX], link[PATH_MAX + 256], tmp[PATH_MAX];
+        char dir[PATH_MAX], link[PATH_MAX + 256], tmp[PATH_MAX], folder[NAME_MAX + 1];
         struct stat st;
         if (stat(v.r[i].path, &st)) {
             if (missing++ < 5) cli_error("%s: missing (skipped)", v.r[i].path);
             continue;
         }
+        speaker_folder(v.r[i].speaker, folder, sizeof folder);
         snprintf(dir, sizeof dir, "%s/%s/%s/%s", out, SPLIT_DIR[split[i]], v.r[i].label ? "Male" : "Female",
-                 v.r[i].speaker);
+                 folder);
         if (cli_mkdirs(dir)) { cli_error("%s: cannot create", dir); return 1; }
         snprintf(tmp, sizeof tmp, "%s", v.r[i].path);
         const char *base = basename(tmp);

@@ -213,6 +213,20 @@ check "split reads VoxCeleb's vox1_meta.csv" bash -c "[ \$(find '$T/split4' -typ
 check "split refuses a non-empty output folder" test $rc -eq 2
 "$VG" split --manifest "$SHARED/data/vctk/manifest.csv" --out "$T/s5" --ratios 0.5,0.5 2>/dev/null; rc=$?
 check "split rejects bad --ratios" test $rc -eq 2
+# speaker ids that are not folder names: every link stays inside --out, a
+# '/' does not make a sub-speaker, a hidden or empty id stays visible; a
+# line longer than any buffer is one record (it used to be cut in two, the
+# second half read as a record of its own)
+mkdir -p "$T/odd"
+for k in 1 2 3 4 5; do cp "$W" "$T/odd/r$k.wav"; done
+long=$(printf 'x%.0s' $(seq 9000))
+printf 'path,speaker,gender,split\nr1.wav,../../../escaped,f,train\nr2.wav,a/b,m,test\nr3.wav,.hidden,f,test\nr4.wav,,m,train\n%s,r5.wav,f,train\nr5.wav,s5,f,validation\n' "$long" > "$T/odd/manifest.csv"
+"$VG" split --manifest "$T/odd/manifest.csv" --out "$T/odd_split" > "$T/odd_split.txt" 2> "$T/odd_split.err"; rc=$?
+check "split: odd speaker ids become folders inside --out; a long line is one record" bash -c \
+    "[ $rc -eq 1 ] && [ ! -e '$T/escaped' ] && [ \$(find '$T/odd_split' -type l | wc -l) -eq 5 ] &&
+     [ -L '$T/odd_split/Train/Female/_.._.._.._escaped/r1.wav' ] && [ -L '$T/odd_split/Test/Male/a_b/r2.wav' ] &&
+     [ -L '$T/odd_split/Test/Female/_.hidden/r3.wav' ] && [ -L '$T/odd_split/Train/Male/_/r4.wav' ] &&
+     [ -L '$T/odd_split/Validation/Female/s5/r5.wav' ] && grep -c 'missing (skipped)' '$T/odd_split.err' | grep -qx 1"
 
 # ---- the reference project's models and PyTorch checkpoints (issue 5)
 "$VG" predict -m "$SHARED/seed/CNN_handmade_1.pth" --arch lenet "$SHARED/seed/test_image_male.jpg" --format json > "$T/ref.json"
