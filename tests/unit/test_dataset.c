@@ -58,6 +58,20 @@ TEST(dataset_layout_naming_variants)
     CHECK((it = find(d, "Train/Female/p225_001.flac")) && !strcmp(it->speaker, "alice"));
     CHECK((it = find(d, "TEST/male/spk9.wav")) && !strcmp(it->speaker, "bob") && it->label == 0);
     vg_dataset_free(d);
+    /* rows name a recording by its path under the root or as found (root
+     * joined); a row longer than any buffer stays one row: its tail, which
+     * names a real recording, must not be read as a row of its own */
+    f = fopen(man, "w");
+    fprintf(f, "path,speaker,gender\n%s/val/0/f_x.wav,carol,female\nTrain/Female/p225_001.flac,alice,female\n",
+            root);
+    for (int i = 0; i < 4095; i++) fputc('x', f);
+    fprintf(f, "Train/Female/p225_001.flac,eve,male\n");
+    fclose(f);
+    REQUIRE(vg_dataset_scan(root, man, &d, err, sizeof err) == VG_OK);
+    CHECK((it = find(d, "val/0/f_x.wav")) && !strcmp(it->speaker, "carol"));
+    CHECK((it = find(d, "Train/Female/p225_001.flac")) && !strcmp(it->speaker, "alice") && it->label == 0);
+    CHECK((it = find(d, "TEST/male/spk9.wav")) && !strcmp(it->speaker, "spk9"));   /* not in this manifest */
+    vg_dataset_free(d);
     free(man);
     free(root);
 }
