@@ -98,23 +98,34 @@ static void speakers_svg(FILE *f, const vg_metrics *m)
 }
 
 /* history metadata: [[epoch, train_loss, train_acc, val_loss, val_acc, lr], ...] */
+/* Column COL of epoch row I of the history, NAN when the row or the value
+ * is missing or not a number (a model file may come from elsewhere). */
+static double history_value(const cJSON *h, int i, int col)
+{
+    const cJSON *v = cJSON_GetArrayItem(cJSON_GetArrayItem(h, i), col);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
 static void curves_svg(FILE *f, const char *history)
 {
     cJSON *h = history ? cJSON_Parse(history) : NULL;
     int n = cJSON_IsArray(h) ? cJSON_GetArraySize(h) : 0;
-    if (n < 1) {
-        fprintf(f, "<p>The model file holds no training history (trained elsewhere or imported).</p>\n");
+    /* rows of epoch, train loss, train acc., validation loss, validation acc. */
+    int usable = 0;
+    for (int i = 0; i < n; i++)
+        for (int k = 1; k <= 4; k++) usable += isfinite(history_value(h, i, k));
+    if (n < 1 || !usable) {
+        fprintf(f, "<p>The model file holds %s training history (trained elsewhere or imported).</p>\n",
+                history ? "no readable" : "no");
         cJSON_Delete(h);
         return;
     }
     double maxloss = 0.01;
-    for (int i = 0; i < n; i++) {
-        cJSON *r = cJSON_GetArrayItem(h, i);
+    for (int i = 0; i < n; i++)
         for (int k = 1; k <= 3; k += 2) {
-            double v = cJSON_GetArrayItem(r, k)->valuedouble;
+            double v = history_value(h, i, k);
             if (isfinite(v) && v > maxloss) maxloss = v;
         }
-    }
     const char *what[2] = {"loss", "accuracy"};
     for (int plot = 0; plot < 2; plot++) {
         const int W = 360, H = 200, X0 = 45, Y0 = 10;
@@ -124,7 +135,8 @@ static void curves_svg(FILE *f, const char *history)
             int col = plot == 0 ? (series ? 3 : 1) : (series ? 4 : 2);
             fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", series ? "#c0392b" : "#2e86c1");
             for (int i = 0; i < n; i++) {
-                double v = cJSON_GetArrayItem(cJSON_GetArrayItem(h, i), col)->valuedouble;
+                double v = history_value(h, i, col);
+                if (!isfinite(v)) continue;   /* a gap, not a point at 0 */
                 double y = plot == 0 ? v / maxloss : v;
                 double x = n > 1 ? (double)i / (n - 1) : 0.5;
                 fprintf(f, " %.1f,%.1f", X0 + W * x, Y0 + H * (1 - fmin(fmax(y, 0), 1)));
