@@ -8,6 +8,7 @@
 #include "../util/errmsg.h"
 
 #include <cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,7 +92,8 @@ static int check_entry(const cJSON *e, const nn_tensor *t, uint64_t data_size, u
     int same = ndim == t->ndim;
     for (int d = 0; d < ndim && d < 8; d++) {
         const cJSON *v = cJSON_GetArrayItem(shape, d);
-        dims[d] = cJSON_IsNumber(v) ? (int)v->valuedouble : -1;
+        /* range first: converting 1e30 to int is undefined behaviour */
+        dims[d] = cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= INT_MAX ? (int)v->valuedouble : -1;
         if (same && dims[d] != t->shape[d]) same = 0;
     }
     if (!same) {

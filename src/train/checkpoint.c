@@ -6,6 +6,7 @@
 #include "../util/atomic_file.h"
 
 #include <cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,10 +74,17 @@ int checkpoint_save(const char *path, const vg_train_config *cfg, vg_model *m, v
     return vg_atomic_commit(&af);
 }
 
-static double num(const cJSON *j, const char *k)
+/* Number K of J, which must lie in [LO, HI]: a damaged checkpoint clears
+ * *OK instead of handing the trainer an epoch of 1e30 (or a float cast to
+ * int out of range, which is undefined behaviour). */
+static double num(const cJSON *j, const char *k, double lo, double hi, int *ok)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi)) {
+        *ok = 0;
+        return lo > -HUGE_VAL ? lo : 0;
+    }
+    return v->valuedouble;
 }
 
 int checkpoint_load(const char *path, const vg_train_config *cfg, vg_model *m, vg_optimizer *o,
@@ -113,15 +121,18 @@ int checkpoint_load(const char *path, const vg_train_config *cfg, vg_model *m, v
         snprintf(err, errlen, "%s: checkpoint is truncated", path);
         goto out;
     }
-    st->epoch = (int)num(j, "epoch");
-    st->batch = (size_t)num(j, "batch");
-    st->loss_sum = num(j, "loss_sum");
-    st->correct = (size_t)num(j, "correct");
-    st->seen = (size_t)num(j, "seen");
-    st->best_loss = (float)num(j, "best_loss");
-    st->best_epoch = (int)num(j, "best_epoch");
-    st->elapsed = num(j, "elapsed");
-    *t = (long)num(j, "opt_t");
+    int ok = 1;
+    const double BIG = 9007199254740992.0;   /* 2^53: counts stay exact */
+    st->epoch = (int)num(j, "epoch", 0, cfg->epochs, &ok);
+    st->batch = (size_t)num(j, "batch", 0, BIG, &ok);
+    int lenient = 1;   /* a diverged run's NaN loss is written as null: read 0, as always */
+    st->loss_sum = num(j, "loss_sum", -HUGE_VAL, HUGE_VAL, &lenient);
+    st->correct = (size_t)num(j, "correct", 0, BIG, &ok);
+    st->seen = (size_t)num(j, "seen", 0, BIG, &ok);
+    st->best_loss = (float)num(j, "best_loss", -HUGE_VAL, HUGE_VAL, &lenient);
+    st->best_epoch = (int)num(j, "best_epoch", 0, cfg->epochs, &ok);
+    st->elapsed = num(j, "elapsed", 0, HUGE_VAL, &ok);
+    *t = (long)num(j, "opt_t", 0, BIG, &ok);
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "rng");
     if (cJSON_IsString(r)) m->rng = strtoull(r->valuestring, NULL, 10);
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(j, "norm");
@@ -131,14 +142,24 @@ int checkpoint_load(const char *path, const vg_train_config *cfg, vg_model *m, v
     int k = 0;
     cJSON_ArrayForEach(e, h) {
         if (k >= cfg->epochs) break;
+        double v[6];   /* lr, train loss and accuracy, validation loss and accuracy, seconds */
+        for (int c = 0; c < 6; c++) {
+            const cJSON *x = cJSON_GetArrayItem(e, c);
+            if (!x) ok = 0;   /* a short row; null (a NaN loss) reads 0 */
+            v[c] = cJSON_IsNumber(x) ? x->valuedouble : 0;
+        }
         history[k].epoch = k + 1;
-        history[k].lr = (float)cJSON_GetArrayItem(e, 0)->valuedouble;
-        history[k].train_loss = (float)cJSON_GetArrayItem(e, 1)->valuedouble;
-        history[k].train_acc = (float)cJSON_GetArrayItem(e, 2)->valuedouble;
-        history[k].val_loss = (float)cJSON_GetArrayItem(e, 3)->valuedouble;
-        history[k].val_acc = (float)cJSON_GetArrayItem(e, 4)->valuedouble;
-        history[k].seconds = cJSON_GetArrayItem(e, 5)->valuedouble;
+        history[k].lr = (float)v[0];
+        history[k].train_loss = (float)v[1];
+        history[k].train_acc = (float)v[2];
+        history[k].val_loss = (float)v[3];
+        history[k].val_acc = (float)v[4];
+        history[k].seconds = v[5];
         k++;
+    }
+    if (!ok || !cJSON_IsArray(h) || k < st->epoch) {
+        snprintf(err, errlen, "%s: not a voxgender checkpoint, or damaged", path);
+        goto out;
     }
     rc = VG_OK;
 out:

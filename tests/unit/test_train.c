@@ -4,6 +4,8 @@
 #include "test.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +39,36 @@ static int run(const vg_dataset *d, const char *ckpt, int resume, int stop_at, v
     return rc;
 }
 
+/* Copy checkpoint SRC to DST with the first FROM in its JSON header
+ * replaced by TO (the header's length updated). */
+static int edit_checkpoint(const char *src, const char *dst, const char *from, const char *to)
+{
+    FILE *f = fopen(src, "rb");
+    if (!f) return -1;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    rewind(f);
+    char *b = malloc((size_t)size + 1);
+    uint64_t len = 0;
+    int ok = b && fread(b, 1, (size_t)size, f) == (size_t)size;
+    fclose(f);
+    if (ok) memcpy(&len, b + 8, 8);
+    char *json = ok ? strndup(b + 16, len) : NULL, *at = json ? strstr(json, from) : NULL;
+    if (!at) { free(b); free(json); return -1; }
+    f = fopen(dst, "wb");
+    uint64_t new_len = len - strlen(from) + strlen(to);
+    fwrite(b, 1, 8, f);
+    fwrite(&new_len, 8, 1, f);
+    fwrite(json, 1, (size_t)(at - json), f);
+    fputs(to, f);
+    fputs(at + strlen(from), f);
+    fwrite(b + 16 + len, 1, (size_t)size - 16 - len, f);
+    fclose(f);
+    free(b);
+    free(json);
+    return 0;
+}
+
 TEST(train_resume_after_interrupt_is_identical)
 {
     const char *root = tts_corpus();
@@ -67,6 +99,18 @@ TEST(train_resume_after_interrupt_is_identical)
     char err[512];
     CHECK(vg_train(d, &c, NULL, &bad, err, sizeof err) != VG_OK);
     CHECKF(strstr(err, "other settings") != NULL, "%s", err);
+    /* a damaged checkpoint is refused, not trusted: an epoch count out of
+     * range, a history row cut short (it was read through a null item) */
+    static const char *DAMAGE[][2] = {{"\"epoch\":", "\"epoch\":1e30,\"was\":"}, {"\"history\":[[", "\"history\":[[0],["}};
+    char *broken = path_join(temp_dir(), "broken.ckpt");
+    for (int k = 0; k < 2; k++) {
+        REQUIRE(edit_checkpoint(ckpt, broken, DAMAGE[k][0], DAMAGE[k][1]) == 0);
+        vg_train_config_default(&c, "cnn");
+        c.epochs = 3; c.batch = 8; c.patience = 0; c.checkpoint = broken; c.resume = 1; c.cache_dir = NULL;
+        CHECK(vg_train(d, &c, NULL, &bad, err, sizeof err) != VG_OK);
+        CHECKF(strstr(err, "damaged") != NULL, "%s: %s", DAMAGE[k][1], err);
+    }
+    free(broken);
     vg_train_result_free(&full);
     vg_train_result_free(&part);
     vg_train_result_free(&rest);
