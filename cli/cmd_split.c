@@ -233,6 +233,19 @@ static int read_vox_meta(const char *csv, const char *root, recs *out)
     return 0;
 }
 
+/* "a,b,c": three finite fractions in [0, 1], nothing after them (sscanf
+ * took "nan,0.5,0.5", which put every recording in Train) */
+static int parse_ratios(const char *s, double r[3])
+{
+    for (int k = 0; k < 3; k++) {
+        char *end;
+        r[k] = strtod(s, &end);
+        if (end == s || !(r[k] >= 0 && r[k] <= 1) || *end != (k < 2 ? ',' : '\0')) return 0;
+        s = end + 1;
+    }
+    return 1;
+}
+
 static int empty_or_missing(const char *dir)
 {
     DIR *dp = opendir(dir);
@@ -273,8 +286,7 @@ int cmd_split(int argc, char **argv)
             else if (strcmp(optarg, "speaker")) { cli_error("--by: expected speaker or recording, got '%s'", optarg); return 2; }
             break;
         case O_RATIOS:
-            if (sscanf(optarg, "%lf,%lf,%lf", &ratios[0], &ratios[1], &ratios[2]) != 3 ||
-                ratios[0] < 0 || ratios[1] < 0 || ratios[2] < 0 ||
+            if (!parse_ratios(optarg, ratios) ||
                 ratios[0] + ratios[1] + ratios[2] < 0.999 || ratios[0] + ratios[1] + ratios[2] > 1.001) {
                 cli_error("--ratios: expected three fractions summing to 1, like 0.8,0.1,0.1; got '%s'", optarg);
                 return 2;

@@ -211,8 +211,11 @@ check "split --by recording shares speakers (and check warns)" bash -c "'$VG' ch
 check "split reads VoxCeleb's vox1_meta.csv" bash -c "[ \$(find '$T/split4' -type l | wc -l) -eq 14 ]"
 "$VG" split --manifest "$SHARED/data/vctk/manifest.csv" --out "$T/split1" 2>/dev/null; rc=$?
 check "split refuses a non-empty output folder" test $rc -eq 2
-"$VG" split --manifest "$SHARED/data/vctk/manifest.csv" --out "$T/s5" --ratios 0.5,0.5 2>/dev/null; rc=$?
-check "split rejects bad --ratios" test $rc -eq 2
+rcs=""
+for r in 0.5,0.5 nan,0.5,0.5 0.8,0.1,0.1x; do   # nan was once taken: every recording in Train
+    "$VG" split --manifest "$SHARED/data/vctk/manifest.csv" --out "$T/s5" --ratios "$r" 2>/dev/null; rcs+="$? "
+done
+check "split rejects bad --ratios (too few, nan, trailing text)" test "$rcs" = "2 2 2 "
 # speaker ids that are not folder names: every link stays inside --out, a
 # '/' does not make a sub-speaker, a hidden or empty id stays visible; a
 # line longer than any buffer is one record (it used to be cut in two, the
