@@ -18,6 +18,14 @@ jget() {  # jget FILE KEY -> value of a top-level JSON key
     /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"
 }
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+with_meta() {  # with_meta MODEL OUT KEY VALUE: a copy of MODEL with one metadata value set
+    /usr/bin/python3 -c "
+import json, struct, sys
+b = open(sys.argv[1], 'rb').read(); n = struct.unpack('<Q', b[:8])[0]
+h = json.loads(b[8:8 + n]); h['__metadata__'][sys.argv[3]] = sys.argv[4]
+j = json.dumps(h).encode(); j += b' ' * (-len(j) % 8)
+open(sys.argv[2], 'wb').write(struct.pack('<Q', len(j)) + j + b[8 + n:])" "$@"
+}
 
 D="$T/tts"
 scripts/make_tts_corpus.sh "$D" 4 >/dev/null
@@ -115,12 +123,7 @@ check "predict: unusable model file is a one-line error, exit 2" bash -c \
     "[ $rc -eq 2 ] && [ \$(wc -l < '$T/badmodel.err') -eq 1 ] && grep -q 'bad.safetensors: ' '$T/badmodel.err'"
 # a model whose front end this code cannot run (a hop of one sample) is
 # refused when it loads, naming the setting, before any recording is read
-/usr/bin/python3 -c "
-import json, struct, sys
-b = open(sys.argv[1], 'rb').read(); n = struct.unpack('<Q', b[:8])[0]
-h = json.loads(b[8:8 + n]); h['__metadata__']['hop_length'] = '1'
-j = json.dumps(h).encode(); j += b' ' * (-len(j) % 8)
-open(sys.argv[2], 'wb').write(struct.pack('<Q', len(j)) + j + b[8 + n:])" "$T/cnn.safetensors" "$T/hop1.safetensors"
+with_meta "$T/cnn.safetensors" "$T/hop1.safetensors" hop_length 1
 "$VG" predict -m "$T/hop1.safetensors" "$W" > "$T/hop1.out" 2> "$T/hop1.err"; rc=$?
 check "predict: a model with an impossible front-end setting is refused by name, exit 2, no output" bash -c \
     "[ $rc -eq 2 ] && [ ! -s '$T/hop1.out' ] && [ \$(wc -l < '$T/hop1.err') -eq 1 ] && grep -q 'hop1.safetensors: front-end setting hop_length 1 is out of range' '$T/hop1.err'"
@@ -405,12 +408,7 @@ check "eval --report writes a self-contained index.html" bash -c \
 # a model file from elsewhere may hold any history: rows too short, or not
 # rows at all (both once crashed the report on a null pointer)
 for h in short:'[[1,2],[2,1.5]]' flat:'[1,2,3]'; do
-    /usr/bin/python3 -c "
-import json, struct, sys
-b = open(sys.argv[1], 'rb').read(); n = struct.unpack('<Q', b[:8])[0]
-h = json.loads(b[8:8 + n]); h['__metadata__']['history'] = sys.argv[3]
-j = json.dumps(h).encode(); j += b' ' * (-len(j) % 8)
-open(sys.argv[2], 'wb').write(struct.pack('<Q', len(j)) + j + b[8 + n:])" "$T/cnn.safetensors" "$T/hist_${h%%:*}.safetensors" "${h#*:}"
+    with_meta "$T/cnn.safetensors" "$T/hist_${h%%:*}.safetensors" history "${h#*:}"
     "$VG" eval -m "$T/hist_${h%%:*}.safetensors" "$D" --report "$T/report_${h%%:*}" -q > /dev/null 2>&1
     echo $? > "$T/report_${h%%:*}.rc"
 done
@@ -441,12 +439,7 @@ ok = '../shared/data' in m['trained_on'] and 'espeak-ng' in m['trained_on'] and 
 raise SystemExit(0 if ok else 1)"
     # scripts/same_weights.py, the reproduction check: a copy with other
     # metadata has the same weights, another model has not
-    /usr/bin/python3 -c "
-import json, struct, sys
-b = open(sys.argv[1], 'rb').read(); n = struct.unpack('<Q', b[:8])[0]
-h = json.loads(b[8:8 + n]); h['__metadata__']['trained_date'] = '1999-01-01T00:00:00Z'
-hb = json.dumps(h).encode(); hb += b' ' * (-len(hb) % 8)
-open(sys.argv[2], 'wb').write(struct.pack('<Q', len(hb)) + hb + b[8 + n:])" models/voxgender-default.safetensors "$T/redated.safetensors"
+    with_meta models/voxgender-default.safetensors "$T/redated.safetensors" trained_date 1999-01-01T00:00:00Z
     scripts/same_weights.py models/voxgender-default.safetensors "$T/redated.safetensors" > "$T/same.out"; rc_same=$?
     scripts/same_weights.py models/voxgender-default.safetensors "$T/cnn.safetensors" > "$T/diff.out"; rc_diff=$?
     check "same_weights.py: same tensors whatever the metadata; another model differs" bash -c \
