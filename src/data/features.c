@@ -208,6 +208,12 @@ int frontend_from_model(const vg_model *m, vg_frontend *fe, char *err, size_t er
     if (kind == VG_FE_SEED_IMAGE && (c != 3 || (h > 0 && h != fe->image_size) || (w > 0 && w != fe->image_size)))
         return vg_errf(VG_EMODEL, err, errlen, "front end makes 3 x %d x %d images, the network reads %d x %d x %d",
                        fe->image_size, fe->image_size, c, h, w);
+    /* the SVM's flat inputs: the window's samples, or its log-mel frames */
+    const long samples = lround(fe->seconds * mc->sample_rate);
+    const long flat = kind == VG_FE_RAW ? samples : (long)mc->n_mels * (1 + samples / mc->hop_length);
+    if ((kind == VG_FE_RAW || kind == VG_FE_MEL_FLAT) && (c != 1 || h != 1 || (w > 0 && w != flat)))
+        return vg_errf(VG_EMODEL, err, errlen, "front end makes %ld values, the network reads %d x %d x %d", flat, c,
+                       h, w);
     return VG_OK;
 }
 

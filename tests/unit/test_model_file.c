@@ -175,6 +175,7 @@ TEST(model_load_refuses_front_ends_it_cannot_run)
         {"seed_compat", "1", "seed_compat '1' is not supported"},
         {"labels", "male,female", "labels 'male,female' is not supported"},
         {"label_codes", "1,0", "label_codes '1,0' is not supported"},
+        {"frontend", "raw", "front end makes 96000 values, the network reads 1 x 8 x 0"},
     };
     for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
         err[0] = '\0';
