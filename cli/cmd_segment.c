@@ -166,6 +166,18 @@ int cmd_segment(int argc, char **argv)
     char err[512];
     vg_model *m;
     if (vg_model_load(model, &m, err, sizeof err)) { cli_error("%s: %s", model, err); return 2; }
+    /* files and folders' files ('-' is a recording on standard input), found
+     * before any output: empty folders alone print no header, as predict */
+    cli_input *in = NULL;
+    int empty = 0;
+    const long found = live ? 1 : cli_inputs(argv + optind, argc - optind, 0, &in, &empty);
+    if (found == 0) {
+        cli_error("segment: no inputs (see --help)");
+        vg_model_destroy(m);
+        return 2;
+    }
+    int failed = found < 1 || empty;   /* out of memory, or empty folders (reported) */
+    const int n_inputs = found > 0 ? (int)found : 0;
 
     const size_t BLOCK = 16000;
     float *block = malloc(sizeof(float) * BLOCK);
@@ -173,6 +185,7 @@ int cmd_segment(int argc, char **argv)
     if (!block || !pcm) {
         cli_error("segment: out of memory");
         free(block); free(pcm); vg_model_destroy(m);
+        cli_inputs_free(in, live ? 0 : (size_t)n_inputs);
         return 1;
     }
     FILE *out = stdout;
@@ -182,17 +195,12 @@ int cmd_segment(int argc, char **argv)
         if (!(out = fopen(tmp, "w"))) {
             cli_error("%s: cannot write", out_path);
             free(block); free(pcm); vg_model_destroy(m);
+            cli_inputs_free(in, live ? 0 : (size_t)n_inputs);
             return 1;
         }
     }
     if (fmt == F_CSV) fprintf(out, "file,start,end,label,p\n");
     cJSON *all = fmt == F_JSON ? cJSON_CreateArray() : NULL;
-    /* files and folders' files ('-' is a recording on standard input) */
-    cli_input *in = NULL;
-    int empty = 0;
-    const long found = live ? 1 : cli_inputs(argv + optind, argc - optind, 0, &in, &empty);
-    int failed = found < 1 || empty;   /* out of memory, or empty folders (reported) */
-    const int n_inputs = found > 0 ? (int)found : 0;
     for (int k = 0; k < n_inputs; k++) {
         const char *path = live ? "-" : in[k].path;
         collect col = {.live = live, .fmt = fmt, .out = out};

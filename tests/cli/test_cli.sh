@@ -82,6 +82,9 @@ check "a folder input: its files keep their paths, the non-audio one fails" bash
     "[ $rc -eq 1 ] && [ -s '$T/treeout/x/deep/same.png' ] && [ -s '$T/treeout/y/same.png' ] && grep -q '3 files: 2 written (0 padded), 1 failed' '$T/err5' && grep -q 'tree/notes.wav: not a readable audio file' '$T/err5'"
 "$VG" spectrogram "$T/emptydir" -o "$T/emptyout" 2> "$T/err6"; rc=$?
 check "a folder with no files is a one-line error naming it" bash -c "[ $rc -eq 1 ] && grep -q 'emptydir: the folder holds no files' '$T/err6'"
+"$VG" segment "$T/emptydir" > "$T/seg_empty.out" 2> "$T/seg_empty.err"; rc=$?
+check "segment: empty folders alone are no inputs, exit 2, and no CSV header (as predict)" bash -c \
+    "[ $rc -eq 2 ] && [ ! -s '$T/seg_empty.out' ] && grep -q 'emptydir: the folder holds no files' '$T/seg_empty.err' && grep -q 'segment: no inputs' '$T/seg_empty.err'"
 
 # Output folder that cannot be created
 check "unwritable output folder is an error" bash -c "'$VG' spectrogram '$good1' -o /proc/nope 2>&1 | grep -q 'cannot create output folder'"
