@@ -29,7 +29,7 @@ CLI    := $(BUILD)/voxgender
 TESTS  := $(BUILD)/unit_tests
 BENCH  := $(BUILD)/bench_frontend
 
-.PHONY: all clean test test-asan bench install uninstall demo
+.PHONY: fuzz all clean test test-asan bench install uninstall demo
 all: $(LIB_A) $(LIB_SO) $(CLI)
 
 $(BUILD)/%.o: %.c include/voxgender.h
@@ -116,6 +116,17 @@ SANITIZE = address,undefined,float-cast-overflow
 test-asan:
 	ASAN_OPTIONS=quarantine_size_mb=16:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    LDFLAGS="-fsanitize=$(SANITIZE)" test
+
+# Structured fuzzing of the file readers (model files, .pth checkpoints,
+# recordings and images) against the sanitizer build; tests/fuzz/fuzz.py
+# says what is mutated and what counts as a failure. FUZZ_N cases a target.
+FUZZ_N = 300
+fuzz:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    LDFLAGS="-fsanitize=$(SANITIZE)" build-asan/voxgender
+	tests/fuzz/fuzz.py model build-asan/voxgender 1 $(FUZZ_N)
+	tests/fuzz/fuzz.py pth build-asan/voxgender 1 $(FUZZ_N)
+	tests/fuzz/fuzz.py media build-asan/voxgender 1 $(FUZZ_N)
 
 bench: $(CLI) $(BENCH) $(BUILD)/bench_nn $(BUILD)/bench_segment
 	bench/run.sh $(BUILD)
