@@ -52,13 +52,33 @@ typedef struct rec {
 typedef struct recs {
     rec *r;
     size_t n, cap;
+    int oom;         /* a record could not be stored: the run stops */
 } recs;
+
+static void recs_free(recs *v)
+{
+    for (size_t i = 0; i < v->n; i++) { free(v->r[i].path); free(v->r[i].speaker); }
+    free(v->r);
+}
 
 static void add(recs *v, const char *path, const char *speaker, int label, int split)
 {
-    if (v->n == v->cap) v->r = realloc(v->r, sizeof(rec) * (v->cap = v->cap ? 2 * v->cap : 256));
+    if (v->oom) return;
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 256;
+        rec *r = realloc(v->r, sizeof(rec) * cap);
+        if (!r) { v->oom = 1; return; }
+        v->r = r;
+        v->cap = cap;
+    }
     v->r[v->n].path = strdup(path);
     v->r[v->n].speaker = strdup(speaker);
+    if (!v->r[v->n].path || !v->r[v->n].speaker) {
+        free(v->r[v->n].path);
+        free(v->r[v->n].speaker);
+        v->oom = 1;
+        return;
+    }
     v->r[v->n].label = label;
     v->r[v->n].split = split;
     v->n++;
@@ -206,6 +226,7 @@ static int read_vox_meta(const char *csv, const char *root, recs *out)
     int cid = -1, cg = -1, lineno = 0;
     size_t ns = 0, cap = 256;
     vox_spk *spk = malloc(sizeof(vox_spk) * cap);
+    if (!spk) { fclose(f); cli_error("split: out of memory"); return -1; }
     while (getline(&line, &line_cap, f) > 0) {
         char *fl[16];
         int n = fields(line, fl, 16);
@@ -220,7 +241,11 @@ static int read_vox_meta(const char *csv, const char *root, recs *out)
         if (n <= cid || n <= cg) continue;
         int g = gender_of(fl[cg]);
         if (g < 0) continue;
-        if (ns == cap) spk = realloc(spk, sizeof(vox_spk) * (cap *= 2));
+        if (ns == cap) {
+            vox_spk *more = realloc(spk, sizeof(vox_spk) * (cap *= 2));
+            if (!more) { fclose(f); free(spk); free(line); cli_error("split: out of memory"); return -1; }
+            spk = more;
+        }
         snprintf(spk[ns].id, sizeof spk[ns].id, "%s", fl[cid]);
         spk[ns++].g = g;
     }
@@ -307,16 +332,20 @@ int cmd_split(int argc, char **argv)
     for (int i = 0; i < 3; i++) ratios[i] /= s;
 
     recs v = {0};
-    for (int i = 0; i < n_manifests; i++)
-        if (read_manifest(manifests[i], n_manifests > 1, &v)) return 2;
-    if (vox_meta && read_vox_meta(vox_meta, audio_root, &v)) return 2;
-    if (!v.n) { cli_error("split: no recordings found"); return 2; }
+    int bad = 0;
+    for (int i = 0; i < n_manifests && !bad; i++) bad = read_manifest(manifests[i], n_manifests > 1, &v) != 0;
+    if (!bad && vox_meta) bad = read_vox_meta(vox_meta, audio_root, &v) != 0;
+    if (!bad && v.oom) { cli_error("split: out of memory"); bad = 1; }
+    if (!bad && !v.n) { cli_error("split: no recordings found"); bad = 1; }
+    if (bad) { recs_free(&v); return 2; }
 
     const char **spk = malloc(sizeof(char *) * v.n);
     int *labels = malloc(sizeof(int) * v.n), *split = malloc(sizeof(int) * v.n);
-    for (size_t i = 0; i < v.n; i++) { spk[i] = v.r[i].speaker; labels[i] = v.r[i].label; }
-    if (vg_split_assign(spk, labels, v.n, ratios, by_speaker, (uint64_t)seed, split)) {
-        cli_error("split: cannot assign splits");
+    if (spk && labels && split)
+        for (size_t i = 0; i < v.n; i++) { spk[i] = v.r[i].speaker; labels[i] = v.r[i].label; }
+    if (!spk || !labels || !split || vg_split_assign(spk, labels, v.n, ratios, by_speaker, (uint64_t)seed, split)) {
+        cli_error("split: cannot assign splits (out of memory)");
+        free(spk); free(labels); free(split); recs_free(&v);
         return 2;
     }
     size_t given = 0;
@@ -351,7 +380,7 @@ int cmd_split(int argc, char **argv)
     for (int sp = 0; sp < 3; sp++)
         printf("  %-10s female %5zu  male %5zu\n", SPLIT_DIR[sp], counts[sp][0], counts[sp][1]);
     if (missing) printf("  %zu manifest entries point to missing files (skipped)\n", missing);
-    for (size_t i = 0; i < v.n; i++) { free(v.r[i].path); free(v.r[i].speaker); }
-    free(v.r); free(spk); free(labels); free(split);
+    recs_free(&v);
+    free(spk); free(labels); free(split);
     return missing ? 1 : 0;
 }
