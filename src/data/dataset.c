@@ -201,7 +201,7 @@ static int apply_manifest(vg_dataset *d, const char *manifest, char *err, size_t
             }
             continue;
         }
-        if (n <= col_path || n <= col_spk) continue;
+        if (n <= col_path || n <= col_spk || !d->n) continue;   /* bsearch wants a real array */
         vg_item *hit[2] = {bsearch(fld[col_path], d->items, d->n, sizeof(vg_item), cmp_relpath_key),
                            bsearch(fld[col_path], d->items, d->n, sizeof(vg_item), cmp_path_key)};
         for (int k = 0; k < 2; k++) {

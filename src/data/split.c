@@ -50,12 +50,15 @@ int vg_split_assign(const char *const *speakers, const int *labels, size_t n,
         for (size_t i = 0; i < n; i++) {
             if (labels[i] != label) continue;
             idx[ni++] = i;
-            if (!by_speaker) continue;
-            int seen = 0;
-            for (size_t k = 0; k < nu && !seen; k++) seen = !strcmp(units[k], speakers[i]);
-            if (!seen) units[nu++] = speakers[i];
+            if (by_speaker) units[nu++] = speakers[i];
         }
-        if (by_speaker) qsort(units, nu, sizeof(char *), cmp_str);
+        if (by_speaker) {   /* sorted, then each speaker once: n log n, not n x speakers */
+            qsort(units, nu, sizeof(char *), cmp_str);
+            size_t u = 0;
+            for (size_t k = 0; k < nu; k++)
+                if (!u || strcmp(units[u - 1], units[k])) units[u++] = units[k];
+            nu = u;
+        }
         size_t count = by_speaker ? nu : ni;
         size_t *perm = malloc(sizeof(size_t) * (count + 1));
         if (!perm) { free(units); free(idx); return VG_ENOMEM; }
@@ -75,8 +78,8 @@ int vg_split_assign(const char *const *speakers, const int *labels, size_t n,
         for (size_t k = 0; k < ni; k++) {
             size_t i = idx[k];
             if (!by_speaker) { split_out[i] = unit_split[k]; continue; }
-            for (size_t u = 0; u < nu; u++)
-                if (!strcmp(units[u], speakers[i])) { split_out[i] = unit_split[u]; break; }
+            const char **u = bsearch(&speakers[i], units, nu, sizeof(char *), cmp_str);
+            split_out[i] = unit_split[u - units];   /* every speaker is a unit */
         }
         free(unit_split);
         free(perm);

@@ -38,6 +38,21 @@ TEST(metrics_hand_computed)
     /* pairs: (.5 vs .5) 0.5, (.5 vs .2) 1, (.9 vs .5) 1, (.9 vs .2) 1 -> 3.5/4 */
     CHECKF(fabs(m.auc - 3.5 / 4) < 1e-12, "auc with ties %.6f", m.auc);
     vg_metrics_free(&m);
+    /* speakers interleaved, and one name under both labels (two speakers) */
+    int y3[6] = {0, 1, 0, 0, 1, 0};
+    float p3[6] = {0.1f, 0.9f, 0.8f, 0.2f, 0.3f, 0.1f};
+    const char *spk3[6] = {"x", "y", "x", "y", "z", "x"};
+    REQUIRE(vg_metrics_compute(y3, p3, spk3, 6, &m) == VG_OK);
+    /* x (female) 2/3, y (female) 1/1; y (male) 1/1, z (male) 0/1 */
+    CHECKF(fabs(m.speaker_balanced_accuracy - 0.5 * ((2.0 / 3 + 1) / 2 + 0.5)) < 1e-12, "sba %.6f",
+           m.speaker_balanced_accuracy);
+    CHECK(m.n_speakers == 4 && !strcmp(m.speakers[0].speaker, "z") && m.speakers[0].label == 1);
+    int ys = 0;
+    for (size_t k = 0; k < m.n_speakers; k++)
+        if (!strcmp(m.speakers[k].speaker, "y")) ys += m.speakers[k].n == 1 ? 1 << m.speakers[k].label : 8;
+    CHECKF(ys == 3, "the two y speakers: %d", ys);
+    CHECK(!strcmp(m.speakers[1].speaker, "x") && m.speakers[1].n == 3 && m.speakers[1].correct == 2);
+    vg_metrics_free(&m);
     int bad[1] = {2};
     CHECK(vg_metrics_compute(bad, p2, NULL, 1, &m) == VG_EARG);
 }
