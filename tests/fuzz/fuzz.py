@@ -10,7 +10,7 @@ TARGET
          pickles' integers, opcodes and bytes mutated, storages cut, zip members
          dropped; `import --arch lenet`
   media  WAV headers (rate, channels, bits, sizes) and PNG/JPEG bytes mutated;
-         `predict` and `spectrogram` on them
+         `predict`, `spectrogram` and `segment` (its streaming reader) on them
 
 A case is bad when the program crashes (a sanitizer report, a signal), runs
 over 120 s, or fails without exactly one clean line on stderr (no control
@@ -222,7 +222,8 @@ def media_case(work, base):
                 b[random.randrange(44)] = random.randrange(256)
         p = f'{work}/in.wav'
         open(p, 'wb').write(b)
-        return bytes(b), '.wav', [['predict', '-q', p], ['spectrogram', '-q', p, '-o', f'{work}/spec']], None
+        return bytes(b), '.wav', [['predict', '-q', p], ['spectrogram', '-q', p, '-o', f'{work}/spec'],
+                                  ['segment', '-q', p]], None
     src = random.choice([f'{SHARED}/seed/test_image_male.jpg', png])
     b = bytearray(open(src, 'rb').read())
     r = random.random()
