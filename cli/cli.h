@@ -33,6 +33,11 @@ int cli_parse_double(const char *opt, const char *s, double lo, double hi, doubl
 /* --window all|first: *FIRST = 1 for first; -1 (message printed) otherwise. */
 int cli_parse_window(const char *s, int *first);
 int cli_parse_int(const char *opt, const char *s, long lo, long hi, int *out);
+/* Room for one more element in array P of N elements of SIZE bytes and
+ * capacity *CAP: P itself while there is room, else P grown (twice the
+ * capacity, FIRST to begin with; *CAP updated), or NULL with P unchanged
+ * and still owned by the caller when memory runs out. */
+void *cli_grow(void *p, size_t n, size_t *cap, size_t size, size_t first);
 /* Number of online CPUs (at least 1). */
 int cli_ncpus(void);
 /* Run FN(ARG) on N (1..64) threads that each run a model, and join them.

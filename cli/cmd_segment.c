@@ -178,6 +178,7 @@ int cmd_segment(int argc, char **argv)
     }
     int failed = found < 1 || empty;   /* out of memory, or empty folders (reported) */
     const int n_inputs = found > 0 ? (int)found : 0;
+    const size_t n_listed = live ? 0 : (size_t)n_inputs;   /* --live has no list to free */
 
     const size_t BLOCK = 16000;
     float *block = malloc(sizeof(float) * BLOCK);
@@ -185,7 +186,7 @@ int cmd_segment(int argc, char **argv)
     if (!block || !pcm) {
         cli_error("segment: out of memory");
         free(block); free(pcm); vg_model_destroy(m);
-        cli_inputs_free(in, live ? 0 : (size_t)n_inputs);
+        cli_inputs_free(in, n_listed);
         return 1;
     }
     FILE *out = stdout;
@@ -195,7 +196,7 @@ int cmd_segment(int argc, char **argv)
         if (!(out = fopen(tmp, "w"))) {
             cli_error("%s: cannot write", out_path);
             free(block); free(pcm); vg_model_destroy(m);
-            cli_inputs_free(in, live ? 0 : (size_t)n_inputs);
+            cli_inputs_free(in, n_listed);
             return 1;
         }
     }
@@ -274,7 +275,7 @@ int cmd_segment(int argc, char **argv)
     free(block);
     free(pcm);
     vg_model_destroy(m);
-    cli_inputs_free(in, live ? 0 : (size_t)n_inputs);   /* --live has no list */
+    cli_inputs_free(in, n_listed);
     if (out_path) {
         int bad = fclose(out) != 0;
         if (bad || rename(tmp, out_path)) { unlink(tmp); cli_error("%s: cannot write", out_path); return 1; }

@@ -64,13 +64,9 @@ static void recs_free(recs *v)
 static void add(recs *v, const char *path, const char *speaker, int label, int split)
 {
     if (v->oom) return;
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? 2 * v->cap : 256;
-        rec *r = realloc(v->r, sizeof(rec) * cap);
-        if (!r) { v->oom = 1; return; }
-        v->r = r;
-        v->cap = cap;
-    }
+    rec *r = cli_grow(v->r, v->n, &v->cap, sizeof *r, 256);
+    if (!r) { v->oom = 1; return; }
+    v->r = r;
     v->r[v->n].path = strdup(path);
     v->r[v->n].speaker = strdup(speaker);
     if (!v->r[v->n].path || !v->r[v->n].speaker) {
@@ -226,9 +222,8 @@ static int read_vox_meta(const char *csv, const char *root, recs *out)
     char *line = NULL;
     size_t line_cap = 0;
     int cid = -1, cg = -1, lineno = 0;
-    size_t ns = 0, cap = 256;
-    vox_spk *spk = malloc(sizeof(vox_spk) * cap);
-    if (!spk) { fclose(f); cli_error("split: out of memory"); return -1; }
+    size_t ns = 0, cap = 0;
+    vox_spk *spk = NULL;
     while (getline(&line, &line_cap, f) > 0) {
         char *fl[16];
         int n = fields(line, fl, 16);
@@ -243,11 +238,9 @@ static int read_vox_meta(const char *csv, const char *root, recs *out)
         if (n <= cid || n <= cg) continue;
         int g = gender_of(fl[cg]);
         if (g < 0) continue;
-        if (ns == cap) {
-            vox_spk *more = realloc(spk, sizeof(vox_spk) * (cap *= 2));
-            if (!more) { fclose(f); free(spk); free(line); cli_error("split: out of memory"); return -1; }
-            spk = more;
-        }
+        vox_spk *more = cli_grow(spk, ns, &cap, sizeof *spk, 256);
+        if (!more) { fclose(f); free(spk); free(line); cli_error("split: out of memory"); return -1; }
+        spk = more;
         snprintf(spk[ns].id, sizeof spk[ns].id, "%s", fl[cid]);
         spk[ns++].g = g;
     }

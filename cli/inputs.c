@@ -17,13 +17,9 @@ typedef struct {
 static void add(list *l, const char *path, size_t rel)
 {
     if (l->failed) return;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 64;
-        cli_input *v = realloc(l->v, sizeof(cli_input) * cap);
-        if (!v) { l->failed = 1; return; }
-        l->v = v;
-        l->cap = cap;
-    }
+    cli_input *v = cli_grow(l->v, l->n, &l->cap, sizeof *v, 64);
+    if (!v) { l->failed = 1; return; }
+    l->v = v;
     char *p = strdup(path);
     if (!p) { l->failed = 1; return; }
     l->v[l->n++] = (cli_input){p, rel};

@@ -97,8 +97,8 @@ static void speakers_svg(FILE *f, const vg_metrics *m)
     fprintf(f, "</svg>\n");
 }
 
-/* history metadata: [[epoch, train_loss, train_acc, val_loss, val_acc, lr], ...] */
-/* Column COL of epoch row I of the history, NAN when the row or the value
+/* Column COL of epoch row I of the history metadata ([[epoch, train_loss,
+ * train_acc, val_loss, val_acc, lr], ...]), NAN when the row or the value
  * is missing or not a number (a model file may come from elsewhere). */
 static double history_value(const cJSON *h, int i, int col)
 {
@@ -110,8 +110,7 @@ static void curves_svg(FILE *f, const char *history)
 {
     cJSON *h = history ? cJSON_Parse(history) : NULL;
     int n = cJSON_IsArray(h) ? cJSON_GetArraySize(h) : 0;
-    /* rows of epoch, train loss, train acc., validation loss, validation acc. */
-    int usable = 0;
+    int usable = 0;   /* the four curves' values (columns 1-4) */
     for (int i = 0; i < n; i++)
         for (int k = 1; k <= 4; k++) usable += isfinite(history_value(h, i, k));
     if (n < 1 || !usable) {

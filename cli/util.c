@@ -30,6 +30,15 @@ int cli_parse_window(const char *s, int *first)
     return -1;
 }
 
+void *cli_grow(void *p, size_t n, size_t *cap, size_t size, size_t first)
+{
+    if (n < *cap) return p;
+    size_t c = *cap ? 2 * *cap : first;
+    void *q = realloc(p, size * c);
+    if (q) *cap = c;
+    return q;
+}
+
 int cli_parse_double(const char *opt, const char *s, double lo, double hi, double *out)
 {
     char *end;

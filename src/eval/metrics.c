@@ -52,23 +52,14 @@ static int cmp_speaker(const void *a, const void *b)
 typedef struct member {
     const char *name;
     int label;
-    size_t i;   /* recording index; after grouping, a speaker's first recording
-                   (and label its group) */
+    size_t i;   /* the recording */
 } member;
 
-static int cmp_member(const void *a, const void *b)   /* speaker, label, then recording */
+static int cmp_member(const void *a, const void *b)   /* speaker, then label */
 {
     const member *x = a, *y = b;
     int c = strcmp(x->name, y->name);
-    if (c) return c;
-    if (x->label != y->label) return x->label - y->label;
-    return (x->i > y->i) - (x->i < y->i);
-}
-
-static int cmp_first(const void *a, const void *b)
-{
-    const member *x = a, *y = b;
-    return (x->i > y->i) - (x->i < y->i);
+    return c ? c : x->label - y->label;
 }
 
 int vg_metrics_compute(const int *labels, const float *p_male, const char *const *speakers,
@@ -96,46 +87,40 @@ int vg_metrics_compute(const int *labels, const float *p_male, const char *const
     }
     out->auc = roc_auc(labels, p_male, n);
 
-    /* per speaker (speaker + label identifies a speaker), in order of first
-     * appearance; grouped by sorting, not by searching the speakers seen so
-     * far for every recording (n x speakers: 15 s for a million) */
+    /* per speaker (speaker + label identifies a speaker): grouped by sorting,
+     * not by searching the speakers seen so far for every recording (n x
+     * speakers: 15 s for a million), then listed in order of first
+     * appearance, which the class sums below add in */
     vg_speaker_stat *grp = calloc(n ? n : 1, sizeof(vg_speaker_stat)), *sp = NULL;
     member *mb = malloc(sizeof(member) * (n ? n : 1));
-    size_t ns = 0;
-    int rc = grp && mb ? VG_OK : VG_ENOMEM;
+    size_t *group_of = malloc(sizeof(size_t) * (n ? n : 1)), ng = 0, ns = 0;
+    int rc = grp && mb && group_of ? VG_OK : VG_ENOMEM;
     if (!rc) {
         for (size_t i = 0; i < n; i++) mb[i] = (member){speakers ? speakers[i] : NULL, labels[i], i};
         if (speakers) qsort(mb, n, sizeof(member), cmp_member);
     }
-    for (size_t a = 0, b; !rc && a < n; a = b) {
-        b = a + 1;
-        while (speakers && b < n && !strcmp(mb[b].name, mb[a].name) && mb[b].label == mb[a].label) b++;
+    for (size_t a = 0, b; !rc && a < n; a = b, ng++) {
+        for (b = a + 1; speakers && b < n && !cmp_member(&mb[a], &mb[b]);) b++;
         char buf[32];
         if (!speakers) snprintf(buf, sizeof buf, "#%zu", mb[a].i);
-        if (!(grp[ns].speaker = strdup(speakers ? mb[a].name : buf))) { rc = VG_ENOMEM; break; }
-        grp[ns].label = mb[a].label;
+        if (!(grp[ng].speaker = strdup(speakers ? mb[a].name : buf))) { rc = VG_ENOMEM; break; }
+        grp[ng].label = mb[a].label;
         for (size_t k = a; k < b; k++) {
-            grp[ns].n++;
-            grp[ns].correct += (p_male[mb[k].i] >= 0.5f) == mb[k].label;
+            grp[ng].n++;
+            grp[ng].correct += (p_male[mb[k].i] >= 0.5f) == mb[k].label;
+            group_of[mb[k].i] = ng;
         }
-        /* mb[ns] has been read (ns <= a): it now holds the group's first recording */
-        mb[ns] = (member){NULL, (int)ns, mb[a].i};
-        ns++;
     }
-    /* back to the order of first appearance, which the class sums below add in */
-    if (!rc) {
-        qsort(mb, ns, sizeof(member), cmp_first);
-        if (!(sp = malloc(sizeof(vg_speaker_stat) * (ns ? ns : 1)))) rc = VG_ENOMEM;
+    if (!rc && !(sp = malloc(sizeof(vg_speaker_stat) * (ng ? ng : 1)))) rc = VG_ENOMEM;
+    for (size_t i = 0; !rc && i < n; i++) {
+        vg_speaker_stat *g = &grp[group_of[i]];
+        if (g->speaker) { sp[ns++] = *g; g->speaker = NULL; }   /* moved */
     }
-    if (rc) {
-        for (size_t k = 0; k < ns; k++) free(grp[k].speaker);
-        free(grp);
-        free(mb);
-        return VG_ENOMEM;
-    }
-    for (size_t k = 0; k < ns; k++) sp[k] = grp[mb[k].label];
+    for (size_t k = 0; k < ng; k++) free(grp[k].speaker);   /* the unmoved, after a failure */
     free(grp);
     free(mb);
+    free(group_of);
+    if (rc) { free(sp); return VG_ENOMEM; }
     double cls_sum[2] = {0, 0};
     int cls_n[2] = {0, 0};
     for (size_t k = 0; k < ns; k++) {

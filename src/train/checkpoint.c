@@ -4,6 +4,7 @@
 #include "checkpoint.h"
 #include "../nn/model.h"
 #include "../util/atomic_file.h"
+#include "../util/errmsg.h"
 
 #include <cJSON.h>
 #include <math.h>
@@ -74,15 +75,22 @@ int checkpoint_save(const char *path, const vg_train_config *cfg, vg_model *m, v
     return vg_atomic_commit(&af);
 }
 
-/* Number K of J, which must lie in [LO, HI]: a damaged checkpoint clears
- * *OK instead of handing the trainer an epoch of 1e30 (or a float cast to
- * int out of range, which is undefined behaviour). */
-static double num(const cJSON *j, const char *k, double lo, double hi, int *ok)
+/* Number K of J, or 0 (a diverged run's NaN loss is written as null) */
+static double num(const cJSON *j, const char *k)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi)) {
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* A count K of J, which must lie in [0, HI]: a damaged checkpoint clears
+ * *OK instead of handing the trainer an epoch of 1e30 (or a float cast to
+ * int out of range, which is undefined behaviour). */
+static double count(const cJSON *j, const char *k, double hi, int *ok)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= hi)) {
         *ok = 0;
-        return lo > -HUGE_VAL ? lo : 0;
+        return 0;
     }
     return v->valuedouble;
 }
@@ -92,7 +100,7 @@ int checkpoint_load(const char *path, const vg_train_config *cfg, vg_model *m, v
                     char *err, size_t errlen)
 {
     FILE *f = path ? fopen(path, "rb") : NULL;
-    if (!f) { snprintf(err, errlen, "%s: no checkpoint to resume from", path ? path : "(none)"); return VG_ENOENT; }
+    if (!f) return vg_errf(VG_ENOENT, err, errlen, "%s: no checkpoint to resume from", path ? path : "(none)");
     char magic[8];
     uint64_t len = 0;
     char *json = NULL;
@@ -101,14 +109,14 @@ int checkpoint_load(const char *path, const vg_train_config *cfg, vg_model *m, v
     if (fread(magic, 1, 8, f) != 8 || memcmp(magic, "VGCKPT1\n", 8) || fread(&len, 8, 1, f) != 1 ||
         len > (1u << 24) || !(json = calloc(len + 1, 1)) || fread(json, 1, len, f) != len ||
         !(j = cJSON_Parse(json))) {
-        snprintf(err, errlen, "%s: not a voxgender checkpoint, or damaged", path);
+        vg_errf(rc, err, errlen, "%s: not a voxgender checkpoint, or damaged", path);
         goto out;
     }
     char fp[1024];
     fingerprint(fp, sizeof fp, cfg, m);
     const cJSON *sfp = cJSON_GetObjectItemCaseSensitive(j, "fingerprint");
     if (!cJSON_IsString(sfp) || strcmp(sfp->valuestring, fp)) {
-        snprintf(err, errlen, "%s: the checkpoint was made with other settings; resume with the same "
+        vg_errf(rc, err, errlen, "%s: the checkpoint was made with other settings; resume with the same "
                  "options (it has: %s)", path, cJSON_IsString(sfp) ? sfp->valuestring : "?");
         goto out;
     }
@@ -118,21 +126,20 @@ int checkpoint_load(const char *path, const vg_train_config *cfg, vg_model *m, v
     size_t n = m->n_arena;
     if (fread(m->arena, sizeof(float), n, f) != n || fread(best, sizeof(float), n, f) != n ||
         fread(m1, sizeof(float), n, f) != n || (m2 && fread(m2, sizeof(float), n, f) != n)) {
-        snprintf(err, errlen, "%s: checkpoint is truncated", path);
+        vg_errf(rc, err, errlen, "%s: checkpoint is truncated", path);
         goto out;
     }
     int ok = 1;
     const double BIG = 9007199254740992.0;   /* 2^53: counts stay exact */
-    st->epoch = (int)num(j, "epoch", 0, cfg->epochs, &ok);
-    st->batch = (size_t)num(j, "batch", 0, BIG, &ok);
-    int lenient = 1;   /* a diverged run's NaN loss is written as null: read 0, as always */
-    st->loss_sum = num(j, "loss_sum", -HUGE_VAL, HUGE_VAL, &lenient);
-    st->correct = (size_t)num(j, "correct", 0, BIG, &ok);
-    st->seen = (size_t)num(j, "seen", 0, BIG, &ok);
-    st->best_loss = (float)num(j, "best_loss", -HUGE_VAL, HUGE_VAL, &lenient);
-    st->best_epoch = (int)num(j, "best_epoch", 0, cfg->epochs, &ok);
-    st->elapsed = num(j, "elapsed", 0, HUGE_VAL, &ok);
-    *t = (long)num(j, "opt_t", 0, BIG, &ok);
+    st->epoch = (int)count(j, "epoch", cfg->epochs, &ok);
+    st->batch = (size_t)count(j, "batch", BIG, &ok);
+    st->loss_sum = num(j, "loss_sum");
+    st->correct = (size_t)count(j, "correct", BIG, &ok);
+    st->seen = (size_t)count(j, "seen", BIG, &ok);
+    st->best_loss = (float)num(j, "best_loss");
+    st->best_epoch = (int)count(j, "best_epoch", cfg->epochs, &ok);
+    st->elapsed = count(j, "elapsed", HUGE_VAL, &ok);
+    *t = (long)count(j, "opt_t", BIG, &ok);
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "rng");
     if (cJSON_IsString(r)) m->rng = strtoull(r->valuestring, NULL, 10);
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(j, "norm");
@@ -158,7 +165,7 @@ int checkpoint_load(const char *path, const vg_train_config *cfg, vg_model *m, v
         k++;
     }
     if (!ok || !cJSON_IsArray(h) || k < st->epoch) {
-        snprintf(err, errlen, "%s: not a voxgender checkpoint, or damaged", path);
+        vg_errf(rc, err, errlen, "%s: not a voxgender checkpoint, or damaged", path);
         goto out;
     }
     rc = VG_OK;

@@ -27,6 +27,13 @@ WEIRD = ['0', '-1', '1', '2', '3', '1e9', '1e30', 'nan', 'inf', '-inf', '', ' ',
          '-2147483648', '99999999999999999999', '1e-30', '65536', '481', '16000']
 
 
+def flip(b, most, within=None):
+    """b (a bytearray) with 1 to MOST random bytes replaced, in its first WITHIN bytes"""
+    for _ in range(random.randint(1, most)):
+        b[random.randrange(min(within or len(b), len(b)))] = random.randrange(256)
+    return b
+
+
 def safetensors_parts(path):
     b = open(path, 'rb').read()
     n = struct.unpack('<Q', b[:8])[0]
@@ -89,8 +96,7 @@ def model_case(work, base):
         else:
             h[k + '\n\x1b[2J'] = dict(t)   # a name no terminal should see as is
     elif kind < 0.8:   # weights
-        for _ in range(random.randint(1, 8)):
-            data[random.randrange(len(data))] = random.randrange(256)
+        flip(data, 8)
     hb = json.dumps(h).encode()
     out = bytearray(struct.pack('<Q', len(hb)) + hb + data)
     if kind >= 0.8:   # raw bytes: truncation, header bytes, header length
@@ -134,8 +140,7 @@ def mutate_pickle(pk):
         pos = random.choice(ops)[2]
         del b[pos:pos + random.randint(1, 6)]
     elif r < 0.85:
-        for _ in range(random.randint(1, 4)):
-            b[random.randrange(len(b))] = random.randrange(256)
+        flip(b, 4)
     else:   # stray structural opcodes
         pos = random.choice(ops)[2]
         b[pos:pos] = bytes([random.choice(b'()]}ltRs.0123456789NJKMXqh')]) * random.randint(1, 3)
@@ -145,30 +150,25 @@ def mutate_pickle(pk):
 def pth_case(work, base):
     src = random.choice(base)
     b = open(src, 'rb').read()
-    if b[:2] == b'PK':
+    if b[:2] == b'PK' and random.random() < 0.1:   # the archive's own bytes
+        out = bytes(flip(bytearray(b), 8))
+    elif b[:2] == b'PK':   # its members, rezipped
         z = zipfile.ZipFile(io.BytesIO(b))
         files = {n: z.read(n) for n in z.namelist()}
-        pk = next(n for n in files if n.endswith('data.pkl'))
         r = random.random()
-        if r < 0.6:
+        if r < 0.67:
+            pk = next(n for n in files if n.endswith('data.pkl'))
             files[pk] = mutate_pickle(files[pk])
-        elif r < 0.8:
+        elif r < 0.89:
             d = random.choice([n for n in files if '/data/' in n])
             files[d] = files[d][:random.randrange(len(files[d]) + 1)]
-        elif r < 0.9:
-            del files[random.choice(list(files))]
         else:
-            bb = bytearray(b)
-            for _ in range(random.randint(1, 8)):
-                bb[random.randrange(len(bb))] = random.randrange(256)
-            files = None
-            out = bytes(bb)
-        if files is not None:
-            buf = io.BytesIO()
-            with zipfile.ZipFile(buf, 'w', zipfile.ZIP_STORED) as zo:
-                for n, d in files.items():
-                    zo.writestr(n, d)
-            out = buf.getvalue()
+            del files[random.choice(list(files))]
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, 'w', zipfile.ZIP_STORED) as zo:
+            for n, d in files.items():
+                zo.writestr(n, d)
+        out = buf.getvalue()
     else:   # legacy: five pickles, then the storages' raw bytes
         f = io.BytesIO(b)
         spans = []
@@ -182,11 +182,8 @@ def pth_case(work, base):
             out = b[:s] + mutate_pickle(b[s:e]) + b[e:]
         elif r < 0.9:
             out = b[:random.randrange(len(b))]
-        else:
-            bb = bytearray(b)
-            for _ in range(random.randint(1, 8)):
-                bb[random.randrange(spans[4][1])] = random.randrange(256)
-            out = bytes(bb)
+        else:   # bytes of the pickles
+            out = bytes(flip(bytearray(b), 8, spans[4][1]))
     p, o = f'{work}/in.pth', f'{work}/out.safetensors'
     open(p, 'wb').write(out)
     if os.path.exists(o):
@@ -227,14 +224,12 @@ def media_case(work, base):
     src = random.choice([f'{SHARED}/seed/test_image_male.jpg', png])
     b = bytearray(open(src, 'rb').read())
     r = random.random()
-    if r < 0.4:
-        for _ in range(random.randint(1, 6)):
-            b[random.randrange(min(len(b), 400))] = random.randrange(256)
+    if r < 0.4:   # the header
+        flip(b, 6, 400)
     elif r < 0.7:
         b = b[:random.randrange(len(b))]
     else:
-        for _ in range(random.randint(1, 20)):
-            b[random.randrange(len(b))] = random.randrange(256)
+        flip(b, 20)
     ext = os.path.splitext(src)[1]
     p = f'{work}/in{ext}'
     open(p, 'wb').write(b)
