@@ -71,18 +71,41 @@ $(BUILD)/gen/model_dir.o: $(BUILD)/gen/model_dir.c
 .PHONY: FORCE
 FORCE:
 
-$(LIB_A): $(LIB_OBJ)
+# The libraries give the outside the header's functions and nothing else:
+# internal names (rng_uniform, forward_linear, checkpoint_load, ...) would
+# clash with a program's own at link time (static) or, worse, be interposed
+# by them at run time (shared). The list is read from the header.
+PUBLIC_SYMS := $(BUILD)/gen/public_symbols.txt
+$(PUBLIC_SYMS): include/voxgender.h
+	@mkdir -p $(dir $@)
+	grep -oE '\bvg_[a-z0-9_]+ *\(' $< | tr -d ' (' | sort -u > $@
+
+$(BUILD)/gen/libvoxgender.map: $(PUBLIC_SYMS)
+	{ echo 'VOXGENDER_0 { global:'; sed 's/$$/;/' $<; echo 'local: *; };'; } > $@
+
+# The static library is one object, linked from all of them, whose other
+# globals are made local (the CLI links it too, so it uses the API alone).
+$(LIB_A): $(LIB_OBJ) $(PUBLIC_SYMS)
+	@rm -f $@ $(BUILD)/gen/libvoxgender.o
+	$(LD) -r -o $(BUILD)/gen/libvoxgender.o $(LIB_OBJ)
+	objcopy --keep-global-symbols=$(PUBLIC_SYMS) $(BUILD)/gen/libvoxgender.o
+	ar rcs $@ $(BUILD)/gen/libvoxgender.o
+
+# Every object as it is, internals included: for the unit tests and tools.
+LIB_INTERNAL := $(BUILD)/libvoxgender-internal.a
+$(LIB_INTERNAL): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(LIB_SO): $(LIB_OBJ)
-	$(CC) $(CFLAGS) -fopenmp $(LDFLAGS) -shared -Wl,-soname,libvoxgender.so.0 -o $@ $^ $(LDLIBS)
+$(LIB_SO): $(LIB_OBJ) $(BUILD)/gen/libvoxgender.map
+	$(CC) $(CFLAGS) -fopenmp $(LDFLAGS) -shared -Wl,-soname,libvoxgender.so.0 \
+	    -Wl,--version-script=$(BUILD)/gen/libvoxgender.map -o $@ $(LIB_OBJ) $(LDLIBS)
 
 $(CLI): $(CLI_OBJ) $(LIB_A)
 	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(LIB_A) $(LDFLAGS) $(LDLIBS)
 
-$(TESTS): $(TEST_OBJ) $(LIB_A)
-	$(CC) $(ALL_CFLAGS) -o $@ $(TEST_OBJ) $(LIB_A) $(LDFLAGS) $(LDLIBS)
+$(TESTS): $(TEST_OBJ) $(LIB_INTERNAL)
+	$(CC) $(ALL_CFLAGS) -o $@ $(TEST_OBJ) $(LIB_INTERNAL) $(LDFLAGS) $(LDLIBS)
 
 $(BENCH): $(BUILD)/bench/bench_frontend.o $(LIB_A)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
@@ -94,13 +117,13 @@ $(BUILD)/bench_nn: $(BUILD)/bench/bench_nn.o $(LIB_A)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
 # The statistics the music cues score, for scripts/fit_music_cues.py.
-$(BUILD)/music_features: $(BUILD)/tools/music_features.o $(LIB_A)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+$(BUILD)/music_features: $(BUILD)/tools/music_features.o $(LIB_INTERNAL)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_INTERNAL) $(LDLIBS)
 
 # A measurement behind the README's "Missed, and why" (not run by make bench):
 # Winograd F(2x2,3x3) against im2col for cnn's 3x3 layers at batch 1.
-$(BUILD)/winograd_probe: $(BUILD)/bench/winograd_probe.o $(LIB_A)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+$(BUILD)/winograd_probe: $(BUILD)/bench/winograd_probe.o $(LIB_INTERNAL)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_INTERNAL) $(LDLIBS)
 
 # The test suite: unit tests (library) and CLI tests; the last line of the
 # output is "N passed, N failed".

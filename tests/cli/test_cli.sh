@@ -112,6 +112,45 @@ check "make install + pkg-config builds a program" bash -c "
   cc ${VG_TEST_CFLAGS:-} '$T/hello.c' -o '$T/hello' \$(pkg-config --define-variable=prefix='$T/stage/usr/local' --cflags --libs voxgender) &&
   LD_LIBRARY_PATH='$T/stage/usr/local/lib' '$T/hello' | grep -q 'file is empty' && [ -x '$T/stage/usr/local/bin/voxgender' ]"
 
+# The library exports its API and nothing else. A program of one's own may
+# define functions named like the library's internals (rng_uniform, fnv1a,
+# forward_linear, checkpoint_load): it must link against either library and
+# the library must keep calling its own, not the program's (with the shared
+# library, an exported internal would be interposed by the program's).
+cat > "$T/clash.c" <<'C'
+#include <voxgender.h>
+#include <stdio.h>
+#include <stdlib.h>
+void forward_linear(void) { puts("interposed forward_linear"); exit(3); }
+double rng_uniform(void) { puts("interposed rng_uniform"); exit(3); }
+unsigned fnv1a(void) { puts("interposed fnv1a"); exit(3); }
+int checkpoint_load(void) { puts("interposed checkpoint_load"); exit(3); }
+int main(int argc, char **argv) {
+    vg_model *m; char err[256]; float p, logits[2];
+    if (vg_model_load(argv[1], &m, err, sizeof err)) { printf("load: %s\n", err); return 1; }
+    int rc = vg_predict_file(m, argv[2], 0, &p, logits);
+    if (rc) { printf("predict: %s\n", vg_strerror(rc)); return 1; }
+    printf("%.4f\n", p); vg_model_destroy(m); return 0;
+}
+C
+model="models/voxgender-default.safetensors"
+want=$("$VG" predict -m "$model" "$good1" 2>/dev/null | awk -F'\t' 'NR == 1 { printf "%.4f", $4 }')
+for kind in shared static; do
+    if [ $kind = shared ]; then libs="-L$T/stage/usr/local/lib -lvoxgender"
+    else libs="$T/stage/usr/local/lib/libvoxgender.a $(pkg-config --libs libavformat libavcodec libavutil libswresample fftw3 libpng libjpeg libcjson openblas libzip) -llinear -lm -pthread -fopenmp"; fi
+    check "a program with functions named like the library's internals links ($kind) and predicts alike" bash -c "
+      cc ${VG_TEST_CFLAGS:-} -I'$T/stage/usr/local/include' '$T/clash.c' -o '$T/clash-$kind' $libs 2>'$T/clash-$kind.err' &&
+      got=\$(LD_LIBRARY_PATH='$T/stage/usr/local/lib' '$T/clash-$kind' '$model' '$good1') && [ -n '$want' ] && [ \"\$got\" = '$want' ]"
+done
+# Every symbol either library defines for the outside is declared in the
+# header, and the header's functions are all there.
+api=$(grep -oE '\bvg_[a-z0-9_]+ *\(' include/voxgender.h | tr -d ' (' | sort -u)
+nm -D --defined-only "$T/stage/usr/local/lib/libvoxgender.so.0" 2>/dev/null |
+    awk '$2 != "A" { sub(/@.*/, "", $3); print $3 }' | sort -u > "$T/so.syms"
+nm -g --defined-only "$T/stage/usr/local/lib/libvoxgender.a" 2>/dev/null | awk 'NF == 3 { print $3 }' | sort -u > "$T/a.syms"
+check "libvoxgender.so exports the header's functions and nothing else" bash -c "diff <(echo '$api') '$T/so.syms' >&2"
+check "libvoxgender.a defines the header's functions as globals and nothing else" bash -c "diff <(echo '$api') '$T/a.syms' >&2"
+
 # another PREFIX after the build: the installed CLI looks for the shipped
 # model under that prefix (a copy of the build, so the binary under test stays)
 cp -a "$(dirname "$VG")" "$T/build-prefix"
