@@ -412,7 +412,13 @@ size_t vg_model_num_params(const vg_model *m);   /* trainable parameters */
 double vg_model_macs(vg_model *m, int h, int w);
 
 /* Inference (batch norm with running statistics, no dropout):
- * x[n, C, h, w] -> logits[n, classes] (caller's buffer). */
+ * x[n, C, h, w] -> logits[n, classes] (caller's buffer).
+ * Threads: a model may be shared. Its passes (vg_model_forward,
+ * vg_model_macs, vg_predict_file, segmenters) take turns on it, since the
+ * buffers of a pass are the model's; for passes in parallel, give each
+ * thread its own model (vg_model_load again). Training a model
+ * (vg_model_train_step, vg_frontend_to_model, vg_model_set_meta) must not
+ * overlap any other use of it. */
 int vg_model_forward(vg_model *m, const float *x, int n, int h, int w, float *logits);
 
 /* Metadata: string key/value pairs saved in the model file's __metadata__.

@@ -314,6 +314,7 @@ int nn_build(const char *arch, vg_model **out, char *err, size_t errlen)
     *out = NULL;
     if (!arch) return VG_EARG;
     vg_model *m = calloc(1, sizeof *m);
+    if (m) pthread_mutex_init(&m->lock, NULL);
     char *copy = strdup(arch);
     if (!m || !copy || !(m->arch = strdup(arch))) {
         free(copy);
@@ -1383,5 +1384,6 @@ void vg_model_destroy(vg_model *m)
     free(m->meta);
     free(m->act); free(m->dact); free(m->iact); free(m->col); free(m->dinput); free(m->wtmp);
     free(m->gtmp); free(m->gdone); free(m->scratch);
+    pthread_mutex_destroy(&m->lock);
     free(m);
 }

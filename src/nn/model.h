@@ -6,6 +6,7 @@
 #include "layers.h"
 #include "voxgender.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -111,6 +112,10 @@ struct vg_model {
     int end;                  /* one past the last layer of the current pass */
     uint64_t rng;             /* dropout stream */
     int unfused_training;     /* run training's layers one by one (tests compare) */
+    /* The plan's buffers and the lazily made Winograd weights are the
+     * model's, so two threads' passes on one model must take turns: the
+     * public inference calls (vg_model_forward, vg_model_macs) hold this. */
+    pthread_mutex_t lock;
 };
 
 /* Build from a description; parameters zero. Returns VG_OK or an error with

@@ -31,27 +31,32 @@ size_t vg_model_num_params(const vg_model *m) { return m->n_trainable; }
 
 double vg_model_macs(vg_model *m, int h, int w)
 {
-    if (nn_plan(m, 1, h ? h : m->in_h, w ? w : m->in_w, 0)) return 0;
     double macs = 0;
-    for (int i = 0; i < m->n_layers; i++) {
-        const nn_layer *L = &m->layers[i];
-        if (L->kind == L_CONV)
-            macs += (double)L->oc * L->oh * L->ow * L->ic * L->kh * L->kw;
-        else if (L->kind == L_LINEAR)
-            macs += (double)L->oc * L->ic;
-    }
+    pthread_mutex_lock(&m->lock);   /* the plan is the model's: see model.h */
+    if (nn_plan(m, 1, h ? h : m->in_h, w ? w : m->in_w, 0) == VG_OK)
+        for (int i = 0; i < m->n_layers; i++) {
+            const nn_layer *L = &m->layers[i];
+            if (L->kind == L_CONV)
+                macs += (double)L->oc * L->oh * L->ow * L->ic * L->kh * L->kw;
+            else if (L->kind == L_LINEAR)
+                macs += (double)L->oc * L->ic;
+        }
+    pthread_mutex_unlock(&m->lock);
     return macs;
 }
 
 int vg_model_forward(vg_model *m, const float *x, int n, int h, int w, float *logits)
 {
     if (!m || !x || !logits || n < 1) return VG_EARG;
+    pthread_mutex_lock(&m->lock);   /* one pass at a time: see model.h */
     int rc = nn_plan(m, n, h, w, 0);
-    if (rc) return rc;
-    const float *y = nn_forward(m, x, n, h, w, 0);
-    if (!y) return VG_ENOMEM;
-    memcpy(logits, y, sizeof(float) * (size_t)n * m->n_classes);
-    return VG_OK;
+    if (rc == VG_OK) {
+        const float *y = nn_forward(m, x, n, h, w, 0);
+        if (y) memcpy(logits, y, sizeof(float) * (size_t)n * m->n_classes);
+        else rc = VG_ENOMEM;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return rc;
 }
 
 /* One step starting at layer START (X is that layer's input): see
