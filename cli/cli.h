@@ -62,4 +62,9 @@ long cli_inputs(char **args, int n, int allow_stdin, cli_input **out, int *empty
 void cli_inputs_free(cli_input *v, size_t n);
 /* mkdir -p; returns 0 or -1 with errno set. */
 int cli_mkdirs(const char *path);
+/* Whether PATH can be written later: a file (AS_DIR 0) by creating a file
+ * beside it, a folder (AS_DIR 1) by creating one in its nearest existing
+ * ancestor (nothing is left behind). Returns 0, or -1 with errno set. For
+ * long jobs, so that a bad -o fails before the work rather than after it. */
+int cli_can_write(const char *path, int as_dir);
 #endif

@@ -111,6 +111,40 @@ int cli_mkdirs(const char *path)
     return 0;
 }
 
+int cli_can_write(const char *path, int as_dir)
+{
+    struct stat st;
+    if (!*path) { errno = ENOENT; return -1; }
+    if (stat(path, &st) == 0 && (S_ISDIR(st.st_mode) != 0) != (as_dir != 0)) {
+        errno = as_dir ? ENOTDIR : EISDIR;
+        return -1;
+    }
+    /* the folder the file or the new folder goes in: for a folder that does
+     * not exist yet, its nearest ancestor that does (cli_mkdirs makes the rest) */
+    char *dir = malloc(strlen(path) + 32);
+    if (!dir) return -1;
+    strcpy(dir, path);
+    int exists = as_dir && stat(dir, &st) == 0;
+    while (!exists) {
+        char *slash = strrchr(dir, '/');
+        if (!slash) { strcpy(dir, "."); break; }
+        if (slash == dir) slash[1] = '\0'; else *slash = '\0';
+        if (stat(dir, &st) == 0) {
+            if (!S_ISDIR(st.st_mode)) { free(dir); errno = ENOTDIR; return -1; }
+            break;
+        }
+        if (!as_dir) break;   /* a file's own folder must exist: -o does not make it */
+        if (slash == dir) break;
+    }
+    strcat(dir, "/.voxgender-write-XXXXXX");
+    int fd = mkstemp(dir);
+    int saved = errno;
+    if (fd >= 0) { close(fd); unlink(dir); }
+    free(dir);
+    errno = saved;
+    return fd >= 0 ? 0 : -1;
+}
+
 static int is_pth(const char *path)
 {
     size_t n = strlen(path);

@@ -162,6 +162,18 @@ check "train --balance-speakers: trains, and the model's recipe says so" \
 check "train --help documents --balance-speakers" bash -c "'$VG' train --help | grep -q -- --balance-speakers"
 "$VG" train "$D" --arch nonsense -o "$T/n.safetensors" 2>/dev/null; rc=$?
 check "train: unknown architecture is a usage error" test $rc -eq 2
+# an output that cannot be written fails before the training, not after it
+"$VG" train "$D" --arch lenet --epochs 1 -o "$T/no/such/folder/m.safetensors" > "$T/nowrite.out" 2> "$T/nowrite.err"; rc=$?
+check "train: an -o folder that does not exist fails at once (exit 2, no epoch run), naming the cause" bash -c \
+    "[ $rc -eq 2 ] && grep -q 'm.safetensors: cannot write the model there (No such file or directory)' '$T/nowrite.err' &&
+     ! grep -q epoch '$T/nowrite.out' '$T/nowrite.err' && [ ! -e '$T/no' ]"
+"$VG" train "$D" --arch lenet --epochs 1 -o "$T" 2> "$T/nowrite2.err"; rc=$?
+check "train: -o naming a folder fails at once" bash -c "[ $rc -eq 2 ] && grep -q 'Is a directory' '$T/nowrite2.err'"
+"$VG" eval -m "$T/cnn.safetensors" "$D" --report "$T/cnn.safetensors/rep" -q > "$T/norep.out" 2> "$T/norep.err"; rc=$?
+check "eval --report under a file fails before evaluating (exit 2, no results)" bash -c \
+    "[ $rc -eq 2 ] && grep -q 'cannot write the report there (Not a directory)' '$T/norep.err' && [ ! -s '$T/norep.out' ]"
+ls -A "$T" | grep -q '^\.voxgender-write-' && leftover=1 || leftover=0
+check "the write probes leave no file behind" test $leftover -eq 0
 
 # ---- front-end FFT size and frequency warping; every recording in eval's JSON
 "$VG" train "$D" --arch cnn --epochs 1 --n-fft 1024 --augment all,warp,pitch --data-name "TTS voices, 4 clips" \
