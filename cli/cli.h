@@ -67,4 +67,7 @@ int cli_mkdirs(const char *path);
  * ancestor (nothing is left behind). Returns 0, or -1 with errno set. For
  * long jobs, so that a bad -o fails before the work rather than after it. */
 int cli_can_write(const char *path, int as_dir);
+/* cli_can_write, and on failure the error "PATH: cannot write WHAT there
+ * (reason)"; returns 0 or -1. */
+int cli_require_writable(const char *path, int as_dir, const char *what);
 #endif

@@ -43,6 +43,7 @@ int cmd_ensemble(int argc, char **argv)
         return 2;
     }
     if (!out) { cli_error("ensemble: no output (use -o OUT.safetensors)"); return 2; }
+    if (cli_require_writable(out, 0, "the model")) return 2;
     vg_model *members[VG_MAX_ENSEMBLE] = {0}, *e = NULL;
     char err[512];
     int rc = 0;

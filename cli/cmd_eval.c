@@ -6,7 +6,6 @@
 #include "voxgender.h"
 
 #include <cJSON.h>
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,10 +75,7 @@ int cmd_eval(int argc, char **argv)
     }
     if (!model) { cli_error("eval: no model (use -m MODEL)"); return 2; }
     if (argc - optind != 1) { cli_error("eval: expected one folder (see --help)"); return 2; }
-    if (report && cli_can_write(report, 1)) {   /* before the evaluation, not after it */
-        cli_error("%s: cannot write the report there (%s)", report, strerror(errno));
-        return 2;
-    }
+    if (report && cli_require_writable(report, 1, "the report")) return 2;   /* before the evaluation */
     char err[512];
     vg_model *probe;
     if (cli_load_model(model, arch, &probe, err, sizeof err)) { cli_error("%s: %s", model, err); return 2; }

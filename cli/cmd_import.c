@@ -43,6 +43,7 @@ int cmd_import(int argc, char **argv)
     if (argc - optind != 1) { cli_error("import: expected one .pth file (see --help)"); return 2; }
     if (!arch) { cli_error("import: --arch is required (lenet, vgg11, vgg13, vgg16, vgg19, resnet18)"); return 2; }
     if (!out) { cli_error("import: no output (use -o MODEL.safetensors)"); return 2; }
+    if (cli_require_writable(out, 0, "the model")) return 2;
     vg_model *m;
     char err[512];
     int rc = vg_model_import_pth(argv[optind], arch, &m, err, sizeof err);

@@ -4,6 +4,7 @@
 #include "voxgender.h"
 
 #include <cJSON.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,10 +195,10 @@ int cmd_segment(int argc, char **argv)
     if (out_path) {
         snprintf(tmp, sizeof tmp, "%s.tmp-%d", out_path, (int)getpid());
         if (!(out = fopen(tmp, "w"))) {
-            cli_error("%s: cannot write", out_path);
+            cli_error("%s: cannot write the segments there (%s)", out_path, strerror(errno));
             free(block); free(pcm); vg_model_destroy(m);
             cli_inputs_free(in, n_listed);
-            return 1;
+            return 2;
         }
     }
     if (fmt == F_CSV) fprintf(out, "file,start,end,label,p\n");

@@ -3,6 +3,7 @@
 #include "progress.h"
 #include "voxgender.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <libgen.h>
@@ -39,7 +40,8 @@ static void usage(FILE *f)
         "  -q, --quiet        no progress bar, no notes, no summary\n"
         "  -h, --help         show this help\n"
         "\n"
-        "Exit status: 0 all files written, 1 some files failed, 2 usage error.\n");
+        "Exit status: 0 all files written, 1 some files failed, 2 usage error or an\n"
+        "output folder that cannot be made.\n");
 }
 
 typedef struct job_config {
@@ -261,8 +263,8 @@ int cmd_spectrogram(int argc, char **argv)
         return 2;
     }
     if (cli_mkdirs(cfg.outdir) != 0) {
-        cli_error("%s: cannot create output folder", cfg.outdir);
-        return 1;
+        cli_error("%s: cannot create output folder (%s)", cfg.outdir, strerror(errno));
+        return 2;
     }
     /* files and folders' files */
     cli_input *in;

@@ -5,7 +5,6 @@
 #include "progress.h"
 #include "voxgender.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -479,10 +478,7 @@ int cmd_train(int argc, char **argv)
     }
     if (argc - optind != 1) { cli_error("train: expected one dataset folder (see --help)"); return 2; }
     if (!out) { cli_error("train: no output model (use -o MODEL)"); return 2; }
-    if (cli_can_write(out, 0)) {   /* before the training, not after it */
-        cli_error("%s: cannot write the model there (%s)", out, strerror(errno));
-        return 2;
-    }
+    if (cli_require_writable(out, 0, "the model")) return 2;   /* before the training, not after it */
     vg_model *init = NULL;
     if (init_path) {
         char ierr[512];

@@ -145,6 +145,13 @@ int cli_can_write(const char *path, int as_dir)
     return fd >= 0 ? 0 : -1;
 }
 
+int cli_require_writable(const char *path, int as_dir, const char *what)
+{
+    if (cli_can_write(path, as_dir) == 0) return 0;
+    cli_error("%s: cannot write %s there (%s)", path, what, strerror(errno));
+    return -1;
+}
+
 static int is_pth(const char *path)
 {
     size_t n = strlen(path);

@@ -87,7 +87,8 @@ check "segment: empty folders alone are no inputs, exit 2, and no CSV header (as
     "[ $rc -eq 2 ] && [ ! -s '$T/seg_empty.out' ] && grep -q 'emptydir: the folder holds no files' '$T/seg_empty.err' && grep -q 'segment: no inputs' '$T/seg_empty.err'"
 
 # Output folder that cannot be created
-check "unwritable output folder is an error" bash -c "'$VG' spectrogram '$good1' -o /proc/nope 2>&1 | grep -q 'cannot create output folder'"
+check "unwritable output folder is an error before any file, exit 2, with the reason" bash -c \
+    "'$VG' spectrogram '$good1' -o /proc/nope 2>&1 | grep -q 'cannot create output folder (No such file or directory)'; [ \${PIPESTATUS[0]} -eq 2 ]"
 
 # Parallel and serial runs give identical files
 "$VG" spectrogram -j 1 "$good1" "$good2" -o "$T/j1" -q --raw

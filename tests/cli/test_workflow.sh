@@ -172,6 +172,15 @@ check "train: -o naming a folder fails at once" bash -c "[ $rc -eq 2 ] && grep -
 "$VG" eval -m "$T/cnn.safetensors" "$D" --report "$T/cnn.safetensors/rep" -q > "$T/norep.out" 2> "$T/norep.err"; rc=$?
 check "eval --report under a file fails before evaluating (exit 2, no results)" bash -c \
     "[ $rc -eq 2 ] && grep -q 'cannot write the report there (Not a directory)' '$T/norep.err' && [ ! -s '$T/norep.out' ]"
+"$VG" ensemble "$T/cnn.safetensors" "$T/cnn.safetensors" -o "$T/no/e.safetensors" 2> "$T/nowrite3.err"; rc=$?
+check "ensemble: an -o folder that does not exist is an error with the reason, exit 2" bash -c \
+    "[ $rc -eq 2 ] && grep -q 'e.safetensors: cannot write the model there (No such file or directory)' '$T/nowrite3.err'"
+"$VG" segment -m "$T/cnn.safetensors" "$(find "$D/Test" -type f | head -1)" -o "$T/no/s.csv" 2> "$T/nowrite4.err"; rc=$?
+check "segment: an -o folder that does not exist is an error with the reason, exit 2" bash -c \
+    "[ $rc -eq 2 ] && grep -q 's.csv: cannot write the segments there (No such file or directory)' '$T/nowrite4.err'"
+"$VG" import "$SHARED/seed/CNN_handmade_1.pth" --arch lenet -o "$T/no/i.safetensors" 2> "$T/nowrite5.err"; rc=$?
+check "import: an -o folder that does not exist is an error with the reason, exit 2" bash -c \
+    "[ $rc -eq 2 ] && grep -q 'i.safetensors: cannot write the model there (No such file or directory)' '$T/nowrite5.err'"
 ls -A "$T" | grep -q '^\.voxgender-write-' && leftover=1 || leftover=0
 check "the write probes leave no file behind" test $leftover -eq 0
 
