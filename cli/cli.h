@@ -70,4 +70,7 @@ int cli_can_write(const char *path, int as_dir);
 /* cli_can_write, and on failure the error "PATH: cannot write WHAT there
  * (reason)"; returns 0 or -1. */
 int cli_require_writable(const char *path, int as_dir, const char *what);
+/* Why a library write returned RC: the system's reason for VG_EIO (errno,
+ * see voxgender.h), else vg_strerror(RC). Call right after the failure. */
+const char *cli_write_reason(int rc);
 #endif

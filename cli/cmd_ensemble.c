@@ -52,7 +52,7 @@ int cmd_ensemble(int argc, char **argv)
             cli_error("%s: %s", argv[optind + i], err);
     if (!rc && (rc = vg_model_ensemble(members, n, &e, err, sizeof err)))
         cli_error("ensemble: %s", err);
-    if (!rc && (rc = vg_model_save(e, out))) cli_error("%s: cannot write (%s)", out, vg_strerror(rc));
+    if (!rc && (rc = vg_model_save(e, out))) cli_error("%s: cannot write (%s)", out, cli_write_reason(rc));
     if (!rc)
         printf("ensemble of %d models (%zu parameters) -> %s\n", n, vg_model_num_params(e), out);
     vg_model_destroy(e);

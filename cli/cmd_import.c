@@ -49,7 +49,7 @@ int cmd_import(int argc, char **argv)
     int rc = vg_model_import_pth(argv[optind], arch, &m, err, sizeof err);
     if (rc) { cli_error("%s: %s", argv[optind], err); return 1; }
     rc = vg_model_save(m, out);
-    if (rc) cli_error("%s: cannot write (%s)", out, vg_strerror(rc));
+    if (rc) cli_error("%s: cannot write (%s)", out, cli_write_reason(rc));
     else printf("imported %s (%s, %zu parameters) -> %s\n", argv[optind], arch, vg_model_num_params(m), out);
     vg_model_destroy(m);
     return rc ? 1 : 0;

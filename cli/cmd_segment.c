@@ -278,8 +278,15 @@ int cmd_segment(int argc, char **argv)
     vg_model_destroy(m);
     cli_inputs_free(in, n_listed);
     if (out_path) {
-        int bad = fclose(out) != 0;
-        if (bad || rename(tmp, out_path)) { unlink(tmp); cli_error("%s: cannot write", out_path); return 1; }
+        /* a write that failed on the way (a full disk) leaves the stream's
+         * error flag and errno set; fclose alone may not see it */
+        int bad = ferror(out) != 0;
+        if (fclose(out) != 0) bad = 1;
+        if (bad || rename(tmp, out_path)) {
+            cli_error("%s: cannot write (%s)", out_path, errno ? strerror(errno) : "write error");
+            unlink(tmp);
+            return 1;
+        }
     }
     return failed ? 1 : 0;
 }

@@ -53,6 +53,7 @@ typedef struct job_config {
 typedef struct file_result {
     int status;          /* VG_OK or error code */
     const char *cause;   /* overrides vg_strerror(status) when set */
+    char cause_buf[160]; /* a cause with the system's reason in it */
     int padded;
     double source_seconds;
 } file_result;
@@ -143,13 +144,17 @@ static int process_file(const job_config *cfg, vg_melspec *mel, const char *inpu
     if (cfg->raw) {
         size_t shape[2] = {128, (size_t)frames};
         if ((rc = vg_npy_write_f32(npy_path, spec, shape, 2))) {
-            res->cause = "cannot write the .npy output";
+            snprintf(res->cause_buf, sizeof res->cause_buf, "cannot write the .npy output (%s)",
+                     cli_write_reason(rc));
+            res->cause = res->cause_buf;
             goto done;
         }
     }
     rc = cfg->jpeg ? vg_image_write_jpeg(img_path, &img, 75) : vg_image_write_png(img_path, &img);
     if (rc) {
-        res->cause = "cannot write the image output";
+        snprintf(res->cause_buf, sizeof res->cause_buf, "cannot write the image output (%s)",
+                 cli_write_reason(rc));
+        res->cause = res->cause_buf;
         if (npy_path) remove(npy_path);   /* all outputs of a file, or none */
     }
 done:

@@ -582,7 +582,7 @@ int cmd_train(int argc, char **argv)
         }
         int rc = vg_model_save(r.best, out);
         if (!rc && r.last) rc = vg_model_save(r.last, last_path);
-        if (rc) { cli_error("%s: cannot write the model (%s)", out, vg_strerror(rc)); status = 1; }
+        if (rc) { cli_error("%s: cannot write the model (%s)", out, cli_write_reason(rc)); status = 1; }
         else {
             remove(ckpt);
             if (!is_svm && r.history) print_history(&r);
@@ -656,7 +656,7 @@ int cmd_train(int argc, char **argv)
     if (best_model) {
         int rc = vg_model_save(best_model, out);
         if (!rc && best_last) rc = vg_model_save(best_last, last_path);
-        if (rc) { cli_error("%s: cannot write the model", out); status = 1; }
+        if (rc) { cli_error("%s: cannot write the model (%s)", out, cli_write_reason(rc)); status = 1; }
         else {
             printf("\nkept: %s -> %s\n", rows[best_run].desc, out);
             report_test(out, d, jobs, quiet);

@@ -152,6 +152,11 @@ int cli_require_writable(const char *path, int as_dir, const char *what)
     return -1;
 }
 
+const char *cli_write_reason(int rc)
+{
+    return rc == VG_EIO && errno ? strerror(errno) : vg_strerror(rc);
+}
+
 static int is_pth(const char *path)
 {
     size_t n = strlen(path);

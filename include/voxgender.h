@@ -35,7 +35,9 @@ enum {
     VG_ENOMEM = -1,         /* out of memory */
     VG_EARG = -2,           /* invalid argument */
     VG_ENOENT = -3,         /* file not found */
-    VG_EIO = -4,            /* read or write error */
+    VG_EIO = -4,            /* read or write error; when writing a file
+                               (models, images, .npy), errno then holds the
+                               system's reason, e.g. ENOSPC for a full disk */
     VG_EEMPTY = -5,         /* file is empty */
     VG_EFORMAT = -6,        /* not a recognised audio/image format, or corrupt */
     VG_ENOSTREAM = -7,      /* file has no audio stream */

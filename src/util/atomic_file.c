@@ -1,6 +1,7 @@
 #include "atomic_file.h"
 #include "voxgender.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,31 +21,45 @@ int vg_atomic_open(vg_atomic_file *af, const char *path)
     memcpy(af->tmp_path + n, ".tmp-XXXXXX", 12);
     int fd = mkstemp(af->tmp_path);
     if (fd < 0) {
+        int why = errno;
         free(af->tmp_path);
         af->tmp_path = NULL;
         vg_atomic_abort(af);
+        errno = why;
         return VG_EIO;
     }
     af->fp = fdopen(fd, "wb");
     if (!af->fp) {
+        int why = errno;
         close(fd);
         vg_atomic_abort(af);
+        errno = why;
         return VG_EIO;
     }
     return VG_OK;
 }
 
+/* The first failure's errno is kept for the caller (see VG_EIO in
+ * voxgender.h): a full disk should say so, not "read or write error". */
+static void first_failure(int failed, int *why)
+{
+    if (failed && !*why) *why = errno ? errno : EIO;
+}
+
 int vg_atomic_commit(vg_atomic_file *af)
 {
-    int bad = ferror(af->fp) != 0;
-    bad |= fflush(af->fp) != 0;
+    int why = 0;
+    /* a write that failed earlier left errno set (ENOSPC, EDQUOT, EIO) */
+    first_failure(ferror(af->fp) != 0, &why);
+    first_failure(fflush(af->fp) != 0, &why);
     /* mkstemp creates 0600; give the result normal permissions. */
-    bad |= fchmod(fileno(af->fp), 0644) != 0;
-    bad |= fclose(af->fp) != 0;
+    first_failure(fchmod(fileno(af->fp), 0644) != 0, &why);
+    first_failure(fclose(af->fp) != 0, &why);
     af->fp = NULL;
-    if (!bad) bad = rename(af->tmp_path, af->final_path) != 0;
-    if (bad) {
+    if (!why) first_failure(rename(af->tmp_path, af->final_path) != 0, &why);
+    if (why) {
         vg_atomic_abort(af);
+        errno = why;
         return VG_EIO;
     }
     free(af->tmp_path);

@@ -181,6 +181,10 @@ check "segment: an -o folder that does not exist is an error with the reason, ex
 "$VG" import "$SHARED/seed/CNN_handmade_1.pth" --arch lenet -o "$T/no/i.safetensors" 2> "$T/nowrite5.err"; rc=$?
 check "import: an -o folder that does not exist is an error with the reason, exit 2" bash -c \
     "[ $rc -eq 2 ] && grep -q 'i.safetensors: cannot write the model there (No such file or directory)' '$T/nowrite5.err'"
+# out of room while writing (a file-size limit here; a full disk says "No space left on device")
+bash -c "ulimit -f 64; trap '' XFSZ; exec '$VG' ensemble '$T/cnn.safetensors' '$T/cnn.safetensors' -o '$T/big.safetensors'" 2> "$T/efbig.err"; rc=$?
+check "ensemble: a write that runs out of room gives the system's reason, exit 1, and leaves no file" bash -c \
+    "[ $rc -eq 1 ] && grep -q 'big.safetensors: cannot write (File too large)' '$T/efbig.err' && ! ls '$T' | grep -q '^big'"
 ls -A "$T" | grep -q '^\.voxgender-write-' && leftover=1 || leftover=0
 check "the write probes leave no file behind" test $leftover -eq 0
 

@@ -4,12 +4,15 @@
 #include "../../src/util/errmsg.h"
 #include "test.h"
 
+#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 TEST(model_save_load_round_trip)
 {
@@ -574,4 +577,35 @@ TEST(cnn_memorises_32_examples)
     vg_model_destroy(m);
     free(logits);
     free(x);
+}
+
+/* A write that runs out of room (here a file-size limit, EFBIG; a full disk
+ * gives ENOSPC the same way) returns VG_EIO with the system's reason in
+ * errno, and leaves neither the file nor its temporary copy behind. */
+TEST(failed_model_write_says_why_and_leaves_nothing)
+{
+    vg_model *m;
+    REQUIRE(vg_model_create("cnn", 1, &m, NULL, 0) == VG_OK);
+    char *dir = path_join(temp_dir(), "fsize");
+    REQUIRE(run_cmd("mkdir -p '%s'", dir) == 0);
+    char *path = path_join(dir, "m.safetensors");
+    struct rlimit old, small;
+    REQUIRE(getrlimit(RLIMIT_FSIZE, &old) == 0);
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);   /* EFBIG, not a signal */
+    small = old;
+    small.rlim_cur = 64 * 1024;   /* the model is about 1 MB */
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &small) == 0);
+    errno = 0;
+    int rc = vg_model_save(m, path);
+    int why = errno;
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, old_handler);
+    CHECKF(rc == VG_EIO, "rc %d", rc);
+    CHECKF(why == EFBIG, "errno %d (%s)", why, strerror(why));
+    CHECK(file_size(path) < 0);
+    CHECK(run_cmd("[ -z \"$(ls -A '%s')\" ]", dir) == 0);   /* no temporary copy either */
+    CHECK(vg_model_save(m, path) == VG_OK);                  /* and room again: written */
+    free(path);
+    free(dir);
+    vg_model_destroy(m);
 }
