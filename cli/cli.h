@@ -73,4 +73,10 @@ int cli_require_writable(const char *path, int as_dir, const char *what);
 /* Why a library write returned RC: the system's reason for VG_EIO (errno,
  * see voxgender.h), else vg_strerror(RC). Call right after the failure. */
 const char *cli_write_reason(int rc);
+/* fflush(stdout), remembering the first failure's errno for
+ * cli_stdout_failure (results streamed line by line to a full disk). */
+void cli_flush_stdout(void);
+/* After the last result: 0 if every result reached standard output, else
+ * the errno of the first failure (EIO when none was recorded). */
+int cli_stdout_failure(void);
 #endif

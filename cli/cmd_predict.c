@@ -92,7 +92,7 @@ static void emit(job *j, const char *path, float p, const float *l, const char *
     } else {
         printf("%s\t%s\t%d\t%.4f\n", path, label, code, p);
     }
-    fflush(stdout);
+    cli_flush_stdout();
 }
 
 static void *worker(void *arg)

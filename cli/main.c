@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "voxgender.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +59,25 @@ static void usage(FILE *f)
             "                           on CPUs with AVX2 but not AVX-512, where it was measured faster\n");
 }
 
+static int run(int argc, char **argv);
+
+/* Results go to standard output: if they could not all be written (a full
+ * disk behind a redirection), say so and fail, as coreutils do, instead of
+ * exiting 0 with results lost. */
+static int finish_stdout(int status)
+{
+    int why = cli_stdout_failure();
+    if (!why) return status;
+    cli_error("standard output: %s", strerror(why));
+    return status ? status : 1;
+}
+
 int main(int argc, char **argv)
+{
+    return finish_stdout(run(argc, argv));
+}
+
+static int run(int argc, char **argv)
 {
     ensure_fast_blas(argv);
     if (argc < 2) {

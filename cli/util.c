@@ -157,6 +157,19 @@ const char *cli_write_reason(int rc)
     return rc == VG_EIO && errno ? strerror(errno) : vg_strerror(rc);
 }
 
+static int stdout_why;   /* errno of the first failed flush of stdout */
+
+void cli_flush_stdout(void)
+{
+    if (fflush(stdout) != 0 && !stdout_why) stdout_why = errno ? errno : EIO;
+}
+
+int cli_stdout_failure(void)
+{
+    cli_flush_stdout();
+    return stdout_why ? stdout_why : ferror(stdout) ? EIO : 0;
+}
+
 static int is_pth(const char *path)
 {
     size_t n = strlen(path);

@@ -31,6 +31,16 @@ check "unknown command exits 2" bash -c "'$VG' frobnicate 2>/dev/null; [ \$? -eq
 check "missing -o is a usage error" bash -c "'$VG' spectrogram '$good1' 2>/dev/null; [ \$? -eq 2 ]"
 check "bad --seconds is a usage error" bash -c "'$VG' spectrogram --seconds abc '$good1' -o '$T/x' 2>&1 | grep -q 'seconds'"
 
+# Results that cannot be written to standard output (a full disk behind a
+# redirection; /dev/full fails every write with ENOSPC) are an error, not exit 0
+if [ -w /dev/full ]; then
+    "$VG" predict -q "$good1" "$good2" > /dev/full 2> "$T/full.err"; rc=$?
+    check "predict to a full disk: exit 1 and the system's reason" bash -c \
+        "[ $rc -eq 1 ] && grep -qx 'voxgender: standard output: No space left on device' '$T/full.err'"
+    "$VG" --version > /dev/full 2> "$T/full2.err"; rc=$?
+    check "--version to a full disk: exit 1" bash -c "[ $rc -eq 1 ] && grep -q 'No space left' '$T/full2.err'"
+fi
+
 # A good batch
 "$VG" spectrogram "$good1" "$good2" "$short" -o "$T/out" --raw 2> "$T/err1"; rc=$?
 check "good batch exits 0" test $rc -eq 0
