@@ -2,6 +2,7 @@
  * (symbolic links) from manifests or VoxCeleb metadata. */
 #include "cli.h"
 #include "voxgender.h"
+#include "../src/util/dir_chain.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -191,7 +192,8 @@ typedef struct { char id[64]; int g; } vox_spk;
 /* CURRENT: the speaker (index into SPK) whose folder DIR is in, -1 above
  * the speakers' folders. An index, not the id: a file then costs no search
  * of the id list (VoxCeleb2: a million files, 6,000 ids). */
-static void walk_audio(const char *dir, vox_spk *spk, size_t ns, long current, recs *out, int depth)
+static void walk_audio(const char *dir, vox_spk *spk, size_t ns, long current, recs *out, int depth,
+                       const vg_dir_chain *chain)   /* DIR and the folders above it */
 {
     if (depth > 6) return;
     DIR *dp = opendir(dir);
@@ -204,10 +206,12 @@ static void walk_audio(const char *dir, vox_spk *spk, size_t ns, long current, r
         struct stat st;
         if (stat(p, &st)) continue;
         if (S_ISDIR(st.st_mode)) {
+            if (vg_dir_chain_has(chain, &st)) continue;   /* a link back up: a loop */
             long id = current;
             for (size_t k = 0; k < ns && id < 0; k++)   /* the first entry for an id gives its gender */
                 if (!strcmp(spk[k].id, e->d_name)) id = (long)k;
-            walk_audio(p, spk, ns, id, out, depth + 1);
+            vg_dir_chain down = vg_dir_chain_into(chain, &st);
+            walk_audio(p, spk, ns, id, out, depth + 1, &down);
         } else if (S_ISREG(st.st_mode) && current >= 0) {
             add(out, p, spk[current].id, spk[current].g, -1);
         }
@@ -248,7 +252,10 @@ static int read_vox_meta(const char *csv, const char *root, recs *out)
     fclose(f);
     char real[PATH_MAX];
     if (!realpath(root, real)) { free(spk); cli_error("%s: no such folder", root); return -1; }
-    walk_audio(real, spk, ns, -1, out, 0);
+    struct stat st;
+    if (stat(real, &st) != 0) { free(spk); cli_error("%s: no such folder", root); return -1; }
+    const vg_dir_chain top = vg_dir_chain_into(NULL, &st);
+    walk_audio(real, spk, ns, -1, out, 0, &top);
     free(spk);
     return 0;
 }

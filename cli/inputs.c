@@ -1,6 +1,7 @@
 /* The inputs of `predict`, `segment` and `spectrogram`: files as given, the
  * files under a folder, and '-' for paths read from standard input. */
 #include "cli.h"
+#include "../src/util/dir_chain.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -30,10 +31,11 @@ static int cmp_path(const void *a, const void *b)
     return strcmp(((const cli_input *)a)->path, ((const cli_input *)b)->path);
 }
 
-/* every regular file under DIR (links followed, as `split` makes them;
- * hidden entries skipped, 16 levels at most), REL bytes of each path being
- * the folder the user named and its slash */
-static void walk(list *l, const char *dir, size_t rel, int depth)
+/* every regular file under DIR (links followed, as `split` makes them, but
+ * none back to a folder the walk is in, CHAIN: dir_chain.h; hidden entries
+ * skipped, 16 levels at most), REL bytes of each path being the folder the
+ * user named and its slash */
+static void walk(list *l, const char *dir, size_t rel, int depth, const vg_dir_chain *chain)
 {
     DIR *dp = depth < 16 ? opendir(dir) : NULL;
     if (!dp) return;
@@ -46,8 +48,12 @@ static void walk(list *l, const char *dir, size_t rel, int depth)
         snprintf(p, len, "%s/%s", dir, e->d_name);
         struct stat st;
         if (stat(p, &st) == 0) {
-            if (S_ISDIR(st.st_mode)) walk(l, p, rel, depth + 1);
-            else if (S_ISREG(st.st_mode)) add(l, p, rel);
+            if (S_ISDIR(st.st_mode) && !vg_dir_chain_has(chain, &st)) {
+                vg_dir_chain down = vg_dir_chain_into(chain, &st);
+                walk(l, p, rel, depth + 1, &down);
+            } else if (S_ISREG(st.st_mode)) {
+                add(l, p, rel);
+            }
         }
         free(p);
     }
@@ -75,7 +81,8 @@ long cli_inputs(char **args, int n, int allow_stdin, cli_input **out, int *empty
             size_t len = strlen(dir);
             while (len > 1 && dir[len - 1] == '/') dir[--len] = '\0';
             const size_t first = l.n;
-            walk(&l, dir, len + 1, 0);
+            const vg_dir_chain top = vg_dir_chain_into(NULL, &st);
+            walk(&l, dir, len + 1, 0, &top);
             if (l.n == first && !l.failed) {
                 cli_error("%s: the folder holds no files", args[i]);
                 ++*empty;

@@ -1,6 +1,7 @@
 /* Dataset folders in the reference project's layout, with the naming
  * variants people actually use. */
 #include "voxgender.h"
+#include "../util/dir_chain.h"
 #include "../util/errmsg.h"
 
 #include <ctype.h>
@@ -95,9 +96,10 @@ static void add_item(builder *b, const char *path, const char *rel, const char *
 }
 
 /* Walk a class folder recursively (symbolic links followed: `split` builds
- * its layout from links). */
+ * its layout from links; none back to a folder the walk is in, which would
+ * loop: dir_chain.h). CHAIN: DIR and the folders above it, up to the root. */
 static void walk(builder *b, const char *dir, const char *rel, const char *rel_to_class,
-                 int label, int split, int depth)
+                 int label, int split, int depth, const vg_dir_chain *chain)
 {
     if (depth > 8) return;
     DIR *dp = opendir(dir);
@@ -107,18 +109,23 @@ static void walk(builder *b, const char *dir, const char *rel, const char *rel_t
         if (e->d_name[0] == '.') continue;
         char *p = join(dir, e->d_name), *r = join(rel, e->d_name);
         char *rc = rel_to_class[0] ? join(rel_to_class, e->d_name) : strdup(e->d_name);
-        if (p && r && rc) {
-            struct stat st;
-            if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) walk(b, p, r, rc, label, split, depth + 1);
-            else if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) add_item(b, p, r, rc, label, split);
+        struct stat st;
+        if (p && r && rc && stat(p, &st) == 0) {
+            if (S_ISDIR(st.st_mode) && !vg_dir_chain_has(chain, &st)) {
+                vg_dir_chain down = vg_dir_chain_into(chain, &st);
+                walk(b, p, r, rc, label, split, depth + 1, &down);
+            } else if (S_ISREG(st.st_mode)) {
+                add_item(b, p, r, rc, label, split);
+            }
         }
         free(p); free(r); free(rc);
     }
     closedir(dp);
 }
 
-/* Class folders inside DIR; returns how many were found. */
-static int scan_classes(builder *b, const char *dir, const char *rel, int split)
+/* Class folders inside DIR (CHAIN: DIR and the folders above it); returns
+ * how many were found. */
+static int scan_classes(builder *b, const char *dir, const char *rel, int split, const vg_dir_chain *chain)
 {
     DIR *dp = opendir(dir);
     if (!dp) return 0;
@@ -128,8 +135,12 @@ static int scan_classes(builder *b, const char *dir, const char *rel, int split)
         int label = label_of(e->d_name);
         if (label < 0) continue;
         char *p = join(dir, e->d_name), *r = rel[0] ? join(rel, e->d_name) : strdup(e->d_name);
-        if (p && r && is_dir(p)) {
-            walk(b, p, r, "", label, split, 0);
+        struct stat st;
+        if (p && r && stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+            if (!vg_dir_chain_has(chain, &st)) {
+                vg_dir_chain down = vg_dir_chain_into(chain, &st);
+                walk(b, p, r, "", label, split, 0, &down);
+            }
             found++;
         }
         free(p); free(r);
@@ -231,6 +242,9 @@ int vg_dataset_scan(const char *root, const char *manifest, vg_dataset **out, ch
     if (!d) return VG_ENOMEM;
     builder b = {.d = d, .root = root};
     int splits_found = 0, seen[3] = {0};
+    struct stat root_st, st;
+    if (stat(root, &root_st) != 0) { free(d); return vg_errf(VG_ENOENT, err, errlen, "%s: not a folder", root); }
+    const vg_dir_chain top = vg_dir_chain_into(NULL, &root_st);
     DIR *dp = opendir(root);
     struct dirent *e;
     while (dp && (e = readdir(dp))) {
@@ -238,10 +252,11 @@ int vg_dataset_scan(const char *root, const char *manifest, vg_dataset **out, ch
         if (s < 0) continue;
         char *p = join(root, e->d_name);
         int rc = VG_OK;
-        if (p && is_dir(p)) {
+        if (p && stat(p, &st) == 0 && S_ISDIR(st.st_mode) && !vg_dir_chain_has(&top, &st)) {
+            const vg_dir_chain in_split = vg_dir_chain_into(&top, &st);
             if (seen[s]++)
                 rc = vg_errf(VG_EARG, err, errlen, "%s: two folders name the %s split", root, vg_split_name(s));
-            else if (splits_found++, !scan_classes(&b, p, e->d_name, s))
+            else if (splits_found++, !scan_classes(&b, p, e->d_name, s, &in_split))
                 rc = vg_errf(VG_EARG, err, errlen, "%s/%s: no Male/Female (or 1/0) folders inside", root, e->d_name);
         }
         free(p);
@@ -253,7 +268,7 @@ int vg_dataset_scan(const char *root, const char *manifest, vg_dataset **out, ch
     }
     if (dp) closedir(dp);
     d->has_splits = splits_found > 0;
-    if (!splits_found && !scan_classes(&b, root, "", VG_SPLIT_NONE)) {
+    if (!splits_found && !scan_classes(&b, root, "", VG_SPLIT_NONE, &top)) {
         vg_dataset_free(d);
         return vg_errf(VG_EARG, err, errlen, "%s: neither Train/Validation/Test nor Male/Female folders inside", root);
     }

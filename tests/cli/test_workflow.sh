@@ -100,6 +100,9 @@ check "predict reads paths from stdin with -" bash -c \
     "printf '%s\n%s\n' '$W' '$F' | '$VG' predict -m '$T/cnn.safetensors' - -q | wc -l | grep -qx 2"
 check "predict: a folder stands for every recording under it, in path order" bash -c \
     "diff <('$VG' predict -m '$T/cnn.safetensors' '$D/Test' -q -j 1 | cut -f1) <(find '$D/Test' -type f -o -type l | sort)"
+mkdir -p "$T/looped" && cp -r "$D/Test/Female" "$T/looped/" && ln -s .. "$T/looped/Female/up" && ln -s "$T/looped" "$T/looped/Female/again"
+check "predict: links back to a folder the walk is in are not followed (each recording once)" bash -c \
+    "diff <('$VG' predict -m '$T/cnn.safetensors' '$T/looped' -q -j 1 | cut -f1) <(find '$T/looped' -type f | sort)"
 check "segment: a folder stands for every recording under it" bash -c \
     "'$VG' segment -m '$T/cnn.safetensors' '$D/Test/Female' -q | tail -n +2 | cut -d, -f1 | sort -u | diff - <(find '$D/Test/Female' -type f -o -type l | sort)"
 "$VG" predict -m "$T/cnn.safetensors" "$W" /nonexistent.wav "$F" > "$T/pred_bad.out" 2> "$T/pred_bad.err"; rc=$?

@@ -76,6 +76,34 @@ TEST(dataset_layout_naming_variants)
     free(root);
 }
 
+/* Symbolic links are followed (split's layouts are links), but not back to a
+ * folder the walk is inside: a link to the root used to put the Male
+ * folder's recordings under Female/ (and every file was listed again at each
+ * level down to the depth limit). A link elsewhere still counts. */
+TEST(dataset_walk_does_not_follow_links_back_up)
+{
+    char *root = path_join(temp_dir(), "loops");
+    touch_file(root, "Train/Male/m1/a.wav");
+    touch_file(root, "Train/Female/f1/b.wav");
+    touch_file(root, "Test/Male/m2/c.wav");
+    touch_file(root, "elsewhere/f3/d.wav");
+    REQUIRE(run_cmd("cd '%s' && ln -s .. Train/Male/m1/up && ln -s '%s' Train/Female/root && "
+                    "ln -s ../.. Test/Male/m2/top && ln -s ../../elsewhere/f3 Test/Male/m3",
+                    root, root) == 0);
+    vg_dataset *d;
+    char err[256];
+    REQUIRE(vg_dataset_scan(root, NULL, &d, err, sizeof err) == VG_OK);
+    CHECKF(d->n == 4, "%zu items", d->n);
+    const vg_item *it;
+    CHECK((it = find(d, "Train/Male/m1/a.wav")) && it->label == 1);
+    CHECK((it = find(d, "Train/Female/f1/b.wav")) && it->label == 0);
+    CHECK((it = find(d, "Test/Male/m2/c.wav")) && it->label == 1);
+    CHECK((it = find(d, "Test/Male/m3/d.wav")) && it->label == 1 && it->split == 2);   /* a link down */
+    for (size_t i = 0; i < d->n; i++) CHECKF(!strstr(d->items[i].relpath, "root/"), "%s", d->items[i].relpath);
+    vg_dataset_free(d);
+    free(root);
+}
+
 TEST(dataset_splitless_folder_and_errors)
 {
     char *root = path_join(temp_dir(), "ds2");
