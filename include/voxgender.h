@@ -155,7 +155,8 @@ typedef struct vg_melspec vg_melspec;
 vg_melspec *vg_melspec_create(const vg_mel_config *cfg);
 void vg_melspec_destroy(vg_melspec *m);
 
-/* Number of frames for N samples: 1 + N / hop (centred frames). */
+/* Number of frames for N samples: 1 + N / hop (centred frames); VG_EARG
+ * without a handle. */
 int vg_melspec_frames(const vg_melspec *m, size_t n_samples);
 
 /* Mel power spectrogram of X[N] into OUT[n_mels * frames] (caller's buffer,

@@ -43,6 +43,7 @@ static int label_of(const char *name)
 
 char *vg_speaker_from_path(const char *rel)
 {
+    if (!rel) return NULL;
     const char *slash = strchr(rel, '/');
     if (slash) return strndup(rel, (size_t)(slash - rel));
     size_t n = strcspn(rel, "_-.");

@@ -195,6 +195,7 @@ void vg_melspec_destroy(vg_melspec *m)
 
 int vg_melspec_frames(const vg_melspec *m, size_t n_samples)
 {
+    if (!m) return VG_EARG;
     return 1 + (int)(n_samples / (size_t)m->cfg.hop_length);
 }
 

@@ -17,7 +17,8 @@ int vg_model_create(const char *arch, uint64_t seed, vg_model **out, char *err, 
     return VG_OK;
 }
 
-const char *vg_model_arch(const vg_model *m) { return m->arch; }
+/* The accessors answer "nothing" for a NULL model rather than crash. */
+const char *vg_model_arch(const vg_model *m) { return m ? m->arch : NULL; }
 
 void vg_model_input_shape(const vg_model *m, int *c, int *h, int *w)
 {
@@ -26,12 +27,13 @@ void vg_model_input_shape(const vg_model *m, int *c, int *h, int *w)
     if (w) *w = m->in_w;
 }
 
-int vg_model_num_classes(const vg_model *m) { return m->n_classes; }
-size_t vg_model_num_params(const vg_model *m) { return m->n_trainable; }
+int vg_model_num_classes(const vg_model *m) { return m ? m->n_classes : 0; }
+size_t vg_model_num_params(const vg_model *m) { return m ? m->n_trainable : 0; }
 
 double vg_model_macs(vg_model *m, int h, int w)
 {
     double macs = 0;
+    if (!m) return 0;
     pthread_mutex_lock(&m->lock);   /* the plan is the model's: see model.h */
     if (nn_plan(m, 1, h ? h : m->in_h, w ? w : m->in_w, 0) == VG_OK)
         for (int i = 0; i < m->n_layers; i++) {

@@ -609,3 +609,20 @@ TEST(failed_model_write_says_why_and_leaves_nothing)
     free(dir);
     vg_model_destroy(m);
 }
+
+/* Accessors given no handle answer "nothing" (a program's mistake should
+ * not crash inside the library); they dereferenced NULL before session 22. */
+TEST(accessors_tolerate_a_null_handle)
+{
+    CHECK(vg_model_arch(NULL) == NULL);
+    CHECK(vg_model_num_classes(NULL) == 0);
+    CHECK(vg_model_num_params(NULL) == 0);
+    CHECK(vg_model_macs(NULL, 128, 481) == 0);
+    CHECK(vg_model_meta(NULL, "arch_name") == NULL);
+    CHECK(vg_melspec_frames(NULL, 96000) == VG_EARG);
+    CHECK(vg_speaker_from_path(NULL) == NULL);
+    float l[2];
+    CHECK(vg_model_forward(NULL, l, 1, 128, 481, l) == VG_EARG);
+    vg_model_destroy(NULL);
+    vg_melspec_destroy(NULL);
+}
