@@ -27,6 +27,12 @@ check "--help documents the environment variables" bash -c \
     "h=\$('$VG' --help); for v in VOXGENDER_MODEL VOXGENDER_BLAS_CORETYPE VOXGENDER_WINOGRAD; do grep -q \"^  \$v \" <<<\"\$h\" || exit 1; done"
 check "spectrogram --help documents every option" bash -c \
     "h=\$('$VG' spectrogram --help); for o in --output --seconds --offset --seed-compat --format --raw --jobs --quiet --help; do grep -q -- \"\$o\" <<<\"\$h\" || exit 1; done"
+# every long option a command accepts (its getopt table) is in its --help
+for c in spectrogram check split train eval segment import ensemble predict; do
+    opts=$(grep -oE '\{"[a-z0-9-]+", (required|no|optional)_argument' "cli/cmd_$c.c" | sed -E 's/\{"([a-z0-9-]+)".*/\1/' | sort -u)
+    check "$c --help documents every option it accepts ($(wc -w <<<"$opts"))" bash -c \
+        "h=\$('$VG' $c --help) && [ -n '$opts' ] && for o in $(echo $opts); do grep -q -- \"--\$o\\b\" <<<\"\$h\" || { echo \"undocumented: --\$o\" >&2; exit 1; }; done"
+done
 check "unknown command exits 2" bash -c "'$VG' frobnicate 2>/dev/null; [ \$? -eq 2 ]"
 check "missing -o is a usage error" bash -c "'$VG' spectrogram '$good1' 2>/dev/null; [ \$? -eq 2 ]"
 check "bad --seconds is a usage error" bash -c "'$VG' spectrogram --seconds abc '$good1' -o '$T/x' 2>&1 | grep -q 'seconds'"
