@@ -1,7 +1,9 @@
 /* Shared helpers of the voxgender command-line tool. */
 #ifndef VG_CLI_H
 #define VG_CLI_H
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* Each subcommand: argc/argv start at the subcommand name; returns the
  * process exit status (0 ok, 1 some inputs failed, 2 usage error). */
@@ -28,6 +30,15 @@ extern const char vg_cli_model_dir[];
 
 /* Print "voxgender: MSG" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* One line to F: PREFIX, then the message with control characters escaped
+ * (\n, \t, \r, \xHH), since file names in it may hold any byte but '/' and
+ * NUL (a newline would split the line, an escape sequence drive the terminal). */
+void cli_vmessage(FILE *f, const char *prefix, const char *fmt, va_list ap);
+/* S with control characters escaped as in cli_vmessage. */
+void cli_put_escaped(FILE *f, const char *s);
+/* S as one CSV field: quoted, quotes doubled (commas and newlines kept);
+ * unless ALWAYS_QUOTE, only when it holds a comma, quote or line break. */
+void cli_put_csv(FILE *f, const char *s, int always_quote);
 /* Parse a number option; on failure print a one-line error and return -1. */
 int cli_parse_double(const char *opt, const char *s, double lo, double hi, double *out);
 /* --window all|first: *FIRST = 1 for first; -1 (message printed) otherwise. */

@@ -82,15 +82,13 @@ static void emit(job *j, const char *path, float p, const float *l, const char *
         free(s);
         cJSON_Delete(o);
     } else if (j->fmt == FMT_CSV) {
-        /* quote the path: file names may hold commas */
-        putchar('"');
-        for (const char *c = path; *c; c++) { if (*c == '"') putchar('"'); putchar(*c); }
-        if (reason) printf("\",%s,%d,,,\n", label, code);
-        else printf("\",%s,%d,%.6f,%.6f,%.6f\n", label, code, p, l[0], l[1]);
-    } else if (reason) {
-        printf("%s\t%s\t%d\t-\t%s\n", path, label, code, reason);
+        cli_put_csv(stdout, path, 1);   /* file names may hold commas */
+        if (reason) printf(",%s,%d,,,\n", label, code);
+        else printf(",%s,%d,%.6f,%.6f,%.6f\n", label, code, p, l[0], l[1]);
     } else {
-        printf("%s\t%s\t%d\t%.4f\n", path, label, code, p);
+        cli_put_escaped(stdout, path);   /* a tab or newline would break the line */
+        if (reason) printf("\t%s\t%d\t-\t%s\n", label, code, reason);
+        else printf("\t%s\t%d\t%.4f\n", label, code, p);
     }
     cli_flush_stdout();
 }

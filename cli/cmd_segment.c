@@ -63,7 +63,10 @@ static void print_segment(FILE *o, int fmt, const char *file, const vg_segment *
     else if (fmt == F_RTTM) {
         if (s->label >= 0)
             fprintf(o, "SPEAKER %s 1 %.3f %.3f <NA> <NA> %s <NA> <NA>\n", file, s->start, s->end - s->start, label);
-    } else fprintf(o, "%s,%.3f,%.3f,%s,%.4f\n", file, s->start, s->end, label, s->p_male);
+    } else {
+        cli_put_csv(o, file, 0);   /* file names may hold commas */
+        fprintf(o, ",%.3f,%.3f,%s,%.4f\n", s->start, s->end, label, s->p_male);
+    }
 }
 
 static void on_segment(void *ctx, const vg_segment *s)
@@ -81,13 +84,16 @@ static void on_segment(void *ctx, const vg_segment *s)
     c->seg[c->n++] = *s;
 }
 
-/* "file.wav" -> "file" for RTTM/TextGrid ids */
+/* "file.wav" -> "file" for RTTM/TextGrid ids: one token, so blanks and
+ * control characters become '_' (RTTM's fields are separated by blanks) */
 static const char *file_id(const char *path, char *buf, size_t n)
 {
     const char *b = strrchr(path, '/');
     snprintf(buf, n, "%s", b ? b + 1 : path);
     char *dot = strrchr(buf, '.');
     if (dot && dot != buf) *dot = '\0';
+    for (unsigned char *c = (unsigned char *)buf; *c; c++)
+        if (*c <= ' ' || *c == 0x7f) *c = '_';
     return buf;
 }
 
@@ -122,8 +128,9 @@ static void summary(const char *file, const collect *c, double dur, cJSON *json)
         cJSON_AddNumberToObject(s, "female_share", sp > 0 ? female / sp : 0);
         return;
     }
-    fprintf(stderr, "%s: %.1f s, speech %.1f s (%.0f%%): male %.1f s (%.0f%%), female %.1f s (%.0f%%), %zu segments\n",
-            file, dur, sp, dur > 0 ? 100 * sp / dur : 0, male, sp > 0 ? 100 * male / sp : 0, female,
+    cli_put_escaped(stderr, file);
+    fprintf(stderr, ": %.1f s, speech %.1f s (%.0f%%): male %.1f s (%.0f%%), female %.1f s (%.0f%%), %zu segments\n",
+            dur, sp, dur > 0 ? 100 * sp / dur : 0, male, sp > 0 ? 100 * male / sp : 0, female,
             sp > 0 ? 100 * female / sp : 0, c->n);
 }
 

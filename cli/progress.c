@@ -1,4 +1,5 @@
 #include "progress.h"
+#include "cli.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,9 +52,8 @@ void progress_message(progress *p, const char *fmt, ...)
     if (p->drawn) fputs("\r\033[K", stderr);
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_vmessage(stderr, "", fmt, ap);   /* file names escaped */
     va_end(ap);
-    fputc('\n', stderr);
     if (p->enabled && p->drawn) draw(p);
     pthread_mutex_unlock(&p->lock);
 }

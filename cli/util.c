@@ -10,13 +10,43 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+void cli_put_escaped(FILE *f, const char *s)
+{
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c >= 0x20 && *c != 0x7f) fputc(*c, f);
+        else if (*c == '\n') fputs("\\n", f);
+        else if (*c == '\t') fputs("\\t", f);
+        else if (*c == '\r') fputs("\\r", f);
+        else fprintf(f, "\\x%02x", *c);
+    }
+}
+
+void cli_put_csv(FILE *f, const char *s, int always_quote)
+{
+    if (!always_quote && !s[strcspn(s, ",\"\r\n")]) { fputs(s, f); return; }
+    fputc('"', f);
+    for (const char *c = s; *c; c++) {
+        if (*c == '"') fputc('"', f);
+        fputc(*c, f);
+    }
+    fputc('"', f);
+}
+
+void cli_vmessage(FILE *f, const char *prefix, const char *fmt, va_list ap)
+{
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0) msg = NULL;
+    fputs(prefix, f);
+    cli_put_escaped(f, msg ? msg : fmt);   /* file names may hold anything */
+    fputc('\n', f);
+    free(msg);
+}
+
 void cli_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("voxgender: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    cli_vmessage(stderr, "voxgender: ", fmt, ap);
     va_end(ap);
 }
 

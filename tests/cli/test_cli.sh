@@ -47,6 +47,28 @@ if [ -w /dev/full ]; then
     check "--version to a full disk: exit 1" bash -c "[ $rc -eq 1 ] && grep -q 'No space left' '$T/full2.err'"
 fi
 
+# File names may hold any byte but '/' and NUL: a comma, a quote, a tab, a
+# newline, a terminal escape sequence. Outputs stay one record per line.
+mkdir -p "$T/odd"
+cp "$good1" "$T/odd/Smith, \"J\" one.flac"
+cp "$good1" "$T/odd/$(printf 'two\nlines\t\033[31mred.flac')"
+printf 'x' > "$T/odd/$(printf 'bad\033]0;title\007.wav')"
+"$VG" predict -q "$T/odd" > "$T/odd.txt" 2> "$T/odd.err"
+check "predict text: control characters in file names escaped, one line per input" bash -c \
+    "[ \$(wc -l < '$T/odd.txt') -eq 2 ] && grep -qF 'two\\nlines\\t\\x1b[31mred.flac'\$'\\t''female' '$T/odd.txt' &&
+     grep -qF 'Smith, \"J\" one.flac'\$'\\t''female' '$T/odd.txt'"
+check "errors: a file name's escape sequence is escaped, on one line" bash -c \
+    "[ \$(wc -l < '$T/odd.err') -eq 1 ] && grep -qF 'bad\\x1b]0;title\\x07.wav: not a readable audio file' '$T/odd.err' && ! grep -q \$'\\033' '$T/odd.err'"
+"$VG" predict -q --format csv "$T/odd" > "$T/odd.csv" 2>/dev/null
+"$VG" segment -q "$T/odd" > "$T/odd_seg.csv" 2>/dev/null
+check "predict and segment CSV: every file name read back whole by a CSV reader" /usr/bin/python3 -c "
+import csv, os, sys
+d = '$T/odd'
+want = {os.path.join(d, f) for f in os.listdir(d) if f.endswith('.flac')}
+pred = [r[0] for r in csv.reader(open('$T/odd.csv', newline=''))][1:]
+seg = {r[0] for r in csv.reader(open('$T/odd_seg.csv', newline=''))} - {'file'}
+sys.exit(not (set(pred) == want and len(pred) == 2 and seg == want))"
+
 # A good batch
 "$VG" spectrogram "$good1" "$good2" "$short" -o "$T/out" --raw 2> "$T/err1"; rc=$?
 check "good batch exits 0" test $rc -eq 0
