@@ -128,7 +128,11 @@ int cmd_check(int argc, char **argv)
         problems++;
         printf("\nunreadable files (%zu):\n", unreadable);
         for (size_t i = 0; i < d->n; i++)
-            if (j.status[i]) printf("  %s: %s\n", d->items[i].path, vg_strerror(j.status[i]));
+            if (j.status[i]) {
+                fputs("  ", stdout);
+                cli_put_escaped(stdout, d->items[i].path);
+                printf(": %s\n", vg_strerror(j.status[i]));
+            }
     }
     if (d->has_splits) {
         printf("\nspeakers shared between splits:\n");

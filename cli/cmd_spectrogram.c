@@ -318,9 +318,12 @@ int cmd_spectrogram(int argc, char **argv)
         if (failed) {
             fprintf(stderr, "failed:\n");
             for (size_t i = 0; i < n; i++)
-                if (b.results[i].status)
-                    fprintf(stderr, "  %s: %s\n", b.in[i].path,
+                if (b.results[i].status) {
+                    fputs("  ", stderr);
+                    cli_put_escaped(stderr, b.in[i].path);
+                    fprintf(stderr, ": %s\n",
                             b.results[i].cause ? b.results[i].cause : vg_strerror(b.results[i].status));
+                }
         }
     }
     for (size_t i = 0; i < n; i++) free(b.names[i]);
