@@ -87,6 +87,12 @@ static void usage(FILE *f)
         "      --data-name TEXT    what the model was trained on, as its trained_on\n"
         "                          metadata says (default: the DATA path)\n"
         "      --manifest CSV      speaker (and gender) per file: path,speaker[,gender]\n"
+        "      --per-speaker N     at most N recordings of each speaker in Train and\n"
+        "                          Validation, drawn by --seed and spread over the speaker's\n"
+        "                          folders (a large dataset's features then fit in memory)\n"
+        "      --max-memory GB     stop with an error when the features held for training\n"
+        "                          pass GB (default: the memory available, less 1 GB; off:\n"
+        "                          no limit)\n"
         "      --cache DIR         feature cache (default ~/.cache/voxgender)\n"
         "      --no-cache          do not read or write cached features\n"
         "  -q, --quiet             no progress bars\n"
@@ -409,9 +415,11 @@ int cmd_train(int argc, char **argv)
     const char *schedule = NULL, *init_path = NULL;
     int freeze = -1, unfreeze_after = 0, arch_given = 0, n_fft = 0, win_length = 0;
     const char *data_name = NULL;
+    int per_speaker = 0;
+    double max_memory_gb = 0;   /* 0: the library's default, the memory available */
     enum { O_ARCH = 256, O_EPOCHS, O_BATCH, O_LR, O_OPT, O_MOM, O_WD, O_SEED, O_AUG, O_PAT, O_BAL, O_BALSPK,
            O_SVMIN, O_SVMC, O_SWEEP, O_RESUME, O_MANIFEST, O_CACHE, O_NOCACHE, O_SCHED, O_CLIP,
-           O_INIT, O_FREEZE, O_UNFREEZE, O_NFFT, O_WIN, O_DATANAME };
+           O_INIT, O_FREEZE, O_UNFREEZE, O_NFFT, O_WIN, O_DATANAME, O_PERSPK, O_MAXMEM };
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'}, {"arch", required_argument, 0, O_ARCH},
         {"epochs", required_argument, 0, O_EPOCHS}, {"batch", required_argument, 0, O_BATCH},
@@ -429,6 +437,7 @@ int cmd_train(int argc, char **argv)
         {"unfreeze-after", required_argument, 0, O_UNFREEZE},
         {"n-fft", required_argument, 0, O_NFFT}, {"win-length", required_argument, 0, O_WIN},
         {"data-name", required_argument, 0, O_DATANAME},
+        {"per-speaker", required_argument, 0, O_PERSPK}, {"max-memory", required_argument, 0, O_MAXMEM},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -469,6 +478,11 @@ int cmd_train(int argc, char **argv)
         case O_CLIP: if (cli_parse_double("--clip", optarg, 0, 1e6, &clip)) return 2; break;
         case O_NFFT: if (cli_parse_int("--n-fft", optarg, 64, 8192, &n_fft)) return 2; break;
         case O_DATANAME: data_name = optarg; break;
+        case O_PERSPK: if (cli_parse_int("--per-speaker", optarg, 1, 1000000000, &per_speaker)) return 2; break;
+        case O_MAXMEM:
+            if (!strcmp(optarg, "off")) max_memory_gb = -1;
+            else if (cli_parse_double("--max-memory", optarg, 0.001, 1e6, &max_memory_gb)) return 2;
+            break;
         case O_WIN: if (cli_parse_int("--win-length", optarg, 16, 8192, &win_length)) return 2; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
@@ -558,6 +572,16 @@ int cmd_train(int argc, char **argv)
     vg_dataset *d;
     char err[512];
     if (vg_dataset_scan(argv[optind], manifest, &d, err, sizeof err)) { cli_error("%s", err); vg_model_destroy(init); return 2; }
+    base.cfg.max_memory_gb = max_memory_gb;
+    if (per_speaker) {
+        size_t before = d->n;
+        long dropped = vg_dataset_keep_per_speaker(d, per_speaker, 1u << VG_SPLIT_TRAIN | 1u << VG_SPLIT_VALIDATION,
+                                                   base.cfg.seed);
+        if (dropped < 0) { cli_error("train: %s", vg_strerror((int)dropped)); vg_dataset_free(d); vg_model_destroy(init); return 1; }
+        if (!quiet)
+            fprintf(stderr, "train: --per-speaker %d: %ld of %zu recordings left out of Train and Validation\n",
+                    per_speaker, dropped, before);
+    }
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);

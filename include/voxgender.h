@@ -336,6 +336,15 @@ typedef struct vg_dataset {
 int vg_dataset_scan(const char *root, const char *manifest, vg_dataset **out, char *err,
                     size_t errlen);
 void vg_dataset_free(vg_dataset *d);
+/* Keep at most N recordings of each speaker (and label) in each split whose
+ * bit (1 << VG_SPLIT_*) is in SPLITS, dropping the rest from D: which N is
+ * drawn from SEED (a hash of each relative path), the same for the same
+ * files and seed, and spread over a speaker's folders rather than the first
+ * N in path order (VoxCeleb's id/video/utterance: the first N would be one
+ * video). Items stay sorted. Returns how many were dropped, or VG_EARG /
+ * VG_ENOMEM (D unchanged). A large dataset's training features then fit in
+ * memory: gender needs many speakers more than many recordings of each. */
+long vg_dataset_keep_per_speaker(vg_dataset *d, int n, unsigned splits, uint64_t seed);
 const char *vg_split_name(int split);      /* "train", "validation", "test", "none" */
 const char *vg_label_name(int label);      /* "female", "male", "unknown" */
 
@@ -573,6 +582,15 @@ typedef struct vg_train_config {
     int unfreeze_after;       /* after this many epochs, train everything at a
                                  tenth of the learning rate; 0 = never */
     int no_prefix_cache;      /* recompute a frozen backbone every epoch (for tests) */
+    double max_memory_gb;     /* training holds every Train and Validation
+                                 recording's features in memory (up to
+                                 MAX_SECONDS each, twice or three times with
+                                 the codec and wavenoise copies); past this
+                                 many GB (1e9 bytes) it stops loading and fails
+                                 with VG_ENOMEM and a reason, instead of
+                                 exhausting the machine. 0 = the memory
+                                 available when loading starts, less 1 GB
+                                 (Linux's MemAvailable); < 0 = no limit */
 } vg_train_config;
 
 /* Defaults for an architecture: cnn — AdamW lr 1e-3, weight decay 1e-2,

@@ -3,6 +3,7 @@
 #include "voxgender.h"
 #include "../util/dir_chain.h"
 #include "../util/errmsg.h"
+#include "features.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -281,6 +282,61 @@ int vg_dataset_scan(const char *root, const char *manifest, vg_dataset **out, ch
     }
     *out = d;
     return VG_OK;
+}
+
+/* splitmix64's finaliser: a well-mixed 64-bit hash of X */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30; x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27; x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+typedef struct { const vg_item *it; uint64_t key; size_t index; } draw;
+
+/* Group by split, label and speaker; within a group, by the seeded hash
+ * (ties by path, so the order is total). */
+static int cmp_draw(const void *a, const void *b)
+{
+    const draw *x = a, *y = b;
+    if (x->it->split != y->it->split) return x->it->split < y->it->split ? -1 : 1;
+    if (x->it->label != y->it->label) return x->it->label < y->it->label ? -1 : 1;
+    int c = strcmp(x->it->speaker, y->it->speaker);
+    if (c) return c;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return strcmp(x->it->relpath, y->it->relpath);
+}
+
+long vg_dataset_keep_per_speaker(vg_dataset *d, int n, unsigned splits, uint64_t seed)
+{
+    if (!d || n < 1) return VG_EARG;
+    draw *v = malloc(sizeof(draw) * (d->n ? d->n : 1));
+    unsigned char *drop = calloc(d->n ? d->n : 1, 1);
+    if (!v || !drop) { free(v); free(drop); return VG_ENOMEM; }
+    size_t m = 0;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->items[i].split >= 0 && d->items[i].split < 32 && (splits >> d->items[i].split & 1u))
+            v[m++] = (draw){&d->items[i], mix64(fnv1a(d->items[i].relpath) ^ mix64(seed)), i};
+    qsort(v, m, sizeof(draw), cmp_draw);
+    long dropped = 0;
+    for (size_t i = 0, in_group = 0; i < m; i++) {
+        const vg_item *a = v[i].it, *prev = i ? v[i - 1].it : NULL;
+        int same = prev && prev->split == a->split && prev->label == a->label && !strcmp(prev->speaker, a->speaker);
+        in_group = same ? in_group + 1 : 0;
+        if (in_group >= (size_t)n) { drop[v[i].index] = 1; dropped++; }
+    }
+    free(v);
+    size_t kept = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        if (drop[i]) {
+            free(d->items[i].path); free(d->items[i].relpath); free(d->items[i].speaker);
+            continue;
+        }
+        d->items[kept++] = d->items[i];
+    }
+    d->n = kept;
+    free(drop);
+    return dropped;
 }
 
 void vg_dataset_free(vg_dataset *d)

@@ -76,12 +76,54 @@ static int load_copy(const char *cache, const vg_frontend *fe, const char *path,
     return rc;
 }
 
+/* How much memory the loaded features may take (vg_train_config's
+ * max_memory_gb), and how much they take so far. */
+typedef struct feature_budget {
+    double limit;        /* bytes; 0 = none */
+    double used;
+    size_t loaded;       /* recordings whose features are held */
+    int over;            /* the limit was passed: load nothing more */
+} feature_budget;
+
+/* Linux's estimate of the memory a new allocation can take without
+ * swapping, in bytes; 0 when unknown. */
+static double memory_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[256];
+    double kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %lf kB", &kb) == 1) break;
+    fclose(f);
+    return kb * 1024.0;
+}
+
+static feature_budget budget_for(double max_memory_gb)
+{
+    feature_budget b = {0};
+    if (max_memory_gb > 0) b.limit = max_memory_gb * 1e9;
+    else if (max_memory_gb == 0) {
+        double avail = memory_available();
+        /* leave 1 GB for the network's activations, the batches and the rest */
+        if (avail > 0) b.limit = avail - 1e9 > 0.25e9 ? avail - 1e9 : 0.25e9;
+    }
+    return b;
+}
+
+static size_t example_bytes(const example *e)
+{
+    size_t one = sizeof(float) * (size_t)e->c * e->h * e->w;
+    return one * (1 + (e->xl != NULL) + (e->xn != NULL));
+}
+
 /* Features of every item of SPLIT, in parallel, skipping unreadable files;
  * with LOSSY also each one's lossy-codec copy (degrade_codec_for its path),
- * with NOISY its white-noise copy (degrade_noise_for). */
+ * with NOISY its white-noise copy (degrade_noise_for). Past BUDGET's limit
+ * it loads nothing more and sets BUDGET->over. */
 static int load_split(const vg_dataset *d, int split, const vg_frontend *fe, double max_seconds,
                       int lossy, int noisy, const char *cache, const vg_train_callbacks *cb, size_t *done,
-                      size_t total, feature_set *out, size_t *skipped)
+                      size_t total, feature_set *out, size_t *skipped, feature_budget *budget)
 {
     size_t n = 0;
     for (size_t i = 0; i < d->n; i++) n += d->items[i].split == split;
@@ -96,6 +138,10 @@ static int load_split(const vg_dataset *d, int split, const vg_frontend *fe, dou
     for (size_t k = 0; k < n; k++) {
         const vg_item *it = &d->items[idx[k]];
         example *e = &ex[k];
+        int over;
+#pragma omp atomic read
+        over = budget->over;
+        if (over) { status[k] = VG_ENOMEM; continue; }
         status[k] = vg_features_cached(cache, fe, it->path, max_seconds, &e->x, &e->c, &e->h, &e->w, NULL);
         if (!status[k] && lossy)
             status[k] = load_copy(cache, fe, it->path, max_seconds, degrade_codec_for(it->path), e, &e->xl);
@@ -106,13 +152,25 @@ static int load_split(const vg_dataset *d, int split, const vg_frontend *fe, dou
 #pragma omp critical
         {
             ++*done;
+            if (!status[k]) {
+                budget->used += (double)example_bytes(e);
+                budget->loaded++;
+                if (budget->limit > 0 && budget->used > budget->limit) {
+#pragma omp atomic write
+                    budget->over = 1;
+                }
+            }
             if (cb && cb->features) cb->features(cb->ctx, *done, total);
             if (status[k] && cb && cb->file_error) cb->file_error(cb->ctx, it->path, status[k]);
         }
     }
     size_t kept = 0;
     for (size_t k = 0; k < n; k++) {
-        if (status[k]) { (*skipped)++; free(ex[k].x); free(ex[k].xl); free(ex[k].xn); continue; }
+        if (status[k] || budget->over) {
+            if (!budget->over) (*skipped)++;
+            free(ex[k].x); free(ex[k].xl); free(ex[k].xn);
+            continue;
+        }
         ex[kept++] = ex[k];
     }
     free(status);
@@ -365,8 +423,19 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
         goto out;
     }
     const int noisy = logmel && (cfg->augment & VG_AUG_WAVENOISE);
-    rc = load_split(d, 0, &raw, logmel ? cfg->max_seconds : 0, lossy, noisy, cfg->cache_dir, cb, &done, total, &tr, &res->n_skipped);
-    if (!rc) rc = load_split(d, 1, &raw, 0, 0, 0, cfg->cache_dir, cb, &done, total, &va, &res->n_skipped);
+    feature_budget budget = budget_for(cfg->max_memory_gb);
+    rc = load_split(d, 0, &raw, logmel ? cfg->max_seconds : 0, lossy, noisy, cfg->cache_dir, cb, &done, total, &tr, &res->n_skipped, &budget);
+    if (!rc && !budget.over)
+        rc = load_split(d, 1, &raw, 0, 0, 0, cfg->cache_dir, cb, &done, total, &va, &res->n_skipped, &budget);
+    if (!rc && budget.over) {
+        rc = vg_errf(VG_ENOMEM, err, errlen,
+                     "the training features do not fit in memory: %zu of the %zu Train and Validation "
+                     "recordings already take %.3g GB, over the limit of %.3g GB (%s); train on fewer "
+                     "recordings (train --per-speaker N) or allow more (--max-memory GB)",
+                     budget.loaded, total, budget.used / 1e9, budget.limit / 1e9,
+                     cfg->max_memory_gb > 0 ? "as asked" : "the memory available, less 1 GB");
+        goto out;
+    }
     res->n_train = tr.n;
     res->n_val = va.n;
     if (!rc && (tr.n == 0 || va.n == 0))

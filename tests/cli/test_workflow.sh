@@ -165,6 +165,15 @@ check "train --balance-speakers: trains, and the model's recipe says so" \
 check "train --help documents --balance-speakers" bash -c "'$VG' train --help | grep -q -- --balance-speakers"
 "$VG" train "$D" --arch nonsense -o "$T/n.safetensors" 2>/dev/null; rc=$?
 check "train: unknown architecture is a usage error" test $rc -eq 2
+# features past --max-memory: a clear error early in the loading, no model
+"$VG" train "$D" --arch cnn --max-memory 0.002 -q -o "$T/mem.safetensors" > /dev/null 2> "$T/mem.err"; rc=$?
+check "train --max-memory: features past the limit stop the loading with a reason, exit 1, no model" bash -c \
+    "[ $rc -eq 1 ] && grep -qE 'features do not fit in memory: [0-9]+ of the [0-9]+ Train and Validation recordings already take' '$T/mem.err' &&
+     n=\$(grep -oE '[0-9]+ of the' '$T/mem.err' | cut -d' ' -f1) && [ \$n -lt 20 ] && [ ! -e '$T/mem.safetensors' ]"
+"$VG" train "$D" --arch lenet --epochs 1 --per-speaker 1 -o "$T/ps.safetensors" > /dev/null 2> "$T/ps.err"; rc=$?
+check "train --per-speaker 1: says how many recordings it left out and trains on the rest" bash -c \
+    "[ $rc -eq 0 ] && grep -qE '^train: --per-speaker 1: [1-9][0-9]* of [0-9]+ recordings left out of Train and Validation' '$T/ps.err' &&
+     grep -aq '\"training_examples\":\"'\$(find '$D/Train' -mindepth 2 -maxdepth 2 -type d | wc -l)' train ' '$T/ps.safetensors'"
 # an output that cannot be written fails before the training, not after it
 "$VG" train "$D" --arch lenet --epochs 1 -o "$T/no/such/folder/m.safetensors" > "$T/nowrite.out" 2> "$T/nowrite.err"; rc=$?
 check "train: an -o folder that does not exist fails at once (exit 2, no epoch run), naming the cause" bash -c \

@@ -234,3 +234,61 @@ TEST(feature_cache_hits_and_invalidates)
     free(a);
     free(cache); free(src); free(wav); free(other_src);
 }
+
+/* --per-speaker: at most N recordings of each speaker in the chosen splits,
+ * drawn by the seed, spread over the speaker's folders, items still sorted. */
+TEST(dataset_keep_per_speaker)
+{
+    char *root = path_join(temp_dir(), "perspk");
+    char rel[128];
+    for (int v = 0; v < 10; v++)            /* a VoxCeleb-like speaker: 10 videos x 10 clips */
+        for (int u = 0; u < 10; u++) {
+            snprintf(rel, sizeof rel, "Train/Male/id1/vid%d/%05d.wav", v, u);
+            touch_file(root, rel);
+        }
+    for (int u = 0; u < 3; u++) {           /* fewer than N: all kept */
+        snprintf(rel, sizeof rel, "Train/Female/id2/v/%05d.wav", u);
+        touch_file(root, rel);
+    }
+    for (int u = 0; u < 15; u++) {          /* Validation limited too; Test not */
+        snprintf(rel, sizeof rel, "Validation/Female/id3/v/%05d.wav", u);
+        touch_file(root, rel);
+        snprintf(rel, sizeof rel, "Test/Female/id4/v/%05d.wav", u);
+        touch_file(root, rel);
+    }
+    vg_dataset *d, *e;
+    char err[256];
+    REQUIRE(vg_dataset_scan(root, NULL, &d, err, sizeof err) == VG_OK);
+    REQUIRE(d->n == 133);
+    const unsigned tv = 1u << VG_SPLIT_TRAIN | 1u << VG_SPLIT_VALIDATION;
+    CHECK(vg_dataset_keep_per_speaker(d, 0, tv, 1) == VG_EARG);
+    CHECKF(vg_dataset_keep_per_speaker(d, 10, tv, 1) == 90 + 5, "dropped");
+    CHECKF(d->n == 38, "%zu left", d->n);
+    int per[5] = {0}, videos[10] = {0}, n_videos = 0, sorted = 1;
+    for (size_t i = 0; i < d->n; i++) {
+        per[d->items[i].speaker[2] - '0']++;
+        if (!strcmp(d->items[i].speaker, "id1")) {
+            int v = d->items[i].relpath[strlen("Train/Male/id1/vid")] - '0';
+            n_videos += !videos[v]++;
+        }
+        if (i && strcmp(d->items[i - 1].relpath, d->items[i].relpath) >= 0) sorted = 0;
+    }
+    CHECK(per[1] == 10 && per[2] == 3 && per[3] == 10 && per[4] == 15);
+    CHECKF(n_videos >= 4, "%d of 10 videos", n_videos);   /* the first 10 in path order: 1 */
+    CHECK(sorted);
+    /* the same seed, the same recordings; another seed, others */
+    REQUIRE(vg_dataset_scan(root, NULL, &e, err, sizeof err) == VG_OK);
+    vg_dataset_keep_per_speaker(e, 10, tv, 1);
+    int same = e->n == d->n;
+    for (size_t i = 0; same && i < d->n; i++) same = !strcmp(d->items[i].relpath, e->items[i].relpath);
+    CHECK(same);
+    vg_dataset_free(e);
+    REQUIRE(vg_dataset_scan(root, NULL, &e, err, sizeof err) == VG_OK);
+    vg_dataset_keep_per_speaker(e, 10, tv, 2);
+    same = e->n == d->n;
+    for (size_t i = 0; same && i < d->n; i++) same = !strcmp(d->items[i].relpath, e->items[i].relpath);
+    CHECK(!same);
+    vg_dataset_free(e);
+    vg_dataset_free(d);
+    free(root);
+}
