@@ -3,6 +3,7 @@
  * voxgender model, so predict/eval treat it like any other model. */
 #include "../nn/model.h"
 #include "../util/errmsg.h"
+#include "../util/sysmem.h"
 
 #include <linear.h>
 #include <math.h>
@@ -26,6 +27,18 @@ int vg_train_svm(const vg_dataset *d, vg_frontend_kind input, double C, const ch
         if (d->items[i].split == VG_SPLIT_TRAIN) { n++; cls[d->items[i].label]++; }
     if (!cls[0] || !cls[1])
         return vg_errf(VG_EARG, err, errlen, n ? "the Train split holds one class only" : "the Train split is empty");
+
+    /* LIBLINEAR's rows take 16 bytes a value on top of the features' 4, all
+     * at once: refuse before decoding what cannot fit (VoxCeleb1's 148,642
+     * raw-sample rows would take 178 GB) */
+    const double dims = input == VG_FE_RAW ? (double)VG_SEED_SAMPLES
+                        : (double)fe.mel.n_mels * (1 + (int)(llround(fe.seconds * fe.mel.sample_rate) / fe.mel.hop_length));
+    const double need = (double)n * (dims * 4 + (dims + 2) * 16), avail = vg_memory_available();
+    if (avail > 0 && need > avail - 1e9)
+        return vg_errf(VG_ENOMEM, err, errlen,
+                       "the SVM's %zu training rows of %.0f values would take %.3g GB in memory, more than the "
+                       "%.3g GB available (less 1 GB); train on fewer recordings (train --per-speaker N)",
+                       n, dims, need / 1e9, avail / 1e9 - 1 > 0 ? avail / 1e9 - 1 : 0);
 
     size_t *idx = malloc(sizeof(size_t) * n);
     float **feat = calloc(n, sizeof(float *));

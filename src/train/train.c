@@ -3,6 +3,7 @@
  * batch), early stopping on validation loss, checkpoints for resuming. */
 #include "../data/features.h"
 #include "../nn/model.h"
+#include "../util/sysmem.h"
 #include "../util/errmsg.h"
 #include "augment.h"
 #include "checkpoint.h"
@@ -85,26 +86,12 @@ typedef struct feature_budget {
     int over;            /* the limit was passed: load nothing more */
 } feature_budget;
 
-/* Linux's estimate of the memory a new allocation can take without
- * swapping, in bytes; 0 when unknown. */
-static double memory_available(void)
-{
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (!f) return 0;
-    char line[256];
-    double kb = 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %lf kB", &kb) == 1) break;
-    fclose(f);
-    return kb * 1024.0;
-}
-
 static feature_budget budget_for(double max_memory_gb)
 {
     feature_budget b = {0};
     if (max_memory_gb > 0) b.limit = max_memory_gb * 1e9;
     else if (max_memory_gb == 0) {
-        double avail = memory_available();
+        double avail = vg_memory_available();
         /* leave 1 GB for the network's activations, the batches and the rest */
         if (avail > 0) b.limit = avail - 1e9 > 0.25e9 ? avail - 1e9 : 0.25e9;
     }
