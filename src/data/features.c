@@ -356,6 +356,18 @@ int features_from_audio_degraded(const vg_frontend *fe, const char *path, double
     }
     vg_melspec *mel = thread_melspec(&fe->mel);
     if (!mel) { free(x); return VG_EARG; }
+    if (fe->kind == VG_FE_LOGMEL && info->padded) {
+        /* Only the frames over the recording are kept (below), so the
+         * spectrogram need not run over the rest of the zero padding: a 3 s
+         * clip read with predict's 600 s window cost 100 clips' worth. The
+         * kept frames' windows reach n_fft/2 samples past the recording
+         * (into zeros, as before); stopping n_fft past it leaves the end's
+         * reflect padding to frames that are dropped, so the kept ones are
+         * the same bits. */
+        size_t hop = (size_t)fe->mel.hop_length, valid = info->n_valid;
+        if (valid < (MIN_FRAMES - 1) * hop) valid = (MIN_FRAMES - 1) * hop;
+        if (valid + (size_t)fe->mel.n_fft < n) n = valid + (size_t)fe->mel.n_fft;
+    }
     int frames = vg_melspec_frames(mel, n), nm = fe->mel.n_mels;
     float *spec = malloc(sizeof(float) * (size_t)nm * frames);
     if (!spec) { rc = VG_ENOMEM; goto done; }

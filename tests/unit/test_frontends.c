@@ -113,6 +113,52 @@ TEST(logmel_features_of_short_clips_keep_their_length)
     free(q);
 }
 
+/* A recording shorter than a long window (predict reads up to 600 s) keeps
+ * the frames over it: the spectrogram of the recording padded with zeros to
+ * the whole window, cut there. The features are now computed over the
+ * recording and n_fft samples of the padding only (100 times less work for
+ * a 6 s clip); these must be the same bits as the definition's. */
+TEST(logmel_of_a_padded_window_equals_the_full_padded_spectrogram_cut)
+{
+    vg_frontend fe;
+    vg_frontend_default(&fe, VG_FE_LOGMEL);
+    const double window = 60.0;   /* enough padding to tell; predict's 600 s alike */
+    char *clip = path_join(temp_dir(), "tiny.wav");   /* 0.1 s: under the 15-frame minimum */
+    int16_t pcm[1600];
+    for (int i = 0; i < 1600; i++) pcm[i] = (int16_t)(8000 * sin(i * 0.07) + 3000 * sin(i * 0.31));
+    REQUIRE(write_wav(clip, 1, 1, 16000, 16, pcm, sizeof pcm, sizeof pcm) == 0);
+    char *real = path_join(shared_dir(), "data/audiomnist/audio/01/0_01_0.flac");    /* 0.75 s */
+    char *longer = path_join(shared_dir(), "data/vctk/audio/p225/p225_003.flac");   /* 7.8 s */
+    const char *paths[] = {clip, real, longer};
+    vg_melspec *mel = vg_melspec_create(&fe.mel);
+    REQUIRE(mel);
+    for (int k = 0; k < 3; k++) {
+        float *x = NULL, *pad = NULL;
+        int c, h, w;
+        vg_clip_info info;
+        REQUIRE(vg_features_from_audio(&fe, paths[k], 0, window, &x, &c, &h, &w, &info) == VG_OK);
+        REQUIRE(info.padded);
+        REQUIRE(vg_audio_load_window(paths[k], 0, window, 16000, &pad, NULL) == VG_OK);
+        size_t n = (size_t)(window * 16000);
+        int frames = vg_melspec_frames(mel, n);
+        float *full = malloc(sizeof(float) * 128 * (size_t)frames);
+        REQUIRE(full && vg_melspec_log2(mel, pad, n, full) == VG_OK);
+        int keep = 1 + (int)(info.n_valid / 200);
+        if (keep < 15) keep = 15;
+        CHECKF(w == keep, "%s: %d frames, want %d", paths[k], w, keep);
+        size_t differ = 0;
+        for (int b = 0; b < 128 && w == keep; b++)
+            for (int t = 0; t < keep; t++) {
+                float want = (full[(size_t)b * frames + t] - fe.input_mean) * (1.0f / fe.input_std);
+                differ += memcmp(&want, &x[(size_t)b * w + t], sizeof want) != 0;
+            }
+        CHECKF(differ == 0, "%s: %zu values differ", paths[k], differ);
+        free(full); free(pad); free(x);
+    }
+    vg_melspec_destroy(mel);
+    free(clip); free(real); free(longer);
+}
+
 /* The music cues judge windows of the front end they were fitted on, and
  * leave speech alone: none of a real recording's frames is music, and no
  * frame at all under another front end (the features are the same here,
