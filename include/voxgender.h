@@ -124,6 +124,12 @@ int vg_audio_reader_open(const char *path, int sample_rate, vg_audio_reader **ou
 long vg_audio_reader_read(vg_audio_reader *r, float *buf, size_t max);
 void vg_audio_reader_close(vg_audio_reader *r);
 
+/* Mono samples IN[N] at IN_RATE -> *OUT[*N_OUT] at OUT_RATE, by the
+ * resampler (libswresample) that decoding uses; for recordings already in
+ * memory (vg_predict_samples wants the model's rate). Rates in
+ * [VG_MIN_SOURCE_RATE, VG_MAX_SOURCE_RATE]. Caller owns *OUT (free()). */
+int vg_resample(const float *in, size_t n, int in_rate, int out_rate, float **out, size_t *n_out);
+
 /* ---------------------------------------------------- log-mel spectrogram */
 
 /* Front-end settings. vg_mel_config_default() gives torchaudio's
@@ -282,6 +288,12 @@ int vg_features_from_audio(const vg_frontend *fe, const char *path, double offse
  * model gives VG_EINPUTKIND. */
 int vg_features_from_image(const vg_frontend *fe, const char *path, float **out, int *c,
                            int *h, int *w);
+/* As vg_features_from_audio (offset 0, INFO omitted) for a recording already
+ * in memory: SAMPLES[N_SAMPLES], mono floats at FE's sample rate, give the
+ * same features as a file holding them. NaN or infinite samples:
+ * VG_ENONFINITE; none: VG_ENOSAMPLES. */
+int vg_features_from_samples(const vg_frontend *fe, const float *samples, size_t n_samples,
+                             double max_seconds, float **out, int *c, int *h, int *w);
 
 
 /* Features through an on-disk cache: CACHE_DIR/<hash>.f32, keyed by the
@@ -649,6 +661,14 @@ int vg_train_svm(const vg_dataset *d, vg_frontend_kind input, double C, const ch
  * at the noise floor, a click, steady noise, instrumental music. */
 int vg_predict_file(vg_model *m, const char *path, int first_window_only, float *p_male,
                     float logits[2]);
+/* vg_predict_file for a recording already in memory (a program's own audio
+ * pipeline, a microphone): SAMPLES[N] mono floats (full scale 1.0) at
+ * SAMPLE_RATE, which must be the model's (vg_frontend_from_model; 16000 for
+ * voxgender's models), else VG_ERATE: vg_resample first. The same answer,
+ * bit for bit, as vg_predict_file on a file holding these samples. Recording
+ * models only (VG_EUNSUPPORTED for the reference's image models). */
+int vg_predict_samples(vg_model *m, const float *samples, size_t n, int sample_rate,
+                       int first_window_only, float *p_male, float logits[2]);
 #define VG_SOUND_FLOOR_DB (-45.0)
 #define VG_MIN_SOUND_SECONDS 0.5
 

@@ -9,6 +9,7 @@
 #include <libswresample/swresample.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -406,4 +407,39 @@ void vg_audio_reader_close(vg_audio_reader *r)
     free(r->s);
     free(r->pending);
     free(r);
+}
+
+int vg_resample(const float *in, size_t n, int in_rate, int out_rate, float **out, size_t *n_out)
+{
+    if (!in || !out || !n_out || n > (size_t)INT_MAX) return VG_EARG;
+    *out = NULL;
+    *n_out = 0;
+    if (in_rate < VG_MIN_SOURCE_RATE || in_rate > VG_MAX_SOURCE_RATE || out_rate < VG_MIN_SOURCE_RATE ||
+        out_rate > VG_MAX_SOURCE_RATE)
+        return VG_ERATE;
+    AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
+    SwrContext *swr = NULL;
+    if (swr_alloc_set_opts2(&swr, &mono, AV_SAMPLE_FMT_FLT, out_rate, &mono, AV_SAMPLE_FMT_FLT, in_rate, 0,
+                            NULL) < 0 || swr_init(swr) < 0) {
+        swr_free(&swr);
+        return VG_ENOMEM;
+    }
+    /* room for every output sample, the resampler's delay flushed included */
+    double cap_d = (double)n * out_rate / in_rate + 256;
+    if (cap_d > INT_MAX) { swr_free(&swr); return VG_EARG; }
+    int cap = (int)cap_d;
+    float *y = malloc(sizeof(float) * (size_t)cap);
+    if (!y) { swr_free(&swr); return VG_ENOMEM; }
+    const uint8_t *src = (const uint8_t *)in;
+    uint8_t *dst = (uint8_t *)y;
+    int got = swr_convert(swr, &dst, cap, &src, (int)n), more = -1;
+    if (got >= 0) {
+        dst = (uint8_t *)(y + got);
+        more = swr_convert(swr, &dst, cap - got, NULL, 0);   /* flush the delay */
+    }
+    swr_free(&swr);
+    if (got < 0 || more < 0) { free(y); return VG_EFORMAT; }
+    *out = y;
+    *n_out = (size_t)got + (size_t)more;
+    return VG_OK;
 }

@@ -323,6 +323,15 @@ int vg_features_from_audio(const vg_frontend *fe, const char *path, double offse
     return features_from_audio_degraded(fe, path, offset, max_seconds, NULL, out, c, h, w, info);
 }
 
+static int features_from_window(const vg_frontend *fe, float *x, size_t n, const vg_clip_info *info,
+                                const degrade_spec *deg, float **out, int *c, int *h, int *w);
+
+/* The window a front end reads: its own, or up to MAX_SECONDS for log-mel. */
+static double window_seconds(const vg_frontend *fe, double max_seconds)
+{
+    return fe->kind == VG_FE_LOGMEL && max_seconds > fe->seconds ? max_seconds : fe->seconds;
+}
+
 int features_from_audio_degraded(const vg_frontend *fe, const char *path, double offset,
                                  double max_seconds, const degrade_spec *deg, float **out, int *c,
                                  int *h, int *w, vg_clip_info *info)
@@ -331,12 +340,43 @@ int features_from_audio_degraded(const vg_frontend *fe, const char *path, double
     *out = NULL;
     vg_clip_info local;
     if (!info) info = &local;
-    double seconds = fe->seconds;
-    if (fe->kind == VG_FE_LOGMEL && max_seconds > seconds) seconds = max_seconds;
+    double seconds = window_seconds(fe, max_seconds);
     float *x = NULL;
     int rc = vg_audio_load_window(path, offset, seconds, fe->mel.sample_rate, &x, info);
     if (rc) return rc;
+    return features_from_window(fe, x, (size_t)llround(seconds * fe->mel.sample_rate), info, deg, out, c, h, w);
+}
+
+int vg_features_from_samples(const vg_frontend *fe, const float *samples, size_t n_samples,
+                             double max_seconds, float **out, int *c, int *h, int *w)
+{
+    if (!fe || !samples || !out || !c || !h || !w || fe->mel.sample_rate <= 0) return VG_EARG;
+    *out = NULL;
+    if (n_samples == 0) return VG_ENOSAMPLES;
+    for (size_t i = 0; i < n_samples; i++)
+        if (!isfinite(samples[i])) return VG_ENONFINITE;
+    /* the window a file holding these samples gives (vg_audio_load_window):
+     * its start, zero-padded when the recording ends first */
+    double seconds = window_seconds(fe, max_seconds);
     size_t n = (size_t)llround(seconds * fe->mel.sample_rate);
+    float *x = calloc(n ? n : 1, sizeof(float));
+    if (!x) return VG_ENOMEM;
+    vg_clip_info info = {0};
+    info.n_valid = n_samples < n ? n_samples : n;
+    info.padded = n_samples < n;
+    info.source_rate = fe->mel.sample_rate;
+    info.source_channels = 1;
+    info.source_seconds = (double)info.n_valid / fe->mel.sample_rate;
+    memcpy(x, samples, sizeof(float) * info.n_valid);
+    return features_from_window(fe, x, n, &info, NULL, out, c, h, w);
+}
+
+/* Features of the window X[N] (owned: freed or returned) that INFO
+ * describes, after DEG (may be NULL) degrades its recorded samples. */
+static int features_from_window(const vg_frontend *fe, float *x, size_t n, const vg_clip_info *info,
+                                const degrade_spec *deg, float **out, int *c, int *h, int *w)
+{
+    int rc = VG_OK;
     if (deg) {
         /* the recording's samples only: neither the codec's artefacts nor
          * the noise may reach the zero padding, which later code trims */

@@ -66,6 +66,9 @@ static unsigned char *sound_frames(const float *x, int h, int w, float mu, float
     return on;
 }
 
+static int classify(vg_model *m, const vg_frontend *fe, float *x, int h, int w, float *p_male,
+                    float logits[2]);
+
 int vg_predict_file(vg_model *m, const char *path, int first_window_only, float *p_male,
                     float logits[2])
 {
@@ -79,6 +82,33 @@ int vg_predict_file(vg_model *m, const char *path, int first_window_only, float 
     else rc = vg_features_from_audio(&fe, path, 0, fe.kind == VG_FE_LOGMEL && !first_window_only ? MAX_SECONDS : 0,
                                      &x, &c, &h, &w, NULL);
     if (rc) return rc;
+    return classify(m, &fe, x, h, w, p_male, logits);
+}
+
+int vg_predict_samples(vg_model *m, const float *samples, size_t n, int sample_rate, int first_window_only,
+                       float *p_male, float logits[2])
+{
+    if (!m || !samples || !p_male || !logits || m->n_classes != 2) return VG_EARG;
+    vg_frontend fe;
+    int rc = vg_frontend_from_model(m, &fe);
+    if (rc) return rc;
+    if (fe.kind == VG_FE_SEED_IMAGE) return VG_EUNSUPPORTED;   /* the reference's images come from files */
+    if (sample_rate != fe.mel.sample_rate) return VG_ERATE;    /* vg_resample first */
+    float *x = NULL;
+    int c, h, w;
+    rc = vg_features_from_samples(&fe, samples, n, fe.kind == VG_FE_LOGMEL && !first_window_only ? MAX_SECONDS : 0,
+                                  &x, &c, &h, &w);
+    if (rc) return rc;
+    return classify(m, &fe, x, h, w, p_male, logits);
+}
+
+/* The answer for features X[h][w] (owned: freed here) of FE: log-mel
+ * models first check that there is speech, then average the windows. */
+static int classify(vg_model *m, const vg_frontend *fe_, float *x, int h, int w, float *p_male,
+                    float logits[2])
+{
+    const vg_frontend fe = *fe_;
+    int rc = VG_OK;
     int T = 1 + (int)(llround(fe.seconds * fe.mel.sample_rate) / fe.mel.hop_length);
     unsigned char *on = NULL;
     if (fe.kind == VG_FE_LOGMEL) {
