@@ -464,6 +464,10 @@ int vg_model_save(const vg_model *m, const char *path);
 /* Load a safetensors model file written by voxgender. ERR (may be NULL)
  * receives a one-line reason when the file is refused. Caller owns *out. */
 int vg_model_load(const char *path, vg_model **out, char *err, size_t errlen);
+/* The same from the bytes of a model file in memory (a model built into a
+ * program: `xxd -i model.safetensors`, or `ld -r -b binary`). DATA stays the
+ * caller's: the model copies what it needs. Refusals as vg_model_load's. */
+int vg_model_load_memory(const void *data, size_t size, vg_model **out, char *err, size_t errlen);
 
 
 /* Read a PyTorch state_dict saved by torch.save — the legacy format

@@ -114,6 +114,8 @@ static int check_entry(const cJSON *e, const nn_tensor *t, uint64_t data_size, u
     return VG_OK;
 }
 
+static int load_stream(FILE *f, uint64_t size, vg_model **out, char *err, size_t errlen);
+
 int vg_model_load(const char *path, vg_model **out, char *err, size_t errlen)
 {
     if (!path || !out) return VG_EARG;
@@ -122,8 +124,29 @@ int vg_model_load(const char *path, vg_model **out, char *err, size_t errlen)
     FILE *f = fopen(path, "rb");
     if (!f) return vg_errf(VG_ENOENT, err, errlen, "cannot open the file");
     struct stat st;
-    fstat(fileno(f), &st);
-    uint64_t size = (uint64_t)st.st_size;
+    if (fstat(fileno(f), &st) != 0) { fclose(f); return vg_errf(VG_EIO, err, errlen, "cannot read the file"); }
+    int rc = load_stream(f, (uint64_t)st.st_size, out, err, errlen);
+    fclose(f);
+    return rc;
+}
+
+int vg_model_load_memory(const void *data, size_t size, vg_model **out, char *err, size_t errlen)
+{
+    if (!data || !out) return VG_EARG;
+    *out = NULL;
+    if (err && errlen) err[0] = '\0';
+    if (size == 0) return vg_errf(VG_EMODEL, err, errlen, "file is truncated (no header length)");
+    /* one reader for both: the bytes as a read-only stream */
+    FILE *f = fmemopen((void *)data, size, "rb");
+    if (!f) return VG_ENOMEM;
+    int rc = load_stream(f, (uint64_t)size, out, err, errlen);
+    fclose(f);
+    return rc;
+}
+
+/* The model in the safetensors bytes F holds (SIZE of them). */
+static int load_stream(FILE *f, uint64_t size, vg_model **out, char *err, size_t errlen)
+{
     unsigned char hl[8];
     char *json = NULL;
     cJSON *root = NULL;
@@ -211,7 +234,6 @@ int vg_model_load(const char *path, vg_model **out, char *err, size_t errlen)
     (void)entries;
     rc = VG_OK;
 done:
-    fclose(f);
     free(json);
     cJSON_Delete(root);
     if (rc) vg_model_destroy(m);

@@ -626,3 +626,44 @@ TEST(accessors_tolerate_a_null_handle)
     vg_model_destroy(NULL);
     vg_melspec_destroy(NULL);
 }
+
+/* A model built into a program loads from memory as from its file: the
+ * same parameters and metadata, and the same refusals for the same bytes. */
+TEST(model_loads_from_memory_as_from_its_file)
+{
+    const char *path = "models/voxgender-default.safetensors";
+    FILE *f = fopen(path, "rb");
+    REQUIRE(f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *bytes = malloc((size_t)size);
+    REQUIRE(bytes && fread(bytes, 1, (size_t)size, f) == (size_t)size);
+    fclose(f);
+    vg_model *a, *b;
+    char err[256], err2[256];
+    REQUIRE(vg_model_load(path, &a, err, sizeof err) == VG_OK);
+    REQUIRE(vg_model_load_memory(bytes, (size_t)size, &b, err, sizeof err) == VG_OK);
+    CHECK(a->n_arena == b->n_arena && !memcmp(a->arena, b->arena, sizeof(float) * a->n_arena));
+    CHECK(a->n_meta == b->n_meta && !strcmp(vg_model_meta(a, "frontend"), vg_model_meta(b, "frontend")));
+    vg_model_destroy(b);
+    /* cut or damaged bytes: the reason a file of them gets */
+    char *cut = path_join(temp_dir(), "cut.safetensors");
+    const long cuts[] = {0, 5, 8, 200, size / 2, size - 1};
+    for (int k = 0; k < 6; k++) {
+        FILE *g = fopen(cut, "wb");
+        REQUIRE(g);
+        fwrite(bytes, 1, (size_t)cuts[k], g);
+        fclose(g);
+        int rf = vg_model_load(cut, &b, err, sizeof err);
+        int rm = vg_model_load_memory(bytes, (size_t)cuts[k], &b, err2, sizeof err2);
+        CHECKF(rf == VG_EMODEL && rm == rf && !strcmp(err, err2), "cut at %ld: '%s' / '%s'", cuts[k], err, err2);
+    }
+    bytes[size - 3] = 0xff, bytes[size - 2] = 0xff, bytes[size - 1] = 0xff;   /* a NaN in the last tensor */
+    bytes[size - 4] = 0xff;
+    CHECK(vg_model_load_memory(bytes, (size_t)size, &b, err, sizeof err) == VG_EMODEL && strstr(err, "NaN"));
+    CHECK(vg_model_load_memory(NULL, 10, &b, err, sizeof err) == VG_EARG);
+    free(cut);
+    free(bytes);
+    vg_model_destroy(a);
+}
