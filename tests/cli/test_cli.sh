@@ -181,6 +181,9 @@ for kind in shared static; do
       cc ${VG_TEST_CFLAGS:-} -I'$T/stage/usr/local/include' '$T/clash.c' -o '$T/clash-$kind' $libs 2>'$T/clash-$kind.err' &&
       got=\$(LD_LIBRARY_PATH='$T/stage/usr/local/lib' '$T/clash-$kind' '$model' '$good1') && [ -n '$want' ] && [ \"\$got\" = '$want' ]"
 done
+check "a C++ program uses the header and the shared library alike" bash -c "
+  g++ -x c++ ${VG_TEST_CFLAGS:-} -Wall -Wextra -I'$T/stage/usr/local/include' '$T/clash.c' -o '$T/clash-cxx' -L'$T/stage/usr/local/lib' -lvoxgender &&
+  got=\$(LD_LIBRARY_PATH='$T/stage/usr/local/lib' '$T/clash-cxx' '$model' '$good1') && [ \"\$got\" = '$want' ]"
 # Every symbol either library defines for the outside is declared in the
 # header, and the header's functions are all there.
 api=$(grep -oE '\bvg_[a-z0-9_]+ *\(' include/voxgender.h | tr -d ' (' | sort -u)
