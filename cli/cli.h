@@ -36,6 +36,8 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_vmessage(FILE *f, const char *prefix, const char *fmt, va_list ap);
 /* S with control characters escaped as in cli_vmessage. */
 void cli_put_escaped(FILE *f, const char *s);
+/* The same into BUF[N] (cut to fit, always terminated); returns BUF. */
+char *cli_escape(char *buf, size_t n, const char *s);
 /* S as one CSV field: quoted, quotes doubled (commas and newlines kept);
  * unless ALWAYS_QUOTE, only when it holds a comma, quote or line break. */
 void cli_put_csv(FILE *f, const char *s, int always_quote);

@@ -164,9 +164,11 @@ int cmd_eval(int argc, char **argv)
         if (r.n_failed) printf("unreadable recordings skipped: %zu\n", r.n_failed);
         size_t show = worst == 0 || (size_t)worst > m.n_speakers ? m.n_speakers : (size_t)worst;
         printf("per-speaker accuracy (%s%zu of %zu, worst first):\n", worst ? "" : "all ", show, m.n_speakers);
+        char name[256];   /* a speaker is a folder name: it may hold anything */
         for (size_t s = 0; s < show; s++)
-            printf("  %-24s %-6s %4d/%-4d %6.1f%%\n", m.speakers[s].speaker, vg_label_name(m.speakers[s].label),
-                   m.speakers[s].correct, m.speakers[s].n, 100.0 * m.speakers[s].correct / m.speakers[s].n);
+            printf("  %-24s %-6s %4d/%-4d %6.1f%%\n", cli_escape(name, sizeof name, m.speakers[s].speaker),
+                   vg_label_name(m.speakers[s].label), m.speakers[s].correct, m.speakers[s].n,
+                   100.0 * m.speakers[s].correct / m.speakers[s].n);
     }
     free(kept);
     vg_metrics_free(&m);

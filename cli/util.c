@@ -21,6 +21,17 @@ void cli_put_escaped(FILE *f, const char *s)
     }
 }
 
+char *cli_escape(char *buf, size_t n, const char *s)
+{
+    FILE *f = n ? fmemopen(buf, n, "w") : NULL;
+    if (!f) { if (n) buf[0] = '\0'; return buf; }
+    setvbuf(f, NULL, _IONBF, 0);
+    cli_put_escaped(f, s);
+    fclose(f);   /* fmemopen terminates what fits */
+    buf[n - 1] = '\0';
+    return buf;
+}
+
 void cli_put_csv(FILE *f, const char *s, int always_quote)
 {
     if (!always_quote && !s[strcspn(s, ",\"\r\n")]) { fputs(s, f); return; }

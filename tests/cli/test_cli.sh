@@ -69,6 +69,11 @@ pred = [r[0] for r in csv.reader(open('$T/odd.csv', newline=''))][1:]
 seg = {r[0] for r in csv.reader(open('$T/odd_seg.csv', newline=''))} - {'file'}
 sys.exit(not (set(pred) == want and len(pred) == 2 and seg == want))"
 
+mkdir -p "$T/spk/Male/$(printf 'bad\tname\033[1m')" "$T/spk/Female/f1"
+cp "$good2" "$T/spk/Female/f1/" && cp "$good1" "$T/spk/Male/$(printf 'bad\tname\033[1m')/"
+check "eval: a speaker folder's control characters are escaped in the per-speaker table" bash -c \
+    "'$VG' eval -q -m models/voxgender-default.safetensors '$T/spk' | grep -qF '  bad\\tname\\x1b[1m '"
+
 # A good batch
 "$VG" spectrogram "$good1" "$good2" "$short" -o "$T/out" --raw 2> "$T/err1"; rc=$?
 check "good batch exits 0" test $rc -eq 0
