@@ -602,9 +602,13 @@ typedef struct vg_train_config {
                                  recording's features in memory (up to
                                  MAX_SECONDS each, twice or three times with
                                  the codec and wavenoise copies); past this
-                                 many GB (1e9 bytes) it stops loading and fails
-                                 with VG_ENOMEM and a reason, instead of
-                                 exhausting the machine. 0 = the memory
+                                 many GB (1e9 bytes), a log-mel model trained
+                                 from scratch with a CACHE_DIR reads Train's
+                                 features back from the cache batch by batch
+                                 (vg_train_result.streamed); otherwise, or if
+                                 Validation's alone pass it, loading stops with
+                                 VG_ENOMEM and a reason, instead of exhausting
+                                 the machine. 0 = the memory
                                  available when loading starts, less 1 GB
                                  (Linux's MemAvailable); < 0 = no limit */
 } vg_train_config;
@@ -636,6 +640,9 @@ typedef struct vg_train_result {
     int interrupted;          /* stopped by cfg->stop; checkpoint written */
     size_t n_train, n_val, n_skipped;
     int prefix_cached;        /* a frozen backbone ran once per recording */
+    int streamed;             /* Train's features passed max_memory_gb: each batch
+                                 read its examples back from the feature cache
+                                 (the same weights, bit for bit, as in memory) */
 } vg_train_result;
 
 /* Train on D's Train split, selecting by validation loss on its Validation

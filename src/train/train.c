@@ -51,12 +51,24 @@ typedef struct example {
     int c, h, w;
     int label;
     const char *speaker;   /* the dataset item's (borrowed) */
+    const char *path;      /* the dataset item's (borrowed): a streamed set reloads it */
     float *px;         /* output of a frozen backbone for this example, or NULL */
 } example;
 
+/* A set whose features do not fit in memory is STREAMED: its examples keep
+ * their shapes but no features, and each batch reads its examples back
+ * from the feature cache (example_load), normalised as the in-memory ones
+ * are, so that the batches and the weights are the same bits. */
 typedef struct feature_set {
     example *ex;
     size_t n;
+    int streamed;
+    const char *cache;        /* how the features were made, to make them again */
+    vg_frontend fe;
+    double max_seconds;
+    int lossy, noisy;
+    int normalise;            /* apply MEAN and STD on loading (once they are known) */
+    float mean, std;
 } feature_set;
 
 static void free_set(feature_set *s)
@@ -104,14 +116,38 @@ static size_t example_bytes(const example *e)
     return one * (1 + (e->xl != NULL) + (e->xn != NULL));
 }
 
+/* A streamed example's features, read back (from the cache: load_split
+ * put them there) into *X, *XL and *XN (NULL when the set has no such
+ * copy), normalised when the set says so. Caller frees. */
+static int example_load(const feature_set *s, const example *e, float **x, float **xl, float **xn)
+{
+    *x = *xl = *xn = NULL;
+    int c, h, w;
+    int rc = vg_features_cached(s->cache, &s->fe, e->path, s->max_seconds, x, &c, &h, &w, NULL);
+    if (!rc && (c != e->c || h != e->h || w != e->w)) rc = VG_EFORMAT;   /* the file changed under us */
+    if (!rc && s->lossy) rc = load_copy(s->cache, &s->fe, e->path, s->max_seconds, degrade_codec_for(e->path), e, xl);
+    if (!rc && s->noisy) rc = load_copy(s->cache, &s->fe, e->path, s->max_seconds, degrade_noise_for(e->path), e, xn);
+    if (rc) { free(*x); free(*xl); free(*xn); *x = *xl = *xn = NULL; return rc; }
+    if (s->normalise)
+        for (size_t k = 0; k < (size_t)e->h * e->w; k++) {   /* as the in-memory sets are */
+            (*x)[k] = ((*x)[k] - s->mean) / s->std;
+            if (*xl) (*xl)[k] = ((*xl)[k] - s->mean) / s->std;
+            if (*xn) (*xn)[k] = ((*xn)[k] - s->mean) / s->std;
+        }
+    return VG_OK;
+}
+
 /* Features of every item of SPLIT, in parallel, skipping unreadable files;
  * with LOSSY also each one's lossy-codec copy (degrade_codec_for its path),
- * with NOISY its white-noise copy (degrade_noise_for). Past BUDGET's limit
- * it loads nothing more and sets BUDGET->over. */
+ * with NOISY its white-noise copy (degrade_noise_for). Past BUDGET's limit:
+ * with MAY_STREAM, the set becomes streamed (what is loaded is let go, the
+ * rest only made and cached) and BUDGET forgets it; otherwise nothing more
+ * is loaded and BUDGET->over is set. */
 static int load_split(const vg_dataset *d, int split, const vg_frontend *fe, double max_seconds,
                       int lossy, int noisy, const char *cache, const vg_train_callbacks *cb, size_t *done,
-                      size_t total, feature_set *out, size_t *skipped, feature_budget *budget)
+                      size_t total, feature_set *out, size_t *skipped, feature_budget *budget, int may_stream)
 {
+    int streaming = 0;
     size_t n = 0;
     for (size_t i = 0; i < d->n; i++) n += d->items[i].split == split;
     example *ex = calloc(n ? n : 1, sizeof(example));
@@ -136,15 +172,22 @@ static int load_split(const vg_dataset *d, int split, const vg_frontend *fe, dou
             status[k] = load_copy(cache, fe, it->path, max_seconds, degrade_noise_for(it->path), e, &e->xn);
         e->label = it->label;
         e->speaker = it->speaker;
+        e->path = it->path;
 #pragma omp critical
         {
             ++*done;
-            if (!status[k]) {
+            if (!status[k] && streaming) {   /* made and cached: read back per batch */
+                free(e->x); free(e->xl); free(e->xn);
+                e->x = e->xl = e->xn = NULL;
+            } else if (!status[k]) {
                 budget->used += (double)example_bytes(e);
                 budget->loaded++;
                 if (budget->limit > 0 && budget->used > budget->limit) {
+                    if (may_stream) streaming = 1;
+                    else {
 #pragma omp atomic write
-                    budget->over = 1;
+                        budget->over = 1;
+                    }
                 }
             }
             if (cb && cb->features) cb->features(cb->ctx, *done, total);
@@ -153,10 +196,11 @@ static int load_split(const vg_dataset *d, int split, const vg_frontend *fe, dou
     }
     size_t kept = 0;
     for (size_t k = 0; k < n; k++) {
-        if (status[k] || budget->over) {
-            if (!budget->over) (*skipped)++;
+        if (status[k] || budget->over || streaming) {   /* a streamed set holds no features */
+            if (status[k] && !budget->over) (*skipped)++;
             free(ex[k].x); free(ex[k].xl); free(ex[k].xn);
-            continue;
+            ex[k].x = ex[k].xl = ex[k].xn = NULL;
+            if (status[k] || budget->over) continue;
         }
         ex[kept++] = ex[k];
     }
@@ -164,6 +208,13 @@ static int load_split(const vg_dataset *d, int split, const vg_frontend *fe, dou
     free(idx);
     out->ex = ex;
     out->n = kept;
+    out->streamed = streaming;
+    out->cache = cache;
+    out->fe = *fe;
+    out->max_seconds = max_seconds;
+    out->lossy = lossy;
+    out->noisy = noisy;
+    if (streaming) { budget->used = 0; budget->loaded = 0; }   /* what it held is let go */
     return VG_OK;
 }
 
@@ -411,20 +462,31 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
     }
     const int noisy = logmel && (cfg->augment & VG_AUG_WAVENOISE);
     feature_budget budget = budget_for(cfg->max_memory_gb);
-    rc = load_split(d, 0, &raw, logmel ? cfg->max_seconds : 0, lossy, noisy, cfg->cache_dir, cb, &done, total, &tr, &res->n_skipped, &budget);
+    /* Train may be streamed from the feature cache when it does not fit: a
+     * log-mel model trained from scratch (a frozen backbone's outputs are
+     * held instead), with a cache to stream from */
+    const int may_stream = logmel && cfg->cache_dir && !cfg->init;
+    rc = load_split(d, 0, &raw, logmel ? cfg->max_seconds : 0, lossy, noisy, cfg->cache_dir, cb, &done, total, &tr,
+                    &res->n_skipped, &budget, may_stream);
     if (!rc && !budget.over)
-        rc = load_split(d, 1, &raw, 0, 0, 0, cfg->cache_dir, cb, &done, total, &va, &res->n_skipped, &budget);
+        rc = load_split(d, 1, &raw, 0, 0, 0, cfg->cache_dir, cb, &done, total, &va, &res->n_skipped, &budget, 0);
     if (!rc && budget.over) {
+        size_t n_val = 0;
+        for (size_t i = 0; i < d->n; i++) n_val += d->items[i].split == VG_SPLIT_VALIDATION;
         rc = vg_errf(VG_ENOMEM, err, errlen,
-                     "the training features do not fit in memory: %zu of the %zu Train and Validation "
-                     "recordings already take %.3g GB, over the limit of %.3g GB (%s); train on fewer "
-                     "recordings (train --per-speaker N) or allow more (--max-memory GB)",
-                     budget.loaded, total, budget.used / 1e9, budget.limit / 1e9,
-                     cfg->max_memory_gb > 0 ? "as asked" : "the memory available, less 1 GB");
+                     "the training features do not fit in memory: %zu of the %zu %s recordings already "
+                     "take %.3g GB, over the limit of %.3g GB (%s); train on fewer recordings (train "
+                     "--per-speaker N) or allow more (--max-memory GB)%s",
+                     budget.loaded, tr.streamed ? n_val : total, tr.streamed ? "Validation" : "Train and Validation",
+                     budget.used / 1e9, budget.limit / 1e9,
+                     cfg->max_memory_gb > 0 ? "as asked" : "the memory available, less 1 GB",
+                     may_stream || !logmel || cfg->init ? ""
+                     : "; with the feature cache on, Train would be read from it batch by batch");
         goto out;
     }
     res->n_train = tr.n;
     res->n_val = va.n;
+    res->streamed = tr.streamed;
     if (!rc && (tr.n == 0 || va.n == 0))
         rc = vg_errf(VG_EARG, err, errlen, "no readable recordings in the %s split", tr.n ? "Validation" : "Train");
     if (rc) goto out;
@@ -432,20 +494,28 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
     if (logmel) {
         if (!keep_norm) {   /* statistics of the training features */
             double sum = 0, sq = 0, cnt = 0;
-            for (size_t i = 0; i < tr.n; i++)
+            for (size_t i = 0; i < tr.n && !rc; i++) {
+                float *x = tr.ex[i].x, *xl = NULL, *xn = NULL;
+                if (tr.streamed && (rc = example_load(&tr, &tr.ex[i], &x, &xl, &xn))) break;
                 for (size_t k = 0; k < (size_t)tr.ex[i].h * tr.ex[i].w; k++) {
-                    sum += tr.ex[i].x[k];
-                    sq += (double)tr.ex[i].x[k] * tr.ex[i].x[k];
+                    sum += x[k];
+                    sq += (double)x[k] * x[k];
                     cnt++;
                 }
+                if (tr.streamed) { free(x); free(xl); free(xn); }
+            }
+            if (rc) { vg_errf(rc, err, errlen, "a cached training feature could not be read back: %s", vg_strerror(rc)); goto out; }
             fe.input_mean = (float)(sum / cnt);
             fe.input_std = (float)sqrt(fmax(sq / cnt - (sum / cnt) * (sum / cnt), 1e-6));
         }
         /* (the statistics are the clean features' only: a lossy or noisy
          * copy is an augmentation, not more data) */
         feature_set *sets[2] = {&tr, &va};
+        tr.normalise = 1;   /* a streamed set, as it is read back */
+        tr.mean = fe.input_mean;
+        tr.std = fe.input_std;
         for (int s = 0; s < 2; s++)
-            for (size_t i = 0; i < sets[s]->n; i++) {
+            for (size_t i = 0; i < sets[s]->n && !sets[s]->streamed; i++) {
                 example *e = &sets[s]->ex[i];
                 for (size_t k = 0; k < (size_t)e->h * e->w; k++) {
                     e->x[k] = (e->x[k] - fe.input_mean) / fe.input_std;
@@ -490,7 +560,8 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
     float *xb = malloc(sizeof(float) * per * (size_t)cfg->batch);
     int *lb = malloc(sizeof(int) * (size_t)cfg->batch);
     size_t *perm = malloc(sizeof(size_t) * tr.n);
-    if (!opt || !best || !res->history || !xb || !lb || !perm) { rc = VG_ENOMEM; goto done_train; }
+    example *streamed = tr.streamed ? calloc((size_t)cfg->batch, sizeof(example)) : NULL;   /* a batch's, read back */
+    if (!opt || !best || !res->history || !xb || !lb || !perm || (tr.streamed && !streamed)) { rc = VG_ENOMEM; goto done_train; }
 
     /* A frozen backbone without augmentation: its outputs are fixed, so run it
      * once per recording and train only the layers after it. */
@@ -552,13 +623,29 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
                 if (min_t < T) Tb = min_t + (int)(rng_next(&ar) % (uint64_t)(T - min_t + 1));
             }
             const size_t per_b = (size_t)c * H * Tb;
+            if (tr.streamed) {   /* this batch's examples, read back in parallel */
+                int bad = 0;
+#pragma omp parallel for schedule(dynamic, 1) reduction(| : bad)
+                for (int k = 0; k < n; k++) {
+                    example *e = &streamed[k];
+                    *e = tr.ex[perm[from + k]];
+                    bad |= example_load(&tr, e, &e->x, &e->xl, &e->xn) != VG_OK;
+                }
+                if (bad) {
+                    for (int k = 0; k < n; k++) { free(streamed[k].x); free(streamed[k].xl); free(streamed[k].xn); }
+                    rc = vg_errf(VG_EIO, err, errlen, "a cached training feature could not be read back (was the cache cleared?)");
+                    goto done_train;
+                }
+            }
             for (int k = 0; k < n; k++) {
-                const example *e = &tr.ex[perm[from + k]];
+                const example *e = tr.streamed ? &streamed[k] : &tr.ex[perm[from + k]];
                 if (start) memcpy(xb + per_start * k, e->px, sizeof(float) * per_start);
                 else if (logmel) fill_logmel(xb + per_b * k, e, Tb, cfg->augment, &ar, &fe);
                 else memcpy(xb + per * k, e->x, sizeof(float) * per);
                 lb[k] = e->label;
             }
+            if (tr.streamed)
+                for (int k = 0; k < n; k++) { free(streamed[k].x); free(streamed[k].xl); free(streamed[k].xn); }
             float loss;
             int correct;
             rc = nn_train_step(m, opt, xb, lb, n, H, Tb, cfg->balance ? weights : NULL, start, &loss, &correct);
@@ -626,7 +713,7 @@ finish:
     m = NULL;
 done_train:
     vg_optimizer_destroy(opt);
-    free(best); free(xb); free(lb); free(perm);
+    free(best); free(xb); free(lb); free(perm); free(streamed);
 out:
     free_set(&tr);
     free_set(&va);
