@@ -92,9 +92,8 @@ static void usage(FILE *f)
         "                          folders (a large dataset's features then fit in memory)\n"
         "      --max-memory GB     features held in memory at most (default: the memory\n"
         "                          available, less 1 GB; off: no limit). Past it, cnn reads\n"
-        "                          Train's back from the feature cache batch by batch (same\n"
-        "                          model); without the cache, or if Validation's alone pass\n"
-        "                          it, training stops with an error\n"
+        "                          them back from the feature cache batch by batch (the same\n"
+        "                          model); without the cache, training stops with an error\n"
         "      --cache DIR         feature cache (default ~/.cache/voxgender)\n"
         "      --no-cache          do not read or write cached features\n"
         "  -q, --quiet             no progress bars\n"
@@ -364,8 +363,8 @@ static int run_one(const vg_dataset *d, run_opts *r, int is_svm, const char *out
     }
     if (tr.n_skipped) fprintf(stderr, "train: %zu unreadable recordings skipped\n", tr.n_skipped);
     if (tr.streamed)
-        fprintf(stderr, "train: the Train split's features did not fit in memory (%s): each batch read them "
-                "back from the feature cache\n", r->cfg.max_memory_gb > 0 ? "--max-memory" : "the memory available");
+        fprintf(stderr, "train: the features did not fit in memory (%s): each batch read them back from "
+                "the feature cache\n", r->cfg.max_memory_gb > 0 ? "--max-memory" : "the memory available");
     res->history = tr.history;
     return VG_OK;
 }

@@ -603,12 +603,12 @@ typedef struct vg_train_config {
                                  MAX_SECONDS each, twice or three times with
                                  the codec and wavenoise copies); past this
                                  many GB (1e9 bytes), a log-mel model trained
-                                 from scratch with a CACHE_DIR reads Train's
-                                 features back from the cache batch by batch
-                                 (vg_train_result.streamed); otherwise, or if
-                                 Validation's alone pass it, loading stops with
-                                 VG_ENOMEM and a reason, instead of exhausting
-                                 the machine. 0 = the memory
+                                 from scratch with a CACHE_DIR reads the
+                                 features of the split that passed it (Train,
+                                 then Validation) back from the cache batch by
+                                 batch (vg_train_result.streamed); otherwise
+                                 loading stops with VG_ENOMEM and a reason,
+                                 instead of exhausting the machine. 0 = the memory
                                  available when loading starts, less 1 GB
                                  (Linux's MemAvailable); < 0 = no limit */
 } vg_train_config;
@@ -640,7 +640,7 @@ typedef struct vg_train_result {
     int interrupted;          /* stopped by cfg->stop; checkpoint written */
     size_t n_train, n_val, n_skipped;
     int prefix_cached;        /* a frozen backbone ran once per recording */
-    int streamed;             /* Train's features passed max_memory_gb: each batch
+    int streamed;             /* the features passed max_memory_gb: each batch
                                  read its examples back from the feature cache
                                  (the same weights, bit for bit, as in memory) */
 } vg_train_result;

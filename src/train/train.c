@@ -251,9 +251,11 @@ static void fill_logmel(float *dst, const example *e, int T, unsigned aug, uint6
 }
 
 /* Loss and accuracy of the model (inference mode) on a set; items of equal
- * shape are batched. */
-static void evaluate(vg_model *m, const feature_set *s, int start, float *loss, float *acc)
+ * shape are batched (a streamed set's read back from the cache, batch by
+ * batch). VG_OK, or the error that kept a batch from being read. */
+static int evaluate(vg_model *m, const feature_set *s, int start, float *loss, float *acc)
 {
+    int rc = VG_OK;
     double l = 0;
     size_t correct = 0;
     float logits[2 * 64];
@@ -267,9 +269,19 @@ static void evaluate(vg_model *m, const feature_set *s, int start, float *loss, 
         if (start && nn_plan(m, n, s->ex[i].h, s->ex[i].w, 0) == VG_OK)   /* shapes for this width */
             per = (size_t)m->layers[start].ic * m->layers[start].ih * m->layers[start].iw;
         float *x = malloc(sizeof(float) * per * n);
-        int labels[64];
+        int labels[64], bad = 0;
+        if (x && s->streamed) {
+#pragma omp parallel for schedule(dynamic, 1) reduction(| : bad)
+            for (int k = 0; k < n; k++) {
+                float *xk, *xl, *xn;
+                if (example_load(s, &s->ex[i + k], &xk, &xl, &xn)) { bad = 1; continue; }
+                memcpy(x + per * k, xk, sizeof(float) * per);
+                free(xk); free(xl); free(xn);
+            }
+            if (bad) { free(x); rc = VG_EIO; break; }
+        }
         for (int k = 0; k < n; k++) {
-            memcpy(x + per * k, start ? s->ex[i + k].px : s->ex[i + k].x, sizeof(float) * per);
+            if (x && !s->streamed) memcpy(x + per * k, start ? s->ex[i + k].px : s->ex[i + k].x, sizeof(float) * per);
             labels[k] = s->ex[i + k].label;
         }
         const float *out = x ? nn_forward_from(m, x, n, s->ex[i].h, s->ex[i].w, 0, start) : NULL;
@@ -283,6 +295,7 @@ static void evaluate(vg_model *m, const feature_set *s, int start, float *loss, 
     }
     *loss = s->n ? (float)(l / s->n) : 0;
     *acc = s->n ? (float)correct / s->n : 0;
+    return rc;
 }
 
 static void history_meta(vg_model *m, const vg_epoch_stats *h, int n)
@@ -469,24 +482,22 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
     rc = load_split(d, 0, &raw, logmel ? cfg->max_seconds : 0, lossy, noisy, cfg->cache_dir, cb, &done, total, &tr,
                     &res->n_skipped, &budget, may_stream);
     if (!rc && !budget.over)
-        rc = load_split(d, 1, &raw, 0, 0, 0, cfg->cache_dir, cb, &done, total, &va, &res->n_skipped, &budget, 0);
-    if (!rc && budget.over) {
-        size_t n_val = 0;
-        for (size_t i = 0; i < d->n; i++) n_val += d->items[i].split == VG_SPLIT_VALIDATION;
+        rc = load_split(d, 1, &raw, 0, 0, 0, cfg->cache_dir, cb, &done, total, &va, &res->n_skipped, &budget,
+                        may_stream);
+    if (!rc && budget.over) {   /* (a set that may stream never is) */
         rc = vg_errf(VG_ENOMEM, err, errlen,
-                     "the training features do not fit in memory: %zu of the %zu %s recordings already "
-                     "take %.3g GB, over the limit of %.3g GB (%s); train on fewer recordings (train "
-                     "--per-speaker N) or allow more (--max-memory GB)%s",
-                     budget.loaded, tr.streamed ? n_val : total, tr.streamed ? "Validation" : "Train and Validation",
-                     budget.used / 1e9, budget.limit / 1e9,
+                     "the training features do not fit in memory: %zu of the %zu Train and Validation "
+                     "recordings already take %.3g GB, over the limit of %.3g GB (%s); train on fewer "
+                     "recordings (train --per-speaker N) or allow more (--max-memory GB)%s",
+                     budget.loaded, total, budget.used / 1e9, budget.limit / 1e9,
                      cfg->max_memory_gb > 0 ? "as asked" : "the memory available, less 1 GB",
-                     may_stream || !logmel || cfg->init ? ""
-                     : "; with the feature cache on, Train would be read from it batch by batch");
+                     !logmel || cfg->init ? ""
+                     : "; with the feature cache on, they would be read from it batch by batch");
         goto out;
     }
     res->n_train = tr.n;
     res->n_val = va.n;
-    res->streamed = tr.streamed;
+    res->streamed = tr.streamed || va.streamed;
     if (!rc && (tr.n == 0 || va.n == 0))
         rc = vg_errf(VG_EARG, err, errlen, "no readable recordings in the %s split", tr.n ? "Validation" : "Train");
     if (rc) goto out;
@@ -511,9 +522,11 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
         /* (the statistics are the clean features' only: a lossy or noisy
          * copy is an augmentation, not more data) */
         feature_set *sets[2] = {&tr, &va};
-        tr.normalise = 1;   /* a streamed set, as it is read back */
-        tr.mean = fe.input_mean;
-        tr.std = fe.input_std;
+        for (int s = 0; s < 2; s++) {   /* a streamed set, as it is read back */
+            sets[s]->normalise = 1;
+            sets[s]->mean = fe.input_mean;
+            sets[s]->std = fe.input_std;
+        }
         for (int s = 0; s < 2; s++)
             for (size_t i = 0; i < sets[s]->n && !sets[s]->streamed; i++) {
                 example *e = &sets[s]->ex[i];
@@ -660,7 +673,10 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
         h->lr = lr;
         h->train_loss = (float)(st.loss_sum / (double)st.seen);
         h->train_acc = (float)st.correct / (float)st.seen;
-        evaluate(m, &va, start, &h->val_loss, &h->val_acc);
+        if (evaluate(m, &va, start, &h->val_loss, &h->val_acc)) {
+            rc = vg_errf(VG_EIO, err, errlen, "a cached validation feature could not be read back (was the cache cleared?)");
+            goto done_train;
+        }
         h->seconds = omp_get_wtime() - t0;
         st.elapsed = 0;
         int improved = h->val_loss < st.best_loss;
