@@ -22,7 +22,7 @@
 extern "C" {
 #endif
 
-#define VG_VERSION_STRING "0.1.0"
+#define VG_VERSION_STRING "0.2.0"
 /* The source revision (git commit, "+modified" for uncommitted changes,
  * "unknown" outside a git checkout) this library was built from. Static
  * string. */
@@ -59,7 +59,7 @@ typedef struct vg_model vg_model;
 /* Static string describing a status code; never NULL. */
 const char *vg_strerror(int status);
 
-/* Library version, e.g. "0.1.0". */
+/* Library version, e.g. "0.2.0". */
 const char *vg_version(void);
 
 /* The BLAS kernels in use: OpenBLAS's core name (e.g. "SkylakeX") and its
