@@ -136,17 +136,17 @@ test: $(CLI) $(TESTS)
 # out of "undefined": a number read from a file (1e30 as a tensor dimension)
 # converted to int is undefined behaviour too, so it is asked for by name.
 SANITIZE = address,undefined,float-cast-overflow
+ASAN_BUILD = BUILD=build-asan CFLAGS="-O1 -g -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	LDFLAGS="-fsanitize=$(SANITIZE)"
 test-asan:
-	ASAN_OPTIONS=quarantine_size_mb=16:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    LDFLAGS="-fsanitize=$(SANITIZE)" test
+	ASAN_OPTIONS=quarantine_size_mb=16:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(MAKE) $(ASAN_BUILD) test
 
 # Structured fuzzing of the file readers (model files, .pth checkpoints,
 # recordings and images) against the sanitizer build; tests/fuzz/fuzz.py
 # says what is mutated and what counts as a failure. FUZZ_N cases a target.
 FUZZ_N = 300
 fuzz:
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    LDFLAGS="-fsanitize=$(SANITIZE)" build-asan/voxgender
+	$(MAKE) $(ASAN_BUILD) build-asan/voxgender
 	tests/fuzz/fuzz.py model build-asan/voxgender 1 $(FUZZ_N)
 	tests/fuzz/fuzz.py pth build-asan/voxgender 1 $(FUZZ_N)
 	tests/fuzz/fuzz.py media build-asan/voxgender 1 $(FUZZ_N)

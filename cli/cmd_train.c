@@ -103,6 +103,17 @@ static void usage(FILE *f)
         "--resume with the same options then gives the same model as an uninterrupted run.\n");
 }
 
+/* The kept model to OUT and the last epoch's (LAST may be NULL) to
+ * LAST_PATH; 0, or -1 with the error printed, naming the file that failed. */
+static int save_models(const vg_model *best, const char *out, const vg_model *last, const char *last_path)
+{
+    const char *failed = out;
+    int rc = vg_model_save(best, out);
+    if (!rc && last && (rc = vg_model_save(last, last_path))) failed = last_path;
+    if (rc) cli_error("%s: cannot write the model (%s)", failed, cli_write_reason(rc));
+    return rc ? -1 : 0;
+}
+
 static volatile int stop_flag;
 static void on_signal(int sig) { (void)sig; stop_flag = 1; }
 
@@ -608,9 +619,7 @@ int cmd_train(int argc, char **argv)
             status = 130;
             goto done;
         }
-        int rc = vg_model_save(r.best, out);
-        if (!rc && r.last) rc = vg_model_save(r.last, last_path);
-        if (rc) { cli_error("%s: cannot write the model (%s)", out, cli_write_reason(rc)); status = 1; }
+        if (save_models(r.best, out, r.last, last_path)) status = 1;
         else {
             remove(ckpt);
             if (!is_svm && r.history) print_history(&r);
@@ -682,9 +691,7 @@ int cmd_train(int argc, char **argv)
                w->best_loss, w->epochs);
     }
     if (best_model) {
-        int rc = vg_model_save(best_model, out);
-        if (!rc && best_last) rc = vg_model_save(best_last, last_path);
-        if (rc) { cli_error("%s: cannot write the model (%s)", out, cli_write_reason(rc)); status = 1; }
+        if (save_models(best_model, out, best_last, last_path)) status = 1;
         else {
             printf("\nkept: %s -> %s\n", rows[best_run].desc, out);
             report_test(out, d, jobs, quiet);

@@ -3,6 +3,7 @@
 #include "voxgender.h"
 #include "../util/dir_chain.h"
 #include "../util/errmsg.h"
+#include "../util/rng.h"
 #include "features.h"
 
 #include <ctype.h>
@@ -50,12 +51,6 @@ char *vg_speaker_from_path(const char *rel)
     size_t n = strcspn(rel, "_-.");
     if (n == 0) n = strcspn(rel, ".");     /* "_x.wav": use the whole stem */
     return strndup(rel, n ? n : strlen(rel));
-}
-
-static int is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 static char *join(const char *a, const char *b)
@@ -239,13 +234,13 @@ int vg_dataset_scan(const char *root, const char *manifest, vg_dataset **out, ch
 {
     if (!root || !out) return VG_EARG;
     *out = NULL;
-    if (!is_dir(root)) return vg_errf(VG_ENOENT, err, errlen, "%s: not a folder", root);
+    struct stat root_st, st;
+    if (stat(root, &root_st) != 0 || !S_ISDIR(root_st.st_mode))
+        return vg_errf(VG_ENOENT, err, errlen, "%s: not a folder", root);
     vg_dataset *d = calloc(1, sizeof *d);
     if (!d) return VG_ENOMEM;
     builder b = {.d = d, .root = root};
     int splits_found = 0, seen[3] = {0};
-    struct stat root_st, st;
-    if (stat(root, &root_st) != 0) { free(d); return vg_errf(VG_ENOENT, err, errlen, "%s: not a folder", root); }
     const vg_dir_chain top = vg_dir_chain_into(NULL, &root_st);
     DIR *dp = opendir(root);
     struct dirent *e;
@@ -284,14 +279,6 @@ int vg_dataset_scan(const char *root, const char *manifest, vg_dataset **out, ch
     return VG_OK;
 }
 
-/* splitmix64's finaliser: a well-mixed 64-bit hash of X */
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30; x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27; x *= 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 typedef struct { const vg_item *it; uint64_t key; size_t index; } draw;
 
 /* Group by split, label and speaker; within a group, by the seeded hash
@@ -315,8 +302,10 @@ long vg_dataset_keep_per_speaker(vg_dataset *d, int n, unsigned splits, uint64_t
     if (!v || !drop) { free(v); free(drop); return VG_ENOMEM; }
     size_t m = 0;
     for (size_t i = 0; i < d->n; i++)
-        if (d->items[i].split >= 0 && d->items[i].split < 32 && (splits >> d->items[i].split & 1u))
-            v[m++] = (draw){&d->items[i], mix64(fnv1a(d->items[i].relpath) ^ mix64(seed)), i};
+        if (d->items[i].split >= 0 && d->items[i].split < 32 && (splits >> d->items[i].split & 1u)) {
+            uint64_t state = fnv1a(d->items[i].relpath) ^ seed;   /* one splitmix64 step mixes it */
+            v[m++] = (draw){&d->items[i], rng_next(&state), i};
+        }
     qsort(v, m, sizeof(draw), cmp_draw);
     long dropped = 0;
     for (size_t i = 0, in_group = 0; i < m; i++) {

@@ -361,12 +361,7 @@ int vg_features_from_samples(const vg_frontend *fe, const float *samples, size_t
     size_t n = (size_t)llround(seconds * fe->mel.sample_rate);
     float *x = calloc(n ? n : 1, sizeof(float));
     if (!x) return VG_ENOMEM;
-    vg_clip_info info = {0};
-    info.n_valid = n_samples < n ? n_samples : n;
-    info.padded = n_samples < n;
-    info.source_rate = fe->mel.sample_rate;
-    info.source_channels = 1;
-    info.source_seconds = (double)info.n_valid / fe->mel.sample_rate;
+    vg_clip_info info = {.n_valid = n_samples < n ? n_samples : n, .padded = n_samples < n};
     memcpy(x, samples, sizeof(float) * info.n_valid);
     return features_from_window(fe, x, n, &info, NULL, out, c, h, w);
 }

@@ -69,6 +69,13 @@ static unsigned char *sound_frames(const float *x, int h, int w, float mu, float
 static int classify(vg_model *m, const vg_frontend *fe, float *x, int h, int w, float *p_male,
                     float logits[2]);
 
+/* How much of a recording to read: every window up to MAX_SECONDS for a
+ * log-mel model (0: the front end's own window) */
+static double seconds_to_read(const vg_frontend *fe, int first_window_only)
+{
+    return fe->kind == VG_FE_LOGMEL && !first_window_only ? MAX_SECONDS : 0;
+}
+
 int vg_predict_file(vg_model *m, const char *path, int first_window_only, float *p_male,
                     float logits[2])
 {
@@ -79,8 +86,7 @@ int vg_predict_file(vg_model *m, const char *path, int first_window_only, float 
     float *x = NULL;
     int c, h, w;
     if (is_image(path)) rc = vg_features_from_image(&fe, path, &x, &c, &h, &w);
-    else rc = vg_features_from_audio(&fe, path, 0, fe.kind == VG_FE_LOGMEL && !first_window_only ? MAX_SECONDS : 0,
-                                     &x, &c, &h, &w, NULL);
+    else rc = vg_features_from_audio(&fe, path, 0, seconds_to_read(&fe, first_window_only), &x, &c, &h, &w, NULL);
     if (rc) return rc;
     return classify(m, &fe, x, h, w, p_male, logits);
 }
@@ -96,32 +102,30 @@ int vg_predict_samples(vg_model *m, const float *samples, size_t n, int sample_r
     if (sample_rate != fe.mel.sample_rate) return VG_ERATE;    /* vg_resample first */
     float *x = NULL;
     int c, h, w;
-    rc = vg_features_from_samples(&fe, samples, n, fe.kind == VG_FE_LOGMEL && !first_window_only ? MAX_SECONDS : 0,
-                                  &x, &c, &h, &w);
+    rc = vg_features_from_samples(&fe, samples, n, seconds_to_read(&fe, first_window_only), &x, &c, &h, &w);
     if (rc) return rc;
     return classify(m, &fe, x, h, w, p_male, logits);
 }
 
 /* The answer for features X[h][w] (owned: freed here) of FE: log-mel
  * models first check that there is speech, then average the windows. */
-static int classify(vg_model *m, const vg_frontend *fe_, float *x, int h, int w, float *p_male,
+static int classify(vg_model *m, const vg_frontend *fe, float *x, int h, int w, float *p_male,
                     float logits[2])
 {
-    const vg_frontend fe = *fe_;
     int rc = VG_OK;
-    int T = 1 + (int)(llround(fe.seconds * fe.mel.sample_rate) / fe.mel.hop_length);
+    int T = 1 + (int)(llround(fe->seconds * fe->mel.sample_rate) / fe->mel.hop_length);
     unsigned char *on = NULL;
-    if (fe.kind == VG_FE_LOGMEL) {
+    if (fe->kind == VG_FE_LOGMEL) {
         int active;
-        on = sound_frames(x, h, w, fe.input_mean, fe.input_std, &fe.mel, &active);
+        on = sound_frames(x, h, w, fe->input_mean, fe->input_std, &fe->mel, &active);
         if (!on) { free(x); return VG_ENOMEM; }
-        if (active * (double)fe.mel.hop_length / fe.mel.sample_rate < VG_MIN_SOUND_SECONDS) {
+        if (active * (double)fe->mel.hop_length / fe->mel.sample_rate < VG_MIN_SOUND_SECONDS) {
             free(on);
             free(x);
             return VG_ENOSPEECH;
         }
     }
-    if (fe.kind != VG_FE_LOGMEL || w <= T) {
+    if (fe->kind != VG_FE_LOGMEL || w <= T) {
         rc = vg_model_forward(m, x, 1, h, w, logits);
     } else {
         /* Windows of T frames covering the recording (the tail gets its own
@@ -136,7 +140,7 @@ static int classify(vg_model *m, const vg_frontend *fe_, float *x, int h, int w,
             if (n > 0 && len < T / 4) break;
             int sound = 0;   /* skip windows without sound (pauses, silence) */
             for (int t = start; t < start + len; t++) sound += on[t];
-            if (sound * (double)fe.mel.hop_length / fe.mel.sample_rate < VG_MIN_SOUND_SECONDS / 2) continue;
+            if (sound * (double)fe->mel.hop_length / fe->mel.sample_rate < VG_MIN_SOUND_SECONDS / 2) continue;
             for (int b = 0; b < h; b++)
                 memcpy(win + (size_t)b * len, x + (size_t)b * w + start, sizeof(float) * (size_t)len);
             rc = vg_model_forward(m, win, 1, h, len, l);

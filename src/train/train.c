@@ -71,9 +71,15 @@ typedef struct feature_set {
     float mean, std;
 } feature_set;
 
+static void example_free(example *e)   /* its features; the backbone's output is the set's */
+{
+    free(e->x); free(e->xl); free(e->xn);
+    e->x = e->xl = e->xn = NULL;
+}
+
 static void free_set(feature_set *s)
 {
-    for (size_t i = 0; i < s->n; i++) { free(s->ex[i].x); free(s->ex[i].xl); free(s->ex[i].xn); free(s->ex[i].px); }
+    for (size_t i = 0; i < s->n; i++) { example_free(&s->ex[i]); free(s->ex[i].px); }
     free(s->ex);
     s->ex = NULL;
     s->n = 0;
@@ -116,25 +122,39 @@ static size_t example_bytes(const example *e)
     return one * (1 + (e->xl != NULL) + (e->xn != NULL));
 }
 
-/* A streamed example's features, read back (from the cache: load_split
- * put them there) into *X, *XL and *XN (NULL when the set has no such
- * copy), normalised when the set says so. Caller frees. */
-static int example_load(const feature_set *s, const example *e, float **x, float **xl, float **xn)
+/* E's features as set S makes them (from E's path, through the cache):
+ * E->x with E's shape, and the codec and noise copies when S has them. On
+ * failure what was read stays in E for the caller to free. */
+static int example_read(const feature_set *s, example *e)
 {
-    *x = *xl = *xn = NULL;
-    int c, h, w;
-    int rc = vg_features_cached(s->cache, &s->fe, e->path, s->max_seconds, x, &c, &h, &w, NULL);
-    if (!rc && (c != e->c || h != e->h || w != e->w)) rc = VG_EFORMAT;   /* the file changed under us */
-    if (!rc && s->lossy) rc = load_copy(s->cache, &s->fe, e->path, s->max_seconds, degrade_codec_for(e->path), e, xl);
-    if (!rc && s->noisy) rc = load_copy(s->cache, &s->fe, e->path, s->max_seconds, degrade_noise_for(e->path), e, xn);
-    if (rc) { free(*x); free(*xl); free(*xn); *x = *xl = *xn = NULL; return rc; }
-    if (s->normalise)
-        for (size_t k = 0; k < (size_t)e->h * e->w; k++) {   /* as the in-memory sets are */
-            (*x)[k] = ((*x)[k] - s->mean) / s->std;
-            if (*xl) (*xl)[k] = ((*xl)[k] - s->mean) / s->std;
-            if (*xn) (*xn)[k] = ((*xn)[k] - s->mean) / s->std;
-        }
-    return VG_OK;
+    int rc = vg_features_cached(s->cache, &s->fe, e->path, s->max_seconds, &e->x, &e->c, &e->h, &e->w, NULL);
+    if (!rc && s->lossy) rc = load_copy(s->cache, &s->fe, e->path, s->max_seconds, degrade_codec_for(e->path), e, &e->xl);
+    if (!rc && s->noisy) rc = load_copy(s->cache, &s->fe, e->path, s->max_seconds, degrade_noise_for(e->path), e, &e->xn);
+    return rc;
+}
+
+/* (x - MEAN) / STD over E's features and copies: the one normalisation of
+ * the in-memory and the streamed sets, so both give the same bits. */
+static void example_normalise(example *e, float mean, float std)
+{
+    for (size_t k = 0; k < (size_t)e->h * e->w; k++) {
+        e->x[k] = (e->x[k] - mean) / std;
+        if (e->xl) e->xl[k] = (e->xl[k] - mean) / std;
+        if (e->xn) e->xn[k] = (e->xn[k] - mean) / std;
+    }
+}
+
+/* A streamed example read back: *DST is E with its features (normalised
+ * when the set says so); caller frees them (example_free). */
+static int example_load(const feature_set *s, const example *e, example *dst)
+{
+    *dst = *e;
+    dst->x = dst->xl = dst->xn = NULL;
+    int rc = example_read(s, dst);
+    if (!rc && (dst->c != e->c || dst->h != e->h || dst->w != e->w)) rc = VG_EFORMAT;   /* changed since */
+    if (rc) example_free(dst);
+    else if (s->normalise) example_normalise(dst, s->mean, s->std);
+    return rc;
 }
 
 /* Features of every item of SPLIT, in parallel, skipping unreadable files;
@@ -148,6 +168,7 @@ static int load_split(const vg_dataset *d, int split, const vg_frontend *fe, dou
                       size_t total, feature_set *out, size_t *skipped, feature_budget *budget, int may_stream)
 {
     int streaming = 0;
+    *out = (feature_set){.cache = cache, .fe = *fe, .max_seconds = max_seconds, .lossy = lossy, .noisy = noisy};
     size_t n = 0;
     for (size_t i = 0; i < d->n; i++) n += d->items[i].split == split;
     example *ex = calloc(n ? n : 1, sizeof(example));
@@ -165,20 +186,15 @@ static int load_split(const vg_dataset *d, int split, const vg_frontend *fe, dou
 #pragma omp atomic read
         over = budget->over;
         if (over) { status[k] = VG_ENOMEM; continue; }
-        status[k] = vg_features_cached(cache, fe, it->path, max_seconds, &e->x, &e->c, &e->h, &e->w, NULL);
-        if (!status[k] && lossy)
-            status[k] = load_copy(cache, fe, it->path, max_seconds, degrade_codec_for(it->path), e, &e->xl);
-        if (!status[k] && noisy)
-            status[k] = load_copy(cache, fe, it->path, max_seconds, degrade_noise_for(it->path), e, &e->xn);
         e->label = it->label;
         e->speaker = it->speaker;
         e->path = it->path;
+        status[k] = example_read(out, e);
 #pragma omp critical
         {
             ++*done;
             if (!status[k] && streaming) {   /* made and cached: read back per batch */
-                free(e->x); free(e->xl); free(e->xn);
-                e->x = e->xl = e->xn = NULL;
+                example_free(e);
             } else if (!status[k]) {
                 budget->used += (double)example_bytes(e);
                 budget->loaded++;
@@ -198,8 +214,7 @@ static int load_split(const vg_dataset *d, int split, const vg_frontend *fe, dou
     for (size_t k = 0; k < n; k++) {
         if (status[k] || budget->over || streaming) {   /* a streamed set holds no features */
             if (status[k] && !budget->over) (*skipped)++;
-            free(ex[k].x); free(ex[k].xl); free(ex[k].xn);
-            ex[k].x = ex[k].xl = ex[k].xn = NULL;
+            example_free(&ex[k]);
             if (status[k] || budget->over) continue;
         }
         ex[kept++] = ex[k];
@@ -209,11 +224,6 @@ static int load_split(const vg_dataset *d, int split, const vg_frontend *fe, dou
     out->ex = ex;
     out->n = kept;
     out->streamed = streaming;
-    out->cache = cache;
-    out->fe = *fe;
-    out->max_seconds = max_seconds;
-    out->lossy = lossy;
-    out->noisy = noisy;
     if (streaming) { budget->used = 0; budget->loaded = 0; }   /* what it held is let go */
     return VG_OK;
 }
@@ -273,10 +283,10 @@ static int evaluate(vg_model *m, const feature_set *s, int start, float *loss, f
         if (x && s->streamed) {
 #pragma omp parallel for schedule(dynamic, 1) reduction(| : bad)
             for (int k = 0; k < n; k++) {
-                float *xk, *xl, *xn;
-                if (example_load(s, &s->ex[i + k], &xk, &xl, &xn)) { bad = 1; continue; }
-                memcpy(x + per * k, xk, sizeof(float) * per);
-                free(xk); free(xl); free(xn);
+                example e;
+                if (example_load(s, &s->ex[i + k], &e)) { bad = 1; continue; }
+                memcpy(x + per * k, e.x, sizeof(float) * per);
+                example_free(&e);
             }
             if (bad) { free(x); rc = VG_EIO; break; }
         }
@@ -505,17 +515,19 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
     if (logmel) {
         if (!keep_norm) {   /* statistics of the training features */
             double sum = 0, sq = 0, cnt = 0;
-            for (size_t i = 0; i < tr.n && !rc; i++) {
-                float *x = tr.ex[i].x, *xl = NULL, *xn = NULL;
-                if (tr.streamed && (rc = example_load(&tr, &tr.ex[i], &x, &xl, &xn))) break;
-                for (size_t k = 0; k < (size_t)tr.ex[i].h * tr.ex[i].w; k++) {
-                    sum += x[k];
-                    sq += (double)x[k] * x[k];
+            size_t i;
+            for (i = 0; i < tr.n; i++) {
+                example loaded, *e = &tr.ex[i];
+                if (tr.streamed && (rc = example_load(&tr, e, &loaded))) break;
+                if (tr.streamed) e = &loaded;
+                for (size_t k = 0; k < (size_t)e->h * e->w; k++) {
+                    sum += e->x[k];
+                    sq += (double)e->x[k] * e->x[k];
                     cnt++;
                 }
-                if (tr.streamed) { free(x); free(xl); free(xn); }
+                if (tr.streamed) example_free(&loaded);
             }
-            if (rc) { vg_errf(rc, err, errlen, "a cached training feature could not be read back: %s", vg_strerror(rc)); goto out; }
+            if (rc) { vg_errf(rc, err, errlen, "%s: cannot be read again: %s", tr.ex[i].path, vg_strerror(rc)); goto out; }
             fe.input_mean = (float)(sum / cnt);
             fe.input_std = (float)sqrt(fmax(sq / cnt - (sum / cnt) * (sum / cnt), 1e-6));
         }
@@ -528,14 +540,8 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
             sets[s]->std = fe.input_std;
         }
         for (int s = 0; s < 2; s++)
-            for (size_t i = 0; i < sets[s]->n && !sets[s]->streamed; i++) {
-                example *e = &sets[s]->ex[i];
-                for (size_t k = 0; k < (size_t)e->h * e->w; k++) {
-                    e->x[k] = (e->x[k] - fe.input_mean) / fe.input_std;
-                    if (e->xl) e->xl[k] = (e->xl[k] - fe.input_mean) / fe.input_std;
-                    if (e->xn) e->xn[k] = (e->xn[k] - fe.input_mean) / fe.input_std;
-                }
-            }
+            for (size_t i = 0; i < sets[s]->n && !sets[s]->streamed; i++)
+                example_normalise(&sets[s]->ex[i], fe.input_mean, fe.input_std);
     }
     vg_frontend_to_model(m, &fe);
 
@@ -637,16 +643,17 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
             }
             const size_t per_b = (size_t)c * H * Tb;
             if (tr.streamed) {   /* this batch's examples, read back in parallel */
-                int bad = 0;
-#pragma omp parallel for schedule(dynamic, 1) reduction(| : bad)
-                for (int k = 0; k < n; k++) {
-                    example *e = &streamed[k];
-                    *e = tr.ex[perm[from + k]];
-                    bad |= example_load(&tr, e, &e->x, &e->xl, &e->xn) != VG_OK;
-                }
-                if (bad) {
-                    for (int k = 0; k < n; k++) { free(streamed[k].x); free(streamed[k].xl); free(streamed[k].xn); }
-                    rc = vg_errf(VG_EIO, err, errlen, "a cached training feature could not be read back (was the cache cleared?)");
+                long bad = -1;   /* one that could not be */
+#pragma omp parallel for schedule(dynamic, 1)
+                for (int k = 0; k < n; k++)
+                    if (example_load(&tr, &tr.ex[perm[from + k]], &streamed[k])) {
+#pragma omp atomic write
+                        bad = k;
+                    }
+                if (bad >= 0) {
+                    for (int k = 0; k < n; k++) example_free(&streamed[k]);
+                    rc = vg_errf(VG_EIO, err, errlen, "%s: cannot be read again (changed or removed during training)",
+                                 tr.ex[perm[from + bad]].path);
                     goto done_train;
                 }
             }
@@ -658,7 +665,7 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
                 lb[k] = e->label;
             }
             if (tr.streamed)
-                for (int k = 0; k < n; k++) { free(streamed[k].x); free(streamed[k].xl); free(streamed[k].xn); }
+                for (int k = 0; k < n; k++) example_free(&streamed[k]);
             float loss;
             int correct;
             rc = nn_train_step(m, opt, xb, lb, n, H, Tb, cfg->balance ? weights : NULL, start, &loss, &correct);
@@ -674,7 +681,7 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
         h->train_loss = (float)(st.loss_sum / (double)st.seen);
         h->train_acc = (float)st.correct / (float)st.seen;
         if (evaluate(m, &va, start, &h->val_loss, &h->val_acc)) {
-            rc = vg_errf(VG_EIO, err, errlen, "a cached validation feature could not be read back (was the cache cleared?)");
+            rc = vg_errf(VG_EIO, err, errlen, "a validation recording cannot be read again (changed or removed during training)");
             goto done_train;
         }
         h->seconds = omp_get_wtime() - t0;

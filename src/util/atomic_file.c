@@ -21,19 +21,15 @@ int vg_atomic_open(vg_atomic_file *af, const char *path)
     memcpy(af->tmp_path + n, ".tmp-XXXXXX", 12);
     int fd = mkstemp(af->tmp_path);
     if (fd < 0) {
-        int why = errno;
-        free(af->tmp_path);
+        free(af->tmp_path);   /* nothing was made to remove */
         af->tmp_path = NULL;
         vg_atomic_abort(af);
-        errno = why;
         return VG_EIO;
     }
     af->fp = fdopen(fd, "wb");
     if (!af->fp) {
-        int why = errno;
-        close(fd);
         vg_atomic_abort(af);
-        errno = why;
+        close(fd);   /* a valid descriptor closes without touching errno */
         return VG_EIO;
     }
     return VG_OK;
@@ -58,8 +54,8 @@ int vg_atomic_commit(vg_atomic_file *af)
     af->fp = NULL;
     if (!why) first_failure(rename(af->tmp_path, af->final_path) != 0, &why);
     if (why) {
-        vg_atomic_abort(af);
         errno = why;
+        vg_atomic_abort(af);
         return VG_EIO;
     }
     free(af->tmp_path);
@@ -68,11 +64,15 @@ int vg_atomic_commit(vg_atomic_file *af)
     return VG_OK;
 }
 
+/* Keeps errno: the caller reports the failure that led here (VG_EIO's
+ * reason), not the clean-up's. */
 void vg_atomic_abort(vg_atomic_file *af)
 {
+    int why = errno;
     if (af->fp) fclose(af->fp);
     if (af->tmp_path) unlink(af->tmp_path);
     free(af->tmp_path);
     free(af->final_path);
     memset(af, 0, sizeof *af);
+    errno = why;
 }
