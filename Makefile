@@ -6,7 +6,7 @@ DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
 
-PKGS     := libavformat libavcodec libavutil libswresample fftw3 libpng libjpeg libcjson openblas libzip
+PKGS     := libavformat libavcodec libavutil libswresample fftw3 libpng libjpeg libcjson openblas libzip rubberband
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -llinear
 

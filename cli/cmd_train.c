@@ -54,7 +54,11 @@ static void usage(FILE *f)
         "                          every mel band; not in all), white (all of the noise\n"
         "                          white; not in all), wavenoise (white noise added to\n"
         "                          each recording's samples at 5-20 dB SNR, made once and\n"
-        "                          cached, instead of the other noise; not in all); each\n"
+        "                          cached, instead of the other noise; not in all),\n"
+        "                          wavepitch (each recording's pitch moved towards the\n"
+        "                          other class's, women x0.71-0.87, men x1.15-1.41, with\n"
+        "                          its formants kept, by Rubber Band; made once and\n"
+        "                          cached; not in all); each\n"
         "                          on half of the examples; e.g. all,codec (cnn: all;\n"
         "                          log-mel models only: an error with lenet or svm)\n"
         "      --balance           weight the loss by inverse class frequency\n"
@@ -261,7 +265,8 @@ static int parse_augment(const char *s, unsigned *out)
         else if (!strcmp(t, "colour")) a |= VG_AUG_COLOUR;
         else if (!strcmp(t, "white")) a |= VG_AUG_WHITE;
         else if (!strcmp(t, "wavenoise")) a |= VG_AUG_WAVENOISE;
-        else { cli_error("--augment: unknown '%s' (all, none, crop, gain, noise, time, freq, band, reverb, length, warp, pitch, codec, colour, white, wavenoise)", t); return -1; }
+        else if (!strcmp(t, "wavepitch")) a |= VG_AUG_WAVEPITCH;
+        else { cli_error("--augment: unknown '%s' (all, none, crop, gain, noise, time, freq, band, reverb, length, warp, pitch, codec, colour, white, wavenoise, wavepitch)", t); return -1; }
     }
     *out = a;
     return 0;

@@ -559,11 +559,17 @@ enum {   /* training-time augmentation of log-mel inputs (cnn) */
     VG_AUG_WHITE = 4096,  /* all of the noise (with NOISE) is white, as
                              COLOUR's with slope 0 (overrides COLOUR); not
                              in ALL */
-    VG_AUG_WAVENOISE = 8192 /* half of the examples come from a copy of the
+    VG_AUG_WAVENOISE = 8192, /* half of the examples come from a copy of the
                              recording with white noise added to its samples
                              (SNR 5-20 dB against their mean power, one copy
                              per recording, made once with the features and
                              cached), and get no other noise; not in ALL */
+    VG_AUG_WAVEPITCH = 16384 /* half of the examples come from a copy of the
+                             recording whose pitch is moved towards the other
+                             class's (women's x0.71-0.87, men's x1.15-1.41)
+                             with its formants kept (Rubber Band's pitch
+                             shifter, one copy per recording, made once with
+                             the features and cached); not in ALL */
 };
 
 typedef struct vg_train_config {

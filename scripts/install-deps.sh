@@ -8,7 +8,7 @@ set -eu
 
 BUILD_PKGS="build-essential pkg-config libavformat-dev libavcodec-dev libavutil-dev \
 libswresample-dev libfftw3-dev libpng-dev libjpeg62-turbo-dev libopenblas-dev liblinear-dev \
-libcjson-dev libzip-dev"
+libcjson-dev libzip-dev librubberband-dev"
 # Tests compare against PyTorch/torchaudio and generate speech with TTS voices;
 # make bench runs the PyTorch peers on jemalloc (bench/run.sh says why);
 # TiMidity++ and its sampled instruments play the music the tests feed

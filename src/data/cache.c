@@ -115,6 +115,8 @@ int features_cached_degraded(const char *cache_dir, const vg_frontend *fe, const
     /* the clean features' key stays what it always was */
     if (deg && deg->kind == DEGRADE_CODEC)
         snprintf(key + strlen(key), 64, " lossy=%s:%d", lossy_codec_name(deg->codec), deg->bitrate);
+    else if (deg && deg->kind == DEGRADE_PITCH)
+        snprintf(key + strlen(key), 64, " pitch=rubberband-r3-formants:%.9g", deg->pitch);
     else if (deg)
         snprintf(key + strlen(key), 64, " noise=white:%.9g:%016llx", deg->snr_db, (unsigned long long)deg->seed);
     snprintf(file, sizeof file, "%s/%016llx.f32", cache_dir, (unsigned long long)fnv1a(key));

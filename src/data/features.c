@@ -2,6 +2,7 @@
  * says. The same code makes training and inference features. */
 #include "voxgender.h"
 #include "features.h"
+#include "../audio/pitch.h"
 #include "../util/errmsg.h"
 #include "../util/rng.h"
 
@@ -305,6 +306,13 @@ degrade_spec degrade_noise_for(const char *path)
     return (degrade_spec){.kind = DEGRADE_WHITE_NOISE, .snr_db = snr, .seed = r};
 }
 
+degrade_spec degrade_pitch_for(const char *path, int label)
+{
+    uint64_t r = file_name_hash(path) ^ 0x7069746368ull;   /* "pitch" */
+    float octaves = 0.2f + 0.3f * rng_uniform(&r);
+    return (degrade_spec){.kind = DEGRADE_PITCH, .pitch = exp2f(label == 1 ? octaves : -octaves)};
+}
+
 /* X [N] += Gaussian noise SNR_DB below X's mean power (as scripts/degrade.sh's
  * noise10 makes the evaluation's noisy copies); digital silence stays silent */
 static void add_white_noise(float *x, size_t n, float snr_db, uint64_t seed)
@@ -378,6 +386,8 @@ static int features_from_window(const vg_frontend *fe, float *x, size_t n, const
         size_t valid = info->padded && info->n_valid < n ? info->n_valid : n;
         if (deg->kind == DEGRADE_WHITE_NOISE) {
             add_white_noise(x, valid, deg->snr_db, deg->seed);
+        } else if (deg->kind == DEGRADE_PITCH) {
+            if ((rc = audio_pitch_shift(x, valid, fe->mel.sample_rate, deg->pitch))) { free(x); return rc; }
         } else if ((rc = audio_lossy_roundtrip(x, valid, fe->mel.sample_rate, deg->codec, deg->bitrate))) {
             free(x);
             return rc;

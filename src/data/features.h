@@ -1,7 +1,8 @@
 /* Library-internal variants of the feature functions of voxgender.h: the
  * features of a degraded copy of a recording, made in the waveform before
  * the front end (training augmentation): a lossy-codec round trip
- * (VG_AUG_CODEC) or added white noise (VG_AUG_WAVENOISE). */
+ * (VG_AUG_CODEC), added white noise (VG_AUG_WAVENOISE) or a pitch shift
+ * that keeps the formants (VG_AUG_WAVEPITCH). */
 #ifndef VG_DATA_FEATURES_H
 #define VG_DATA_FEATURES_H
 
@@ -10,7 +11,7 @@
 
 #include <stdint.h>
 
-typedef enum { DEGRADE_CODEC, DEGRADE_WHITE_NOISE } degrade_kind;
+typedef enum { DEGRADE_CODEC, DEGRADE_WHITE_NOISE, DEGRADE_PITCH } degrade_kind;
 
 typedef struct degrade_spec {
     degrade_kind kind;
@@ -19,6 +20,7 @@ typedef struct degrade_spec {
     float snr_db;         /* DEGRADE_WHITE_NOISE: Gaussian noise this many dB
                              below the mean power of the recording's samples */
     uint64_t seed;        /* DEGRADE_WHITE_NOISE: the noise's random stream */
+    float pitch;          /* DEGRADE_PITCH: the pitch factor (formants kept) */
 } degrade_spec;
 
 /* vg_frontend_from_model with the reason for a refusal in ERR (may be
@@ -39,6 +41,14 @@ degrade_spec degrade_codec_for(const char *path);
 /* The SNR and noise stream of PATH's noisy copy, fixed by the file's name
  * like degrade_codec_for's: white noise at an SNR uniform in 5-20 dB. */
 degrade_spec degrade_noise_for(const char *path);
+
+/* The pitch factor of PATH's pitch-shifted copy, fixed by the file's name
+ * like degrade_codec_for's and moved towards the other class's voices:
+ * 2^-(0.2..0.5) (0.71-0.87) for LABEL 0 (female), 2^(0.2..0.5) (1.15-1.41)
+ * for LABEL 1 (male). A typical woman's 200 Hz comes down to 140-175 Hz,
+ * a typical man's 120 Hz goes up to 140-170 Hz: the voices, rare in the
+ * data, whose pitch says the other class while their formants do not. */
+degrade_spec degrade_pitch_for(const char *path, int label);
 
 /* vg_features_from_audio, with the decoded window degraded by DEG first
  * (NULL = none). Same ownership. */

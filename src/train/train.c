@@ -48,6 +48,7 @@ typedef struct example {
     float *x;          /* [c][h][w] (log-mel: raw log2, normalised in place later) */
     float *xl;         /* the same after a lossy-codec round trip (VG_AUG_CODEC), or NULL */
     float *xn;         /* the same with white noise added (VG_AUG_WAVENOISE), or NULL */
+    float *xp;         /* the same at another pitch, formants kept (VG_AUG_WAVEPITCH), or NULL */
     int c, h, w;
     int label;
     const char *speaker;   /* the dataset item's (borrowed) */
@@ -66,15 +67,16 @@ typedef struct feature_set {
     const char *cache;        /* how the features were made, to make them again */
     vg_frontend fe;
     double max_seconds;
-    int lossy, noisy;
+    unsigned copies;          /* the waveform copies each example has: VG_AUG_CODEC,
+                                 VG_AUG_WAVENOISE and VG_AUG_WAVEPITCH bits */
     int normalise;            /* apply MEAN and STD on loading (once they are known) */
     float mean, std;
 } feature_set;
 
 static void example_free(example *e)   /* its features; the backbone's output is the set's */
 {
-    free(e->x); free(e->xl); free(e->xn);
-    e->x = e->xl = e->xn = NULL;
+    free(e->x); free(e->xl); free(e->xn); free(e->xp);
+    e->x = e->xl = e->xn = e->xp = NULL;
 }
 
 static void free_set(feature_set *s)
@@ -119,7 +121,7 @@ static feature_budget budget_for(double max_memory_gb)
 static size_t example_bytes(const example *e)
 {
     size_t one = sizeof(float) * (size_t)e->c * e->h * e->w;
-    return one * (1 + (e->xl != NULL) + (e->xn != NULL));
+    return one * (1 + (e->xl != NULL) + (e->xn != NULL) + (e->xp != NULL));
 }
 
 /* E's features as set S makes them (from E's path, through the cache):
@@ -128,8 +130,12 @@ static size_t example_bytes(const example *e)
 static int example_read(const feature_set *s, example *e)
 {
     int rc = vg_features_cached(s->cache, &s->fe, e->path, s->max_seconds, &e->x, &e->c, &e->h, &e->w, NULL);
-    if (!rc && s->lossy) rc = load_copy(s->cache, &s->fe, e->path, s->max_seconds, degrade_codec_for(e->path), e, &e->xl);
-    if (!rc && s->noisy) rc = load_copy(s->cache, &s->fe, e->path, s->max_seconds, degrade_noise_for(e->path), e, &e->xn);
+    if (!rc && (s->copies & VG_AUG_CODEC))
+        rc = load_copy(s->cache, &s->fe, e->path, s->max_seconds, degrade_codec_for(e->path), e, &e->xl);
+    if (!rc && (s->copies & VG_AUG_WAVENOISE))
+        rc = load_copy(s->cache, &s->fe, e->path, s->max_seconds, degrade_noise_for(e->path), e, &e->xn);
+    if (!rc && (s->copies & VG_AUG_WAVEPITCH))
+        rc = load_copy(s->cache, &s->fe, e->path, s->max_seconds, degrade_pitch_for(e->path, e->label), e, &e->xp);
     return rc;
 }
 
@@ -141,6 +147,7 @@ static void example_normalise(example *e, float mean, float std)
         e->x[k] = (e->x[k] - mean) / std;
         if (e->xl) e->xl[k] = (e->xl[k] - mean) / std;
         if (e->xn) e->xn[k] = (e->xn[k] - mean) / std;
+        if (e->xp) e->xp[k] = (e->xp[k] - mean) / std;
     }
 }
 
@@ -149,7 +156,7 @@ static void example_normalise(example *e, float mean, float std)
 static int example_load(const feature_set *s, const example *e, example *dst)
 {
     *dst = *e;
-    dst->x = dst->xl = dst->xn = NULL;
+    dst->x = dst->xl = dst->xn = dst->xp = NULL;
     int rc = example_read(s, dst);
     if (!rc && (dst->c != e->c || dst->h != e->h || dst->w != e->w)) rc = VG_EFORMAT;   /* changed since */
     if (rc) example_free(dst);
@@ -158,17 +165,19 @@ static int example_load(const feature_set *s, const example *e, example *dst)
 }
 
 /* Features of every item of SPLIT, in parallel, skipping unreadable files;
- * with LOSSY also each one's lossy-codec copy (degrade_codec_for its path),
- * with NOISY its white-noise copy (degrade_noise_for). Past BUDGET's limit:
+ * with each one's waveform COPIES (VG_AUG_CODEC: its lossy-codec copy,
+ * degrade_codec_for its path; VG_AUG_WAVENOISE: its white-noise copy,
+ * degrade_noise_for; VG_AUG_WAVEPITCH: its pitch-shifted copy,
+ * degrade_pitch_for its path and label). Past BUDGET's limit:
  * with MAY_STREAM, the set becomes streamed (what is loaded is let go, the
  * rest only made and cached) and BUDGET forgets it; otherwise nothing more
  * is loaded and BUDGET->over is set. */
 static int load_split(const vg_dataset *d, int split, const vg_frontend *fe, double max_seconds,
-                      int lossy, int noisy, const char *cache, const vg_train_callbacks *cb, size_t *done,
+                      unsigned copies, const char *cache, const vg_train_callbacks *cb, size_t *done,
                       size_t total, feature_set *out, size_t *skipped, feature_budget *budget, int may_stream)
 {
     int streaming = 0;
-    *out = (feature_set){.cache = cache, .fe = *fe, .max_seconds = max_seconds, .lossy = lossy, .noisy = noisy};
+    *out = (feature_set){.cache = cache, .fe = *fe, .max_seconds = max_seconds, .copies = copies};
     size_t n = 0;
     for (size_t i = 0; i < d->n; i++) n += d->items[i].split == split;
     example *ex = calloc(n ? n : 1, sizeof(example));
@@ -242,11 +251,14 @@ static void fill_logmel(float *dst, const example *e, int T, unsigned aug, uint6
                         const vg_frontend *fe)
 {
     const int H = e->h, W = e->w;
-    /* the noisy copy for half of the examples, which then get no other
-     * noise; of the rest, the lossy copy for half. Each draw is made only
-     * with its bit, so other recipes keep their random streams */
+    /* the pitch-shifted copy for half of the examples; of the rest, the
+     * noisy copy for half, which then get no other noise; of the rest, the
+     * lossy copy for half. Each draw is made only with its bit, so other
+     * recipes keep their random streams */
     const float *src = e->x;
-    if ((aug & VG_AUG_WAVENOISE) && e->xn && (rng_next(r) & 1)) {
+    if ((aug & VG_AUG_WAVEPITCH) && e->xp && (rng_next(r) & 1)) {
+        src = e->xp;
+    } else if ((aug & VG_AUG_WAVENOISE) && e->xn && (rng_next(r) & 1)) {
         src = e->xn;
         aug &= ~(unsigned)VG_AUG_NOISE;
     } else if ((aug & VG_AUG_CODEC) && e->xl && (rng_next(r) & 1)) {
@@ -478,21 +490,21 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
     vg_frontend raw = fe;
     raw.input_mean = 0.0f;
     raw.input_std = 1.0f;
-    const int lossy = logmel && (cfg->augment & VG_AUG_CODEC);
-    if (lossy && !audio_lossy_available()) {
+    /* the waveform copies Train's examples carry (log-mel models only) */
+    const unsigned copies = logmel ? cfg->augment & (VG_AUG_CODEC | VG_AUG_WAVENOISE | VG_AUG_WAVEPITCH) : 0;
+    if ((copies & VG_AUG_CODEC) && !audio_lossy_available()) {
         rc = vg_errf(VG_EUNSUPPORTED, err, errlen, "--augment codec needs FFmpeg's libopus and libmp3lame encoders, which this FFmpeg lacks");
         goto out;
     }
-    const int noisy = logmel && (cfg->augment & VG_AUG_WAVENOISE);
     feature_budget budget = budget_for(cfg->max_memory_gb);
     /* Train may be streamed from the feature cache when it does not fit: a
      * log-mel model trained from scratch (a frozen backbone's outputs are
      * held instead), with a cache to stream from */
     const int may_stream = logmel && cfg->cache_dir && !cfg->init;
-    rc = load_split(d, 0, &raw, logmel ? cfg->max_seconds : 0, lossy, noisy, cfg->cache_dir, cb, &done, total, &tr,
+    rc = load_split(d, 0, &raw, logmel ? cfg->max_seconds : 0, copies, cfg->cache_dir, cb, &done, total, &tr,
                     &res->n_skipped, &budget, may_stream);
     if (!rc && !budget.over)
-        rc = load_split(d, 1, &raw, 0, 0, 0, cfg->cache_dir, cb, &done, total, &va, &res->n_skipped, &budget,
+        rc = load_split(d, 1, &raw, 0, 0, cfg->cache_dir, cb, &done, total, &va, &res->n_skipped, &budget,
                         may_stream);
     if (!rc && budget.over) {   /* (a set that may stream never is) */
         rc = vg_errf(VG_ENOMEM, err, errlen,
