@@ -193,6 +193,17 @@ def read(p):
     return b[8 + n:], json.loads(b[8:8 + n])['__metadata__']['history']
 a, b = read('$T/inmem.safetensors'), read('$T/streamed2.safetensors')
 sys.exit(a != b)\""
+# the pitch-shifted copies (librubberband) stream the same way
+"$VG" train "$D" --arch cnn --epochs 1 --augment all,wavepitch -q -o "$T/wp-inmem.safetensors" > /dev/null 2>&1
+"$VG" train "$D" --arch cnn --epochs 1 --augment all,wavepitch --max-memory 0.008 -q -o "$T/wp-streamed.safetensors" > /dev/null 2> "$T/wp-streamed.err"; rc=$?
+check "train --augment wavepitch: trains, and streamed gives the in-memory weights bit for bit" bash -c \
+    "[ $rc -eq 0 ] && grep -q 'each batch read them back' '$T/wp-streamed.err' &&
+     /usr/bin/python3 -c \"
+import struct, sys
+def data(p):
+    b = open(p, 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; return b[8 + n:]
+a, b = data('$T/wp-inmem.safetensors'), data('$T/wp-streamed.safetensors')
+sys.exit(a != b)\""
 "$VG" train "$D" --arch lenet --epochs 1 --per-speaker 1 -o "$T/ps.safetensors" > /dev/null 2> "$T/ps.err"; rc=$?
 check "train --per-speaker 1: says how many recordings it left out and trains on the rest" bash -c \
     "[ $rc -eq 0 ] && grep -qE '^train: --per-speaker 1: [1-9][0-9]* of [0-9]+ recordings left out of Train and Validation' '$T/ps.err' &&

@@ -1,4 +1,4 @@
-/* Lossy-codec augmentation (VG_AUG_CODEC): the round trip is a real codec
+/* Waveform copies in training. Lossy-codec augmentation (VG_AUG_CODEC): the round trip is a real codec
  * (aligned, same length, worse at a lower rate, narrowband Opus at 8 kbit/s
  * drops the upper band), each recording's copy is fixed by its file name
  * and cached under its own key, and training with it is deterministic and
@@ -289,4 +289,9 @@ TEST(noisy_copy_adds_white_noise_at_its_snr)
 TEST(training_with_white_noise_copies_is_deterministic_and_uses_them)
 {
     check_training_uses(VG_AUG_WAVENOISE, "noisy copies");
+}
+
+TEST(training_with_pitch_shifted_copies_is_deterministic_and_uses_them)
+{
+    check_training_uses(VG_AUG_WAVEPITCH, "pitch-shifted copies");
 }
