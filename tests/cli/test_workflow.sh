@@ -17,6 +17,14 @@ check() {
 jget() {  # jget FILE KEY -> value of a top-level JSON key
     /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"
 }
+same_tensors() {  # same_tensors A B: two safetensors files hold the same tensor bytes (metadata aside)
+    /usr/bin/python3 -c "
+import struct, sys
+def data(p):
+    b = open(p, 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; return b[8 + n:]
+sys.exit(data(sys.argv[1]) != data(sys.argv[2]))" "$1" "$2"
+}
+export -f same_tensors   # for the checks' bash -c
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
 with_meta() {  # with_meta MODEL OUT KEY VALUE: a copy of MODEL with one metadata value set
     /usr/bin/python3 -c "
@@ -178,11 +186,7 @@ check "train --max-memory --no-cache: features past the limit stop the loading w
 "$VG" train "$D" --arch cnn --epochs 1 --augment all,wavenoise --max-memory 0.008 -q -o "$T/streamed.safetensors" > /dev/null 2> "$T/streamed.err"; rc=$?
 check "train --max-memory: Train streamed from the feature cache gives the in-memory weights bit for bit" bash -c \
     "[ $rc -eq 0 ] && grep -q 'did not fit in memory (--max-memory): each batch read them back from the feature cache' '$T/streamed.err' &&
-     /usr/bin/python3 -c \"
-import struct, sys
-def data(p):
-    b = open(p, 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; return b[8 + n:]
-sys.exit(data('$T/inmem.safetensors') != data('$T/streamed.safetensors'))\""
+     same_tensors '$T/inmem.safetensors' '$T/streamed.safetensors'"
 "$VG" train "$D" --arch cnn --epochs 1 --augment all,wavenoise --max-memory 0.001 -q -o "$T/streamed2.safetensors" > /dev/null 2> "$T/streamed2.err"; rc=$?
 check "train --max-memory: Train and Validation both streamed give the same weights and validation losses" bash -c \
     "[ $rc -eq 0 ] && grep -q 'each batch read them back' '$T/streamed2.err' &&
@@ -198,12 +202,7 @@ sys.exit(a != b)\""
 "$VG" train "$D" --arch cnn --epochs 1 --augment all,wavepitch --max-memory 0.008 -q -o "$T/wp-streamed.safetensors" > /dev/null 2> "$T/wp-streamed.err"; rc=$?
 check "train --augment wavepitch: trains, and streamed gives the in-memory weights bit for bit" bash -c \
     "[ $rc -eq 0 ] && grep -q 'each batch read them back' '$T/wp-streamed.err' &&
-     /usr/bin/python3 -c \"
-import struct, sys
-def data(p):
-    b = open(p, 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; return b[8 + n:]
-a, b = data('$T/wp-inmem.safetensors'), data('$T/wp-streamed.safetensors')
-sys.exit(a != b)\""
+     same_tensors '$T/wp-inmem.safetensors' '$T/wp-streamed.safetensors'"
 "$VG" train "$D" --arch lenet --epochs 1 --per-speaker 1 -o "$T/ps.safetensors" > /dev/null 2> "$T/ps.err"; rc=$?
 check "train --per-speaker 1: says how many recordings it left out and trains on the rest" bash -c \
     "[ $rc -eq 0 ] && grep -qE '^train: --per-speaker 1: [1-9][0-9]* of [0-9]+ recordings left out of Train and Validation' '$T/ps.err' &&
