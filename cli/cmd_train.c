@@ -97,7 +97,9 @@ static void usage(FILE *f)
         "      --max-memory GB     features held in memory at most (default: the memory\n"
         "                          available, less 1 GB; off: no limit). Past it, cnn reads\n"
         "                          them back from the feature cache batch by batch (the same\n"
-        "                          model); without the cache, training stops with an error\n"
+        "                          model); without the cache, training stops with an error.\n"
+        "                          Not for svm: it refuses what the memory available cannot\n"
+        "                          hold\n"
         "      --cache DIR         feature cache (default ~/.cache/voxgender)\n"
         "      --no-cache          do not read or write cached features\n"
         "  -q, --quiet             no progress bars\n"
@@ -537,6 +539,14 @@ int cmd_train(int argc, char **argv)
         return 2;
     }
     if (is_svm && resume) { cli_error("train: --resume does not apply to svm"); vg_model_destroy(init); return 2; }
+    if (is_svm && max_memory_gb != 0) {
+        /* LIBLINEAR needs every row at once: nothing to stream, so the SVM
+         * checks the memory available itself and refuses what cannot fit */
+        cli_error("train: --max-memory does not apply to svm (it holds every training row at once, and refuses "
+                  "before decoding when they would not fit in the memory available)");
+        vg_model_destroy(init);
+        return 2;
+    }
     if (!is_svm && augment_set && augment && !reads_logmel(arch, init)) {
         /* the library trains image-input models without augmentation */
         cli_error("train: --augment applies to log-mel models only (cnn or a 1x128xT description); %s reads images", init ? "the --init model" : arch);

@@ -259,6 +259,9 @@ for a in lenet svm; do
     check "train --arch $a --augment: a usage error (no log-mel input to augment), no model" bash -c \
         "[ $rc -eq 2 ] && grep -qE 'log-mel models only|does not apply to svm' '$T/aug_$a.err' && [ ! -e '$T/x.safetensors' ]"
 done
+"$VG" train "$D" --arch svm --max-memory 2 -o "$T/x.safetensors" -q 2> "$T/svm_mem.err"; rc=$?
+check "train --arch svm --max-memory: a usage error that says why (the SVM holds every row at once), no model" bash -c \
+    "[ $rc -eq 2 ] && grep -q 'max-memory does not apply to svm (it holds every training row at once' '$T/svm_mem.err' && [ ! -e '$T/x.safetensors' ]"
 
 # ---- interrupt and resume through the CLI
 "$VG" train "$D" --arch cnn --epochs 4 -o "$T/int.safetensors" -q > /dev/null 2> "$T/int.err" &
