@@ -14,6 +14,16 @@
 
 enum { BLOCK = 4096 };
 
+/* what RB has ready, appended to Y [N] after its first *GOT samples */
+static void drain(RubberBandState rb, float *y, size_t n, size_t *got)
+{
+    for (int a; *got < n && (a = rubberband_available(rb)) > 0;) {
+        float *out = y + *got;
+        size_t want = (size_t)a < n - *got ? (size_t)a : n - *got;
+        *got += rubberband_retrieve(rb, &out, (unsigned)want);
+    }
+}
+
 int audio_pitch_shift(float *x, size_t n, int sample_rate, double factor)
 {
     if (!x || sample_rate <= 0 || !(factor >= 0.5 && factor <= 2.0) || n > 0x7fffffff) return VG_EARG;
@@ -41,19 +51,10 @@ int audio_pitch_shift(float *x, size_t n, int sample_rate, double factor)
         const float *in = x + i;
         size_t k = n - i < BLOCK ? n - i : BLOCK;
         rubberband_process(rb, &in, (unsigned)k, i + k == n);
-        for (int a; got < n && (a = rubberband_available(rb)) > 0;) {
-            float *out = y + got;
-            size_t want = (size_t)a < n - got ? (size_t)a : n - got;
-            got += rubberband_retrieve(rb, &out, (unsigned)want);
-        }
+        drain(rb, y, n, &got);
     }
-    /* the stretcher's tail (a time ratio of 1 gives N samples; a shortfall
-     * stays silent) */
-    for (int a; got < n && (a = rubberband_available(rb)) > 0;) {
-        float *out = y + got;
-        size_t want = (size_t)a < n - got ? (size_t)a : n - got;
-        got += rubberband_retrieve(rb, &out, (unsigned)want);
-    }
+    /* a time ratio of 1 gives N samples; a shortfall (the stretcher's
+     * latency eats inputs of a few ms) stays silent */
     rubberband_delete(rb);
     memcpy(x, y, sizeof(float) * n);
     free(y);
