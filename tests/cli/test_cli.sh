@@ -181,7 +181,10 @@ model="models/voxgender-default.safetensors"
 want=$("$VG" predict -m "$model" "$good1" 2>/dev/null | awk -F'\t' 'NR == 1 { printf "%.4f", $4 }')
 for kind in shared static; do
     if [ $kind = shared ]; then libs="-L$T/stage/usr/local/lib -lvoxgender"
-    else libs="$T/stage/usr/local/lib/libvoxgender.a $(pkg-config --libs libavformat libavcodec libavutil libswresample fftw3 libpng libjpeg libcjson openblas libzip) -llinear -lm -pthread -fopenmp"; fi
+    else  # the archive, and what the installed voxgender.pc says a static link needs
+          # (its Requires.private linked as shared libraries, and its Libs.private)
+        pc="$T/stage/usr/local/lib/pkgconfig/voxgender.pc"
+        libs="$T/stage/usr/local/lib/libvoxgender.a $(pkg-config --libs $(sed -n 's/^Requires.private: //p' "$pc")) $(sed -n 's/^Libs.private: //p' "$pc")"; fi
     check "a program with functions named like the library's internals links ($kind) and predicts alike" bash -c "
       cc ${VG_TEST_CFLAGS:-} -I'$T/stage/usr/local/include' '$T/clash.c' -o '$T/clash-$kind' $libs 2>'$T/clash-$kind.err' &&
       got=\$(LD_LIBRARY_PATH='$T/stage/usr/local/lib' '$T/clash-$kind' '$model' '$good1') && [ -n '$want' ] && [ \"\$got\" = '$want' ]"
