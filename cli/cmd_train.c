@@ -58,7 +58,10 @@ static void usage(FILE *f)
         "                          wavepitch (each recording's pitch moved towards the\n"
         "                          other class's, women x0.71-0.87, men x1.15-1.41, with\n"
         "                          its formants kept, by Rubber Band; made once and\n"
-        "                          cached; not in all); each on half of the examples;\n"
+        "                          cached; not in all), hardcut (with band: nothing left\n"
+        "                          above a telephone line's 4 kHz or the low-pass's cut,\n"
+        "                          as a real line or codec leaves it, instead of 40 dB\n"
+        "                          less; not in all); each on half of the examples;\n"
         "                          e.g. all,codec (cnn: all; log-mel models only: an\n"
         "                          error with lenet or svm)\n"
         "      --balance           weight the loss by inverse class frequency\n"
@@ -268,7 +271,8 @@ static int parse_augment(const char *s, unsigned *out)
         else if (!strcmp(t, "white")) a |= VG_AUG_WHITE;
         else if (!strcmp(t, "wavenoise")) a |= VG_AUG_WAVENOISE;
         else if (!strcmp(t, "wavepitch")) a |= VG_AUG_WAVEPITCH;
-        else { cli_error("--augment: unknown '%s' (all, none, crop, gain, noise, time, freq, band, reverb, length, warp, pitch, codec, colour, white, wavenoise, wavepitch)", t); return -1; }
+        else if (!strcmp(t, "hardcut")) a |= VG_AUG_HARDCUT;
+        else { cli_error("--augment: unknown '%s' (all, none, crop, gain, noise, time, freq, band, reverb, length, warp, pitch, codec, colour, white, wavenoise, wavepitch, hardcut)", t); return -1; }
     }
     *out = a;
     return 0;

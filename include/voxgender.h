@@ -564,12 +564,16 @@ enum {   /* training-time augmentation of log-mel inputs (cnn) */
                              (SNR 5-20 dB against their mean power, one copy
                              per recording, made once with the features and
                              cached), and get no other noise; not in ALL */
-    VG_AUG_WAVEPITCH = 16384 /* half of the examples come from a copy of the
+    VG_AUG_WAVEPITCH = 16384, /* half of the examples come from a copy of the
                              recording whose pitch is moved towards the other
                              class's (women's x0.71-0.87, men's x1.15-1.41)
                              with its formants kept (Rubber Band's pitch
                              shifter, one copy per recording, made once with
                              the features and cached); not in ALL */
+    VG_AUG_HARDCUT = 32768 /* with BAND: the bands above a telephone line's
+                             4 kHz or the low-pass's cut hold the power
+                             floor, as a real 8 kHz line or a codec leaves
+                             them, instead of 40 dB less; not in ALL */
 };
 
 typedef struct vg_train_config {

@@ -90,6 +90,7 @@ void augment_logmel(float *dst, int H, int T, unsigned aug, uint64_t *r, const v
     const float mu = fe->input_mean, sd = fe->input_std;
     /* WHITE qualifies every noisy example, so it is read before the draw */
     const int white = (aug & VG_AUG_WHITE) != 0;
+    const int hardcut = (aug & VG_AUG_HARDCUT) != 0;   /* qualifies BAND likewise */
     /* each augmentation applies to half of the examples, so that the model
      * also sees clean input (digital silence stays in the training data) */
     aug &= (unsigned)rng_next(r);
@@ -118,15 +119,21 @@ void augment_logmel(float *dst, int H, int T, unsigned aug, uint64_t *r, const v
         for (size_t i = 0; i < (size_t)H * T; i++) dst[i] += shift;
     }
     if (aug & VG_AUG_BAND) {
-        /* attenuate the bands outside [lo, hi] by 40 dB */
+        /* attenuate the bands outside [lo, hi] by 40 dB. With HARDCUT the
+         * bands above what a telephone line carries (its 8 kHz sampling:
+         * 4 kHz) or above a codec's low-pass hold nothing, the power floor,
+         * as a real line or codec leaves them: 40 dB down keeps their shape
+         * in the log-mel, which a network can still read */
         double lo = 0, hi;
         if (rng_uniform(r) < 0.5f) { lo = 300; hi = 3400; }
         else hi = 3500 + 4000 * rng_uniform(r);
-        float drop = 40.0f / (10.0f * log10f(2.0f)) / sd;
+        const double top = lo > 0 ? 4000 : hi;
+        const float drop = 40.0f / (10.0f * log10f(2.0f)) / sd, empty = (log2f(VG_POWER_FLOOR) - mu) / sd;
         for (int b = 0; b < H; b++) {
             double centre = mel_band_centre_hz(&fe->mel, b);
             if (centre >= lo && centre <= hi) continue;
-            for (int t = 0; t < T; t++) dst[(size_t)b * T + t] -= drop;
+            int cut = hardcut && centre > top;
+            for (int t = 0; t < T; t++) dst[(size_t)b * T + t] = cut ? empty : dst[(size_t)b * T + t] - drop;
         }
     }
     if (aug & VG_AUG_REVERB) {

@@ -253,7 +253,7 @@ check "train --n-fft on the seed-image front end is a clear error" bash -c \
 "$VG" train "$D" --n-fft 512 --win-length 600 -o "$T/x.safetensors" -q 2> "$T/nfft_win.err"; rc=$?
 check "train: a window longer than the FFT is refused" bash -c "[ $rc -ne 0 ] && grep -q 'window <= FFT size' '$T/nfft_win.err'"
 "$VG" train "$D" --augment crop,bend -o "$T/x.safetensors" 2> "$T/aug.err"; rc=$?
-check "train --augment: an unknown name is a usage error listing warp, pitch, codec, colour, white, wavenoise and wavepitch" bash -c "[ $rc -eq 2 ] && grep -q \"unknown 'bend'.*warp, pitch, codec, colour, white, wavenoise, wavepitch)\" '$T/aug.err'"
+check "train --augment: an unknown name is a usage error listing warp, pitch, codec, colour, white, wavenoise, wavepitch and hardcut" bash -c "[ $rc -eq 2 ] && grep -q \"unknown 'bend'.*warp, pitch, codec, colour, white, wavenoise, wavepitch, hardcut)\" '$T/aug.err'"
 for a in lenet svm; do
     "$VG" train "$D" --arch $a --augment noise -o "$T/x.safetensors" -q 2> "$T/aug_$a.err"; rc=$?
     check "train --arch $a --augment: a usage error (no log-mel input to augment), no model" bash -c \

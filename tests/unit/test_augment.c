@@ -1,7 +1,8 @@
 /* Training augmentation: the vocal-tract-length warp moves spectral energy
  * by the right number of mel bands, the pitch shift moves the harmonics and
  * not the formant, and augmentation is a pure function of
- * the random stream. */
+ * the random stream; the hard cut empties the bands above the band. */
+#include "../../src/dsp/melspec.h"
 #include "../../src/train/augment.h"
 #include "test.h"
 
@@ -201,4 +202,48 @@ TEST(coloured_noise_follows_the_band_widths)
         CHECKF(hi > 2 * lo, "white noise: band 120 rose by %g, band 10 by %g", hi / 50, lo / 50);
     }
     CHECKF(noisy >= 2, "noise drawn on %d of 8 streams", noisy);
+}
+
+/* Hard cut: with BAND, the same examples and random stream as without it,
+ * but the bands above the line's 4 kHz or the low-pass's cut hold the power
+ * floor (as a real 8 kHz line leaves them) instead of 40 dB less; bands
+ * under the cut are untouched by it; without BAND it does nothing. */
+TEST(hard_cut_leaves_the_power_floor_above_the_band)
+{
+    vg_frontend fe;
+    vg_frontend_default(&fe, VG_FE_LOGMEL);
+    enum { F = 50 };
+    static float x[H * F], a[H * F], c[H * F];
+    for (int i = 0; i < H * F; i++) x[i] = sinf(0.37f * (float)i) + 0.01f * (float)(i % 13);
+    const float empty = (log2f(VG_POWER_FLOOR) - fe.input_mean) / fe.input_std;
+    int cut_seen = 0;
+    for (uint64_t seed = 1; seed <= 16; seed++) {
+        REQUIRE(augment_both(a, c, x, F, seed, VG_AUG_BAND, VG_AUG_BAND | VG_AUG_HARDCUT, &fe));
+        int floored = 0, other_differs = 0;
+        for (int b = 0; b < H; b++) {
+            int row_floored = 1;
+            for (int t = 0; t < F; t++) row_floored &= c[b * F + t] == empty;
+            if (row_floored) {
+                floored++;
+                /* only above what any band leaves: 3.5 kHz at the lowest cut */
+                CHECKF(mel_band_centre_hz(&fe.mel, b) > 3500, "band %d (%.0f Hz) floored", b, mel_band_centre_hz(&fe.mel, b));
+                /* ... and only where BAND alone had attenuated it */
+                CHECK(a[b * F] != x[b * F]);
+            } else {
+                other_differs |= memcmp(a + b * F, c + b * F, sizeof(float) * F) != 0;
+            }
+        }
+        CHECK(!other_differs);
+        if (floored) {
+            cut_seen++;
+            /* the floor runs from some band to the top */
+            int b = H - 1;
+            while (b >= 0 && c[b * F] == empty) b--;
+            CHECKF(H - 1 - b == floored, "%d floored bands, not all at the top", floored);
+        }
+    }
+    CHECKF(cut_seen >= 4, "the cut applied in %d of 16 streams", cut_seen);
+    /* without BAND the flag changes nothing */
+    REQUIRE(augment_both(a, c, x, F, 3, VG_AUG_NOISE, VG_AUG_NOISE | VG_AUG_HARDCUT, &fe));
+    CHECK(!memcmp(a, c, sizeof a));
 }
