@@ -44,11 +44,15 @@ void vg_train_config_default(vg_train_config *c, const char *arch)
     }
 }
 
+/* The waveform copies an example may carry, each made by one augmentation
+ * (VG_AUG_CODEC: a lossy-codec round trip; VG_AUG_WAVENOISE: white noise
+ * added; VG_AUG_WAVEPITCH: another pitch, formants kept). */
+enum { COPY_CODEC, COPY_NOISE, COPY_PITCH, N_COPIES };
+static const unsigned COPY_AUG[N_COPIES] = {VG_AUG_CODEC, VG_AUG_WAVENOISE, VG_AUG_WAVEPITCH};
+
 typedef struct example {
     float *x;          /* [c][h][w] (log-mel: raw log2, normalised in place later) */
-    float *xl;         /* the same after a lossy-codec round trip (VG_AUG_CODEC), or NULL */
-    float *xn;         /* the same with white noise added (VG_AUG_WAVENOISE), or NULL */
-    float *xp;         /* the same at another pitch, formants kept (VG_AUG_WAVEPITCH), or NULL */
+    float *copy[N_COPIES];   /* the same from each waveform copy, or NULL */
     int c, h, w;
     int label;
     const char *speaker;   /* the dataset item's (borrowed) */
@@ -75,8 +79,9 @@ typedef struct feature_set {
 
 static void example_free(example *e)   /* its features; the backbone's output is the set's */
 {
-    free(e->x); free(e->xl); free(e->xn); free(e->xp);
-    e->x = e->xl = e->xn = e->xp = NULL;
+    free(e->x);
+    e->x = NULL;
+    for (int k = 0; k < N_COPIES; k++) { free(e->copy[k]); e->copy[k] = NULL; }
 }
 
 static void free_set(feature_set *s)
@@ -121,7 +126,9 @@ static feature_budget budget_for(double max_memory_gb)
 static size_t example_bytes(const example *e)
 {
     size_t one = sizeof(float) * (size_t)e->c * e->h * e->w;
-    return one * (1 + (e->xl != NULL) + (e->xn != NULL) + (e->xp != NULL));
+    size_t n = 1;
+    for (int k = 0; k < N_COPIES; k++) n += e->copy[k] != NULL;
+    return one * n;
 }
 
 /* E's features as set S makes them (from E's path, through the cache):
@@ -130,12 +137,12 @@ static size_t example_bytes(const example *e)
 static int example_read(const feature_set *s, example *e)
 {
     int rc = vg_features_cached(s->cache, &s->fe, e->path, s->max_seconds, &e->x, &e->c, &e->h, &e->w, NULL);
-    if (!rc && (s->copies & VG_AUG_CODEC))
-        rc = load_copy(s->cache, &s->fe, e->path, s->max_seconds, degrade_codec_for(e->path), e, &e->xl);
-    if (!rc && (s->copies & VG_AUG_WAVENOISE))
-        rc = load_copy(s->cache, &s->fe, e->path, s->max_seconds, degrade_noise_for(e->path), e, &e->xn);
-    if (!rc && (s->copies & VG_AUG_WAVEPITCH))
-        rc = load_copy(s->cache, &s->fe, e->path, s->max_seconds, degrade_pitch_for(e->path, e->label), e, &e->xp);
+    for (int k = 0; !rc && k < N_COPIES; k++) {
+        if (!(s->copies & COPY_AUG[k])) continue;
+        degrade_spec spec = k == COPY_CODEC ? degrade_codec_for(e->path)
+                            : k == COPY_NOISE ? degrade_noise_for(e->path) : degrade_pitch_for(e->path, e->label);
+        rc = load_copy(s->cache, &s->fe, e->path, s->max_seconds, spec, e, &e->copy[k]);
+    }
     return rc;
 }
 
@@ -145,9 +152,8 @@ static void example_normalise(example *e, float mean, float std)
 {
     for (size_t k = 0; k < (size_t)e->h * e->w; k++) {
         e->x[k] = (e->x[k] - mean) / std;
-        if (e->xl) e->xl[k] = (e->xl[k] - mean) / std;
-        if (e->xn) e->xn[k] = (e->xn[k] - mean) / std;
-        if (e->xp) e->xp[k] = (e->xp[k] - mean) / std;
+        for (int c = 0; c < N_COPIES; c++)
+            if (e->copy[c]) e->copy[c][k] = (e->copy[c][k] - mean) / std;
     }
 }
 
@@ -156,7 +162,8 @@ static void example_normalise(example *e, float mean, float std)
 static int example_load(const feature_set *s, const example *e, example *dst)
 {
     *dst = *e;
-    dst->x = dst->xl = dst->xn = dst->xp = NULL;
+    dst->x = NULL;
+    memset(dst->copy, 0, sizeof dst->copy);
     int rc = example_read(s, dst);
     if (!rc && (dst->c != e->c || dst->h != e->h || dst->w != e->w)) rc = VG_EFORMAT;   /* changed since */
     if (rc) example_free(dst);
@@ -256,13 +263,13 @@ static void fill_logmel(float *dst, const example *e, int T, unsigned aug, uint6
      * lossy copy for half. Each draw is made only with its bit, so other
      * recipes keep their random streams */
     const float *src = e->x;
-    if ((aug & VG_AUG_WAVEPITCH) && e->xp && (rng_next(r) & 1)) {
-        src = e->xp;
-    } else if ((aug & VG_AUG_WAVENOISE) && e->xn && (rng_next(r) & 1)) {
-        src = e->xn;
+    if ((aug & VG_AUG_WAVEPITCH) && e->copy[COPY_PITCH] && (rng_next(r) & 1)) {
+        src = e->copy[COPY_PITCH];
+    } else if ((aug & VG_AUG_WAVENOISE) && e->copy[COPY_NOISE] && (rng_next(r) & 1)) {
+        src = e->copy[COPY_NOISE];
         aug &= ~(unsigned)VG_AUG_NOISE;
-    } else if ((aug & VG_AUG_CODEC) && e->xl && (rng_next(r) & 1)) {
-        src = e->xl;
+    } else if ((aug & VG_AUG_CODEC) && e->copy[COPY_CODEC] && (rng_next(r) & 1)) {
+        src = e->copy[COPY_CODEC];
     }
     int off = 0;
     if (W > T && (aug & VG_AUG_CROP)) off = (int)(rng_next(r) % (uint64_t)(W - T + 1));
