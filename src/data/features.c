@@ -288,6 +288,11 @@ static uint64_t file_name_hash(const char *path)
     return fnv1a(name);
 }
 
+int frontend_window_frames(const vg_frontend *fe)
+{
+    return 1 + (int)(llround(fe->seconds * fe->mel.sample_rate) / fe->mel.hop_length);
+}
+
 degrade_spec degrade_codec_for(const char *path)
 {
     static const struct { lossy_codec codec; int bitrate; } SPECS[] = {

@@ -30,6 +30,10 @@ typedef struct degrade_spec {
  * model loader runs it on every file that names a front end. */
 int frontend_from_model(const vg_model *m, vg_frontend *fe, char *err, size_t errlen);
 
+/* Frames of the log-mel of FE's window (its seconds at its sample rate):
+ * the width a log-mel model is trained and classifies on. */
+int frontend_window_frames(const vg_frontend *fe);
+
 /* 64-bit FNV-1a hash of a string (the cache's file names; cache.c) */
 uint64_t fnv1a(const char *s);
 

@@ -1,5 +1,6 @@
 /* Classify one recording or image with a model, through the model's own
  * front end. */
+#include "../data/features.h"
 #include "../dsp/music_cues.h"
 #include "../dsp/speech_cues.h"
 #include "../nn/model.h"
@@ -113,7 +114,7 @@ static int classify(vg_model *m, const vg_frontend *fe, float *x, int h, int w, 
                     float logits[2])
 {
     int rc = VG_OK;
-    int T = 1 + (int)(llround(fe->seconds * fe->mel.sample_rate) / fe->mel.hop_length);
+    int T = frontend_window_frames(fe);
     unsigned char *on = NULL;
     if (fe->kind == VG_FE_LOGMEL) {
         int active;

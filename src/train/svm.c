@@ -1,6 +1,7 @@
 /* The reference project's baseline: a linear SVM on raw waveform samples
  * (or flattened log-mel), trained by LIBLINEAR and saved as a one-layer
  * voxgender model, so predict/eval treat it like any other model. */
+#include "../data/features.h"
 #include "../nn/model.h"
 #include "../util/errmsg.h"
 #include "../util/sysmem.h"
@@ -32,7 +33,7 @@ int vg_train_svm(const vg_dataset *d, vg_frontend_kind input, double C, const ch
      * at once: refuse before decoding what cannot fit (VoxCeleb1's 148,642
      * raw-sample rows would take 178 GB) */
     const double dims = input == VG_FE_RAW ? (double)VG_SEED_SAMPLES
-                        : (double)fe.mel.n_mels * (1 + (int)(llround(fe.seconds * fe.mel.sample_rate) / fe.mel.hop_length));
+                        : (double)fe.mel.n_mels * frontend_window_frames(&fe);
     const double need = (double)n * (dims * 4 + (dims + 2) * 16), avail = vg_memory_available();
     if (avail > 0 && need > avail - 1e9)
         return vg_errf(VG_ENOMEM, err, errlen,

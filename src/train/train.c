@@ -593,7 +593,7 @@ static int train_run(const vg_dataset *d, const vg_train_config *cfg, const vg_t
     float *best = malloc(sizeof(float) * m->n_arena);
     res->history = calloc((size_t)cfg->epochs, sizeof(vg_epoch_stats));
     const int c = tr.ex[0].c, H = tr.ex[0].h;
-    const int T = logmel ? 1 + (int)(llround(fe.seconds * fe.mel.sample_rate) / fe.mel.hop_length) : tr.ex[0].w;
+    const int T = logmel ? frontend_window_frames(&fe) : tr.ex[0].w;
     const size_t per = (size_t)c * H * T;
     float *xb = malloc(sizeof(float) * per * (size_t)cfg->batch);
     int *lb = malloc(sizeof(int) * (size_t)cfg->batch);
