@@ -12,6 +12,9 @@
 # copies (the conditions of the held-out table, scripts/degrade.sh).
 # This is how recipe changes for the shipped model are compared without
 # touching the held-out speakers.
+# VG_CV_TRAIN_FOLDS=N trains each fold's model on N of the other K-1 folds
+# (fold k is scored; folds k+1 .. k+K-1-N, mod K, are left out of it): with
+# fewer speakers in training, the same scored speakers, for a learning curve.
 # Usage: scripts/cv_default_recipe.sh BUILD_DIR OUT_DIR K -- TRAIN_OPTIONS...
 #   e.g. scripts/cv_default_recipe.sh build /tmp/cv-base 5 -- --arch cnn \
 #          --epochs 40 --patience 0 --seed 1 --balance
@@ -27,9 +30,11 @@ TTS="${VG_CV_TTS:-/tmp/vg-cv-tts}"
 
 # fold of each non-test speaker: speakers of one gender sorted by a hash of
 # their id, dealt round-robin (stratified by gender, independent of order)
-/usr/bin/python3 - "$K" "$OUT" <<'EOF'
+/usr/bin/python3 - "$K" "$OUT" "${VG_CV_TRAIN_FOLDS:-$((K - 1))}" <<'EOF'
 import csv, sys, zlib, collections
-K, out = int(sys.argv[1]), sys.argv[2]
+K, out, n_train = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+if not 1 <= n_train <= K - 1:
+    sys.exit(f'cv_default_recipe: VG_CV_TRAIN_FOLDS must be 1..{K - 1}, got {n_train}')
 rows = [r for r in csv.DictReader(open('models/default/splits.csv')) if r['split'] != 'test']
 spk = sorted({(r['gender'], r['speaker']) for r in rows})
 fold = {}
@@ -39,8 +44,11 @@ for g in ('female', 'male'):
 for k in range(K):
     with open(f'{out}/fold{k}.csv', 'w', newline='') as f:
         w = csv.writer(f); w.writerow(['path', 'speaker', 'gender', 'split'])
+        left_out = {(k + j) % K for j in range(1, K - n_train)}
         for r in rows:
-            w.writerow([r['path'], r['speaker'], r['gender'], 'test' if fold[r['speaker']] == k else 'train'])
+            f_r = fold[r['speaker']]
+            if f_r not in left_out:
+                w.writerow([r['path'], r['speaker'], r['gender'], 'test' if f_r == k else 'train'])
 EOF
 
 for ((k = 0; k < K; k++)); do
