@@ -53,6 +53,10 @@ int cli_parse_int(const char *opt, const char *s, long lo, long hi, int *out);
 void *cli_grow(void *p, size_t n, size_t *cap, size_t size, size_t first);
 /* Number of online CPUs (at least 1). */
 int cli_ncpus(void);
+/* Runs FN(ARG) on N threads (at most 64) and waits for them. If no thread can
+ * be started, the calling thread runs it, so the work is done either way:
+ * FN must take its items from a shared queue. */
+void cli_run_threads(int n, void *(*fn)(void *), void *arg);
 /* Run FN(ARG) on N (1..64) threads that each run a model, and join them.
  * The cores are shared: with more than one thread, BLAS runs single-threaded
  * and each thread's passes on cores / N OpenMP threads, so that threads x

@@ -299,12 +299,7 @@ int cmd_spectrogram(int argc, char **argv)
     progress_init(&b.prog, "spectrogram", n, cfg.quiet);
 
     if ((size_t)jobs > n) jobs = (int)n;
-    pthread_t *threads = calloc((size_t)jobs, sizeof(pthread_t));
-    int started = 0;
-    for (int t = 0; threads && t < jobs; t++)
-        if (pthread_create(&threads[t], NULL, worker, &b) == 0) started++;
-    if (started == 0) worker(&b);
-    for (int t = 0; t < started; t++) pthread_join(threads[t], NULL);
+    cli_run_threads(jobs, worker, &b);
     progress_finish(&b.prog);
 
     size_t ok = 0, padded = 0, failed = 0;
@@ -330,6 +325,5 @@ int cmd_spectrogram(int argc, char **argv)
     free(b.names);
     free(b.results);
     cli_inputs_free(in, n);
-    free(threads);
     return failed || empty ? 1 : 0;
 }

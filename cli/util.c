@@ -115,16 +115,25 @@ static void *run_model_worker(void *arg)
     return w->fn(w->arg);
 }
 
-void cli_run_model_workers(int n, void *(*fn)(void *), void *arg)
+void cli_run_threads(int n, void *(*fn)(void *), void *arg)
 {
     pthread_t th[64];
+    if (n > 64) n = 64;
+    int started = 0;
+    for (int t = 0; t < n; t++)
+        if (pthread_create(&th[started], NULL, fn, arg) == 0) started++;
+    if (!started) fn(arg);
+    for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
+}
+
+void cli_run_model_workers(int n, void *(*fn)(void *), void *arg)
+{
     if (n > 64) n = 64;
     if (n < 1) n = 1;
     const int per = cli_ncpus() / n, blas_threads = vg_blas_threads();
     model_worker w = {fn, arg, per > 0 ? per : 1};
     if (n > 1) vg_set_blas_threads(1);
-    for (int t = 0; t < n; t++) pthread_create(&th[t], NULL, run_model_worker, &w);
-    for (int t = 0; t < n; t++) pthread_join(th[t], NULL);
+    cli_run_threads(n, run_model_worker, &w);
     vg_set_blas_threads(blas_threads);
 }
 

@@ -283,6 +283,26 @@ check "split by speaker builds a speaker-disjoint layout" bash -c \
 check "split is deterministic for a seed" bash -c "diff <(cd '$T/split1' && find . | sort) <(cd '$T/split2' && find . | sort) >/dev/null"
 "$VG" split --manifest "$SHARED/data/vctk/manifest.csv" --out "$T/split3" --by recording --ratios 0.5,0.25,0.25 > /dev/null
 check "split --by recording shares speakers (and check warns)" bash -c "'$VG' check '$T/split3' -q | grep -q 'inflate accuracy'"
+# speakers counted once per split and class, and shared ones once per pair of splits:
+# man A in all three splits, man B twice in Train, woman C in Train and Test
+S="$T/shared_spk"
+mapfile -t mv < <(ls -d "$D"/Train/Male/*/ | head -2); fv=$(ls -d "$D"/Train/Female/*/ | head -1)
+mapfile -t ma < <(ls "${mv[0]}"*.wav | head -3); mapfile -t mb < <(ls "${mv[1]}"*.wav | head -2)
+mapfile -t fc < <(ls "$fv"*.wav | head -2)
+mkdir -p "$S"/{Train,Validation,Test}/{Male,Female}/{A,B,C}
+ln -s "${ma[0]}" "$S/Train/Male/A/"; ln -s "${ma[1]}" "$S/Validation/Male/A/"; ln -s "${ma[2]}" "$S/Test/Male/A/"
+ln -s "${mb[0]}" "$S/Train/Male/B/"; ln -s "${mb[1]}" "$S/Train/Male/B/"
+ln -s "${fc[0]}" "$S/Train/Female/C/"; ln -s "${fc[1]}" "$S/Test/Female/C/"
+"$VG" check "$S" -q > "$T/check_shared.txt"
+check "check: recordings and speakers per split and class, speakers shared per pair of splits" bash -c "
+grep -qE '^train +male +3 +2 ' '$T/check_shared.txt' && grep -qE '^train +female +1 +1 ' '$T/check_shared.txt' &&
+grep -qE '^validation +male +1 +1 ' '$T/check_shared.txt' && grep -qE '^test +female +1 +1 ' '$T/check_shared.txt' &&
+grep -qx '  train/validation: 1' '$T/check_shared.txt' && grep -qx '  train/test: 2' '$T/check_shared.txt' &&
+grep -qx '  validation/test: 1' '$T/check_shared.txt' && grep -q 'do not all hold the same speakers' '$T/check_shared.txt'"
+rm -rf "$S"/Train/Male/B "$S"/{Train,Test}/Female/C
+"$VG" check "$S" -q > "$T/check_same.txt"
+check "check: one speaker in every split is the reference project's layout" \
+    grep -q 'every split holds the same speakers' "$T/check_same.txt"
 "$VG" split --vox-meta "$SHARED/data/voxceleb1/metadata/vox1_meta.csv" --audio-root "$SHARED/data/voxceleb1/audio" --out "$T/split4" --by recording > /dev/null
 check "split reads VoxCeleb's vox1_meta.csv" bash -c "[ \$(find '$T/split4' -type l | wc -l) -eq 14 ]"
 "$VG" split --manifest "$SHARED/data/vctk/manifest.csv" --out "$T/split1" 2>/dev/null; rc=$?
