@@ -1,6 +1,7 @@
 /* Audio decoding: any FFmpeg-readable file -> mono float at a fixed rate,
  * limited to one window so that memory does not grow with the file length. */
 #include "voxgender.h"
+#include "decode.h"
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -12,9 +13,16 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+void audio_decoder_versions(char *buf, size_t n)
+{
+    snprintf(buf, n, "avformat-%u avcodec-%u swresample-%u", avformat_version(), avcodec_version(),
+             swresample_version());
+}
 
 /* The library must not print: FFmpeg logs to stderr by default. */
 static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;

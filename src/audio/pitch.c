@@ -60,3 +60,5 @@ int audio_pitch_shift(float *x, size_t n, int sample_rate, double factor)
     free(y);
     return VG_OK;
 }
+
+const char *audio_pitch_version(void) { return "rubberband-" RUBBERBAND_VERSION; }

@@ -12,4 +12,7 @@
  * VG_EARG or VG_ENOMEM. */
 int audio_pitch_shift(float *x, size_t n, int sample_rate, double factor);
 
+/* "rubberband-3.1.2": the shifter's version, for cache keys */
+const char *audio_pitch_version(void);
+
 #endif

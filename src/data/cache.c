@@ -4,6 +4,8 @@
 #include "voxgender.h"
 #include "features.h"
 #include "../util/atomic_file.h"
+#include "../audio/decode.h"
+#include "../audio/pitch.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -109,14 +111,18 @@ int features_cached_degraded(const char *cache_dir, const vg_frontend *fe, const
                              int *h, int *w, int *hit)
 {
     if (hit) *hit = 0;
-    char key[PATH_MAX + 600], file[PATH_MAX + 64];
-    if (!cache_dir || make_key(key, sizeof key - 64, fe, path, max_seconds))
+    char key[PATH_MAX + 900], file[PATH_MAX + 64];
+    if (!cache_dir || make_key(key, sizeof key - 320, fe, path, max_seconds))
         return features_from_audio_degraded(fe, path, 0, max_seconds, deg, out, c, h, w, NULL);
-    /* the clean features' key stays what it always was */
+    /* the code and libraries that made the features: an upgrade of either
+     * makes them again rather than serve the old ones */
+    char libs[160];
+    audio_decoder_versions(libs, sizeof libs);
+    snprintf(key + strlen(key), 256, " voxgender=%s@%s %s", vg_version(), vg_build_revision(), libs);
     if (deg && deg->kind == DEGRADE_CODEC)
         snprintf(key + strlen(key), 64, " lossy=%s:%d", lossy_codec_name(deg->codec), deg->bitrate);
     else if (deg && deg->kind == DEGRADE_PITCH)
-        snprintf(key + strlen(key), 64, " pitch=rubberband-r3-formants:%.9g", deg->pitch);
+        snprintf(key + strlen(key), 64, " pitch=%s-r3-formants:%.9g", audio_pitch_version(), deg->pitch);
     else if (deg)
         snprintf(key + strlen(key), 64, " noise=white:%.9g:%016llx", deg->snr_db, (unsigned long long)deg->seed);
     snprintf(file, sizeof file, "%s/%016llx.f32", cache_dir, (unsigned long long)fnv1a(key));

@@ -6,7 +6,12 @@
 #include "../../src/data/features.h"
 #include "test.h"
 
+#include <rubberband/rubberband-c.h>
+
+#include <dirent.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -157,6 +162,31 @@ TEST(pitch_copy_is_fixed_by_the_file_name_and_moves_towards_the_other_class)
     free(src); free(a); free(la);
 }
 
+/* How many of the cache files in DIR store a key containing NEEDLE, and
+ * (*N) how many files there are: after the 8-byte magic, the key's length
+ * (uint32) and the key. */
+static int cache_keys_with(const char *dir, const char *needle, int *n)
+{
+    int with = 0;
+    *n = 0;
+    DIR *dp = opendir(dir);
+    for (struct dirent *e; dp && (e = readdir(dp));) {
+        if (e->d_name[0] == '.') continue;
+        char *f = path_join(dir, e->d_name), key[8192] = {0};
+        FILE *fp = fopen(f, "rb");
+        uint32_t klen = 0;
+        if (fp && fseek(fp, 8, SEEK_SET) == 0 && fread(&klen, 4, 1, fp) == 1 && klen < sizeof key &&
+            fread(key, 1, klen, fp) == klen) {
+            (*n)++;
+            with += strstr(key, needle) != NULL;
+        }
+        if (fp) fclose(fp);
+        free(f);
+    }
+    if (dp) closedir(dp);
+    return with;
+}
+
 TEST(pitch_features_are_cached_under_their_own_key)
 {
     char *src = path_join(shared_dir(), "data/vctk/audio/p225/p225_004.flac");
@@ -175,5 +205,13 @@ TEST(pitch_features_are_cached_under_their_own_key)
     spec.pitch = 1.25f;   /* another factor is another entry */
     REQUIRE(features_cached_degraded(cache, &fe, src, 0, &spec, &other, &c, &h, &w2, &hit) == VG_OK);
     CHECK(hit == 0 && memcmp(p, other, sizeof(float) * (size_t)h * w) != 0);
+    /* every entry names the code and the libraries that made it, the pitch
+     * copies the shifter's version too: an upgrade makes them again */
+    char rev[128];
+    snprintf(rev, sizeof rev, "voxgender=%s@%s ", vg_version(), vg_build_revision());
+    int n, with_rev = cache_keys_with(cache, rev, &n), with_ffmpeg = cache_keys_with(cache, " avcodec-", &n);
+    int with_rb = cache_keys_with(cache, "pitch=rubberband-" RUBBERBAND_VERSION, &n);
+    CHECKF(n == 3 && with_rev == 3 && with_ffmpeg == 3 && with_rb == 2, "%d entries: %d %d %d", n, with_rev,
+           with_ffmpeg, with_rb);
     free(p); free(again); free(clean); free(other); free(src); free(cache);
 }
