@@ -5,6 +5,7 @@
 #include "../src/util/dir_chain.h"
 
 #include <dirent.h>
+#include <ftw.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -15,6 +16,35 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st; (void)type; (void)ftw;
+    return remove(path);
+}
+
+/* Deletes the staging folder PATH and what is in it (links are not followed) */
+static void remove_tree(const char *path)
+{
+    nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A new empty folder beside OUT ("OUT.partial-XXXXXX") in STAGE [N], where
+ * the layout is built and then renamed to OUT: a split that fails half-way
+ * leaves no half-built dataset behind. Returns 0, or -1 with errno set. */
+static int make_stage(const char *out, char *stage, size_t n)
+{
+    char trimmed[PATH_MAX], parent[PATH_MAX];
+    snprintf(trimmed, sizeof trimmed, "%s", out);
+    for (size_t k = strlen(trimmed); k > 1 && trimmed[k - 1] == '/';) trimmed[--k] = '\0';
+    snprintf(parent, sizeof parent, "%s", trimmed);
+    if (cli_mkdirs(dirname(parent))) return -1;
+    if ((size_t)snprintf(stage, n, "%s.partial-XXXXXX", trimmed) >= n) { errno = ENAMETOOLONG; return -1; }
+    if (!mkdtemp(stage)) return -1;
+    mode_t mask = umask(0);   /* mkdtemp makes it 0700; give it a folder's usual mode */
+    umask(mask);
+    return chmod(stage, 0777 & ~mask);
+}
 
 static void usage(FILE *f)
 {
@@ -355,24 +385,48 @@ int cmd_split(int argc, char **argv)
         if (v.r[i].split >= 0) { split[i] = v.r[i].split; given++; }
     static const char *SPLIT_DIR[3] = {"Train", "Validation", "Test"};
     size_t counts[3][2] = {{0}}, missing = 0;
-    for (size_t i = 0; i < v.n; i++) {
-        char dir[PATH_MAX], link[PATH_MAX + 256], tmp[PATH_MAX], folder[NAME_MAX + 1];
+    char stage[PATH_MAX];
+    const int staged = make_stage(out, stage, sizeof stage) == 0;
+    int failed = !staged;
+    if (failed) cli_error("%s: cannot create a folder beside it (%s)", out, strerror(errno));
+    for (size_t i = 0; i < v.n && !failed; i++) {
+        char dir[2 * PATH_MAX], link[3 * PATH_MAX], tmp[PATH_MAX], folder[NAME_MAX + 1];
         struct stat st;
         if (stat(v.r[i].path, &st)) {
             if (missing++ < 5) cli_error("%s: missing (skipped)", v.r[i].path);
             continue;
         }
         speaker_folder(v.r[i].speaker, folder, sizeof folder);
-        snprintf(dir, sizeof dir, "%s/%s/%s/%s", out, SPLIT_DIR[split[i]], v.r[i].label ? "Male" : "Female",
+        snprintf(dir, sizeof dir, "%s/%s/%s/%s", stage, SPLIT_DIR[split[i]], v.r[i].label ? "Male" : "Female",
                  folder);
-        if (cli_mkdirs(dir)) { cli_error("%s: cannot create", dir); return 1; }
+        if (cli_mkdirs(dir)) {
+            cli_error("%s: cannot create a folder for it (%s)", v.r[i].path, strerror(errno));
+            failed = 1;
+            break;
+        }
         snprintf(tmp, sizeof tmp, "%s", v.r[i].path);
         const char *base = basename(tmp);
         snprintf(link, sizeof link, "%s/%s", dir, base);
         for (int k = 2; access(link, F_OK) == 0; k++)   /* same file name twice: number it */
             snprintf(link, sizeof link, "%s/%d_%s", dir, k, base);
-        if (symlink(v.r[i].path, link)) { cli_error("%s: cannot create link (%s)", link, strerror(errno)); return 1; }
+        if (strlen(link) >= PATH_MAX) errno = ENAMETOOLONG;
+        if (strlen(link) >= PATH_MAX || symlink(v.r[i].path, link)) {
+            cli_error("%s: cannot create its link (%s)", v.r[i].path, strerror(errno));
+            failed = 1;
+            break;
+        }
         counts[split[i]][v.r[i].label]++;
+    }
+    /* OUT is missing or an empty folder, which rename replaces */
+    if (!failed && rename(stage, out)) {
+        cli_error("%s: cannot create (%s)", out, strerror(errno));
+        failed = 1;
+    }
+    if (failed) {
+        if (staged) remove_tree(stage);
+        recs_free(&v);
+        free(spk); free(labels); free(split);
+        return 1;
     }
     if (given == v.n)
         printf("split %zu recordings into %s as the manifests' split column says:\n", v.n - missing, out);

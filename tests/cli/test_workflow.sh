@@ -326,6 +326,16 @@ check "split: odd speaker ids become folders inside --out; a long line is one re
      [ -L '$T/odd_split/Train/Female/_.._.._.._escaped/r1.wav' ] && [ -L '$T/odd_split/Test/Male/a_b/r2.wav' ] &&
      [ -L '$T/odd_split/Test/Female/_.hidden/r3.wav' ] && [ -L '$T/odd_split/Train/Male/_/r4.wav' ] &&
      [ -L '$T/odd_split/Validation/Female/s5/r5.wav' ] && grep -c 'missing (skipped)' '$T/odd_split.err' | grep -qx 1"
+# a link that cannot be made (two recordings of one speaker with the same
+# 255-byte name: the second link, numbered "2_...", is too long a name)
+# stops the split with the recording named, and leaves no half-built layout
+n255=$(printf 'n%.0s' $(seq 250)).wav
+mkdir -p "$T/toolong/a" "$T/toolong/b"; cp "$W" "$T/toolong/a/$n255"; cp "$W" "$T/toolong/b/$n255"
+printf 'path,speaker,gender,split\na/%s,s1,f,train\nb/%s,s1,f,train\n' "$n255" "$n255" > "$T/toolong/manifest.csv"
+"$VG" split --manifest "$T/toolong/manifest.csv" --out "$T/toolong_split" > /dev/null 2> "$T/toolong.err"; rc=$?
+check "split: a link that cannot be made is an error naming the recording; nothing left behind" bash -c \
+    "[ $rc -eq 1 ] && [ ! -e '$T/toolong_split' ] && [ -z \"\$(ls -d '$T'/toolong_split.* 2>/dev/null)\" ] &&
+     [ \$(wc -l < '$T/toolong.err') -eq 1 ] && grep -q 'b/$n255: cannot create its link (File name too long)' '$T/toolong.err'"
 
 # ---- the reference project's models and PyTorch checkpoints (issue 5)
 "$VG" predict -m "$SHARED/seed/CNN_handmade_1.pth" --arch lenet "$SHARED/seed/test_image_male.jpg" --format json > "$T/ref.json"
