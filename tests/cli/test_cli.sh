@@ -24,7 +24,7 @@ printf 'not audio\n' > "$T/text.wav"
 check "--version" bash -c "'$VG' --version | grep -q '^voxgender [0-9]'"
 check "--help lists commands" bash -c "'$VG' --help | grep -q spectrogram"
 check "--help documents the environment variables" bash -c \
-    "h=\$('$VG' --help); for v in VOXGENDER_MODEL VOXGENDER_BLAS_CORETYPE VOXGENDER_WINOGRAD; do grep -q \"^  \$v \" <<<\"\$h\" || exit 1; done"
+    "h=\$('$VG' --help); for v in VOXGENDER_MODEL VOXGENDER_BLAS_CORETYPE VOXGENDER_WINOGRAD OMP_WAIT_POLICY; do grep -q \"^  \$v \" <<<\"\$h\" || exit 1; done"
 check "spectrogram --help documents every option" bash -c \
     "h=\$('$VG' spectrogram --help); for o in --output --seconds --offset --seed-compat --format --raw --jobs --quiet --help; do grep -q -- \"\$o\" <<<\"\$h\" || exit 1; done"
 # every long option a command accepts (its getopt table) is in its --help
