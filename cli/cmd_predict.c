@@ -35,7 +35,9 @@ static void usage(FILE *f)
         "                      resnet18\n"
         "      --format F      text (default), csv, or json (one object per line with\n"
         "                      path, label, code, p_male, logits)\n"
-        "      --window W      all (default: every window of a long recording) or first\n"
+        "      --window W      all (default: every window of a recording, up to its first\n"
+        "                      10 minutes; 'voxgender segment' labels longer ones) or\n"
+        "                      first (the reference's: its first window only)\n"
         "  -j, --jobs N        inputs classified in parallel (default: cores)\n"
         "  -q, --quiet         no progress bar or summary\n"
         "  -h, --help          show this help\n"
@@ -93,6 +95,20 @@ static void emit(job *j, const char *path, float p, const float *l, const char *
     cli_flush_stdout();
 }
 
+/* A recording longer than predict reads was classified from its start
+ * only: say so, as spectrogram says when it pads. */
+static void note_if_cut(job *j, const vg_model *m, const char *path)
+{
+    vg_frontend fe;
+    double seconds;
+    if (j->first || vg_frontend_from_model(m, &fe) || fe.kind != VG_FE_LOGMEL ||
+        vg_audio_probe(path, &seconds) || seconds <= VG_PREDICT_MAX_SECONDS)
+        return;
+    progress_message(&j->prog,
+                     "voxgender: %s: note: %.0f s long, classified from its first %.0f s ('voxgender segment' "
+                     "labels all of it)", path, seconds, VG_PREDICT_MAX_SECONDS);
+}
+
 static void *worker(void *arg)
 {
     job *j = arg;
@@ -117,6 +133,7 @@ static void *worker(void *arg)
         } else {
             emit(j, j->in[i].path, p, l, NULL);
             pthread_mutex_unlock(&j->lock);
+            note_if_cut(j, m, j->in[i].path);
         }
         progress_step(&j->prog);
     }

@@ -670,10 +670,17 @@ int vg_train_svm(const vg_dataset *d, vg_frontend_kind input, double C, const ch
                  const char *data_name, const vg_train_callbacks *cb, vg_model **out,
                  char *err, size_t errlen);
 
+/* The longest stretch of a recording that vg_predict_file and
+ * vg_predict_samples read (from its start): 10 minutes. A longer recording is
+ * classified from its first VG_PREDICT_MAX_SECONDS; vg_segmenter_* labels
+ * all of it, turn by turn, in constant memory. */
+#define VG_PREDICT_MAX_SECONDS 600.0
+
 /* Probability of male and the logits of one recording or image (images only
  * for seed-image models). For log-mel models a recording longer than the
- * window is classified from every window of it (mean of log-probabilities),
- * unless FIRST_WINDOW_ONLY; windows without sound are skipped. A log-mel
+ * window is classified from every window of it up to VG_PREDICT_MAX_SECONDS
+ * (mean of log-probabilities), unless FIRST_WINDOW_ONLY; windows without
+ * sound are skipped. A log-mel
  * model answers VG_ENOSPEECH (the CLI's "unknown", code -1) when the
  * recording holds less than VG_MIN_SOUND_SECONDS of speech frames: frames
  * louder than VG_SOUND_FLOOR_DB (mean mel-band power, dB; about -60 dBFS),

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_SECONDS 600.0   /* longest stretch of a recording read for one prediction */
 
 static int is_image(const char *path)
 {
@@ -70,11 +69,11 @@ static unsigned char *sound_frames(const float *x, int h, int w, float mu, float
 static int classify(vg_model *m, const vg_frontend *fe, float *x, int h, int w, float *p_male,
                     float logits[2]);
 
-/* How much of a recording to read: every window up to MAX_SECONDS for a
+/* How much of a recording to read: every window up to VG_PREDICT_MAX_SECONDS for a
  * log-mel model (0: the front end's own window) */
 static double seconds_to_read(const vg_frontend *fe, int first_window_only)
 {
-    return fe->kind == VG_FE_LOGMEL && !first_window_only ? MAX_SECONDS : 0;
+    return fe->kind == VG_FE_LOGMEL && !first_window_only ? VG_PREDICT_MAX_SECONDS : 0;
 }
 
 int vg_predict_file(vg_model *m, const char *path, int first_window_only, float *p_male,
