@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void html_escape(FILE *f, const char *s)
@@ -174,20 +175,21 @@ static int spectrogram_uri(FILE *f, const char *path, const char *dir)
     if (vg_features_from_audio(&fe, path, 0, 0, &x, &c, &h, &w, NULL)) return -1;
     vg_image img;
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s/.spec.png", dir);
+    snprintf(tmp, sizeof tmp, "%s/.spec.XXXXXX.png", dir);   /* its own name, as the page's */
+    int fd = mkstemps(tmp, 4);
+    if (fd < 0) { free(x); return -1; }
+    close(fd);
     int rc = vg_spectrogram_to_image(x, h, w, &img);
     free(x);
-    if (rc || vg_image_write_png(tmp, &img)) { vg_image_free(&img); return -1; }
+    if (rc || vg_image_write_png(tmp, &img)) { vg_image_free(&img); unlink(tmp); return -1; }
     vg_image_free(&img);
     FILE *p = fopen(tmp, "rb");
-    if (!p) return -1;
-    fseek(p, 0, SEEK_END);
-    long n = ftell(p);
-    rewind(p);
-    unsigned char *buf = malloc((size_t)n);
-    size_t got = buf ? fread(buf, 1, (size_t)n, p) : 0;
-    fclose(p);
+    long n = p && fseek(p, 0, SEEK_END) == 0 ? ftell(p) : -1;
+    unsigned char *buf = n > 0 ? malloc((size_t)n) : NULL;
+    size_t got = buf && fseek(p, 0, SEEK_SET) == 0 ? fread(buf, 1, (size_t)n, p) : 0;
+    if (p) fclose(p);
     unlink(tmp);
+    if (!got || got != (size_t)n) { free(buf); return -1; }
     fputs("data:image/png;base64,", f);
     base64(f, buf, got);
     free(buf);
@@ -201,9 +203,20 @@ int write_report(const char *dir, const char *model_path, const vg_model *model,
     if (cli_mkdirs(dir)) return -1;
     char path[4200], tmp[4300];
     snprintf(path, sizeof path, "%s/index.html", dir);
-    snprintf(tmp, sizeof tmp, "%s/.index.html.tmp", dir);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return -1;
+    /* a name of its own, so that two reports written into one folder at once
+     * do not write into one temporary file */
+    snprintf(tmp, sizeof tmp, "%s/.index.html.XXXXXX", dir);
+    size_t *order = malloc(sizeof(size_t) * (n ? n : 1));
+    int fd = order ? mkstemp(tmp) : -1;
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        if (fd >= 0) { close(fd); unlink(tmp); }
+        free(order);
+        return -1;
+    }
+    mode_t mask = umask(0);   /* mkstemp makes it 0600; give the page a file's usual mode */
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
     fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>voxgender evaluation</title>\n"
                "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
                "table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:left}"
@@ -235,7 +248,6 @@ int write_report(const char *dir, const char *model_path, const vg_model *model,
     speakers_svg(f, m);
     /* the worst-classified clips: largest error |label - p| */
     fputs("<h2>Worst-classified recordings</h2>\n<div class=\"row\">\n", f);
-    size_t *order = malloc(sizeof(size_t) * (n ? n : 1));
     for (size_t i = 0; i < n; i++) order[i] = i;
     for (size_t i = 0; i < n && i < 6; i++)       /* partial selection sort */
         for (size_t j = i + 1; j < n; j++)

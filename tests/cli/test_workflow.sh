@@ -536,6 +536,13 @@ rm -rf "$T/alarms"
 "$VG" eval -m "$T/cnn.safetensors" "$D" --report "$T/report" -q > /dev/null 2>&1
 check "eval --report writes a self-contained index.html" bash -c \
     "test -s '$T/report/index.html' && [ \$(ls -A '$T/report' | wc -l) -eq 1 ] && grep -q 'ROC curve' '$T/report/index.html'"
+# two reports into one folder at once: each writes temporary files of its own
+# (with one fixed temporary name, one of the two failed in 2 of 3 tries)
+"$VG" eval -m "$T/cnn.safetensors" "$D" --report "$T/report2" -q > /dev/null 2>&1 & p1=$!
+"$VG" eval -m "$T/cnn.safetensors" "$D" --report "$T/report2" -q > /dev/null 2>&1; rc2=$?
+wait $p1; rc1=$?
+check "eval --report: two reports into one folder at once both complete, one whole page left" bash -c \
+    "[ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && [ \$(ls -A '$T/report2' | wc -l) -eq 1 ] && tail -c 8 '$T/report2/index.html' | grep -q '</html>'"
 # a model file from elsewhere may hold any history: rows too short, or not
 # rows at all (both once crashed the report on a null pointer)
 for h in short:'[[1,2],[2,1.5]]' flat:'[1,2,3]'; do
