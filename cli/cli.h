@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "voxgender.h"
+
 /* Each subcommand: argc/argv start at the subcommand name; returns the
  * process exit status (0 ok, 1 some inputs failed, 2 usage error). */
 int cmd_spectrogram(int argc, char **argv);
@@ -53,6 +55,11 @@ int cli_parse_int(const char *opt, const char *s, long lo, long hi, int *out);
 void *cli_grow(void *p, size_t n, size_t *cap, size_t size, size_t first);
 /* Number of online CPUs (at least 1). */
 int cli_ncpus(void);
+/* Whether M classifies the recording at PATH from only its first
+ * VG_PREDICT_MAX_SECONDS (a log-mel model reading every window, and a
+ * longer recording); then *SECONDS is its length. Files too small to hold
+ * that much audio are not opened. */
+int cli_read_only_its_start(const vg_model *m, const char *path, int first_window_only, double *seconds);
 /* Runs FN(ARG) on N threads (at most 64) and waits for them. If no thread can
  * be started, the calling thread runs it, so the work is done either way:
  * FN must take its items from a shared queue. */

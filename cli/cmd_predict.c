@@ -99,11 +99,8 @@ static void emit(job *j, const char *path, float p, const float *l, const char *
  * only: say so, as spectrogram says when it pads. */
 static void note_if_cut(job *j, const vg_model *m, const char *path)
 {
-    vg_frontend fe;
     double seconds;
-    if (j->first || vg_frontend_from_model(m, &fe) || fe.kind != VG_FE_LOGMEL ||
-        vg_audio_probe(path, &seconds) || seconds <= VG_PREDICT_MAX_SECONDS)
-        return;
+    if (!cli_read_only_its_start(m, path, j->first, &seconds)) return;
     progress_message(&j->prog,
                      "voxgender: %s: note: %.0f s long, classified from its first %.0f s ('voxgender segment' "
                      "labels all of it)", path, seconds, VG_PREDICT_MAX_SECONDS);

@@ -16,6 +16,7 @@ typedef struct job {
     pthread_mutex_t lock;
     progress prog;
     int load_error;
+    size_t n_cut;   /* recordings longer than predict reads */
 } job;
 
 static void *worker(void *arg)
@@ -34,9 +35,15 @@ static void *worker(void *arg)
         if (i >= j->n) break;
         float logits[2];
         j->out->status[i] = vg_predict_file(m, j->items[i]->path, j->first_window, &j->out->p_male[i], logits);
+        double seconds;
         if (j->out->status[i])
             progress_message(&j->prog, "voxgender: %s: %s (skipped)", j->items[i]->path,
                              vg_strerror(j->out->status[i]));
+        else if (cli_read_only_its_start(m, j->items[i]->path, j->first_window, &seconds)) {
+            pthread_mutex_lock(&j->lock);
+            j->n_cut++;
+            pthread_mutex_unlock(&j->lock);
+        }
         progress_step(&j->prog);
     }
     vg_model_destroy(m);
@@ -57,6 +64,9 @@ int evaluate_items(const char *model_path, const char *arch, vg_item *const *ite
     cli_run_model_workers(jobs, worker, &j);
     progress_finish(&j.prog);
     if (j.load_error) return VG_EMODEL;
+    if (j.n_cut)   /* one line for the run: a dataset of long recordings would flood a line per file */
+        cli_error("note: %zu recording%s longer than %.0f s: each was classified from its first %.0f s",
+                  j.n_cut, j.n_cut == 1 ? " is" : "s are", VG_PREDICT_MAX_SECONDS, VG_PREDICT_MAX_SECONDS);
     for (size_t i = 0; i < n; i++) out->n_failed += out->status[i] != 0;
     return VG_OK;
 }

@@ -137,6 +137,18 @@ void cli_run_model_workers(int n, void *(*fn)(void *), void *arg)
     vg_set_blas_threads(blas_threads);
 }
 
+int cli_read_only_its_start(const vg_model *m, const char *path, int first_window_only, double *seconds)
+{
+    /* 600 s at 6 kbit/s, about the least any codec spends on speech: a
+     * smaller file is shorter, and most clips are, so most are not probed */
+    const double least_bytes = VG_PREDICT_MAX_SECONDS * 6000 / 8;
+    vg_frontend fe;
+    struct stat st;
+    return !first_window_only && !vg_frontend_from_model(m, &fe) && fe.kind == VG_FE_LOGMEL &&
+           stat(path, &st) == 0 && st.st_size >= least_bytes && vg_audio_probe(path, seconds) == VG_OK &&
+           *seconds > VG_PREDICT_MAX_SECONDS;
+}
+
 int cli_ncpus(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

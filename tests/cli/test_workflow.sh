@@ -121,7 +121,14 @@ check "predict: a recording over 10 minutes is classified, and a note says from 
      grep -q 'long700.flac: note: 700 s long, classified from its first 600 s' '$T/long.err'"
 "$VG" predict -m "$T/cnn.safetensors" -q --window first "$T/long700.flac" > /dev/null 2> "$T/long_first.err"; rc=$?
 check "predict --window first on a long recording: no note" bash -c "[ $rc -eq 0 ] && [ ! -s '$T/long_first.err' ]"
-rm -f "$T/long700.flac"
+# eval says it once for the run, with the count
+mkdir -p "$T/longds/Test/Male/a" "$T/longds/Test/Female/b"
+ln -s "$T/long700.flac" "$T/longds/Test/Male/a/"; ln -s "$T/long700.flac" "$T/longds/Test/Male/a/again.flac"; ln -s "$F" "$T/longds/Test/Female/b/"
+"$VG" eval -m "$T/cnn.safetensors" "$T/longds" -q > /dev/null 2> "$T/long_eval.err"; rc=$?
+check "eval: one note for the run counts the recordings classified from their first 600 s" bash -c \
+    "[ $rc -eq 0 ] && [ \$(wc -l < '$T/long_eval.err') -eq 1 ] &&
+     grep -qx 'voxgender: note: 2 recordings are longer than 600 s: each was classified from its first 600 s' '$T/long_eval.err'"
+rm -rf "$T/long700.flac" "$T/longds"
 "$VG" predict -m "$T/cnn.safetensors" "$W" "$F" -q --format json > "$T/pred.json"
 check "predict json: one object per input with path,label,code,p_male,logits" /usr/bin/python3 -c "
 import json,sys; rows=[json.loads(l) for l in open('$T/pred.json')]
