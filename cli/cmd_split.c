@@ -19,21 +19,33 @@
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
-    (void)st; (void)type; (void)ftw;
-    return remove(path);
+    (void)st; (void)type;
+    return ftw->level > 0 ? remove(path) : 0;
 }
 
-/* Deletes the staging folder PATH and what is in it (links are not followed) */
-static void remove_tree(const char *path)
+/* Deletes what is in the folder PATH (links are not followed), and PATH
+ * itself unless KEEP_ROOT */
+static void remove_tree(const char *path, int keep_root)
 {
     nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (!keep_root) rmdir(path);
 }
 
-/* A new empty folder beside OUT ("OUT.partial-XXXXXX") in STAGE [N], where
- * the layout is built and then renamed to OUT: a split that fails half-way
- * leaves no half-built dataset behind. Returns 0, or -1 with errno set. */
-static int make_stage(const char *out, char *stage, size_t n)
+/* Where the layout is built, in STAGE [N]. A missing OUT gets a new folder
+ * beside it ("OUT.partial-XXXXXX"), renamed to OUT when the layout is
+ * complete. An empty OUT (the checks before allow no other) is built in
+ * place, since renaming over it would change a folder someone may stand in
+ * ('--out .'); a failure then empties it again. Either way a split that
+ * fails half-way leaves no half-built dataset. *IN_PLACE says which.
+ * Returns 0, or -1 with errno set. */
+static int make_stage(const char *out, char *stage, size_t n, int *in_place)
 {
+    struct stat st;
+    *in_place = stat(out, &st) == 0 && S_ISDIR(st.st_mode);
+    if (*in_place) {
+        if ((size_t)snprintf(stage, n, "%s", out) >= n) { errno = ENAMETOOLONG; return -1; }
+        return 0;
+    }
     char trimmed[PATH_MAX], parent[PATH_MAX];
     snprintf(trimmed, sizeof trimmed, "%s", out);
     for (size_t k = strlen(trimmed); k > 1 && trimmed[k - 1] == '/';) trimmed[--k] = '\0';
@@ -386,7 +398,8 @@ int cmd_split(int argc, char **argv)
     static const char *SPLIT_DIR[3] = {"Train", "Validation", "Test"};
     size_t counts[3][2] = {{0}}, missing = 0;
     char stage[PATH_MAX];
-    const int staged = make_stage(out, stage, sizeof stage) == 0;
+    int in_place = 0;
+    const int staged = make_stage(out, stage, sizeof stage, &in_place) == 0;
     int failed = !staged;
     if (failed) cli_error("%s: cannot create a folder beside it (%s)", out, strerror(errno));
     for (size_t i = 0; i < v.n && !failed; i++) {
@@ -417,13 +430,12 @@ int cmd_split(int argc, char **argv)
         }
         counts[split[i]][v.r[i].label]++;
     }
-    /* OUT is missing or an empty folder, which rename replaces */
-    if (!failed && rename(stage, out)) {
+    if (!failed && !in_place && rename(stage, out)) {
         cli_error("%s: cannot create (%s)", out, strerror(errno));
         failed = 1;
     }
     if (failed) {
-        if (staged) remove_tree(stage);
+        if (staged) remove_tree(stage, in_place);
         recs_free(&v);
         free(spk); free(labels); free(split);
         return 1;

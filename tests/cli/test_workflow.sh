@@ -371,6 +371,12 @@ printf 'path,speaker,gender,split\na/%s,s1,f,train\nb/%s,s1,f,train\n' "$n255" "
 check "split: a link that cannot be made is an error naming the recording; nothing left behind" bash -c \
     "[ $rc -eq 1 ] && [ ! -e '$T/toolong_split' ] && [ -z \"\$(ls -d '$T'/toolong_split.* 2>/dev/null)\" ] &&
      [ \$(wc -l < '$T/toolong.err') -eq 1 ] && grep -q 'b/$n255: cannot create its link (File name too long)' '$T/toolong.err'"
+mkdir "$T/toolong_empty"
+"$VG" split --manifest "$T/toolong/manifest.csv" --out "$T/toolong_empty" > /dev/null 2> /dev/null; rc=$?
+check "split into an empty folder that fails leaves it empty" bash -c "[ $rc -eq 1 ] && [ -d '$T/toolong_empty' ] && [ -z \"\$(ls -A '$T/toolong_empty')\" ]"
+vg_abs=$(realpath "$VG")
+(cd "$T/toolong_empty" && "$vg_abs" split --manifest "$T/odd/manifest.csv" --out . > /dev/null 2>&1)
+check "split --out . (an empty folder one stands in) builds the layout there" test -L "$T/toolong_empty/Test/Male/a_b/r2.wav"
 
 # ---- the reference project's models and PyTorch checkpoints (issue 5)
 "$VG" predict -m "$SHARED/seed/CNN_handmade_1.pth" --arch lenet "$SHARED/seed/test_image_male.jpg" --format json > "$T/ref.json"
