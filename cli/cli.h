@@ -73,13 +73,18 @@ void cli_run_model_workers(int n, void *(*fn)(void *), void *arg);
  * as given; a folder, every regular file under it (recursively, links
  * followed, hidden entries skipped, sorted by path; a folder holding none is
  * reported); with ALLOW_STDIN, '-' for the paths read from standard input,
- * one per line. REL: the length of the folder's part of PATH (its path and
- * a slash), 0 for a path given or read itself. Returns the count and *OUT
- * (free with cli_inputs_free), *EMPTY the folders that held no file (each
- * reported; the command fails), or -1 (message printed). */
+ * one per line, or, when standard input holds a recording itself (bytes no
+ * list of paths has: NUL or other control characters), that recording,
+ * kept in an unlinked temporary file and named "-". REL: the length of the
+ * folder's part of PATH (its path and a slash), 0 for a path given or read
+ * itself. Returns the count and *OUT (free with cli_inputs_free), *EMPTY the
+ * folders that held no file and the recordings on stdin that could not be
+ * kept (each reported; the command fails), or -1 (message printed). */
 typedef struct cli_input {
-    char *path;
+    char *path;   /* what to open */
     size_t rel;
+    const char *name;   /* what to call it in output and messages: PATH, or "-" */
+    int fd;             /* the temporary file PATH opens again, or -1 */
 } cli_input;
 long cli_inputs(char **args, int n, int allow_stdin, cli_input **out, int *empty);
 void cli_inputs_free(cli_input *v, size_t n);

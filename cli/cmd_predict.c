@@ -20,7 +20,8 @@ static void usage(FILE *f)
         "models, a spectrogram image (PNG/JPEG, like the reference project's test\n"
         "images). A folder stands for every file under it (recursively, in path\n"
         "order; files that are not recordings are reported and skipped). '-' reads\n"
-        "input paths from standard input, one per line. One line per\n"
+        "input paths from standard input, one per line, or a recording piped in\n"
+        "(ffmpeg -i talk.mp4 -f wav - | voxgender predict -), named '-'. One line per\n"
         "input on stdout, in the order they complete: path, label (male/female), code\n"
         "(1 male, 0 female, as in the reference project), probability of male.\n"
         "A recording with less than 0.5 s of speech (silence, a click, steady noise,\n"
@@ -97,13 +98,13 @@ static void emit(job *j, const char *path, float p, const float *l, const char *
 
 /* A recording longer than predict reads was classified from its start
  * only: say so, as spectrogram says when it pads. */
-static void note_if_cut(job *j, const vg_model *m, const char *path)
+static void note_if_cut(job *j, const vg_model *m, const cli_input *in)
 {
     double seconds;
-    if (!cli_read_only_its_start(m, path, j->first, &seconds)) return;
+    if (!cli_read_only_its_start(m, in->path, j->first, &seconds)) return;
     progress_message(&j->prog,
                      "voxgender: %s: note: %.0f s long, classified from its first %.0f s ('voxgender segment' "
-                     "labels all of it)", path, seconds, VG_PREDICT_MAX_SECONDS);
+                     "labels all of it)", in->name, seconds, VG_PREDICT_MAX_SECONDS);
 }
 
 static void *worker(void *arg)
@@ -121,16 +122,16 @@ static void *worker(void *arg)
         int rc = vg_predict_file(m, j->in[i].path, j->first, &p, l);
         pthread_mutex_lock(&j->lock);
         if (rc == VG_ENOSPEECH) {
-            emit(j, j->in[i].path, 0, NULL, vg_strerror(rc));
+            emit(j, j->in[i].name, 0, NULL, vg_strerror(rc));
             pthread_mutex_unlock(&j->lock);
         } else if (rc) {
             j->failed++;
             pthread_mutex_unlock(&j->lock);
-            progress_message(&j->prog, "voxgender: %s: %s", j->in[i].path, vg_strerror(rc));
+            progress_message(&j->prog, "voxgender: %s: %s", j->in[i].name, vg_strerror(rc));
         } else {
-            emit(j, j->in[i].path, p, l, NULL);
+            emit(j, j->in[i].name, p, l, NULL);
             pthread_mutex_unlock(&j->lock);
-            note_if_cut(j, m, j->in[i].path);
+            note_if_cut(j, m, &j->in[i]);
         }
         progress_step(&j->prog);
     }

@@ -22,7 +22,8 @@ static void usage(FILE *f)
         "columns = frames, min-max scaled). Any audio or video file FFmpeg reads is\n"
         "accepted; it is downmixed to mono and resampled to 16 kHz. An INPUT folder\n"
         "stands for every file under it (recursively), written with its path inside\n"
-        "the folder: DATA/Male/id1/00001.wav -> OUTDIR/Male/id1/00001.png.\n"
+        "the folder: DATA/Male/id1/00001.wav -> OUTDIR/Male/id1/00001.png. '-' reads\n"
+        "a recording from standard input, written as OUTDIR/stdin.png.\n"
         "\n"
         "options:\n"
         "  -o, --output DIR   output folder, created if missing (required)\n"
@@ -69,11 +70,12 @@ typedef struct batch {
     progress prog;
 } batch;
 
-/* "dir/clip.flac" -> "clip"; a file found in a folder the user named keeps
+/* "dir/clip.flac" -> "clip", "-" -> "stdin"; a file found in a folder the user named keeps
  * its path inside it: "data/" + "Male/id1/00001.wav" -> "Male/id1/00001"
  * (VoxCeleb's names repeat from folder to folder) */
 static char *output_name(const cli_input *in)
 {
+    if (!strcmp(in->path, "-")) return strdup("stdin");   /* "-.png" would read as an option */
     char *copy = strdup(in->path);
     if (!copy) return NULL;
     char *base = strdup(in->rel ? in->path + in->rel : basename(copy));

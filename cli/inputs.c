@@ -4,10 +4,12 @@
 #include "../src/util/dir_chain.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct {
     cli_input *v;
@@ -23,7 +25,7 @@ static void add(list *l, const char *path, size_t rel)
     l->v = v;
     char *p = strdup(path);
     if (!p) { l->failed = 1; return; }
-    l->v[l->n++] = (cli_input){p, rel};
+    l->v[l->n++] = (cli_input){p, rel, p, -1};
 }
 
 static int cmp_path(const void *a, const void *b)
@@ -60,6 +62,96 @@ static void walk(list *l, const char *dir, size_t rel, int depth, const vg_dir_c
     closedir(dp);
 }
 
+/* Whether the start of standard input is a recording rather than a list of
+ * paths: a list has no NUL and no control characters but tab and line
+ * ends, and every audio container's header has some (RIFF's and FLAC's
+ * sizes, Ogg's version byte, ID3's flags). */
+static int looks_binary(const unsigned char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (b[i] < 0x20 && b[i] != '\t' && b[i] != '\n' && b[i] != '\r') return 1;
+    return 0;
+}
+
+/* The recording on standard input, START (N bytes, already read) and the
+ * rest, copied to a temporary file that is unlinked at once, so that nothing
+ * is left behind whatever ends the program; it is opened again by its
+ * /proc/self/fd name, as many times as the decoder needs (a pipe can be
+ * read only once). Returns 0, or -1 (message printed). */
+static int spool_stdin(list *l, const unsigned char *start, size_t n)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir) dir = "/tmp";
+    char *tmp = malloc(strlen(dir) + 32);
+    if (!tmp) { l->failed = 1; return -1; }
+    sprintf(tmp, "%s/voxgender-stdin-XXXXXX", dir);
+    const int fd = mkstemp(tmp);
+    if (fd < 0) {
+        cli_error("-: cannot keep standard input's recording in %s: %s", dir, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    unlink(tmp);
+    free(tmp);
+    static unsigned char buf[1 << 16];
+    const unsigned char *p = start;
+    size_t k = n;
+    int werr = 0;
+    do {
+        for (size_t off = 0; off < k && !werr;) {
+            const ssize_t w = write(fd, p + off, k - off);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) werr = w < 0 ? errno : EIO;
+            else off += (size_t)w;
+        }
+        p = buf;
+    } while (!werr && (k = fread(buf, 1, sizeof buf, stdin)) > 0);
+    if (!werr && ferror(stdin)) werr = errno ? errno : EIO;
+    if (werr) {
+        cli_error("-: cannot keep standard input's recording in %s: %s", dir, strerror(werr));
+        close(fd);
+        return -1;
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    add(l, path, 0);
+    if (l->failed) { close(fd); return -1; }
+    l->v[l->n - 1].name = "-";
+    l->v[l->n - 1].fd = fd;
+    return 0;
+}
+
+/* '-': the paths on standard input, one per line, or the recording that
+ * standard input holds (looks_binary). Returns 0, or -1 when a recording
+ * could not be kept (message printed). */
+static int read_stdin(list *l)
+{
+    unsigned char head[4096];
+    const size_t n = fread(head, 1, sizeof head, stdin);
+    if (looks_binary(head, n)) return spool_stdin(l, head, n);
+    /* a list: the lines already read, then the rest */
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    int c = 0;
+    for (size_t i = 0; c != EOF && !l->failed; i++) {
+        c = i < n ? head[i] : getc(stdin);
+        char *t = cli_grow(text, len, &cap, 1, 256);
+        if (!t) { l->failed = 1; break; }
+        text = t;
+        if (c == EOF || c == '\n') {
+            text[len] = '\0';
+            len = strcspn(text, "\r");
+            text[len] = '\0';
+            if (len) add(l, text, 0);
+            len = 0;
+        } else {
+            text[len++] = (char)c;
+        }
+    }
+    free(text);
+    return 0;
+}
+
 long cli_inputs(char **args, int n, int allow_stdin, cli_input **out, int *empty)
 {
     list l = {0};
@@ -67,13 +159,7 @@ long cli_inputs(char **args, int n, int allow_stdin, cli_input **out, int *empty
     for (int i = 0; i < n && !l.failed; i++) {
         struct stat st;
         if (allow_stdin && !strcmp(args[i], "-")) {
-            char *line = NULL;
-            size_t cap = 0;
-            while (getline(&line, &cap, stdin) > 0) {
-                line[strcspn(line, "\r\n")] = '\0';
-                if (*line) add(&l, line, 0);
-            }
-            free(line);
+            if (read_stdin(&l)) ++*empty;
         } else if (stat(args[i], &st) == 0 && S_ISDIR(st.st_mode)) {
             /* "data/" and "data" both give "data/<rel>" */
             char *dir = strdup(args[i]);
@@ -104,6 +190,9 @@ long cli_inputs(char **args, int n, int allow_stdin, cli_input **out, int *empty
 
 void cli_inputs_free(cli_input *v, size_t n)
 {
-    for (size_t i = 0; v && i < n; i++) free(v[i].path);
+    for (size_t i = 0; v && i < n; i++) {
+        if (v[i].fd >= 0) close(v[i].fd);
+        free(v[i].path);
+    }
     free(v);
 }

@@ -123,6 +123,9 @@ cp "$good1" "$T/tree/x/deep/same.flac"; cp "$good2" "$T/tree/y/same.flac"; cp "$
 "$VG" spectrogram "$T/tree/" -o "$T/treeout" 2> "$T/err5"; rc=$?
 check "a folder input: its files keep their paths, the non-audio one fails" bash -c \
     "[ $rc -eq 1 ] && [ -s '$T/treeout/x/deep/same.png' ] && [ -s '$T/treeout/y/same.png' ] && grep -q '3 files: 2 written (0 padded), 1 failed' '$T/err5' && grep -q 'tree/notes.wav: not a readable audio file' '$T/err5'"
+check "spectrogram -: a recording on stdin is OUTDIR/stdin.png, the image the file gives" bash -c \
+    "'$VG' spectrogram - -o '$T/stdinout' -q < '$good1' && '$VG' spectrogram '$good1' -o '$T/fileout' -q &&
+     [ \"\$(ls '$T/stdinout')\" = stdin.png ] && cmp -s '$T/stdinout/stdin.png' '$T/fileout/p225_003.png'"
 "$VG" spectrogram "$T/emptydir" -o "$T/emptyout" 2> "$T/err6"; rc=$?
 check "a folder with no files is a one-line error naming it" bash -c "[ $rc -eq 1 ] && grep -q 'emptydir: the folder holds no files' '$T/err6'"
 "$VG" segment "$T/emptydir" > "$T/seg_empty.out" 2> "$T/seg_empty.err"; rc=$?

@@ -141,6 +141,21 @@ check "predict text: path, label, code, probability" bash -c \
     "'$VG' predict -m '$T/cnn.safetensors' '$W' -q | grep -qP '^\\Q$W\\E\\t(male|female)\\t[01]\\t0\\.[0-9]{4}$|^\\Q$W\\E\\t(male|female)\\t[01]\\t1\\.0000$'"
 check "predict reads paths from stdin with -" bash -c \
     "printf '%s\n%s\n' '$W' '$F' | '$VG' predict -m '$T/cnn.safetensors' - -q | wc -l | grep -qx 2"
+# a recording piped in is classified as '-' with the numbers the file gets, and
+# no temporary copy is left; a list of paths longer than the first read still
+# gives every path
+want=$("$VG" predict -m "$T/cnn.safetensors" "$W" -q | cut -f2-)
+mkdir -p "$T/tmpd"
+check "predict -: a recording on stdin (FLAC, and WAV from a pipe) is classified as '-', no temporary file left" bash -c \
+    "[ \"\$(TMPDIR='$T/tmpd' '$VG' predict -m '$T/cnn.safetensors' - -q < '$W')\" = \"-	$want\" ] &&
+     [ \"\$(ffmpeg -nostdin -loglevel error -i '$W' -f wav - | TMPDIR='$T/tmpd' '$VG' predict -m '$T/cnn.safetensors' - -q --format csv | tail -1 | cut -d, -f1-2 | tr -d '\\\"')\" = \"-,\$(cut -f1 <<<'$want')\" ] &&
+     [ -z \"\$(ls -A '$T/tmpd')\" ]"
+TMPDIR=/nonexistent "$VG" predict -m "$T/cnn.safetensors" - "$F" -q < "$W" > "$T/stdin_bad.out" 2> "$T/stdin_bad.err"; rc=$?
+check "predict -: a recording on stdin that cannot be kept is one line naming TMPDIR, the other inputs go on, exit 1" bash -c \
+    "[ $rc -eq 1 ] && [ \$(wc -l < '$T/stdin_bad.out') -eq 1 ] && grep -q '^$F	' '$T/stdin_bad.out' &&
+     grep -qx \"voxgender: -: cannot keep standard input's recording in /nonexistent: No such file or directory\" '$T/stdin_bad.err'"
+check "predict -: 300 paths on stdin (more than one read's worth) are 300 inputs" bash -c \
+    "for i in \$(seq 300); do echo '$T/nonexistent-path-to-make-the-list-long-enough-\$i.wav'; done | '$VG' predict -m '$T/cnn.safetensors' - 2>&1 | grep -c 'nonexistent-path.*: no such file' | grep -qx 300"
 check "predict: a folder stands for every recording under it, in path order" bash -c \
     "diff <('$VG' predict -m '$T/cnn.safetensors' '$D/Test' -q -j 1 | cut -f1) <(find '$D/Test' -type f -o -type l | sort)"
 mkdir -p "$T/looped" && cp -r "$D/Test/Female" "$T/looped/" && ln -s .. "$T/looped/Female/up" && ln -s "$T/looped" "$T/looped/Female/again"
