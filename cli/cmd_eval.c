@@ -14,7 +14,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: voxgender eval -m MODEL DIR [options]\n"
+        "usage: voxgender eval [-m MODEL] DIR [options]\n"
         "\n"
         "Classify DIR's Test split (DIR laid out as for training) or every recording of\n"
         "a folder with Male/Female (or 1/0) inside, and print accuracy, speaker-balanced\n"
@@ -23,7 +23,8 @@ static void usage(FILE *f)
         "precision/recall/F1, ROC AUC and per-speaker accuracy, worst speakers first.\n"
         "\n"
         "options:\n"
-        "  -m, --model MODEL     model file (required); a PyTorch .pth with --arch\n"
+        "  -m, --model MODEL     model file (default: the installed voxgender model, or\n"
+        "                        $VOXGENDER_MODEL); a PyTorch .pth with --arch\n"
         "      --arch A          architecture of a .pth model (lenet, vgg11..vgg19,\n"
         "                        resnet18)\n"
         "      --format F        text (default) or json (keys n, accuracy,\n"
@@ -73,7 +74,10 @@ int cmd_eval(int argc, char **argv)
         default: cli_error("eval: unknown or incomplete option '%s' (see --help)", argv[optind - 1]); return 2;
         }
     }
-    if (!model) { cli_error("eval: no model (use -m MODEL)"); return 2; }
+    if (!model && !(model = cli_default_model())) {
+        cli_error("eval: no model given and no installed default model (use -m MODEL)");
+        return 2;
+    }
     if (argc - optind != 1) { cli_error("eval: expected one folder (see --help)"); return 2; }
     if (report && cli_require_writable(report, 1, "the report")) return 2;   /* before the evaluation */
     char err[512];

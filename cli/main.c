@@ -51,7 +51,7 @@ static void usage(FILE *f)
             "  -V, --version  print the version\n"
             "\n"
             "environment:\n"
-            "  VOXGENDER_MODEL          the model predict and segment use without -m\n"
+            "  VOXGENDER_MODEL          the model predict, eval and segment use without -m\n"
             "  VOXGENDER_BLAS_CORETYPE  OpenBLAS kernels to use (default: the best this CPU has;\n"
             "                           --version names the ones in use)\n"
             "  VOXGENDER_WINOGRAD       1: run the CNN's 3x3 convolutions by Winograd F(4x4,3x3) on\n"

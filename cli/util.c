@@ -249,3 +249,24 @@ int cli_load_model(const char *path, const char *arch, vg_model **out, char *err
     }
     return vg_model_load(path, out, err, errlen);
 }
+
+/* The model used without -m: $VOXGENDER_MODEL, then the installed one
+ * (PREFIX/share/voxgender), then one beside the executable (a build tree:
+ * build/voxgender -> models/, or an installed bin/ -> share/voxgender/). */
+const char *cli_default_model(void)
+{
+    static char path[4096];
+    const char *env = getenv("VOXGENDER_MODEL");
+    if (env && *env) return env;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = '\0';
+    const char *candidates[3][2] = {{vg_cli_model_dir, ""}, {exe, "/../models"}, {exe, "/../share/voxgender"}};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s%s/voxgender-default.safetensors", candidates[i][0], candidates[i][1]);
+        if (access(path, R_OK) == 0) return path;
+    }
+    return NULL;
+}

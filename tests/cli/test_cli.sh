@@ -73,6 +73,9 @@ mkdir -p "$T/spk/Male/$(printf 'bad\tname\033[1m')" "$T/spk/Female/f1"
 cp "$good2" "$T/spk/Female/f1/" && cp "$good1" "$T/spk/Male/$(printf 'bad\tname\033[1m')/"
 check "eval: a speaker folder's control characters are escaped in the per-speaker table" bash -c \
     "'$VG' eval -q -m models/voxgender-default.safetensors '$T/spk' | grep -qF '  bad\\tname\\x1b[1m '"
+check "eval without -m evaluates the default model (as predict and segment do), or \$VOXGENDER_MODEL" bash -c \
+    "diff <('$VG' eval -q '$T/spk' --format json | grep -v '\"model\"') <('$VG' eval -q -m models/voxgender-default.safetensors '$T/spk' --format json | grep -v '\"model\"') &&
+     ! VOXGENDER_MODEL='$T/none.safetensors' '$VG' eval -q '$T/spk' 2> /dev/null"
 
 # A good batch
 "$VG" spectrogram "$good1" "$good2" "$short" -o "$T/out" --raw 2> "$T/err1"; rc=$?
