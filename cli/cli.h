@@ -67,7 +67,8 @@ void cli_run_threads(int n, void *(*fn)(void *), void *arg);
  * The cores are shared: with more than one thread, BLAS runs single-threaded
  * and each thread's passes on cores / N OpenMP threads, so that threads x
  * threads per pass stays within the cores; BLAS gets its thread count back
- * afterwards. */
+ * afterwards. If no thread can start, the caller runs FN alone, its passes
+ * on its own OpenMP thread count, which is left unchanged. */
 void cli_run_model_workers(int n, void *(*fn)(void *), void *arg);
 /* The recordings that INPUT arguments name (cli/inputs.c), in order: a file
  * as given; a folder, every regular file under it (recursively, links

@@ -106,12 +106,20 @@ int cli_parse_int(const char *opt, const char *s, long lo, long hi, int *out)
     return 0;
 }
 
-typedef struct { void *(*fn)(void *); void *arg; int threads_per_pass; } model_worker;
+typedef struct {
+    void *(*fn)(void *);
+    void *arg;
+    int threads_per_pass;
+    pthread_t caller;
+} model_worker;
 
 static void *run_model_worker(void *arg)
 {
     const model_worker *w = arg;
-    vg_set_threads(w->threads_per_pass);   /* this thread's passes only */
+    /* this thread's passes only; when no thread could start and the caller
+     * runs FN itself, it is the only worker, and its own count (all cores)
+     * is left as it was */
+    if (!pthread_equal(pthread_self(), w->caller)) vg_set_threads(w->threads_per_pass);
     return w->fn(w->arg);
 }
 
@@ -131,7 +139,7 @@ void cli_run_model_workers(int n, void *(*fn)(void *), void *arg)
     if (n > 64) n = 64;
     if (n < 1) n = 1;
     const int per = cli_ncpus() / n, blas_threads = vg_blas_threads();
-    model_worker w = {fn, arg, per > 0 ? per : 1};
+    model_worker w = {fn, arg, per > 0 ? per : 1, pthread_self()};
     if (n > 1) vg_set_blas_threads(1);
     cli_run_threads(n, run_model_worker, &w);
     vg_set_blas_threads(blas_threads);
