@@ -63,11 +63,19 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: voxgender split --manifest CSV [--manifest CSV...] --out DATA [options]\n"
         "       voxgender split --vox-meta vox1_meta.csv --audio-root DIR --out DATA [options]\n"
+        "       voxgender split --from DIR --out DATA [options]\n"
         "\n"
         "Build DATA/{Train,Validation,Test}/{Male,Female}/<speaker>/<file> as symbolic\n"
         "links to the recordings, ready for 'voxgender train'.\n"
         "\n"
         "options:\n"
+        "      --from DIR        recordings already sorted by sex: DIR/{Male,Female}/... (or\n"
+        "                        1/0), or a layout that lacks a split, such as Train and Test\n"
+        "                        without Validation; speakers as 'train' reads them (the\n"
+        "                        first folder under Male/Female, else the file name up to\n"
+        "                        its first '_' or '-'). A Test split DIR has is kept as it\n"
+        "                        is, and the rest is shared between Train and Validation\n"
+        "                        in the ratio of --ratios' first two\n"
         "      --manifest CSV    columns path,speaker,gender[,split] (gender male/female or\n"
         "                        m/f; split train/validation/test, when given, is kept);\n"
         "                        paths relative to the CSV's folder. Several manifests pool\n"
@@ -302,6 +310,25 @@ static int read_vox_meta(const char *csv, const char *root, recs *out)
     return 0;
 }
 
+/* --from: the recordings of DIR as vg_dataset_scan reads it (what `train`
+ * sees), their Test split kept (*HAS_TEST) and the rest left for the
+ * ratios. Paths are made absolute, as the links need. */
+static int read_from_dir(const char *dir, recs *out, int *has_test)
+{
+    vg_dataset *d;
+    char err[512], real[PATH_MAX];
+    if (vg_dataset_scan(dir, NULL, &d, err, sizeof err)) { cli_error("%s", err); return -1; }
+    *has_test = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        const vg_item *it = &d->items[i];
+        const int test = d->has_splits && it->split == VG_SPLIT_TEST;
+        *has_test |= test;
+        add(out, realpath(it->path, real) ? real : it->path, it->speaker, it->label, test ? VG_SPLIT_TEST : -1);
+    }
+    vg_dataset_free(d);
+    return 0;
+}
+
 /* "a,b,c": three finite fractions in [0, 1], nothing after them (sscanf
  * took "nan,0.5,0.5", which put every recording in Train) */
 static int parse_ratios(const char *s, double r[3])
@@ -329,12 +356,13 @@ static int empty_or_missing(const char *dir)
 
 int cmd_split(int argc, char **argv)
 {
-    const char *manifests[64], *vox_meta = NULL, *audio_root = NULL, *out = NULL;
+    const char *manifests[64], *vox_meta = NULL, *audio_root = NULL, *out = NULL, *from = NULL;
     int n_manifests = 0, by_speaker = 1, seed = 1;
     double ratios[3] = {0.8, 0.1, 0.1};
-    enum { O_MANIFEST = 256, O_VOX, O_ROOT, O_BY, O_RATIOS, O_SEED };
+    enum { O_MANIFEST = 256, O_VOX, O_ROOT, O_BY, O_RATIOS, O_SEED, O_FROM };
     static const struct option opts[] = {
         {"manifest", required_argument, 0, O_MANIFEST}, {"vox-meta", required_argument, 0, O_VOX},
+        {"from", required_argument, 0, O_FROM},
         {"audio-root", required_argument, 0, O_ROOT}, {"out", required_argument, 0, 'o'},
         {"by", required_argument, 0, O_BY}, {"ratios", required_argument, 0, O_RATIOS},
         {"seed", required_argument, 0, O_SEED}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -348,6 +376,7 @@ int cmd_split(int argc, char **argv)
             manifests[n_manifests++] = optarg;
             break;
         case O_VOX: vox_meta = optarg; break;
+        case O_FROM: from = optarg; break;
         case O_ROOT: audio_root = optarg; break;
         case 'o': out = optarg; break;
         case O_BY:
@@ -367,7 +396,11 @@ int cmd_split(int argc, char **argv)
         }
     }
     if (!out) { cli_error("split: no output folder (use --out DATA)"); return 2; }
-    if (!n_manifests && !vox_meta) { cli_error("split: give --manifest CSV or --vox-meta CSV --audio-root DIR"); return 2; }
+    if (!n_manifests && !vox_meta && !from) {
+        cli_error("split: give --manifest CSV, --vox-meta CSV --audio-root DIR, or --from DIR");
+        return 2;
+    }
+    if (from && (n_manifests || vox_meta)) { cli_error("split: --from cannot be combined with --manifest or --vox-meta"); return 2; }
     if (vox_meta && !audio_root) { cli_error("split: --vox-meta needs --audio-root DIR"); return 2; }
     if (optind != argc) { cli_error("split: unexpected argument '%s'", argv[optind]); return 2; }
     if (!empty_or_missing(out)) { cli_error("%s: exists and is not empty (choose a new folder)", out); return 2; }
@@ -379,22 +412,43 @@ int cmd_split(int argc, char **argv)
     int bad = 0;
     for (int i = 0; i < n_manifests && !bad; i++) bad = read_manifest(manifests[i], n_manifests > 1, &v) != 0;
     if (!bad && vox_meta) bad = read_vox_meta(vox_meta, audio_root, &v) != 0;
+    int from_test = 0;
+    if (!bad && from) bad = read_from_dir(from, &v, &from_test) != 0;
+    if (from_test) {
+        /* DIR's Test stays what it is; the rest goes to Train and Validation */
+        if (ratios[0] + ratios[1] <= 0) {
+            cli_error("split: --from %s keeps its Test split, so --ratios needs a train or validation share", from);
+            bad = 1;
+        } else {
+            const double tv = ratios[0] + ratios[1];
+            ratios[0] /= tv;
+            ratios[1] /= tv;
+            ratios[2] = 0;
+        }
+    }
     if (!bad && v.oom) { cli_error("split: out of memory"); bad = 1; }
     if (!bad && !v.n) { cli_error("split: no recordings found"); bad = 1; }
     if (bad) { recs_free(&v); return 2; }
 
+    /* the ratios share out only the recordings without a split of their own
+     * (a manifest's split column, --from's Test), which keep it */
     const char **spk = malloc(sizeof(char *) * v.n);
-    int *labels = malloc(sizeof(int) * v.n), *split = malloc(sizeof(int) * v.n);
-    if (spk && labels && split)
-        for (size_t i = 0; i < v.n; i++) { spk[i] = v.r[i].speaker; labels[i] = v.r[i].label; }
-    if (!spk || !labels || !split || vg_split_assign(spk, labels, v.n, ratios, by_speaker, (uint64_t)seed, split)) {
+    int *labels = malloc(sizeof(int) * v.n), *split = malloc(sizeof(int) * v.n), *open_split = malloc(sizeof(int) * v.n);
+    size_t given = 0, n_open = 0;
+    if (spk && labels && split && open_split)
+        for (size_t i = 0; i < v.n; i++) {
+            if (v.r[i].split >= 0) { given++; continue; }
+            spk[n_open] = v.r[i].speaker;
+            labels[n_open++] = v.r[i].label;
+        }
+    if (!spk || !labels || !split || !open_split ||
+        (n_open && vg_split_assign(spk, labels, n_open, ratios, by_speaker, (uint64_t)seed, open_split))) {
         cli_error("split: cannot assign splits (out of memory)");
-        free(spk); free(labels); free(split); recs_free(&v);
+        free(spk); free(labels); free(split); free(open_split); recs_free(&v);
         return 2;
     }
-    size_t given = 0;
-    for (size_t i = 0; i < v.n; i++)   /* a manifest's split column wins */
-        if (v.r[i].split >= 0) { split[i] = v.r[i].split; given++; }
+    for (size_t i = 0, k = 0; i < v.n; i++) split[i] = v.r[i].split >= 0 ? v.r[i].split : open_split[k++];
+    free(open_split);
     static const char *SPLIT_DIR[3] = {"Train", "Validation", "Test"};
     size_t counts[3][2] = {{0}}, missing = 0;
     char stage[PATH_MAX];
@@ -447,6 +501,7 @@ int cmd_split(int argc, char **argv)
                by_speaker ? "by speaker (speaker-disjoint)" : "by recording (speakers shared)", out, seed);
     for (int sp = 0; sp < 3; sp++)
         printf("  %-10s female %5zu  male %5zu\n", SPLIT_DIR[sp], counts[sp][0], counts[sp][1]);
+    if (from_test) printf("  Test is %s's own; the rest was shared between Train and Validation\n", from);
     if (missing) printf("  %zu manifest entries point to missing files (skipped)\n", missing);
     recs_free(&v);
     free(spk); free(labels); free(split);

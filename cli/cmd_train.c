@@ -426,6 +426,27 @@ static void report_test(const char *model_path, const vg_dataset *d, int jobs, i
     free(items);
 }
 
+/* A layout train cannot use, said with the command that makes one: a
+ * folder of Male/Female recordings without splits, or (except for the SVM,
+ * which selects nothing) no Validation split. Returns 1 when reported. */
+static int missing_split_hint(const vg_dataset *d, int is_svm, const char *data)
+{
+    size_t train = 0, validation = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        train += d->items[i].split == VG_SPLIT_TRAIN;
+        validation += d->items[i].split == VG_SPLIT_VALIDATION;
+    }
+    if (!d->has_splits)
+        cli_error("%s: no Train/Validation/Test folders ('voxgender split --from %s --out NEW' makes them, "
+                  "speaker-disjoint)", data, data);
+    else if (train && !validation && !is_svm)   /* an empty Train is vg_train's to report */
+        cli_error("%s: the Validation split is empty, and train keeps the epoch with the lowest validation loss "
+                  "('voxgender split --from %s --out NEW' moves some Train speakers there, Test kept)", data, data);
+    else
+        return 0;
+    return 1;
+}
+
 int cmd_train(int argc, char **argv)
 {
     const char *out = NULL, *arch = "cnn", *manifest = NULL, *cache = vg_default_cache_dir();
@@ -606,6 +627,7 @@ int cmd_train(int argc, char **argv)
     vg_dataset *d;
     char err[512];
     if (vg_dataset_scan(argv[optind], manifest, &d, err, sizeof err)) { cli_error("%s", err); vg_model_destroy(init); return 2; }
+    if (missing_split_hint(d, is_svm, argv[optind])) { vg_dataset_free(d); vg_model_destroy(init); return 2; }
     base.cfg.max_memory_gb = max_memory_gb;
     if (per_speaker) {
         size_t before = d->n;

@@ -355,6 +355,27 @@ check "check: one speaker in every split is the reference project's layout" \
     grep -q 'every split holds the same speakers' "$T/check_same.txt"
 "$VG" split --vox-meta "$SHARED/data/voxceleb1/metadata/vox1_meta.csv" --audio-root "$SHARED/data/voxceleb1/audio" --out "$T/split4" --by recording > /dev/null
 check "split reads VoxCeleb's vox1_meta.csv" bash -c "[ \$(find '$T/split4' -type l | wc -l) -eq 14 ]"
+# --from: recordings sorted only by sex, or a layout without Validation,
+# which train refuses with the command that fixes it
+mkdir -p "$T/flat" "$T/novalid"
+cp -rs "$D/Train/Male" "$D/Train/Female" "$T/flat/"; cp -rs "$D/Train" "$D/Test" "$T/novalid/"
+"$VG" train "$T/flat" -o "$T/flat.safetensors" -q 2> "$T/flat.err"; rc1=$?
+"$VG" train "$T/novalid" -o "$T/flat.safetensors" -q 2> "$T/novalid.err"; rc2=$?
+check "train: no splits, or no Validation, is one line naming 'voxgender split --from', exit 2" bash -c \
+    "[ $rc1 -eq 2 ] && [ $rc2 -eq 2 ] && [ \$(cat '$T/flat.err' '$T/novalid.err' | wc -l) -eq 2 ] &&
+     grep -q 'flat: no Train/Validation/Test folders (.voxgender split --from $T/flat --out NEW' '$T/flat.err' &&
+     grep -q 'novalid: the Validation split is empty.*voxgender split --from $T/novalid --out NEW' '$T/novalid.err' &&
+     [ ! -e '$T/flat.safetensors' ]"
+"$VG" split --from "$T/flat" --out "$T/fsplit" > /dev/null; rc=$?
+check "split --from a folder of Male/Female: every recording once, both classes in each split, speaker-disjoint" bash -c \
+    "[ $rc -eq 0 ] && [ \$(find '$T/fsplit' -type l | wc -l) -eq 80 ] &&
+     for s in Train Validation Test; do for g in Male Female; do [ -n \"\$(find '$T/fsplit/'\$s/\$g -type l)\" ] || exit 1; done; done &&
+     '$VG' check '$T/fsplit' -q | grep -q 'speaker-disjoint'"
+"$VG" split --from "$T/novalid" --out "$T/nvsplit" > /dev/null; rc=$?
+check "split --from a layout without Validation: Test kept as it was, Validation taken from Train's speakers" bash -c \
+    "[ $rc -eq 0 ] && diff <(find '$T/nvsplit/Test' -type l -exec readlink -f {} + | sort) <(find '$D/Test' -type f -exec readlink -f {} + | sort) &&
+     [ \$(find '$T/nvsplit/Validation' -type l | wc -l) -gt 0 ] && [ \$(find '$T/nvsplit/Train' '$T/nvsplit/Validation' -type l | wc -l) -eq 80 ] &&
+     '$VG' check '$T/nvsplit' -q | grep -q 'speaker-disjoint'"
 "$VG" split --manifest "$SHARED/data/vctk/manifest.csv" --out "$T/split1" 2>/dev/null; rc=$?
 check "split refuses a non-empty output folder" test $rc -eq 2
 rcs=""
