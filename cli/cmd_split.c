@@ -88,7 +88,9 @@ static void usage(FILE *f)
         "      --by B            speaker (default: speaker-disjoint splits, what an accuracy\n"
         "                        claim needs) or recording (the reference project's split:\n"
         "                        the same speakers in every split)\n"
-        "      --ratios R        train,validation,test fractions (default 0.8,0.1,0.1)\n"
+        "      --ratios R        train,validation,test fractions of each sex's speakers\n"
+        "                        (of its recordings with --by recording; default\n"
+        "                        0.8,0.1,0.1)\n"
         "      --seed N          shuffling seed (default 1); same inputs and seed, same split\n"
         "  -h, --help            show this help\n");
 }
@@ -354,6 +356,36 @@ static int empty_or_missing(const char *dir)
     return empty;
 }
 
+/* Speakers per split and class among the records linked (LINKED[i]), by
+ * sorting (split, label, speaker): with a few speakers holding most of
+ * the recordings, speaker shares and recording shares differ widely, and
+ * the summary shows both. */
+static const recs *sort_recs;
+static const int *sort_split;
+
+static int cmp_spk(const void *a, const void *b)
+{
+    const size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    if (sort_split[i] != sort_split[j]) return sort_split[i] - sort_split[j];
+    if (sort_recs->r[i].label != sort_recs->r[j].label) return sort_recs->r[i].label - sort_recs->r[j].label;
+    return strcmp(sort_recs->r[i].speaker, sort_recs->r[j].speaker);
+}
+
+static int count_speakers(const recs *v, const int *split, const char *linked, size_t out[3][2])
+{
+    size_t *ix = malloc(sizeof(size_t) * (v->n + 1)), m = 0;
+    if (!ix) return -1;
+    for (size_t i = 0; i < v->n; i++)
+        if (linked[i]) ix[m++] = i;
+    sort_recs = v;
+    sort_split = split;
+    qsort(ix, m, sizeof *ix, cmp_spk);
+    for (size_t k = 0; k < m; k++)
+        if (!k || cmp_spk(&ix[k - 1], &ix[k])) out[split[ix[k]]][v->r[ix[k]].label]++;
+    free(ix);
+    return 0;
+}
+
 int cmd_split(int argc, char **argv)
 {
     const char *manifests[64], *vox_meta = NULL, *audio_root = NULL, *out = NULL, *from = NULL;
@@ -450,7 +482,13 @@ int cmd_split(int argc, char **argv)
     for (size_t i = 0, k = 0; i < v.n; i++) split[i] = v.r[i].split >= 0 ? v.r[i].split : open_split[k++];
     free(open_split);
     static const char *SPLIT_DIR[3] = {"Train", "Validation", "Test"};
-    size_t counts[3][2] = {{0}}, missing = 0;
+    size_t counts[3][2] = {{0}}, speakers[3][2] = {{0}}, missing = 0;
+    char *linked = calloc(v.n, 1);
+    if (!linked) {
+        cli_error("split: out of memory");
+        free(spk); free(labels); free(split); recs_free(&v);
+        return 2;
+    }
     char stage[PATH_MAX];
     int in_place = 0;
     const int staged = make_stage(out, stage, sizeof stage, &in_place) == 0;
@@ -483,6 +521,7 @@ int cmd_split(int argc, char **argv)
             break;
         }
         counts[split[i]][v.r[i].label]++;
+        linked[i] = 1;
     }
     if (!failed && !in_place && rename(stage, out)) {
         cli_error("%s: cannot create (%s)", out, strerror(errno));
@@ -491,16 +530,25 @@ int cmd_split(int argc, char **argv)
     if (failed) {
         if (staged) remove_tree(stage, in_place);
         recs_free(&v);
-        free(spk); free(labels); free(split);
+        free(spk); free(labels); free(split); free(linked);
         return 1;
     }
+    /* the layout is complete: without memory for the count, the table shows recordings only */
+    const int have_speakers = count_speakers(&v, split, linked, speakers) == 0;
+    free(linked);
     if (given == v.n)
         printf("split %zu recordings into %s as the manifests' split column says:\n", v.n - missing, out);
     else
         printf("split %zu recordings %s into %s (seed %d):\n", v.n - missing,
                by_speaker ? "by speaker (speaker-disjoint)" : "by recording (speakers shared)", out, seed);
+    if (have_speakers) printf("  %-10s %7s %9s %7s %9s\n", "", "female", "speakers", "male", "speakers");
+    else printf("  %-10s %7s %7s\n", "", "female", "male");
     for (int sp = 0; sp < 3; sp++)
-        printf("  %-10s female %5zu  male %5zu\n", SPLIT_DIR[sp], counts[sp][0], counts[sp][1]);
+        if (have_speakers)
+            printf("  %-10s %7zu %9zu %7zu %9zu\n", SPLIT_DIR[sp], counts[sp][0], speakers[sp][0], counts[sp][1],
+                   speakers[sp][1]);
+        else
+            printf("  %-10s %7zu %7zu\n", SPLIT_DIR[sp], counts[sp][0], counts[sp][1]);
     if (from_test) printf("  Test is %s's own; the rest was shared between Train and Validation\n", from);
     if (missing) printf("  %zu manifest entries point to missing files (skipped)\n", missing);
     recs_free(&v);

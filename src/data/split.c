@@ -73,6 +73,7 @@ int vg_split_assign(const char *const *speakers, const int *labels, size_t n,
         cut(count, ratios, bounds);
         /* position of each unit in the shuffled order decides its split */
         int *unit_split = malloc(sizeof(int) * (count + 1));
+        if (!unit_split) { free(perm); free(units); free(idx); return VG_ENOMEM; }
         for (size_t k = 0; k < count; k++)
             unit_split[perm[k]] = k < bounds[0] ? VG_SPLIT_TRAIN : k < bounds[1] ? VG_SPLIT_VALIDATION : VG_SPLIT_TEST;
         for (size_t k = 0; k < ni; k++) {

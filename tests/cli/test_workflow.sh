@@ -329,7 +329,20 @@ check "--resume without a checkpoint is a clear error" bash -c "[ $rc -ne 0 ] &&
 "$VG" split --manifest "$SHARED/data/vctk/manifest.csv" --out "$T/split1" --seed 3 > /dev/null; rc=$?
 check "split by speaker builds a speaker-disjoint layout" bash -c \
     "[ $rc -eq 0 ] && '$VG' check '$T/split1' -q | grep -q 'speaker-disjoint'"
-"$VG" split --manifest "$SHARED/data/vctk/manifest.csv" --out "$T/split2" --seed 3 > /dev/null
+"$VG" split --manifest "$SHARED/data/vctk/manifest.csv" --out "$T/split2" --seed 3 > "$T/split2.txt"
+"$VG" check "$T/split2" -q > "$T/split2_check.txt"
+check "split's summary counts recordings and speakers per split and class, as check does" /usr/bin/python3 -c "
+import re, sys
+summ = {}
+for l in open('$T/split2.txt'):
+    m = re.match(r'  (Train|Validation|Test) +(\d+) +(\d+) +(\d+) +(\d+)$', l)
+    if m: summ[m.group(1).lower()] = tuple(int(x) for x in m.groups()[1:])
+chk = {}
+for l in open('$T/split2_check.txt'):
+    m = re.match(r'(train|validation|test) +(female|male) +(\d+) +(\d+) ', l)
+    if m: chk.setdefault(m.group(1), {})[m.group(2)] = (int(m.group(3)), int(m.group(4)))
+ok = len(summ) == 3 and all(summ[s] == chk[s]['female'] + chk[s]['male'] for s in summ)
+sys.exit(0 if ok else 1)"
 check "split is deterministic for a seed" bash -c "diff <(cd '$T/split1' && find . | sort) <(cd '$T/split2' && find . | sort) >/dev/null"
 "$VG" split --manifest "$SHARED/data/vctk/manifest.csv" --out "$T/split3" --by recording --ratios 0.5,0.25,0.25 > /dev/null
 check "split --by recording shares speakers (and check warns)" bash -c "'$VG' check '$T/split3' -q | grep -q 'inflate accuracy'"
