@@ -39,7 +39,11 @@ static void usage(FILE *f)
         "      --manifest CSV    speaker (and gender) per file: path,speaker[,gender]\n"
         "  -j, --jobs N          recordings classified in parallel (default: cores)\n"
         "  -q, --quiet           no progress bar\n"
-        "  -h, --help            show this help\n");
+        "  -h, --help            show this help\n"
+        "\n"
+        "Exit status: 0 metrics printed (unreadable recordings are reported on stderr,\n"
+        "skipped and counted), 1 none could be classified or the report failed, 2 usage\n"
+        "error or unusable model.\n");
 }
 
 int cmd_eval(int argc, char **argv)
@@ -86,10 +90,13 @@ int cmd_eval(int argc, char **argv)
     vg_dataset *d;
     if (vg_dataset_scan(argv[optind], manifest, &d, err, sizeof err)) { cli_error("%s", err); return 2; }
     int want = d->has_splits ? VG_SPLIT_TEST : VG_SPLIT_NONE;
-    vg_item **items = malloc(sizeof(vg_item *) * (d->n + 1));
-    size_t n = 0;
-    for (size_t i = 0; i < d->n; i++)
-        if (d->items[i].split == want) items[n++] = &d->items[i];
+    size_t n;
+    vg_item **items = split_items(d, want, &n);
+    if (!items) {
+        cli_error("%s: %s", argv[optind], vg_strerror(VG_ENOMEM));
+        vg_dataset_free(d);
+        return 1;
+    }
     if (!n) {
         cli_error("%s: no recordings to evaluate (%s)", argv[optind], d->has_splits ? "empty Test split" : "empty class folders");
         free(items);
@@ -98,20 +105,20 @@ int cmd_eval(int argc, char **argv)
     }
     eval_run r;
     if (evaluate_items(model, arch, items, n, jobs, first, quiet, &r)) { cli_error("%s: cannot load", model); return 1; }
-    int *labels = malloc(sizeof(int) * n);
-    float *p = malloc(sizeof(float) * n);
-    const char **spk = malloc(sizeof(char *) * n);
-    vg_item **kept = malloc(sizeof(vg_item *) * n);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (r.status[i]) continue;
-        labels[k] = items[i]->label;
-        p[k] = r.p_male[i];
-        kept[k] = items[i];
-        spk[k++] = items[i]->speaker;
-    }
+    scored_set sc = {0};
     vg_metrics m;
-    int rc = vg_metrics_compute(labels, p, spk, k, &m);
+    int rc = scored_of_run(items, n, &r, &sc);
+    if (rc) cli_error("%s: %s", argv[optind], vg_strerror(rc));
+    else if (!sc.n) {
+        /* metrics of nothing would read as a 0% model */
+        cli_error("%s: none of its %zu recordings could be classified (each reported above)", argv[optind], n);
+        rc = 1;
+    } else if ((rc = vg_metrics_compute(sc.labels, sc.p_male, sc.speakers, sc.n, &m)))
+        cli_error("%s: %s", argv[optind], vg_strerror(rc));
+    vg_item **kept = sc.items;
+    const int *labels = sc.labels;
+    const float *p = sc.p_male;
+    const size_t k = sc.n;
     if (!rc && report) {
         if (write_report(report, model, probe, argv[optind], &m, kept, labels, p, k, r.n_failed)) {
             cli_error("%s: cannot write the report", report);
@@ -174,9 +181,9 @@ int cmd_eval(int argc, char **argv)
                    vg_label_name(m.speakers[s].label), m.speakers[s].correct, m.speakers[s].n,
                    100.0 * m.speakers[s].correct / m.speakers[s].n);
     }
-    free(kept);
-    vg_metrics_free(&m);
-    free(labels); free(p); free(spk); free(items);
+    if (!rc) vg_metrics_free(&m);
+    scored_free(&sc);
+    free(items);
     eval_run_free(&r);
     vg_dataset_free(d);
     return rc ? 1 : 0;

@@ -326,10 +326,9 @@ static int reads_logmel(const char *arch, const vg_model *init)
 /* Validation loss and accuracy of a model given as a file (svm). */
 static int val_metrics(const char *model_path, const vg_dataset *d, int jobs, float *loss, float *acc)
 {
-    vg_item **items = malloc(sizeof(vg_item *) * (d->n + 1));
-    size_t n = 0;
-    for (size_t i = 0; i < d->n; i++)
-        if (d->items[i].split == VG_SPLIT_VALIDATION) items[n++] = &d->items[i];
+    size_t n;
+    vg_item **items = split_items(d, VG_SPLIT_VALIDATION, &n);
+    if (!items) return VG_ENOMEM;
     eval_run r;
     int rc = evaluate_items(model_path, NULL, items, n, jobs, 1, 1, &r);
     double l = 0;
@@ -393,35 +392,28 @@ static int run_one(const vg_dataset *d, run_opts *r, int is_svm, const char *out
 
 static void report_test(const char *model_path, const vg_dataset *d, int jobs, int quiet)
 {
-    vg_item **items = malloc(sizeof(vg_item *) * (d->n + 1));
-    size_t n = 0;
-    for (size_t i = 0; i < d->n; i++)
-        if (d->items[i].split == VG_SPLIT_TEST) items[n++] = &d->items[i];
+    size_t n;
+    vg_item **items = split_items(d, VG_SPLIT_TEST, &n);
+    if (!items) { cli_error("test split: %s", vg_strerror(VG_ENOMEM)); return; }
     if (!n) {
         printf("no Test split: no test accuracy\n");
         free(items);
         return;
     }
     eval_run r;
-    if (evaluate_items(model_path, NULL, items, n, jobs, 0, quiet, &r) == VG_OK) {
-        int *labels = malloc(sizeof(int) * n);
-        float *p = malloc(sizeof(float) * n);
-        const char **spk = malloc(sizeof(char *) * n);
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (r.status[i]) continue;
-            labels[k] = items[i]->label;
-            p[k] = r.p_male[i];
-            spk[k++] = items[i]->speaker;
-        }
-        vg_metrics m;
-        if (vg_metrics_compute(labels, p, spk, k, &m) == VG_OK) {
-            printf("test split (%s):\n", model_path);
-            print_metrics(&m, "  ");
-            vg_metrics_free(&m);
-        }
-        free(labels); free(p); free(spk);
+    scored_set s = {0};
+    vg_metrics m;
+    int rc = evaluate_items(model_path, NULL, items, n, jobs, 0, quiet, &r);
+    if (!rc) rc = scored_of_run(items, n, &r, &s);
+    if (!rc && !s.n)
+        printf("test split: none of its %zu recordings could be classified\n", n);
+    else if (!rc && (rc = vg_metrics_compute(s.labels, s.p_male, s.speakers, s.n, &m)) == VG_OK) {
+        printf("test split (%s):\n", model_path);
+        print_metrics(&m, "  ");
+        vg_metrics_free(&m);
     }
+    if (rc) cli_error("test split: %s", vg_strerror(rc));
+    scored_free(&s);
     eval_run_free(&r);
     free(items);
 }

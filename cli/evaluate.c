@@ -78,6 +78,46 @@ void eval_run_free(eval_run *r)
     memset(r, 0, sizeof *r);
 }
 
+vg_item **split_items(const vg_dataset *d, int split, size_t *n)
+{
+    vg_item **items = malloc(sizeof(vg_item *) * (d->n + 1));
+    *n = 0;
+    if (!items) return NULL;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->items[i].split == split) items[(*n)++] = &d->items[i];
+    return items;
+}
+
+void scored_free(scored_set *s)
+{
+    free(s->items);
+    free(s->labels);
+    free(s->p_male);
+    free(s->speakers);
+    memset(s, 0, sizeof *s);
+}
+
+int scored_of_run(vg_item *const *items, size_t n, const eval_run *r, scored_set *s)
+{
+    s->n = 0;
+    s->items = malloc(sizeof(vg_item *) * (n + 1));
+    s->labels = malloc(sizeof(int) * (n + 1));
+    s->p_male = malloc(sizeof(float) * (n + 1));
+    s->speakers = malloc(sizeof(char *) * (n + 1));
+    if (!s->items || !s->labels || !s->p_male || !s->speakers) {
+        scored_free(s);
+        return VG_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (r->status[i]) continue;
+        s->items[s->n] = items[i];
+        s->labels[s->n] = items[i]->label;
+        s->p_male[s->n] = r->p_male[i];
+        s->speakers[s->n++] = items[i]->speaker;
+    }
+    return VG_OK;
+}
+
 void print_metrics(const vg_metrics *m, const char *in)
 {
     printf("%saccuracy                    %.2f%%  (%zu recordings)\n", in, 100 * m->accuracy, m->n);

@@ -37,6 +37,7 @@ static int add_blob(checkpoint *c, const char *key, unsigned char *data, uint64_
     if (!b) return VG_ENOMEM;
     c->blobs = b;
     b[c->n_blobs].key = strdup(key);
+    if (!b[c->n_blobs].key) return VG_ENOMEM;
     b[c->n_blobs].data = data;
     b[c->n_blobs].bytes = bytes;
     c->n_blobs++;
@@ -100,7 +101,7 @@ static int read_legacy(const unsigned char *buf, size_t len, checkpoint *c, char
         unsigned char *copy = malloc(numel * (uint64_t)esize + 1);
         if (!copy) return VG_ENOMEM;
         memcpy(copy, buf + pos, numel * (uint64_t)esize);
-        if (add_blob(c, keys->items[k]->s, copy, numel * (uint64_t)esize)) return VG_ENOMEM;
+        if (add_blob(c, keys->items[k]->s, copy, numel * (uint64_t)esize)) { free(copy); return VG_ENOMEM; }
         pos += numel * (uint64_t)esize;
     }
     return VG_OK;

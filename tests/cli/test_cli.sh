@@ -73,6 +73,11 @@ mkdir -p "$T/spk/Male/$(printf 'bad\tname\033[1m')" "$T/spk/Female/f1"
 cp "$good2" "$T/spk/Female/f1/" && cp "$good1" "$T/spk/Male/$(printf 'bad\tname\033[1m')/"
 check "eval: a speaker folder's control characters are escaped in the per-speaker table" bash -c \
     "'$VG' eval -q -m models/voxgender-default.safetensors '$T/spk' | grep -qF '  bad\\tname\\x1b[1m '"
+mkdir -p "$T/allbad/Test/Male/a" "$T/allbad/Test/Female/b"
+cp "$T/text.wav" "$T/allbad/Test/Male/a/"; cp "$T/text.wav" "$T/allbad/Test/Female/b/"
+"$VG" eval -q "$T/allbad" > "$T/allbad.out" 2> "$T/allbad.err"; rc=$?
+check "eval: when no recording can be classified, one line says so, exit 1, no 0% metrics" bash -c \
+    "[ $rc -eq 1 ] && [ ! -s '$T/allbad.out' ] && grep -q 'allbad: none of its 2 recordings could be classified' '$T/allbad.err'"
 check "eval without -m evaluates the default model (as predict and segment do), or \$VOXGENDER_MODEL" bash -c \
     "diff <('$VG' eval -q '$T/spk' --format json | grep -v '\"model\"') <('$VG' eval -q -m models/voxgender-default.safetensors '$T/spk' --format json | grep -v '\"model\"') &&
      ! VOXGENDER_MODEL='$T/none.safetensors' '$VG' eval -q '$T/spk' 2> /dev/null"
