@@ -674,6 +674,14 @@ int cmd_train(int argc, char **argv)
     for (int k = 0; k < sw.n_keys; k++) total *= sw.n_val[k];
     typedef struct { char desc[256]; float final_loss, final_acc, best_loss; int epochs; } row;
     row *rows = calloc((size_t)total, sizeof(row));
+    int *order = malloc(sizeof(int) * (size_t)total);
+    if (!rows || !order) {
+        cli_error("train: --sweep: %s", vg_strerror(VG_ENOMEM));
+        free(rows);
+        free(order);
+        status = 1;
+        goto done;
+    }
     int best_run = -1;
     vg_model *best_model = NULL, *best_last = NULL;
     for (int run = 0; run < total && !stop_flag; run++) {
@@ -710,7 +718,6 @@ int cmd_train(int argc, char **argv)
             vg_model_destroy(rr.last);
         }
     }
-    int *order = malloc(sizeof(int) * (size_t)total);
     int done_runs = 0;
     for (int i = 0; i < total; i++) if (rows[i].epochs) order[done_runs++] = i;
     for (int i = 1; i < done_runs; i++)

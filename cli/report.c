@@ -53,9 +53,11 @@ static int by_p_desc(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-static void roc_svg(FILE *f, const int *labels, const float *p, size_t n, double auc)
+/* -1 when out of memory (nothing written) */
+static int roc_svg(FILE *f, const int *labels, const float *p, size_t n, double auc)
 {
     scored *s = malloc(sizeof(scored) * (n ? n : 1));
+    if (!s) return -1;
     size_t pos = 0;
     for (size_t i = 0; i < n; i++) { s[i].p = p[i]; s[i].y = labels[i]; pos += labels[i] == 1; }
     qsort(s, n, sizeof(scored), by_p_desc);
@@ -75,6 +77,7 @@ static void roc_svg(FILE *f, const int *labels, const float *p, size_t n, double
     fprintf(f, "<text x=\"14\" y=\"160\" text-anchor=\"middle\" font-size=\"12\" transform=\"rotate(-90 14 160)\">true male rate</text>\n");
     fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"14\">AUC %.4f</text>\n</svg>\n", X0 + 150, Y0 + W - 12, auc);
     free(s);
+    return 0;
 }
 
 static void speakers_svg(FILE *f, const vg_metrics *m)
@@ -241,7 +244,12 @@ int write_report(const char *dir, const char *model_path, const vg_model *model,
     fputs("<div class=\"row\"><figure><h2>Confusion matrix</h2>\n", f);
     confusion_svg(f, m);
     fputs("</figure><figure><h2>ROC curve</h2>\n", f);
-    roc_svg(f, labels, p, n, m->auc);
+    if (roc_svg(f, labels, p, n, m->auc)) {   /* a page without it would look complete */
+        fclose(f);
+        unlink(tmp);
+        free(order);
+        return -1;
+    }
     fputs("</figure></div>\n<h2>Training curves</h2>\n<div class=\"row\">\n", f);
     curves_svg(f, vg_model_meta(model, "history"));
     fputs("</div>\n<h2>Accuracy per speaker (worst first)</h2>\n", f);
