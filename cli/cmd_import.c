@@ -1,4 +1,4 @@
-/* voxgender import FILE.pth --arch A -o MODEL.safetensors */
+/* voxgender import FILE.pth [--arch A] -o MODEL.safetensors */
 #include "cli.h"
 #include "voxgender.h"
 
@@ -9,7 +9,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: voxgender import FILE.pth --arch A -o MODEL.safetensors\n"
+        "usage: voxgender import FILE.pth [--arch A] -o MODEL.safetensors\n"
         "\n"
         "Convert a PyTorch state_dict saved by torch.save (legacy format of PyTorch\n"
         "<= 1.5, like the reference project's CNN_handmade_1.pth, or the zip format of\n"
@@ -17,10 +17,12 @@ static void usage(FILE *f)
         "unlike Python's torch.load, a malicious .pth cannot run code here.\n"
         "\n"
         "options:\n"
-        "      --arch A        lenet (the reference project's CNN), vgg11, vgg13, vgg16,\n"
-        "                      vgg19, resnet18 (torchvision names), or a description.\n"
-        "                      The output layer takes the checkpoint's class count\n"
-        "                      (a fine-tuned resnet18 with a 2-way fc imports as is)\n"
+        "      --arch A        lenet (the reference project's CNN), cnn, vgg11, vgg13,\n"
+        "                      vgg16, vgg19, resnet18 (torchvision names), or a\n"
+        "                      description (default: the one of these whose tensor names\n"
+        "                      and shapes the checkpoint holds). The output layer takes\n"
+        "                      the checkpoint's class count (a fine-tuned resnet18 with a\n"
+        "                      2-way fc imports as is)\n"
         "  -o, --output MODEL  safetensors file to write (required)\n"
         "  -h, --help          show this help\n");
 }
@@ -41,7 +43,6 @@ int cmd_import(int argc, char **argv)
         else { cli_error("import: unknown or incomplete option '%s' (see --help)", argv[optind - 1]); return 2; }
     }
     if (argc - optind != 1) { cli_error("import: expected one .pth file (see --help)"); return 2; }
-    if (!arch) { cli_error("import: --arch is required (lenet, vgg11, vgg13, vgg16, vgg19, resnet18)"); return 2; }
     if (!out) { cli_error("import: no output (use -o MODEL.safetensors)"); return 2; }
     if (cli_require_writable(out, 0, "the model")) return 2;
     vg_model *m;
@@ -50,7 +51,9 @@ int cmd_import(int argc, char **argv)
     if (rc) { cli_error("%s: %s", argv[optind], err); return 1; }
     rc = vg_model_save(m, out);
     if (rc) cli_error("%s: cannot write (%s)", out, cli_write_reason(rc));
-    else printf("imported %s (%s, %zu parameters) -> %s\n", argv[optind], arch, vg_model_num_params(m), out);
+    else
+        printf("imported %s (%s%s, %zu parameters) -> %s\n", argv[optind], arch ? arch : vg_model_meta(m, "arch_name"),
+               arch ? "" : ", recognised from its tensors", vg_model_num_params(m), out);
     vg_model_destroy(m);
     return rc ? 1 : 0;
 }

@@ -248,13 +248,7 @@ static int is_pth(const char *path)
 
 int cli_load_model(const char *path, const char *arch, vg_model **out, char *err, size_t errlen)
 {
-    if (is_pth(path) || arch) {
-        if (!arch) {
-            snprintf(err, errlen, "a PyTorch checkpoint needs --arch (lenet, vgg11, vgg13, vgg16, vgg19, resnet18)");
-            return VG_EARG;
-        }
-        return vg_model_import_pth(path, arch, out, err, errlen);
-    }
+    if (is_pth(path) || arch) return vg_model_import_pth(path, arch, out, err, errlen);   /* NULL: recognised */
     return vg_model_load(path, out, err, errlen);
 }
 

@@ -474,7 +474,8 @@ int vg_model_load_memory(const void *data, size_t size, vg_model **out, char *er
  * (PyTorch <= 1.5, as the reference project's CNN_handmade_*.pth) or the zip
  * format (>= 1.6) — into a model of architecture ARCH ("lenet", "vgg11",
  * "vgg13", "vgg16", "vgg19", "resnet18", or a description whose parameter names match the
- * state_dict's). Float32 tensors, contiguous or not. The pickle inside is
+ * state_dict's), or, with ARCH NULL, the built-in one (those and "cnn")
+ * whose tensor names and shapes the state_dict holds exactly. Float32 tensors, contiguous or not. The pickle inside is
  * read as data only: a fixed whitelist of opcodes and globals (OrderedDict,
  * the tensor rebuild functions, storage types); anything else is refused, so
  * a malicious .pth cannot run code. The last linear layer takes the

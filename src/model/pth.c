@@ -250,9 +250,44 @@ static int match_output_layer(vg_model **m, const pv *state, char *err, size_t e
     return VG_OK;
 }
 
+/* Whether the state_dict STATE holds exactly M's tensors, by name and shape
+ * (BN's num_batches_tracked aside): how an architecture is recognised. */
+static int state_fits(const vg_model *m, const pv *state)
+{
+    size_t n = 0;
+    for (size_t i = 0; i + 1 < state->n; i += 2) {
+        const pv *k = state->items[i], *t = state->items[i + 1];
+        if (k->kind != PV_STR || t->kind != PV_TENSOR) return 0;
+        if (ends_with(k->s, "num_batches_tracked")) continue;
+        const nn_tensor *T = nn_find_tensor((vg_model *)m, k->s);
+        if (!T || T->ndim != t->ndim) return 0;
+        for (int d = 0; d < t->ndim; d++)
+            if (T->shape[d] != t->size[d]) return 0;
+        n++;
+    }
+    return n == (size_t)m->n_tensors;   /* names are unique in both: every tensor found */
+}
+
+/* The built-in architecture whose tensors STATE holds (state_fits), its
+ * last linear layer sized after the checkpoint's; NULL if none does. The
+ * candidates are built with zero parameters, which costs no memory until
+ * written. */
+static const char *detect_arch(const pv *state)
+{
+    static const char *const names[] = {"lenet", "cnn", "vgg11", "vgg13", "vgg16", "vgg19", "resnet18"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        vg_model *m;
+        if (nn_build(vg_arch_builtin(names[i]), &m, NULL, 0)) continue;
+        const int fits = match_output_layer(&m, state, NULL, 0) == VG_OK && state_fits(m, state);
+        vg_model_destroy(m);
+        if (fits) return names[i];
+    }
+    return NULL;
+}
+
 int vg_model_import_pth(const char *path, const char *arch, vg_model **out, char *err, size_t errlen)
 {
-    if (!path || !arch || !out) return VG_EARG;
+    if (!path || !out) return VG_EARG;
     *out = NULL;
     size_t len;
     unsigned char *buf = read_all(path, &len);
@@ -267,6 +302,10 @@ int vg_model_import_pth(const char *path, const char *arch, vg_model **out, char
     vg_model *m = NULL;
     if (!rc && c.state->kind != PV_DICT)
         rc = vg_errf(VG_EMODEL, err, errlen, "the checkpoint holds no state_dict (save model.state_dict(), not the model)");
+    if (!rc && !arch && !(arch = detect_arch(c.state)))
+        rc = vg_errf(VG_EMODEL, err, errlen,
+                     "its tensors are those of none of lenet, cnn, vgg11, vgg13, vgg16, vgg19, resnet18 (name the "
+                     "architecture)");
     char why[160];
     if (!rc && (rc = vg_model_create(arch, 0, &m, why, sizeof why)))
         rc = vg_errf(VG_EMODEL, err, errlen, "architecture %s: %s", arch, why);

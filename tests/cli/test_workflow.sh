@@ -441,8 +441,16 @@ check "import writes a model that predicts the same" bash -c \
 "$VG" import tests/fixtures/pth/hostile_os_system_legacy.pth --arch lenet -o "$T/evil.safetensors" 2> "$T/evil.err"; rc=$?
 check "import refuses a hostile pickle, writes nothing" bash -c \
     "[ $rc -eq 1 ] && grep -q 'refused: the pickle references posix.system' '$T/evil.err' && [ ! -e '$T/evil.safetensors' ] && [ \$(wc -l < '$T/evil.err') -eq 1 ]"
-"$VG" predict -m "$SHARED/seed/CNN_handmade_1.pth" "$SHARED/seed/test_image_male.jpg" 2> "$T/noarch.err"; rc=$?
-check "a .pth without --arch is a clear error" bash -c "[ $rc -eq 2 ] && grep -q 'needs --arch' '$T/noarch.err'"
+# without --arch a checkpoint's architecture is recognised from its tensors;
+# one that matches no built-in one is refused, naming them
+"$VG" predict -m "$SHARED/seed/CNN_handmade_1.pth" "$SHARED/seed/test_image_male.jpg" -q > "$T/noarch.out" 2> "$T/noarch.err"; rc=$?
+check "a .pth without --arch: lenet recognised, the same answer as with --arch lenet" bash -c \
+    "[ $rc -eq 0 ] && [ ! -s '$T/noarch.err' ] &&
+     diff '$T/noarch.out' <('$VG' predict -m '$SHARED/seed/CNN_handmade_1.pth' --arch lenet '$SHARED/seed/test_image_male.jpg' -q)"
+"$VG" import tests/fixtures/pth/vgg_small_zip.pth -o "$T/unknown.safetensors" 2> "$T/unknown.err"; rc=$?
+check "import: a .pth of no built-in architecture, without --arch, is one line naming them, no file" bash -c \
+    "[ $rc -eq 1 ] && [ \$(wc -l < '$T/unknown.err') -eq 1 ] && [ ! -e '$T/unknown.safetensors' ] &&
+     grep -q 'its tensors are those of none of lenet, cnn, vgg11, vgg13, vgg16, vgg19, resnet18' '$T/unknown.err'"
 "$VG" train "$D" --init "$SHARED/seed/CNN_handmade_1.pth" --arch lenet --epochs 2 -o "$T/ft.safetensors" -q > "$T/ft.txt" 2>/dev/null; rc=$?
 check "train --init a .pth fine-tunes it (features frozen)" bash -c "[ $rc -eq 0 ] && grep -q 'test split' '$T/ft.txt' && grep -q 'features (conv, batch norm)' '$T/ft.safetensors'"
 "$VG" train "$D" --freeze features -o "$T/nf.safetensors" 2>/dev/null; rc=$?
@@ -457,6 +465,9 @@ for fmt in legacy zip; do
 import json,sys; r=json.load(open('$T/r18/$fmt.json')); e=[float(v) for v in open('$T/r18/expected.txt').read().split()]
 sys.exit(0 if all(abs(a-b) <= 1e-4 * max(1, abs(b)) for a, b in zip(r['logits'], e)) else 1)"
 done
+check "resnet18 .pth without --arch: recognised, the same logits" bash -c \
+    "diff <('$VG' predict -m '$T/r18/resnet18_zip.pth' '$SHARED/seed/test_image_male.jpg' --format json) '$T/r18/zip.json' &&
+     '$VG' import '$T/r18/resnet18_zip.pth' -o '$T/r18/imp.safetensors' | grep -q '(resnet18, recognised from its tensors, '"
 "$VG" train "$D" --init "$T/r18/resnet18_zip.pth" --arch resnet18 --epochs 2 -o "$T/r18/ft.safetensors" -q > "$T/r18/ft.txt" 2>/dev/null; rc=$?
 check "train --init resnet18.pth fine-tunes its fc (features frozen, cached)" bash -c \
     "[ $rc -eq 0 ] && grep -q 'test split' '$T/r18/ft.txt' && grep -q 'layer4.1.bn2.running_var' '$T/r18/ft.safetensors' && '$VG' predict -m '$T/r18/ft.safetensors' '$SHARED/seed/test_image_male.jpg' -q >/dev/null"

@@ -36,6 +36,36 @@ TEST(pth_seed_checkpoints_reproduce_pytorch_logits)
     st_close(f);
 }
 
+/* Without an architecture, the one whose tensors the checkpoint holds: the
+ * reference project's lenet, recognised, gives the named import's logits
+ * bit for bit; a network of no built-in architecture is refused. */
+TEST(pth_architecture_recognised_from_the_tensors)
+{
+    char *pth = path_join(shared_dir(), "seed/CNN_handmade_2.pth");
+    char *img = path_join(shared_dir(), "seed/test_image_male.jpg");
+    vg_model *named, *found;
+    char err[256];
+    REQUIRE(vg_model_import_pth(pth, "lenet", &named, err, sizeof err) == VG_OK);
+    int rc = vg_model_import_pth(pth, NULL, &found, err, sizeof err);
+    CHECKF(rc == VG_OK, "%s", err);
+    if (!rc) {
+        const char *name = vg_model_meta(found, "arch_name");
+        CHECKF(name && !strcmp(name, "lenet"), "recognised as %s", name ? name : "(none)");
+        float p1, p2, l1[2], l2[2];
+        CHECK(vg_predict_file(named, img, 1, &p1, l1) == VG_OK && vg_predict_file(found, img, 1, &p2, l2) == VG_OK);
+        CHECK(!memcmp(l1, l2, sizeof l1));
+        vg_model_destroy(found);
+    }
+    vg_model_destroy(named);
+    free(pth);
+    free(img);
+    char *zip = path_join(fixture_dir(), "pth/lenet_zip.pth");
+    rc = vg_model_import_pth(zip, NULL, &found, err, sizeof err);   /* a 2-class fc3 */
+    CHECKF(rc == VG_OK, "%s", err);
+    if (!rc) vg_model_destroy(found);
+    free(zip);
+}
+
 static const char *VGG_SMALL =
     "input 3 56 56; features.0: conv 8 k=3 p=1; relu; maxpool k=2; features.3: conv 16 k=3 p=1; relu; "
     "maxpool k=2; avgpool k=2; flatten; classifier.0: linear 32; relu; dropout p=0.5; "
@@ -124,6 +154,8 @@ TEST(pth_hostile_and_broken_files_are_refused)
     refused("pth/offset_out_of_range_legacy.pth", "lenet", "storage offset/strides reach element 4 of a 4-element storage");
     refused("pth/vgg_small_zip.pth", "lenet", "unexpected tensor features.0.weight");
     refused("pth/lenet_zip.pth", VGG_SMALL, "unexpected tensor conv1.weight");
+    refused("pth/vgg_small_zip.pth", NULL, "its tensors are those of none of lenet, cnn, vgg11");
+    refused("pth/resnet_tiny_zip.pth", NULL, "its tensors are those of none of");
     char *seed = path_join(shared_dir(), "seed/test_image_male.jpg");
     vg_model *m;
     char err[256];
