@@ -38,11 +38,14 @@ $(BUILD)/%.o: %.c include/voxgender.h
 
 # The source revision the library is built from. `train` records it in a
 # model's metadata: the code that trained a model decides its exact weights,
-# so a retrain is only bit-identical with the same revision. "+modified"
-# marks uncommitted changes to src/ or include/.
+# so a retrain is only bit-identical with the same revision. "+modified.H"
+# marks uncommitted changes to src/ or include/, H a hash of those changes:
+# the feature cache's keys hold the revision, and two different edits of the
+# front end must not share cached features.
 REV := $(shell git rev-parse --short=12 HEAD 2>/dev/null)
 ifneq ($(REV),)
-REV := $(REV)$(shell git diff --quiet HEAD -- src include 2>/dev/null || echo +modified)
+REV := $(REV)$(shell git diff --quiet HEAD -- src include 2>/dev/null || \
+         echo +modified.$$(git diff HEAD -- src include | sha1sum | cut -c1-8))
 else
 REV := unknown
 endif
