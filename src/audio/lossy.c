@@ -5,6 +5,8 @@
 #include "lossy.h"
 #include "voxgender.h"
 
+#include <dlfcn.h>
+
 #include <libavcodec/avcodec.h>
 #include <libavutil/channel_layout.h>
 #include <libswresample/swresample.h>
@@ -15,6 +17,16 @@
 #include <string.h>
 
 const char *lossy_codec_name(lossy_codec c) { return c == LOSSY_OPUS ? "opus" : "mp3"; }
+
+const char *lossy_encoder_version(lossy_codec c)
+{
+    /* looked up where libavcodec's own dependencies are, so that the
+     * library needs neither one's headers to build */
+    const char *(*version)(void);
+    *(void **)&version = dlsym(RTLD_DEFAULT, c == LOSSY_OPUS ? "opus_get_version_string" : "get_lame_version");
+    const char *v = version ? version() : NULL;
+    return v && *v ? v : "unknown";
+}
 
 int audio_lossy_available(void)
 {

@@ -17,6 +17,12 @@ int audio_lossy_roundtrip(float *x, size_t n, int sample_rate, lossy_codec codec
 /* 1 when this FFmpeg has both encoders (libopus and libmp3lame) */
 int audio_lossy_available(void);
 
+/* The version of the library behind CODEC's encoder ("libopus 1.3.1",
+ * "3.100"), as FFmpeg loaded it, or "unknown": the feature cache keys a
+ * lossy copy with it, since that library, not FFmpeg, makes the artefacts
+ * and is upgraded on its own. */
+const char *lossy_encoder_version(lossy_codec c);
+
 /* "opus" / "mp3" */
 const char *lossy_codec_name(lossy_codec c);
 

@@ -118,13 +118,19 @@ int features_cached_degraded(const char *cache_dir, const vg_frontend *fe, const
      * makes them again rather than serve the old ones */
     char libs[160];
     audio_decoder_versions(libs, sizeof libs);
-    snprintf(key + strlen(key), 256, " voxgender=%s@%s %s", vg_version(), vg_build_revision(), libs);
+    char *end = key + strlen(key);
+    const size_t room = sizeof key - strlen(key);
+    int k = snprintf(end, room, " voxgender=%s@%s %s", vg_version(), vg_build_revision(), libs);
+    end += k > 0 && (size_t)k < room ? k : 0;
+    const size_t left = sizeof key - (size_t)(end - key);
+    /* a lossy copy is the encoder library's work, upgraded apart from FFmpeg */
     if (deg && deg->kind == DEGRADE_CODEC)
-        snprintf(key + strlen(key), 64, " lossy=%s:%d", lossy_codec_name(deg->codec), deg->bitrate);
+        snprintf(end, left, " lossy=%s:%d:%.40s", lossy_codec_name(deg->codec), deg->bitrate,
+                 lossy_encoder_version(deg->codec));
     else if (deg && deg->kind == DEGRADE_PITCH)
-        snprintf(key + strlen(key), 64, " pitch=%s-r3-formants:%.9g", audio_pitch_version(), deg->pitch);
+        snprintf(end, left, " pitch=%s-r3-formants:%.9g", audio_pitch_version(), deg->pitch);
     else if (deg)
-        snprintf(key + strlen(key), 64, " noise=white:%.9g:%016llx", deg->snr_db, (unsigned long long)deg->seed);
+        snprintf(end, left, " noise=white:%.9g:%016llx", deg->snr_db, (unsigned long long)deg->seed);
     snprintf(file, sizeof file, "%s/%016llx.f32", cache_dir, (unsigned long long)fnv1a(key));
     if (!cache_read(file, key, out, c, h, w)) {
         if (hit) *hit = 1;

@@ -42,4 +42,7 @@ int run_cmd(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * run by scripts/make_tts_corpus.sh; NULL if that failed. Read-only. */
 const char *tts_corpus(void);
 long file_size(const char *path);
+/* How many of the feature cache's files in DIR store a key containing
+ * NEEDLE, and (*N) how many files there are. */
+int cache_keys_with(const char *dir, const char *needle, int *n);
 #endif

@@ -149,6 +149,14 @@ TEST(lossy_features_are_cached_under_their_own_key)
     spec.bitrate = 32000;
     REQUIRE(features_cached_degraded(cache, &fe, src, 0, &spec, &b, &c, &h, &w2, &hit) == VG_OK);
     CHECK(hit == 0);
+    /* a lossy copy's key names its encoder library's version (LAME's here),
+     * which Debian upgrades apart from FFmpeg */
+    char want[96];
+    snprintf(want, sizeof want, " lossy=mp3:32000:%s", lossy_encoder_version(LOSSY_MP3));
+    int n, with = cache_keys_with(cache, want, &n);
+    CHECKF(strcmp(lossy_encoder_version(LOSSY_MP3), "unknown") && strcmp(lossy_encoder_version(LOSSY_OPUS), "unknown"),
+           "encoder versions: %s, %s", lossy_encoder_version(LOSSY_MP3), lossy_encoder_version(LOSSY_OPUS));
+    CHECKF(n == 3 && with == 1, "%d entries, %d with '%s'", n, with, want);
     free(a); free(b); free(clean); free(src); free(cache);
 }
 

@@ -8,7 +8,6 @@
 
 #include <rubberband/rubberband-c.h>
 
-#include <dirent.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -160,31 +159,6 @@ TEST(pitch_copy_is_fixed_by_the_file_name_and_moves_towards_the_other_class)
     for (int label = 0; label < 2; label++)
         CHECKF(lo[label] < 0.22f && hi[label] > 0.48f, "label %d: %.3f-%.3f octaves", label, lo[label], hi[label]);
     free(src); free(a); free(la);
-}
-
-/* How many of the cache files in DIR store a key containing NEEDLE, and
- * (*N) how many files there are: after the 8-byte magic, the key's length
- * (uint32) and the key. */
-static int cache_keys_with(const char *dir, const char *needle, int *n)
-{
-    int with = 0;
-    *n = 0;
-    DIR *dp = opendir(dir);
-    for (struct dirent *e; dp && (e = readdir(dp));) {
-        if (e->d_name[0] == '.') continue;
-        char *f = path_join(dir, e->d_name), key[8192] = {0};
-        FILE *fp = fopen(f, "rb");
-        uint32_t klen = 0;
-        if (fp && fseek(fp, 8, SEEK_SET) == 0 && fread(&klen, 4, 1, fp) == 1 && klen < sizeof key &&
-            fread(key, 1, klen, fp) == klen) {
-            (*n)++;
-            with += strstr(key, needle) != NULL;
-        }
-        if (fp) fclose(fp);
-        free(f);
-    }
-    if (dp) closedir(dp);
-    return with;
 }
 
 TEST(pitch_features_are_cached_under_their_own_key)

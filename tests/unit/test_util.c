@@ -1,6 +1,8 @@
 #include "test.h"
+#include <dirent.h>
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,4 +163,29 @@ int main(int argc, char **argv)
     run_cmd("rm -rf %s", temp_dir());
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
+}
+
+/* How many of the cache files in DIR store a key containing NEEDLE, and
+ * (*N) how many files there are: after the 8-byte magic, the key's length
+ * (uint32) and the key. */
+int cache_keys_with(const char *dir, const char *needle, int *n)
+{
+    int with = 0;
+    *n = 0;
+    DIR *dp = opendir(dir);
+    for (struct dirent *e; dp && (e = readdir(dp));) {
+        if (e->d_name[0] == '.') continue;
+        char *f = path_join(dir, e->d_name), key[8192] = {0};
+        FILE *fp = fopen(f, "rb");
+        uint32_t klen = 0;
+        if (fp && fseek(fp, 8, SEEK_SET) == 0 && fread(&klen, 4, 1, fp) == 1 && klen < sizeof key &&
+            fread(key, 1, klen, fp) == klen) {
+            (*n)++;
+            with += strstr(key, needle) != NULL;
+        }
+        if (fp) fclose(fp);
+        free(f);
+    }
+    if (dp) closedir(dp);
+    return with;
 }
