@@ -8,7 +8,7 @@ TARGET
          tensor entries, header bytes or length mutated; `predict -m` on a clip
   pth    the reference checkpoint and the zip-format test checkpoint with their
          pickles' integers, opcodes and bytes mutated, storages cut, zip members
-         dropped; `import --arch lenet`
+         dropped; `import --arch lenet`, and `import` recognising the architecture
   media  WAV headers (rate, channels, bits, sizes) and PNG/JPEG bytes mutated;
          `predict`, `spectrogram` and `segment` (its streaming reader) on them
 
@@ -188,7 +188,8 @@ def pth_case(work, base):
     open(p, 'wb').write(out)
     if os.path.exists(o):
         os.unlink(o)
-    return out, '.pth', [['import', p, '--arch', 'lenet', '-o', o]], o
+    # named, and recognised from its tensors (no --arch)
+    return out, '.pth', [['import', p, '--arch', 'lenet', '-o', o], ['import', p, '-o', o]], o
 
 
 # ---- media: recordings and images, mutated
@@ -283,6 +284,8 @@ def main():
     for i in range(n):
         data, ext, cmds, output = make(work, base)
         for cmd in cmds:
+            if output and os.path.exists(output):   # each command is judged on its own output
+                os.unlink(output)
             try:
                 r = subprocess.run([vg] + cmd, capture_output=True, text=True, errors='replace', timeout=120, env=env)
                 why = judge(r, output)
