@@ -10,7 +10,8 @@ TARGET
          pickles' integers, opcodes and bytes mutated, storages cut, zip members
          dropped; `import --arch lenet`, and `import` recognising the architecture
   media  WAV headers (rate, channels, bits, sizes) and PNG/JPEG bytes mutated;
-         `predict`, `spectrogram` and `segment` (its streaming reader) on them
+         `predict` (on the file, and on it piped in), `spectrogram` and `segment`
+         (its streaming reader) on them
 
 A case is bad when the program crashes (a sanitizer report, a signal), runs
 over 120 s, or fails without exactly one clean line on stderr (no control
@@ -220,8 +221,9 @@ def media_case(work, base):
                 b[random.randrange(44)] = random.randrange(256)
         p = f'{work}/in.wav'
         open(p, 'wb').write(b)
-        return bytes(b), '.wav', [['predict', '-q', p], ['spectrogram', '-q', p, '-o', f'{work}/spec'],
-                                  ['segment', '-q', p]], None
+        # and piped in: predict's '-' keeps a recording it sees on stdin
+        return bytes(b), '.wav', [['predict', '-q', p], (['predict', '-q', '-'], p),
+                                  ['spectrogram', '-q', p, '-o', f'{work}/spec'], ['segment', '-q', p]], None
     src = random.choice([f'{SHARED}/seed/test_image_male.jpg', png])
     b = bytearray(open(src, 'rb').read())
     r = random.random()
@@ -284,10 +286,13 @@ def main():
     for i in range(n):
         data, ext, cmds, output = make(work, base)
         for cmd in cmds:
+            cmd, stdin_path = cmd if isinstance(cmd, tuple) else (cmd, None)   # (command, file for its stdin)
             if output and os.path.exists(output):   # each command is judged on its own output
                 os.unlink(output)
             try:
-                r = subprocess.run([vg] + cmd, capture_output=True, text=True, errors='replace', timeout=120, env=env)
+                with open(stdin_path or os.devnull, 'rb') as stdin:
+                    r = subprocess.run([vg] + cmd, stdin=stdin, capture_output=True, text=True, errors='replace',
+                                       timeout=120, env=env)
                 why = judge(r, output)
                 outcomes[f'{cmd[0]} exit {r.returncode}'] += 1
             except subprocess.TimeoutExpired:
