@@ -103,6 +103,8 @@ $(LIB_INTERNAL): $(LIB_OBJ)
 $(LIB_SO): $(LIB_OBJ) $(BUILD)/gen/libvoxgender.map
 	$(CC) $(CFLAGS) -fopenmp $(LDFLAGS) -shared -Wl,-soname,libvoxgender.so.0 \
 	    -Wl,--version-script=$(BUILD)/gen/libvoxgender.map -o $@ $(LIB_OBJ) $(LDLIBS)
+	@# the soname beside it, so that a program linked against the build tree runs from it
+	@ln -sf libvoxgender.so $(BUILD)/libvoxgender.so.0
 
 $(CLI): $(CLI_OBJ) $(LIB_A)
 	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(LIB_A) $(LDFLAGS) $(LDLIBS)
