@@ -91,8 +91,12 @@ static int spool_stdin(list *l, const unsigned char *start, size_t n)
         free(tmp);
         return -1;
     }
-    unlink(tmp);
-    free(tmp);
+    /* without /proc (some containers), the named file is opened instead and
+     * removed by cli_inputs_free */
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    const int by_fd = access(path, R_OK) == 0;
+    if (by_fd) unlink(tmp);
     static unsigned char buf[1 << 16];
     const unsigned char *p = start;
     size_t k = n;
@@ -107,15 +111,15 @@ static int spool_stdin(list *l, const unsigned char *start, size_t n)
         p = buf;
     } while (!werr && (k = fread(buf, 1, sizeof buf, stdin)) > 0);
     if (!werr && ferror(stdin)) werr = errno ? errno : EIO;
-    if (werr) {
-        cli_error("-: cannot keep standard input's recording in %s: %s", dir, strerror(werr));
+    if (!werr) add(l, by_fd ? path : tmp, 0);
+    if (werr || l->failed) {
+        if (werr) cli_error("-: cannot keep standard input's recording in %s: %s", dir, strerror(werr));
+        if (!by_fd) unlink(tmp);
+        free(tmp);
         close(fd);
         return -1;
     }
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    add(l, path, 0);
-    if (l->failed) { close(fd); return -1; }
+    free(tmp);
     l->v[l->n - 1].name = "-";
     l->v[l->n - 1].fd = fd;
     return 0;
@@ -191,7 +195,10 @@ long cli_inputs(char **args, int n, int allow_stdin, cli_input **out, int *empty
 void cli_inputs_free(cli_input *v, size_t n)
 {
     for (size_t i = 0; v && i < n; i++) {
-        if (v[i].fd >= 0) close(v[i].fd);
+        if (v[i].fd >= 0) {
+            if (strncmp(v[i].path, "/proc/self/fd/", 14)) unlink(v[i].path);   /* spool_stdin's named copy */
+            close(v[i].fd);
+        }
         free(v[i].path);
     }
     free(v);
