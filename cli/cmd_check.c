@@ -26,7 +26,8 @@ static void usage(FILE *f)
         "  -h, --help          show this help\n"
         "\n"
         "Exit status: 0 usable for training, 1 problems found (unreadable files, an empty\n"
-        "split or class), 2 usage error or unreadable layout.\n");
+        "split or class, no split folders; each said after the table, with the command\n"
+        "that mends a layout), 2 usage error or unreadable layout.\n");
 }
 
 typedef struct probe_job {
@@ -120,7 +121,7 @@ int cmd_check(int argc, char **argv)
     progress_finish(&j.prog);
 
     int splits[4] = {VG_SPLIT_TRAIN, VG_SPLIT_VALIDATION, VG_SPLIT_TEST, VG_SPLIT_NONE};
-    int problems = 0;
+    int problems = 0, empty[4][2] = {{0}};   /* no readable recording in a split and class */
     printf("dataset %s: %zu files%s\n\n", root, d->n, d->has_splits ? "" : " (no Train/Validation/Test split folders)");
     printf("%-11s %-7s %10s %9s %8s %11s\n", "split", "class", "recordings", "speakers", "hours", "unreadable");
     for (int si = 0; si < 4; si++) {
@@ -141,7 +142,7 @@ int cmd_check(int argc, char **argv)
             if (splits[si] != VG_SPLIT_NONE && !d->has_splits) continue;
             printf("%-11s %-7s %10zu %9zu %8.3f %11zu\n", vg_split_name(splits[si]), vg_label_name(label),
                    recs, speakers, hours, bad);
-            if (recs == bad) problems++;
+            if (recs == bad) { problems++; empty[si][label] = 1; }
         }
         nspk[si] = sort_unique(spk[si], nspk[si]);
     }
@@ -181,6 +182,32 @@ int cmd_check(int argc, char **argv)
                    "         splits (voxgender split --by speaker).\n");
         else
             printf("speaker-disjoint: accuracy on Test measures voices the model has never heard.\n");
+    }
+    /* what the table's zeros mean for training, and the command that mends a layout */
+    if (!d->has_splits) {
+        problems++;
+        printf("\nno Train/Validation/Test folders: train needs them ('voxgender split --from %s --out NEW'\n"
+               "makes them, speaker-disjoint); eval reads this folder as it is.\n", root);
+    } else {
+        static const char *why[3] = {"training needs both classes",
+                                     "the validation loss, which picks the epoch, then measures one class",
+                                     "no test accuracy for that class"};
+        const int no_validation = empty[VG_SPLIT_VALIDATION][0] && empty[VG_SPLIT_VALIDATION][1];
+        int any = 0;
+        for (int si = 0; si < 3; si++)
+            for (int label = 0; label < 2; label++) {
+                if (!empty[si][label] || (si == VG_SPLIT_VALIDATION && no_validation)) continue;
+                if (!any++) printf("\nproblems:\n");
+                printf("  %s holds no readable %s recording (%s)\n", vg_split_name(splits[si]),
+                       vg_label_name(label), why[si]);
+            }
+        if (no_validation) {
+            if (!any++) printf("\nproblems:\n");
+            printf("  validation holds no readable recording (train picks its epoch by the validation loss)%s\n",
+                   empty[VG_SPLIT_TRAIN][0] || empty[VG_SPLIT_TRAIN][1] ? "" : ":");
+            if (!empty[VG_SPLIT_TRAIN][0] && !empty[VG_SPLIT_TRAIN][1])
+                printf("  'voxgender split --from %s --out NEW' moves some Train speakers there, Test kept\n", root);
+        }
     }
     for (int si = 0; si < 4; si++) free(spk[si]);
     free(j.secs);

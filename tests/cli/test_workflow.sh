@@ -379,6 +379,13 @@ check "train: no splits, or no Validation, is one line naming 'voxgender split -
      grep -q 'flat: no Train/Validation/Test folders (.voxgender split --from $T/flat --out NEW' '$T/flat.err' &&
      grep -q 'novalid: the Validation split is empty.*voxgender split --from $T/novalid --out NEW' '$T/novalid.err' &&
      [ ! -e '$T/flat.safetensors' ]"
+"$VG" check "$T/flat" -q > "$T/flat_check.txt"; rc1=$?
+"$VG" check "$T/novalid" -q > "$T/novalid_check.txt"; rc2=$?
+check "check: no split folders, or no Validation, is a problem (exit 1) said with 'voxgender split --from'" bash -c \
+    "[ $rc1 -eq 1 ] && [ $rc2 -eq 1 ] &&
+     grep -q \"^no Train/Validation/Test folders: train needs them ('voxgender split --from $T/flat --out NEW'\" '$T/flat_check.txt' &&
+     grep -qx '  validation holds no readable recording (train picks its epoch by the validation loss):' '$T/novalid_check.txt' &&
+     grep -qx \"  'voxgender split --from $T/novalid --out NEW' moves some Train speakers there, Test kept\" '$T/novalid_check.txt'"
 "$VG" split --from "$T/flat" --out "$T/fsplit" > /dev/null; rc=$?
 check "split --from a folder of Male/Female: every recording once, both classes in each split, speaker-disjoint" bash -c \
     "[ $rc -eq 0 ] && [ \$(find '$T/fsplit' -type l | wc -l) -eq 80 ] &&
