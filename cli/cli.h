@@ -76,7 +76,8 @@ void cli_run_model_workers(int n, void *(*fn)(void *), void *arg);
  * reported); with ALLOW_STDIN, '-' for the paths read from standard input,
  * one per line, or, when standard input holds a recording itself (bytes no
  * list of paths has: NUL or other control characters), that recording,
- * kept in an unlinked temporary file and named "-". REL: the length of the
+ * kept in a temporary file (unlinked at once where /proc can open it again,
+ * else by cli_inputs_free) and named "-". REL: the length of the
  * folder's part of PATH (its path and a slash), 0 for a path given or read
  * itself. Returns the count and *OUT (free with cli_inputs_free), *EMPTY the
  * folders that held no file and the recordings on stdin that could not be

@@ -77,7 +77,8 @@ static int looks_binary(const unsigned char *b, size_t n)
  * rest, copied to a temporary file that is unlinked at once, so that nothing
  * is left behind whatever ends the program; it is opened again by its
  * /proc/self/fd name, as many times as the decoder needs (a pipe can be
- * read only once). Returns 0, or -1 (message printed). */
+ * read only once). Returns 0, or -1 (message printed). The buffer is static:
+ * standard input is read once, by the main thread. */
 static int spool_stdin(list *l, const unsigned char *start, size_t n)
 {
     const char *dir = getenv("TMPDIR");
