@@ -89,23 +89,39 @@ int cmd_eval(int argc, char **argv)
     vg_model *probe;
     if (cli_load_model(model, arch, &probe, err, sizeof err)) { cli_error("%s: %s", model, err); return 2; }
     vg_dataset *d;
-    if (vg_dataset_scan(argv[optind], manifest, &d, err, sizeof err)) { cli_error("%s", err); return 2; }
+    if (vg_dataset_scan(argv[optind], manifest, &d, err, sizeof err)) {
+        cli_error("%s", err);
+        vg_model_destroy(probe);
+        return 2;
+    }
     int want = d->has_splits ? VG_SPLIT_TEST : VG_SPLIT_NONE;
     size_t n;
     vg_item **items = split_items(d, want, &n);
     if (!items) {
         cli_error("%s: %s", argv[optind], vg_strerror(VG_ENOMEM));
+        vg_model_destroy(probe);
         vg_dataset_free(d);
         return 1;
     }
     if (!n) {
         cli_error("%s: no recordings to evaluate (%s)", argv[optind], d->has_splits ? "empty Test split" : "empty class folders");
         free(items);
+        vg_model_destroy(probe);
         vg_dataset_free(d);
         return 1;
     }
     eval_run r;
-    if (evaluate_items(model, arch, items, n, jobs, first, quiet, &r)) { cli_error("%s: cannot load", model); return 1; }
+    const int erc = evaluate_items(model, arch, items, n, jobs, first, quiet, &r);
+    if (erc) {
+        /* the probe above loaded it: a worker's copy failed (memory, or the file changed since) */
+        cli_error("%s: %s", erc == VG_EMODEL ? model : argv[optind],
+                  erc == VG_EMODEL ? "cannot load it again for the workers" : vg_strerror(erc));
+        eval_run_free(&r);
+        free(items);
+        vg_model_destroy(probe);
+        vg_dataset_free(d);
+        return 1;
+    }
     scored_set sc = {0};
     vg_metrics m;
     int rc = scored_of_run(items, n, &r, &sc);
