@@ -267,8 +267,12 @@ const char *cli_default_model(void)
     if (slash) *slash = '\0';
     const char *candidates[3][2] = {{vg_cli_model_dir, ""}, {exe, "/../models"}, {exe, "/../share/voxgender"}};
     for (int i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s%s/voxgender-default.safetensors", candidates[i][0], candidates[i][1]);
-        if (access(path, R_OK) == 0) return path;
+        char found[4096];
+        snprintf(found, sizeof found, "%s%s/voxgender-default.safetensors", candidates[i][0], candidates[i][1]);
+        if (access(found, R_OK) != 0) continue;
+        /* named without "bin/../" in what eval and the reports print */
+        if (!realpath(found, path)) snprintf(path, sizeof path, "%s", found);
+        return path;
     }
     return NULL;
 }
