@@ -131,6 +131,9 @@ static int spool_stdin(list *l, const unsigned char *start, size_t n)
  * could not be kept (message printed). */
 static int read_stdin(list *l)
 {
+    /* typed at a terminal, '-' would otherwise wait in silence */
+    if (isatty(STDIN_FILENO) && isatty(STDERR_FILENO))
+        cli_error("-: reading paths from the terminal, one per line; Ctrl-D ends them");
     unsigned char head[4096];
     const size_t n = fread(head, 1, sizeof head, stdin);
     if (looks_binary(head, n)) return spool_stdin(l, head, n);

@@ -131,6 +131,12 @@ cp "$good1" "$T/tree/x/deep/same.flac"; cp "$good2" "$T/tree/y/same.flac"; cp "$
 "$VG" spectrogram "$T/tree/" -o "$T/treeout" 2> "$T/err5"; rc=$?
 check "a folder input: its files keep their paths, the non-audio one fails" bash -c \
     "[ $rc -eq 1 ] && [ -s '$T/treeout/x/deep/same.png' ] && [ -s '$T/treeout/y/same.png' ] && grep -q '3 files: 2 written (0 padded), 1 failed' '$T/err5' && grep -q 'tree/notes.wav: not a readable audio file' '$T/err5'"
+# '-' typed at a terminal (script(1) gives it one) says what it waits for
+(sleep 1; printf '%s\n' "$good1"; sleep 0.5; printf '\004') |
+    script -qec "'$VG' predict -m models/voxgender-default.safetensors - -q" /dev/null > "$T/tty.out" 2>&1
+check "predict - at a terminal says it reads paths until Ctrl-D, then classifies them" bash -c \
+    "grep -q 'voxgender: -: reading paths from the terminal, one per line; Ctrl-D ends them' '$T/tty.out' &&
+     grep -qP '^\\Q$good1\\E\t(male|female)\t[01]\t' '$T/tty.out'"
 check "spectrogram -: a recording on stdin is OUTDIR/stdin.png, the image the file gives" bash -c \
     "'$VG' spectrogram - -o '$T/stdinout' -q < '$good1' && '$VG' spectrogram '$good1' -o '$T/fileout' -q &&
      [ \"\$(ls '$T/stdinout')\" = stdin.png ] && cmp -s '$T/stdinout/stdin.png' '$T/fileout/p225_003.png'"
