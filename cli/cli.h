@@ -21,8 +21,9 @@ int cmd_segment(int argc, char **argv);
 /* The shipped model's path, or NULL (static string). */
 const char *cli_default_model(void);
 
-/* Load a model file: a voxgender .safetensors, or with ARCH a PyTorch
- * checkpoint (.pth/.pt). ERR gets a one-line reason. */
+/* Load a model file: a voxgender .safetensors, or a PyTorch checkpoint
+ * (.pth/.pt, or any file with ARCH), its architecture ARCH or, NULL,
+ * recognised from its tensors. ERR gets a one-line reason. */
 int cli_load_model(const char *path, const char *arch, vg_model **out, char *err, size_t errlen);
 
 /* Where `make install` puts the shipped model ($(PREFIX)/share/voxgender;
@@ -52,6 +53,10 @@ int cli_parse_int(const char *opt, const char *s, long lo, long hi, int *out);
  * capacity, FIRST to begin with; *CAP updated), or NULL with P unchanged
  * and still owned by the caller when memory runs out. */
 void *cli_grow(void *p, size_t n, size_t *cap, size_t size, size_t first);
+/* Sorts LIST[N] and drops repeats; returns how many distinct names remain
+ * (speakers are counted by sorting, not a search per file: VoxCeleb2 has a
+ * million files and six thousand speakers). */
+size_t cli_sort_unique(char **list, size_t n);
 /* Number of online CPUs (at least 1). */
 int cli_ncpus(void);
 /* Whether M classifies the recording at PATH from only its first

@@ -57,19 +57,6 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sorts LIST[N] and drops repeats; returns how many distinct names remain.
- * Sorting, not a search per file, because VoxCeleb2 has a million files
- * and six thousand speakers. */
-static size_t sort_unique(char **list, size_t n)
-{
-    if (!n) return 0;
-    qsort(list, n, sizeof *list, cmp_str);
-    size_t u = 1;
-    for (size_t i = 1; i < n; i++)
-        if (strcmp(list[i], list[u - 1])) list[u++] = list[i];
-    return u;
-}
-
 /* Whether S is in the sorted LIST[N] */
 static int in_sorted(char **list, size_t n, const char *s)
 {
@@ -137,14 +124,14 @@ int cmd_check(int argc, char **argv)
                 seen[speakers++] = it->speaker;
                 spk[si][nspk[si]++] = it->speaker;
             }
-            speakers = sort_unique(seen, speakers);
+            speakers = cli_sort_unique(seen, speakers);
             if (splits[si] == VG_SPLIT_NONE && !recs) continue;
             if (splits[si] != VG_SPLIT_NONE && !d->has_splits) continue;
             printf("%-11s %-7s %10zu %9zu %8.3f %11zu\n", vg_split_name(splits[si]), vg_label_name(label),
                    recs, speakers, hours, bad);
             if (recs == bad) { problems++; empty[si][label] = 1; }
         }
-        nspk[si] = sort_unique(spk[si], nspk[si]);
+        nspk[si] = cli_sort_unique(spk[si], nspk[si]);
     }
     free(seen);
     size_t unreadable = 0;

@@ -132,12 +132,8 @@ int cmd_eval(int argc, char **argv)
         rc = 1;
     } else if ((rc = vg_metrics_compute(sc.labels, sc.p_male, sc.speakers, sc.n, &m)))
         cli_error("%s: %s", argv[optind], vg_strerror(rc));
-    vg_item **kept = sc.items;
-    const int *labels = sc.labels;
-    const float *p = sc.p_male;
-    const size_t k = sc.n;
     if (!rc && report) {
-        if (write_report(report, model, probe, argv[optind], &m, kept, labels, p, k, r.n_failed)) {
+        if (write_report(report, model, probe, argv[optind], &m, sc.items, sc.labels, sc.p_male, sc.n, r.n_failed)) {
             cli_error("%s: cannot write the report", report);
             rc = 1;
         } else if (!json)
@@ -174,12 +170,12 @@ int cmd_eval(int argc, char **argv)
         /* every classified recording with its probability, for the user's
          * own analysis (log-loss, thresholds, cross-validation pooling) */
         cJSON *pr = cJSON_AddArrayToObject(o, "per_recording");
-        for (size_t i = 0; i < k; i++) {
+        for (size_t i = 0; i < sc.n; i++) {
             cJSON *e = cJSON_CreateObject();
-            cJSON_AddStringToObject(e, "path", kept[i]->relpath);
-            cJSON_AddStringToObject(e, "speaker", kept[i]->speaker);
-            cJSON_AddStringToObject(e, "gender", vg_label_name(labels[i]));
-            cJSON_AddNumberToObject(e, "p_male", p[i]);
+            cJSON_AddStringToObject(e, "path", sc.items[i]->relpath);
+            cJSON_AddStringToObject(e, "speaker", sc.items[i]->speaker);
+            cJSON_AddStringToObject(e, "gender", vg_label_name(sc.labels[i]));
+            cJSON_AddNumberToObject(e, "p_male", sc.p_male[i]);
             cJSON_AddItemToArray(pr, e);
         }
         char *txt = cJSON_Print(o);

@@ -356,33 +356,21 @@ static int empty_or_missing(const char *dir)
     return empty;
 }
 
-/* Speakers per split and class among the records linked (LINKED[i]), by
- * sorting (split, label, speaker): with a few speakers holding most of
- * the recordings, speaker shares and recording shares differ widely, and
- * the summary shows both. */
-static const recs *sort_recs;
-static const int *sort_split;
-
-static int cmp_spk(const void *a, const void *b)
-{
-    const size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    if (sort_split[i] != sort_split[j]) return sort_split[i] - sort_split[j];
-    if (sort_recs->r[i].label != sort_recs->r[j].label) return sort_recs->r[i].label - sort_recs->r[j].label;
-    return strcmp(sort_recs->r[i].speaker, sort_recs->r[j].speaker);
-}
-
+/* Speakers per split and class among the records linked (LINKED[i]):
+ * with a few speakers holding most of the recordings, speaker shares and
+ * recording shares differ widely, and the summary shows both. */
 static int count_speakers(const recs *v, const int *split, const char *linked, size_t out[3][2])
 {
-    size_t *ix = malloc(sizeof(size_t) * (v->n + 1)), m = 0;
-    if (!ix) return -1;
-    for (size_t i = 0; i < v->n; i++)
-        if (linked[i]) ix[m++] = i;
-    sort_recs = v;
-    sort_split = split;
-    qsort(ix, m, sizeof *ix, cmp_spk);
-    for (size_t k = 0; k < m; k++)
-        if (!k || cmp_spk(&ix[k - 1], &ix[k])) out[split[ix[k]]][v->r[ix[k]].label]++;
-    free(ix);
+    char **names = malloc(sizeof(char *) * (v->n + 1));
+    if (!names) return -1;
+    for (int sp = 0; sp < 3; sp++)
+        for (int label = 0; label < 2; label++) {
+            size_t m = 0;
+            for (size_t i = 0; i < v->n; i++)
+                if (linked[i] && split[i] == sp && v->r[i].label == label) names[m++] = v->r[i].speaker;
+            out[sp][label] = cli_sort_unique(names, m);
+        }
+    free(names);
     return 0;
 }
 

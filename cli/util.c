@@ -276,3 +276,18 @@ const char *cli_default_model(void)
     }
     return NULL;
 }
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+size_t cli_sort_unique(char **list, size_t n)
+{
+    if (!n) return 0;
+    qsort(list, n, sizeof *list, cmp_str);
+    size_t u = 1;
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(list[i], list[u - 1])) list[u++] = list[i];
+    return u;
+}

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <strings.h>
 
-
 static int is_image(const char *path)
 {
     const char *dot = strrchr(path, '.');

@@ -269,18 +269,20 @@ static int state_fits(const vg_model *m, const pv *state)
 }
 
 /* The built-in architecture whose tensors STATE holds (state_fits), its
- * last linear layer sized after the checkpoint's; NULL if none does. The
- * candidates are built with zero parameters, which costs no memory until
- * written. */
-static const char *detect_arch(const pv *state)
+ * last linear layer sized after the checkpoint's, in *FIT for the import to
+ * fill; NULL if none does. The candidates are built with zero parameters,
+ * which costs no memory until written. */
+static const char *detect_arch(const pv *state, vg_model **fit)
 {
     static const char *const names[] = {"lenet", "cnn", "vgg11", "vgg13", "vgg16", "vgg19", "resnet18"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         vg_model *m;
         if (nn_build(vg_arch_builtin(names[i]), &m, NULL, 0)) continue;
-        const int fits = match_output_layer(&m, state, NULL, 0) == VG_OK && state_fits(m, state);
+        if (match_output_layer(&m, state, NULL, 0) == VG_OK && state_fits(m, state)) {
+            *fit = m;
+            return names[i];
+        }
         vg_model_destroy(m);
-        if (fits) return names[i];
     }
     return NULL;
 }
@@ -302,14 +304,18 @@ int vg_model_import_pth(const char *path, const char *arch, vg_model **out, char
     vg_model *m = NULL;
     if (!rc && c.state->kind != PV_DICT)
         rc = vg_errf(VG_EMODEL, err, errlen, "the checkpoint holds no state_dict (save model.state_dict(), not the model)");
-    if (!rc && !arch && !(arch = detect_arch(c.state)))
+    const int named = arch != NULL;
+    if (!rc && !named && !(arch = detect_arch(c.state, &m)))   /* m: the fitting model, sized already */
         rc = vg_errf(VG_EMODEL, err, errlen,
                      "its tensors are those of none of lenet, cnn, vgg11, vgg13, vgg16, vgg19, resnet18 (name the "
                      "architecture)");
     char why[160];
-    if (!rc && (rc = vg_model_create(arch, 0, &m, why, sizeof why)))
-        rc = vg_errf(VG_EMODEL, err, errlen, "architecture %s: %s", arch, why);
-    if (!rc) rc = match_output_layer(&m, c.state, err, errlen);
+    if (!rc && named) {
+        if ((rc = vg_model_create(arch, 0, &m, why, sizeof why)))
+            rc = vg_errf(VG_EMODEL, err, errlen, "architecture %s: %s", arch, why);
+        else
+            rc = match_output_layer(&m, c.state, err, errlen);
+    }
     unsigned char *found = m ? calloc((size_t)m->n_tensors + 1, 1) : NULL;
     if (!rc && !found) rc = VG_ENOMEM;
     for (size_t i = 0; !rc && i + 1 < c.state->n; i += 2) {
