@@ -3,7 +3,13 @@
  * the machine's sgemm GFLOP/s. Prints "key value" lines for bench/run.sh.
  *   bench_nn --probe ARCH   latency and batch-64 throughput of any built-in
  *                           or description on 1x128x481 (bench/arch_probe.sh)
- *   bench_nn -d NAME        print a built-in architecture's description */
+ *   bench_nn -d NAME        print a built-in architecture's description
+ *   bench_nn --serve ARCH C H W
+ *                           batch-1 passes on request, for bench/latency_duel.py:
+ *                           prints "ready", then for each line "N" on stdin
+ *                           runs N passes and prints their times (ms) on one
+ *                           line, after a pause that lets its OpenMP threads
+ *                           stop spinning (they would take the peer's cores) */
 #include "voxgender.h"
 
 #include <cblas.h>
@@ -11,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now(void)
 {
@@ -96,8 +103,47 @@ static void bench_arch(const char *arch, const char *key, int c, int h, int w, i
     free(x); free(lat);
 }
 
+/* Requests from bench/latency_duel.py, which alternates blocks of passes
+ * with PyTorch's so that both sides are timed in the same stretches of this
+ * shared VM's changing speed. */
+static int serve(const char *arch, int c, int h, int w)
+{
+    vg_model *m;
+    char err[256], line[64];
+    if (vg_model_create(arch, 1, &m, err, sizeof err)) { fprintf(stderr, "bench_nn: %s\n", err); return 1; }
+    float *x = malloc(sizeof(float) * (size_t)c * h * w), logits[128];
+    double *lat = malloc(sizeof(double) * 100000);
+    if (!x || !lat) return 1;
+    for (size_t i = 0; i < (size_t)c * h * w; i++) x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+    if (vg_model_forward(m, x, 1, h, w, logits)) {
+        fprintf(stderr, "bench_nn: %s does not take a %dx%dx%d input\n", arch, c, h, w);
+        return 1;
+    }
+    for (int i = 0; i < 20; i++) vg_model_forward(m, x, 1, h, w, logits);   /* warm-up */
+    printf("ready\n");
+    fflush(stdout);
+    while (fgets(line, sizeof line, stdin)) {
+        int n = atoi(line);
+        if (n < 1 || n > 100000) break;
+        for (int i = 0; i < n; i++) {
+            double t = now();
+            vg_model_forward(m, x, 1, h, w, logits);
+            lat[i] = now() - t;
+        }
+        usleep(10000);   /* libgomp's waiting threads spin a few ms, then sleep */
+        for (int i = 0; i < n; i++) printf("%s%.5f", i ? " " : "", lat[i] * 1e3);
+        printf("\n");
+        fflush(stdout);
+    }
+    vg_model_destroy(m);
+    free(x); free(lat);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 6 && !strcmp(argv[1], "--serve"))
+        return serve(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
     if (argc == 3 && !strcmp(argv[1], "-d")) {
         const char *d = vg_arch_builtin(argv[2]);
         if (!d) { fprintf(stderr, "bench_nn: no built-in architecture '%s'\n", argv[2]); return 1; }
@@ -109,7 +155,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc != 1) {
-        fprintf(stderr, "usage: bench_nn [--probe ARCH | -d NAME]\n");
+        fprintf(stderr, "usage: bench_nn [--probe ARCH | -d NAME | --serve ARCH C H W]\n");
         return 2;
     }
     printf("blas_core %s\nblas_threads %d\n", vg_blas_core(), vg_blas_threads());

@@ -48,9 +48,18 @@ vgout=$(best <<<"$vgrounds")
 echo "bench: voxgender BLAS: OpenBLAS $(get blas_core "$vgout") kernels, $(get blas_threads "$vgout") threads; best of 3 alternating rounds per side"
 if [ "$have_torch" = 1 ]; then
     peer=$(best <<<"$peerrounds")
+    # batch-1 latency: both sides loaded at once, taking turns every ~30 ms
+    # (bench/latency_duel.py), so that their medians come from the same
+    # stretches of the VM's speed; each side's best of the rounds above is
+    # printed after it, as earlier sessions measured it
+    duel=$(env "${PEER_NN_ENV[@]}" /usr/bin/python3 bench/latency_duel.py "$BUILD/bench_nn" "$THREADS" lenet cnn)
+    field() { tr ' ' '\n' <<<"$d" | awk -F= -v k="$1" '$1 == k { print $2 }'; }   # KEY of $d's KEY=VALUE
     for a in lenet cnn; do
+        d=$(awk -v k="${a}_latency_ms" '$1 == k' <<<"$duel")
+        echo "BENCH ${a}_latency_batch1 voxgender=$(field voxgender) peer=$(field peer) ms speedup=$(field ratio)" \
+             "(in turns: $(field blocks) blocks each, $(field runs) runs, ratio of the blocks' medians by quartile $(field block_ratios))"
         v=$(get ${a}_latency_ms "$vgout"); p=$(get ${a}_latency_ms "$peer")
-        echo "BENCH ${a}_latency_batch1 voxgender=$v peer=$p ms speedup=$(ratio "$p" "$v")"
+        echo "bench: ${a} batch-1 latency, each side's best round (separate processes): voxgender $v ms, peer $p ms, $(ratio "$p" "$v")x"
         v=$(get ${a}_infer64_per_s "$vgout"); p=$(get ${a}_infer64_per_s "$peer")
         echo "BENCH ${a}_inference_batch64 voxgender=$v peer=$p samples/s speedup=$(ratio "$v" "$p")"
         v=$(get ${a}_train32_per_s "$vgout"); p=$(get ${a}_train32_per_s "$peer")
