@@ -3,6 +3,11 @@
 # voices (espeak-ng variants and flite voices), in voxgender's dataset layout:
 #   OUT/{Train,Validation,Test}/{Male,Female}/<voice>/<voice>_<n>.wav
 # Each voice is one "speaker"; no voice appears in two splits.
+# VG_TTS_PITCH_VARIANTS=1 adds 10 training voices whose pitch sits in the
+# other class's range while their formants stay their own (session 26's
+# C16): five female espeak-ng variants spoken low (-p 0-15, about
+# 90-165 Hz) and five male ones spoken high (-p 85-99, about 150-205 Hz),
+# named <voice>-low / <voice>-high.
 # Usage: scripts/make_tts_corpus.sh OUT [CLIPS_PER_VOICE (default 12)]
 set -euo pipefail
 OUT="$1"
@@ -16,6 +21,10 @@ FEMALE_TEST="espeak:f5 espeak:Annie espeak:steph3 flite:slt"
 MALE_TRAIN="espeak:m1 espeak:m2 espeak:m3 espeak:m4 espeak:m5 espeak:Andy espeak:Denis espeak:Hugo espeak:Marco flite:awb"
 MALE_VAL="espeak:m6 espeak:Lee espeak:antonio"
 MALE_TEST="espeak:m7 espeak:m8 espeak:Henrique flite:rms"
+if [ "${VG_TTS_PITCH_VARIANTS:-0}" = 1 ]; then
+    FEMALE_TRAIN+=" espeak:f1@low espeak:f3@low espeak:Andrea@low espeak:aunty@low espeak:grandma@low"
+    MALE_TRAIN+=" espeak:m1@high espeak:m3@high espeak:m5@high espeak:Denis@high espeak:Marco@high"
+fi
 
 # (language, sentence) pairs; espeak-ng speaks them all, flite only English.
 SENTENCES=(
@@ -51,20 +60,26 @@ add_voices Test Female "$FEMALE_TEST"; add_voices Test Male "$MALE_TEST"
 
 make_clip() {
     IFS='|' read -r split gender engine name k <<<"$1"
-    local dir="$OUT/$split/$gender/$name" h n=${#SENTENCES[@]}
+    # NAME@low / NAME@high: the voice at a pitch of the other class's range
+    local pitch=() register="${name#*@}"
+    [ "$register" = "$name" ] && register=""
+    name="${name%@*}"
+    local dir="$OUT/$split/$gender/$name${register:+-$register}" h n=${#SENTENCES[@]}
     mkdir -p "$dir"
-    h=$(printf '%s' "$name" | cksum | cut -d' ' -f1)
+    h=$(printf '%s' "$name$register" | cksum | cut -d' ' -f1)
+    [ "$register" = low ] && pitch=(-p $(( (h + k * 7) % 16 )))
+    [ "$register" = high ] && pitch=(-p $(( 85 + (h + k * 7) % 15 )))
     local idx=$(( (h + k * 5) % n ))
     local lang="${SENTENCES[$idx]%%|*}" text="${SENTENCES[$idx]#*|}"
     local speed=$(( 130 + (h + k * 17) % 50 ))
-    local f="$dir/${name}_$k.wav"
+    local f="$dir/${name}${register:+-$register}_$k.wav"
     [ -s "$f" ] && return 0
     if [ "$engine" = flite ]; then
         while [ "$lang" != en ]; do idx=$(( (idx + 1) % n )); lang="${SENTENCES[$idx]%%|*}"; done
         text="${SENTENCES[$idx]#*|}"
         flite -voice "$name" -t "$text" -o "$f.tmp.wav" && mv "$f.tmp.wav" "$f"
     else
-        espeak-ng -v "$lang+$name" -s "$speed" -w "$f.tmp.wav" "$text" && mv "$f.tmp.wav" "$f"
+        espeak-ng -v "$lang+$name" -s "$speed" "${pitch[@]}" -w "$f.tmp.wav" "$text" && mv "$f.tmp.wav" "$f"
     fi
 }
 export -f make_clip
