@@ -4,18 +4,26 @@
  * is an ordinary model: one file, one forward pass, the same predict, eval
  * and segment code. Averaging log-probabilities (a normalised geometric mean
  * of the members' probabilities) is what predict already does across the
- * windows of a long recording. */
+ * windows of a long recording.
+ * Members trained on different data normalise their input differently
+ * (input_mean, input_std: each model's own training statistics). The
+ * ensemble reads the first member's normalised input, and a member whose
+ * normalisation differs first maps it onto its own with a 1x1 convolution,
+ * x * (std0 / std) + (mean0 - mean) / std, exactly as if it had normalised
+ * the log-mel itself. */
 #include "model.h"
 #include "../util/errmsg.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Member K's description, written to F item by item after "; ", with every
- * layer name, from= and add reference prefixed by "mK."; its first layer
- * reads the network input. */
-static int write_member(FILE *f, const char *desc, int k)
+ * layer name, from= and add reference prefixed by "mK."; its first layer,
+ * and any that reads "input", reads SRC: "input" or the member's own
+ * normalisation layer. */
+static int write_member(FILE *f, const char *desc, int k, const char *src)
 {
     char *copy = strdup(desc), *save = NULL;
     if (!copy) return -1;
@@ -36,23 +44,49 @@ static int write_member(FILE *f, const char *desc, int k)
                 fprintf(f, "m%d.%s", k, tok);
             else if (!strncmp(tok, "from=", 5) && strcmp(tok + 5, "input"))
                 fprintf(f, "from=m%d.%s", k, tok + 5);
+            else if (!strcmp(tok, "from=input"))
+                fprintf(f, "from=%s", src);
             else
                 fputs(tok, f);
             has_from |= !strncmp(tok, "from=", 5);
             after_add = !strcmp(tok, "add");
         }
-        if (first && !has_from) fputs(" from=input", f);
+        if (first && !has_from) fprintf(f, " from=%s", src);
         first = 0;
     }
     free(copy);
     return 0;
 }
 
-/* Front-end and label metadata the members must agree on. */
+/* Front-end and label metadata the members must agree on (input_mean and
+ * input_std may differ: rescale_of). */
 static const char *const SAME_META[] = {
     "frontend", "sample_rate", "seconds", "n_fft", "win_length", "hop_length", "n_mels",
-    "f_min", "f_max", "input_mean", "input_std", "log_base", "power_floor", "seed_compat",
+    "f_min", "f_max", "log_base", "power_floor", "seed_compat",
     "image_size", "labels", "label_codes"};
+
+/* A model's input normalisation, (x - mean) / std; 0 and 1 when it has
+ * none recorded (vg_frontend_from_model's defaults). */
+static void normalisation_of(const vg_model *m, double *mean, double *std)
+{
+    const char *a = vg_model_meta(m, "input_mean"), *b = vg_model_meta(m, "input_std");
+    *mean = a ? strtod(a, NULL) : 0.0;
+    *std = b ? strtod(b, NULL) : 1.0;
+}
+
+/* The map from M0's normalised input to M's: y = x * scale + shift. Returns
+ * 1 when it is not the identity (the member needs a rescaling layer), 0 when
+ * it is, -1 when M's std is unusable. */
+static int rescale_of(const vg_model *m0, const vg_model *m, float *scale, float *shift)
+{
+    double mean0, std0, mean, std;
+    normalisation_of(m0, &mean0, &std0);
+    normalisation_of(m, &mean, &std);
+    if (!(std > 0) || !(std0 > 0) || !isfinite(mean) || !isfinite(mean0)) return -1;
+    *scale = (float)(std0 / std);
+    *shift = (float)((mean0 - mean) / std);
+    return *scale != 1.0f || *shift != 0.0f;
+}
 
 /* Training metadata kept for members after the first (member 1's is the
  * ensemble's own). */
@@ -67,6 +101,8 @@ int vg_model_ensemble(vg_model *const *members, int n, vg_model **out, char *err
     if (!members || n < 2 || n > VG_MAX_ENSEMBLE)
         return vg_errf(VG_EARG, err, errlen, "an ensemble needs 2 to %d models", VG_MAX_ENSEMBLE);
     const vg_model *m0 = members[0];
+    float scale[VG_MAX_ENSEMBLE], shift[VG_MAX_ENSEMBLE];
+    int rescaled[VG_MAX_ENSEMBLE];
     for (int k = 0; k < n; k++) {
         const vg_model *m = members[k];
         if (!m) return VG_EARG;
@@ -80,10 +116,14 @@ int vg_model_ensemble(vg_model *const *members, int n, vg_model **out, char *err
                 return vg_errf(VG_EARG, err, errlen, "model %d: its %s differs from model 1's (%s vs %s)",
                                k + 1, SAME_META[i], b ? b : "none", a ? a : "none");
         }
+        if ((rescaled[k] = rescale_of(m0, m, &scale[k], &shift[k])) < 0)
+            return vg_errf(VG_EARG, err, errlen, "model %d: its input_mean or input_std is not a usable number",
+                           k + 1);
     }
 
-    /* input; m0...; m0.lsm: logsoftmax; m1... from=input; m1.lsm: logsoftmax;
-     * m1.sum: add m0.lsm ...; ensemble.mean: linear K (weights I/n, no bias) */
+    /* input; m0...; m0.lsm: logsoftmax; [m1.norm: conv C k=1 from=input;]
+     * m1... from=input (or m1.norm); m1.lsm: logsoftmax; m1.sum: add m0.lsm
+     * ...; ensemble.mean: linear K (weights I/n, no bias) */
     char *d = NULL;
     size_t d_len = 0;
     FILE *f = open_memstream(&d, &d_len);
@@ -91,7 +131,12 @@ int vg_model_ensemble(vg_model *const *members, int n, vg_model **out, char *err
     fprintf(f, "input %d %d %d", m0->in_c, m0->in_h, m0->in_w);
     int rc = 0;
     for (int k = 0; k < n && !rc; k++) {
-        rc = write_member(f, members[k]->arch, k);
+        char src[32] = "input";
+        if (rescaled[k]) {
+            snprintf(src, sizeof src, "m%d.norm", k);
+            fprintf(f, "; %s: conv %d k=1 from=input", src, m0->in_c);
+        }
+        rc = write_member(f, members[k]->arch, k, src);
         fprintf(f, "; m%d.lsm: logsoftmax", k);
         if (k == 1) fputs("; m1.sum: add m0.lsm", f);
         if (k > 1) fprintf(f, "; m%d.sum: add m%d.sum", k, k - 1);
@@ -121,6 +166,21 @@ int vg_model_ensemble(vg_model *const *members, int n, vg_model **out, char *err
             }
             memcpy(e->arena + T->offset, m->arena + m->tensors[t].offset,
                    sizeof(float) * T->count);
+        }
+    }
+    /* each rescaling layer: scale on the diagonal, shift as the bias */
+    for (int k = 0; k < n && !rc; k++) {
+        if (!rescaled[k]) continue;
+        char name[32];
+        snprintf(name, sizeof name, "m%d.norm.weight", k);
+        nn_tensor *Wn = nn_find_tensor(e, name);
+        snprintf(name, sizeof name, "m%d.norm.bias", k);
+        nn_tensor *Bn = nn_find_tensor(e, name);
+        const int C = m0->in_c;
+        if (!Wn || !Bn || Wn->count != (size_t)C * C || Bn->count != (size_t)C) { rc = VG_EARG; break; }
+        for (int i = 0; i < C; i++) {
+            for (int j = 0; j < C; j++) e->arena[Wn->offset + (size_t)i * C + j] = i == j ? scale[k] : 0.0f;
+            e->arena[Bn->offset + i] = shift[k];
         }
     }
     nn_tensor *W = rc ? NULL : nn_find_tensor(e, "ensemble.mean.weight");
