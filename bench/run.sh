@@ -52,7 +52,8 @@ if [ "$have_torch" = 1 ]; then
     # (bench/latency_duel.py), so that their medians come from the same
     # stretches of the VM's speed; each side's best of the rounds above is
     # printed after it, as earlier sessions measured it
-    duel=$(env "${PEER_NN_ENV[@]}" /usr/bin/python3 bench/latency_duel.py "$BUILD/bench_nn" "$THREADS" lenet cnn)
+    duel=$(env "${PEER_NN_ENV[@]}" /usr/bin/python3 bench/latency_duel.py "$BUILD/bench_nn" "$THREADS" lenet cnn) ||
+        echo "bench: latency in turns failed (bench/latency_duel.py); its BENCH lines are left empty"
     field() { tr ' ' '\n' <<<"$d" | awk -F= -v k="$1" '$1 == k { print $2 }'; }   # KEY of $d's KEY=VALUE
     for a in lenet cnn; do
         d=$(awk -v k="${a}_latency_ms" '$1 == k' <<<"$duel")
