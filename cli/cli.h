@@ -18,8 +18,12 @@ int cmd_split(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_ensemble(int argc, char **argv);
 int cmd_segment(int argc, char **argv);
-/* The shipped model's path, or NULL (static string). */
+/* The shipped model's path, or NULL (static string): $VOXGENDER_MODEL, the
+ * installed one, or one beside the executable. */
 const char *cli_default_model(void);
+/* argv[0], borrowed for the program's life: where the executable is when
+ * /proc is not mounted. */
+void cli_set_program_path(const char *argv0);
 
 /* Load a model file: a voxgender .safetensors, or a PyTorch checkpoint
  * (.pth/.pt, or any file with ARCH), its architecture ARCH or, NULL,

@@ -84,6 +84,7 @@ int main(int argc, char **argv)
 static int run(int argc, char **argv)
 {
     ensure_fast_blas(argv);
+    cli_set_program_path(argv[0]);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -255,18 +255,52 @@ int cli_load_model(const char *path, const char *arch, vg_model **out, char *err
 /* The model used without -m: $VOXGENDER_MODEL, then the installed one
  * (PREFIX/share/voxgender), then one beside the executable (a build tree:
  * build/voxgender -> models/, or an installed bin/ -> share/voxgender/). */
+static const char *program_path;
+
+/* EXE[4096] <- the real path of the program started as ARGV0: a path, or a
+ * name looked up in $PATH as the shell did; "" when not found. */
+static void program_location(const char *argv0, char *exe)
+{
+    exe[0] = '\0';
+    if (strchr(argv0, '/')) {
+        if (!realpath(argv0, exe)) exe[0] = '\0';
+        return;
+    }
+    const char *dirs = getenv("PATH");
+    while (dirs && *dirs) {
+        const char *end = strchr(dirs, ':');
+        const size_t len = end ? (size_t)(end - dirs) : strlen(dirs);
+        char candidate[4096];
+        /* an empty entry is the current folder */
+        if (snprintf(candidate, sizeof candidate, "%.*s/%s", len ? (int)len : 1, len ? dirs : ".", argv0) <
+                (int)sizeof candidate &&
+            access(candidate, X_OK) == 0 && realpath(candidate, exe))
+            return;
+        exe[0] = '\0';
+        dirs = end ? end + 1 : NULL;
+    }
+}
+
+void cli_set_program_path(const char *argv0)
+{
+    program_path = argv0;
+}
+
 const char *cli_default_model(void)
 {
     static char path[4096];
     const char *env = getenv("VOXGENDER_MODEL");
     if (env && *env) return env;
-    char exe[4096];
+    /* the executable's folder: from /proc, or (where /proc is not mounted,
+     * as in some containers) from the path it was started by */
+    char exe[4096] = "";
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[n > 0 ? n : 0] = '\0';
+    if (n <= 0 && program_path) program_location(program_path, exe);
     char *slash = strrchr(exe, '/');
     if (slash) *slash = '\0';
     const char *candidates[3][2] = {{vg_cli_model_dir, ""}, {exe, "/../models"}, {exe, "/../share/voxgender"}};
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < (exe[0] ? 3 : 1); i++) {
         char found[4096];
         snprintf(found, sizeof found, "%s%s/voxgender-default.safetensors", candidates[i][0], candidates[i][1]);
         if (access(found, R_OK) != 0) continue;

@@ -226,5 +226,22 @@ check "make install PREFIX=... after make: predict looks under the new prefix" b
   grep -aq '/opt/vg-prefix/share/voxgender' '$T/stage3/opt/vg-prefix/bin/voxgender' &&
   ! grep -aq '/usr/local/share/voxgender' '$T/stage3/opt/vg-prefix/bin/voxgender'"
 
+# without /proc (some containers), the shipped model beside the executable
+# is found from the path the program was started by, or through $PATH
+mkdir -p "$T/noproc/Female"
+ln -s "$(realpath "$good1")" "$T/noproc/Female/a.flac"
+printf '#!/bin/sh\nmount -t tmpfs none /proc && exec "$@"\n' > "$T/hide-proc.sh"
+chmod +x "$T/hide-proc.sh"
+shipped="$(pwd)/models/voxgender-default.safetensors"
+if [ -f "$shipped" ] && unshare -m "$T/hide-proc.sh" test ! -e /proc/self 2>/dev/null; then
+    exe="$(realpath "$VG")"
+    check "without /proc: the model beside an executable started by its path" bash -c \
+        "cd '$T' && unshare -m '$T/hide-proc.sh' env -u VOXGENDER_MODEL '$exe' eval noproc -q | head -1 | grep -qF 'model $shipped on'"
+    check "without /proc: the model beside an executable found through \$PATH" bash -c \
+        "cd '$T' && unshare -m '$T/hide-proc.sh' env -u VOXGENDER_MODEL PATH='/nonexistent:$(dirname "$exe")' voxgender eval noproc -q | head -1 | grep -qF 'model $shipped on'"
+else
+    echo "skip cli: without /proc (unshare -m and mount not permitted here, or no shipped model)"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
