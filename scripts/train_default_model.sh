@@ -25,7 +25,10 @@ export XDG_CACHE_HOME="${XDG_CACHE_HOME:-$W/cache}"
 scripts/build_default_data.sh "$BUILD" "$W/data"
 "$VG" check "$W/data" -q >&2 || true
 # the model's trained_on metadata names the data, not this temporary folder
-NAME="../shared/data (its train and validation speakers in models/default/splits.csv) and 34 espeak-ng and flite voices, by scripts/build_default_data.sh"
+VOICES="34 espeak-ng and flite voices"
+[ "${VG_TTS_PITCH_VARIANTS:-0}" = 1 ] &&
+    VOICES="44 espeak-ng and flite voices (10 of them at the other class's pitch, VG_TTS_PITCH_VARIANTS=1)"
+NAME="../shared/data (its train and validation speakers in models/default/splits.csv) and $VOICES, by scripts/build_default_data.sh"
 "$VG" train "$W/data" --data-name "$NAME" "${RECIPE[@]}" -o "$W/model.safetensors" -q >&2
 "$VG" predict -m "$W/model.safetensors" --help > /dev/null
 mkdir -p "$(dirname "$OUT")"
