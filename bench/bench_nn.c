@@ -65,23 +65,32 @@ static void bench_training(vg_model *m, const char *key, const float *x, int h, 
     vg_optimizer_destroy(o);
 }
 
+/* ARCH built with seed 1, *X BATCH fixed inputs of C x H x W (caller frees),
+ * checked to fit and warmed up with 20 batch-1 passes; exits on failure. */
+static vg_model *warm_model(const char *arch, int c, int h, int w, int batch, float **x)
+{
+    vg_model *m;
+    char err[256];
+    float logits[128];
+    if (vg_model_create(arch, 1, &m, err, sizeof err)) { fprintf(stderr, "bench_nn: %s\n", err); exit(1); }
+    const size_t n = (size_t)c * h * w * batch;
+    if (!(*x = malloc(sizeof(float) * n))) exit(1);
+    for (size_t i = 0; i < n; i++) (*x)[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+    if (vg_model_forward(m, *x, 1, h, w, logits)) {
+        fprintf(stderr, "bench_nn: %s does not take a %dx%dx%d input\n", arch, c, h, w);
+        exit(1);
+    }
+    for (int i = 0; i < 20; i++) vg_model_forward(m, *x, 1, h, w, logits);
+    return m;
+}
+
 /* KEY: the keys' prefix ("cnn_latency_ms"), "" for none; TRAIN: also time
  * batch-32 training steps. */
 static void bench_arch(const char *arch, const char *key, int c, int h, int w, int lat_runs, int train)
 {
-    vg_model *m;
-    char err[256];
-    if (vg_model_create(arch, 1, &m, err, sizeof err)) { fprintf(stderr, "bench_nn: %s\n", err); exit(1); }
-    size_t per = (size_t)c * h * w;
-    float *x = malloc(sizeof(float) * per * 64), logits[128];
-    for (size_t i = 0; i < per * 64; i++) x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
-
+    float *x, logits[128];
+    vg_model *m = warm_model(arch, c, h, w, 64, &x);
     double *lat = malloc(sizeof(double) * (size_t)lat_runs);
-    if (vg_model_forward(m, x, 1, h, w, logits)) {
-        fprintf(stderr, "bench_nn: %s does not take a %dx%dx%d input\n", arch, c, h, w);
-        exit(1);
-    }
-    for (int i = 0; i < 20; i++) vg_model_forward(m, x, 1, h, w, logits);   /* warm-up */
     for (int i = 0; i < lat_runs; i++) {
         double t = now();
         vg_model_forward(m, x, 1, h, w, logits);
@@ -108,18 +117,11 @@ static void bench_arch(const char *arch, const char *key, int c, int h, int w, i
  * shared VM's changing speed. */
 static int serve(const char *arch, int c, int h, int w)
 {
-    vg_model *m;
-    char err[256], line[64];
-    if (vg_model_create(arch, 1, &m, err, sizeof err)) { fprintf(stderr, "bench_nn: %s\n", err); return 1; }
-    float *x = malloc(sizeof(float) * (size_t)c * h * w), logits[128];
+    char line[64];
+    float *x, logits[128];
+    vg_model *m = warm_model(arch, c, h, w, 1, &x);
     double *lat = malloc(sizeof(double) * 100000);
-    if (!x || !lat) return 1;
-    for (size_t i = 0; i < (size_t)c * h * w; i++) x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
-    if (vg_model_forward(m, x, 1, h, w, logits)) {
-        fprintf(stderr, "bench_nn: %s does not take a %dx%dx%d input\n", arch, c, h, w);
-        return 1;
-    }
-    for (int i = 0; i < 20; i++) vg_model_forward(m, x, 1, h, w, logits);   /* warm-up */
+    if (!lat) return 1;
     printf("ready\n");
     fflush(stdout);
     while (fgets(line, sizeof line, stdin)) {

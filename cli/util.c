@@ -252,9 +252,6 @@ int cli_load_model(const char *path, const char *arch, vg_model **out, char *err
     return vg_model_load(path, out, err, errlen);
 }
 
-/* The model used without -m: $VOXGENDER_MODEL, then the installed one
- * (PREFIX/share/voxgender), then one beside the executable (a build tree:
- * build/voxgender -> models/, or an installed bin/ -> share/voxgender/). */
 static const char *program_path;
 
 /* EXE[4096] <- the real path of the program started as ARGV0: a path, or a
@@ -286,6 +283,9 @@ void cli_set_program_path(const char *argv0)
     program_path = argv0;
 }
 
+/* The model used without -m: $VOXGENDER_MODEL, then the installed one
+ * (PREFIX/share/voxgender), then one beside the executable (a build tree:
+ * build/voxgender -> models/, or an installed bin/ -> share/voxgender/). */
 const char *cli_default_model(void)
 {
     static char path[4096];

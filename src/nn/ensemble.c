@@ -6,15 +6,15 @@
  * of the members' probabilities) is what predict already does across the
  * windows of a long recording.
  * Members trained on different data normalise their input differently
- * (input_mean, input_std: each model's own training statistics). The
- * ensemble reads the first member's normalised input, and a member whose
- * normalisation differs first maps it onto its own with a 1x1 convolution,
- * x * (std0 / std) + (mean0 - mean) / std, exactly as if it had normalised
- * the log-mel itself. */
+ * (input_mean/std: each model's own training statistics; image_mean/std
+ * per channel for the reference's images). The ensemble reads the first
+ * member's normalised input, and a member whose normalisation differs first
+ * maps it onto its own with a 1x1 convolution, per channel
+ * x * (std0 / std) + (mean0 - mean) / std, as if it had normalised the
+ * log-mel or image itself. */
 #include "model.h"
 #include "../util/errmsg.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,34 +58,46 @@ static int write_member(FILE *f, const char *desc, int k, const char *src)
     return 0;
 }
 
-/* Front-end and label metadata the members must agree on (input_mean and
- * input_std may differ: rescale_of). */
+/* Front-end and label metadata the members must agree on. Their input
+ * normalisation (input_mean/std, image_mean/std) may differ: channel_map. */
 static const char *const SAME_META[] = {
     "frontend", "sample_rate", "seconds", "n_fft", "win_length", "hop_length", "n_mels",
     "f_min", "f_max", "log_base", "power_floor", "seed_compat",
     "image_size", "labels", "label_codes"};
 
-/* A model's input normalisation, (x - mean) / std; 0 and 1 when it has
- * none recorded (vg_frontend_from_model's defaults). */
-static void normalisation_of(const vg_model *m, double *mean, double *std)
+/* Channel C's normalisation by M's front end, x -> (x - mean) / std: its
+ * input_mean/std for log-mel inputs, its image_mean/std for the reference's
+ * images; none (0, 1) for raw samples or a model without front-end
+ * settings. */
+static void channel_normalisation(const vg_model *m, int c, double *mean, double *std)
 {
-    const char *a = vg_model_meta(m, "input_mean"), *b = vg_model_meta(m, "input_std");
-    *mean = a ? strtod(a, NULL) : 0.0;
-    *std = b ? strtod(b, NULL) : 1.0;
+    vg_frontend fe;
+    *mean = 0.0;
+    *std = 1.0;
+    if (vg_frontend_from_model(m, &fe)) return;
+    if (fe.kind == VG_FE_SEED_IMAGE && c < 3) *mean = fe.image_mean[c], *std = fe.image_std[c];
+    if (fe.kind == VG_FE_LOGMEL || fe.kind == VG_FE_MEL_FLAT) *mean = fe.input_mean, *std = fe.input_std;
 }
 
-/* The map from M0's normalised input to M's: y = x * scale + shift. Returns
- * 1 when it is not the identity (the member needs a rescaling layer), 0 when
- * it is, -1 when M's std is unusable. */
-static int rescale_of(const vg_model *m0, const vg_model *m, float *scale, float *shift)
+/* The map of channel C from M0's normalised input to M's, y = x * scale +
+ * shift; returns whether it is not the identity. */
+static int channel_map(const vg_model *m0, const vg_model *m, int c, float *scale, float *shift)
 {
     double mean0, std0, mean, std;
-    normalisation_of(m0, &mean0, &std0);
-    normalisation_of(m, &mean, &std);
-    if (!(std > 0) || !(std0 > 0) || !isfinite(mean) || !isfinite(mean0)) return -1;
+    channel_normalisation(m0, c, &mean0, &std0);
+    channel_normalisation(m, c, &mean, &std);
     *scale = (float)(std0 / std);
     *shift = (float)((mean0 - mean) / std);
     return *scale != 1.0f || *shift != 0.0f;
+}
+
+/* Whether M needs a rescaling layer in front of it in an ensemble led by M0. */
+static int needs_rescaling(const vg_model *m0, const vg_model *m)
+{
+    float scale, shift;
+    int any = 0;
+    for (int c = 0; c < m0->in_c; c++) any |= channel_map(m0, m, c, &scale, &shift);
+    return any;
 }
 
 /* Training metadata kept for members after the first (member 1's is the
@@ -101,7 +113,6 @@ int vg_model_ensemble(vg_model *const *members, int n, vg_model **out, char *err
     if (!members || n < 2 || n > VG_MAX_ENSEMBLE)
         return vg_errf(VG_EARG, err, errlen, "an ensemble needs 2 to %d models", VG_MAX_ENSEMBLE);
     const vg_model *m0 = members[0];
-    float scale[VG_MAX_ENSEMBLE], shift[VG_MAX_ENSEMBLE];
     int rescaled[VG_MAX_ENSEMBLE];
     for (int k = 0; k < n; k++) {
         const vg_model *m = members[k];
@@ -116,9 +127,7 @@ int vg_model_ensemble(vg_model *const *members, int n, vg_model **out, char *err
                 return vg_errf(VG_EARG, err, errlen, "model %d: its %s differs from model 1's (%s vs %s)",
                                k + 1, SAME_META[i], b ? b : "none", a ? a : "none");
         }
-        if ((rescaled[k] = rescale_of(m0, m, &scale[k], &shift[k])) < 0)
-            return vg_errf(VG_EARG, err, errlen, "model %d: its input_mean or input_std is not a usable number",
-                           k + 1);
+        rescaled[k] = needs_rescaling(m0, m);
     }
 
     /* input; m0...; m0.lsm: logsoftmax; [m1.norm: conv C k=1 from=input;]
@@ -168,7 +177,8 @@ int vg_model_ensemble(vg_model *const *members, int n, vg_model **out, char *err
                    sizeof(float) * T->count);
         }
     }
-    /* each rescaling layer: scale on the diagonal, shift as the bias */
+    /* each rescaling layer: channel c's scale on the diagonal, its shift as
+     * the bias */
     for (int k = 0; k < n && !rc; k++) {
         if (!rescaled[k]) continue;
         char name[32];
@@ -179,8 +189,10 @@ int vg_model_ensemble(vg_model *const *members, int n, vg_model **out, char *err
         const int C = m0->in_c;
         if (!Wn || !Bn || Wn->count != (size_t)C * C || Bn->count != (size_t)C) { rc = VG_EARG; break; }
         for (int i = 0; i < C; i++) {
-            for (int j = 0; j < C; j++) e->arena[Wn->offset + (size_t)i * C + j] = i == j ? scale[k] : 0.0f;
-            e->arena[Bn->offset + i] = shift[k];
+            float scale, shift;
+            channel_map(m0, members[k], i, &scale, &shift);
+            for (int j = 0; j < C; j++) e->arena[Wn->offset + (size_t)i * C + j] = i == j ? scale : 0.0f;
+            e->arena[Bn->offset + i] = shift;
         }
     }
     nn_tensor *W = rc ? NULL : nn_find_tensor(e, "ensemble.mean.weight");

@@ -18,23 +18,30 @@ static void log_softmax(const float *z, int k, double *out)
 
 /* Members built from ARCH with different seeds; the ensemble's output for two
  * inputs must be the mean of the members' log-probabilities, before and after
- * a save/load round trip. RENORM: each member has its own input
- * normalisation (models trained on different data), so member K must see
- * the ensemble's input (member 0's normalisation) mapped onto its own. */
+ * a save/load round trip. RENORM: each member has a front end with its own
+ * input normalisation (models trained on different data): input_mean/std for
+ * a log-mel network, image_mean/std per channel for the reference's 3-channel
+ * images. Member K must then see the ensemble's input (member 0's
+ * normalisation) mapped onto its own. */
 static void check_ensemble_with(const char *arch, int n_members, int h, int w, int renorm)
 {
-    double mean[4], std[4];
+    double mean[4][3], std[4][3];
     vg_model *mem[4], *e = NULL, *back = NULL;
     for (int k = 0; k < n_members; k++) {
         REQUIRE(vg_model_create(arch, 11 + k, &mem[k], NULL, 0) == VG_OK);
         CHECK(vg_model_set_meta(mem[k], "labels", "female,male") == VG_OK);
-        mean[k] = renorm ? -20.0 + 3.5 * k : 0.0;
-        std[k] = renorm ? 4.0 - 0.75 * k : 1.0;
-        char v[32];
-        snprintf(v, sizeof v, "%.9g", mean[k]);
-        CHECK(vg_model_set_meta(mem[k], "input_mean", v) == VG_OK);
-        snprintf(v, sizeof v, "%.9g", std[k]);
-        CHECK(vg_model_set_meta(mem[k], "input_std", v) == VG_OK);
+        for (int c = 0; c < 3; c++) {
+            mean[k][c] = renorm ? -20.0 + 3.5 * k + c : 0.0;
+            std[k][c] = renorm ? 4.0 - 0.75 * k + 0.5 * c : 1.0;
+        }
+        if (renorm) {
+            vg_frontend fe;
+            vg_frontend_default(&fe, mem[k]->in_c == 3 ? VG_FE_SEED_IMAGE : VG_FE_LOGMEL);
+            fe.input_mean = (float)mean[k][0];
+            fe.input_std = (float)std[k][0];
+            for (int c = 0; c < 3; c++) fe.image_mean[c] = (float)mean[k][c], fe.image_std[c] = (float)std[k][c];
+            CHECK(vg_frontend_to_model(mem[k], &fe) == VG_OK);
+        }
         /* non-trivial running statistics, so that buffers must be copied too */
         for (int t = 0; t < mem[k]->n_tensors; t++)
             if (mem[k]->tensors[t].is_buffer)
@@ -48,7 +55,7 @@ static void check_ensemble_with(const char *arch, int n_members, int h, int w, i
      * a C x C rescaling layer with bias in front of every member but the first */
     CHECK(vg_model_num_params(e) == n_members * vg_model_num_params(mem[0]) + (size_t)K * K +
                                         (renorm ? (size_t)(n_members - 1) * (c * c + c) : 0));
-    CHECK(!strcmp(vg_model_meta(e, "input_mean"), vg_model_meta(mem[0], "input_mean")));
+    if (renorm) CHECK(!strcmp(vg_model_meta(e, "input_mean"), vg_model_meta(mem[0], "input_mean")));
     CHECK(!strcmp(vg_model_meta(e, "labels"), "female,male"));
     CHECK(vg_model_num_classes(e) == K);
 
@@ -59,7 +66,10 @@ static void check_ensemble_with(const char *arch, int n_members, int h, int w, i
     double want[2 * 8] = {0}, lp[8];
     for (int k = 0; k < n_members; k++) {
         /* the log-mel member 0 normalised, normalised as member K does it */
-        for (size_t i = 0; i < per * 2; i++) xk[i] = (float)(((x[i] * std[0] + mean[0]) - mean[k]) / std[k]);
+        for (size_t i = 0; i < per * 2; i++) {
+            const int ch = (int)(i / ((size_t)h * w) % (size_t)c);
+            xk[i] = (float)(((x[i] * std[0][ch] + mean[0][ch]) - mean[k][ch]) / std[k][ch]);
+        }
         REQUIRE(vg_model_forward(mem[k], xk, 2, h, w, z) == VG_OK);
         for (int s = 0; s < 2; s++) {
             log_softmax(z + s * K, K, lp);
@@ -102,9 +112,23 @@ TEST(ensemble_is_the_mean_of_member_log_probabilities)
 TEST(ensemble_maps_the_input_onto_each_members_normalisation)
 {
     check_ensemble_with("cnn", 3, 128, 70, 1);
-    /* two input channels (a diagonal 2x2 map), a residual branch */
-    check_ensemble_with("input 2 12 0; conv 4 k=3 p=1; bn; b: relu; conv 4 k=3 p=1; bn; add b; relu; "
-                        "timepool; flatten; linear 3", 2, 12, 9, 1);
+    /* the reference's images: a 3x3 diagonal map, channel by channel */
+    check_ensemble_with("lenet", 2, 32, 32, 1);
+    /* raw samples are not normalised whatever input_mean says: no map */
+    vg_model *m[2], *e = NULL;
+    for (int k = 0; k < 2; k++) {
+        REQUIRE(vg_model_create("input 1 1 60000; flatten; linear 2", 1 + k, &m[k], NULL, 0) == VG_OK);
+        vg_frontend fe;
+        vg_frontend_default(&fe, VG_FE_RAW);
+        fe.input_mean = (float)k;
+        CHECK(vg_frontend_to_model(m[k], &fe) == VG_OK);
+    }
+    char err[256];
+    REQUIRE(vg_model_ensemble(m, 2, &e, err, sizeof err) == VG_OK);
+    CHECKF(vg_model_num_params(e) == 2 * vg_model_num_params(m[0]) + 4, "raw members got a rescaling layer (%zu parameters)",
+           vg_model_num_params(e));
+    vg_model_destroy(e);
+    for (int k = 0; k < 2; k++) vg_model_destroy(m[k]);
 }
 
 TEST(ensemble_refuses_mismatched_members)
