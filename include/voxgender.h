@@ -454,8 +454,9 @@ const char *vg_model_meta(const vg_model *m, const char *key);
  * classes, front end and labels, as one model whose output is the mean of
  * the members' log-probabilities (their parameters are copied; the members
  * stay the caller's). Metadata comes from the first member; the input is
- * normalised as the first member's, and a member whose input_mean or
- * input_std differs gets a 1x1 convolution that maps it onto its own. On success
+ * normalised as the first member's, and a member whose normalisation
+ * differs (input_mean/std, or image_mean/std for the reference's images)
+ * gets a 1x1 convolution that maps it onto its own. On success
  * *out is new and the caller owns it (vg_model_destroy); ERR (may be NULL)
  * gets a reason on failure. */
 #define VG_MAX_ENSEMBLE 16
