@@ -56,8 +56,8 @@ static void usage(FILE *f)
             "  VOXGENDER_BLAS_CORETYPE  OpenBLAS kernels to use (default: the best this CPU has;\n"
             "                           --version names the ones in use)\n"
             "  VOXGENDER_WINOGRAD       1: run the CNN's 3x3 convolutions by Winograd F(4x4,3x3) on\n"
-            "                           every CPU with AVX2; 0: never (the direct kernels); default:\n"
-            "                           on CPUs with AVX2 but not AVX-512, where it was measured faster\n"
+            "                           every CPU with AVX2 and FMA (the default, measured faster on\n"
+            "                           AVX2 and on AVX-512 CPUs); 0: never (the direct kernels)\n"
             "  OMP_WAIT_POLICY          passive: threads that wait sleep at once instead of spinning\n"
             "                           (OpenMP's default, fastest on an idle machine); on a machine\n"
             "                           other programs keep busy, passive is much faster\n");

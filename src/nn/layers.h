@@ -69,9 +69,9 @@ void forward_conv2d_direct_rows(float *yb, size_t ldy, const float *scratch, con
                                 int oy0, int oy1);
 /* 3x3 stride-1 padding-1 layers by Winograd F(4x4,3x3), in inference and in training
  * (conv2d_winograd.c): conv_winograd_shape says whether S is such a layer,
- * conv_winograd_available whether this CPU takes the path (by default on
- * CPUs with AVX2 but not AVX-512; the environment's VOXGENDER_WINOGRAD=1
- * takes it wherever AVX2 and FMA are, =0 never, read once per process; a
+ * conv_winograd_available whether this CPU takes the path (wherever AVX2
+ * and FMA are, AVX-512 CPUs included; the environment's VOXGENDER_WINOGRAD=0
+ * never, read once per process; a
  * test that forces the baseline direct kernels turns it off). The weights'
  * transform u (conv_winograd_weights_size floats) is made once per weights
  * by conv_winograd_weights; one sample's bordered, phase-split copy PREP
