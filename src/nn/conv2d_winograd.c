@@ -170,18 +170,15 @@ static void prepare_avx2(float *prep, const float *x, const conv_shape *s, int c
         }
 }
 
-/* B^T d for one 6-vector d (B^T's rows: 4 0 -5 0 1 0 / 0 -4 -4 1 1 0 /
- * 0 4 -4 -1 1 0 / 0 -2 -1 2 1 0 / 0 2 -1 -2 1 0 / 0 4 0 -5 0 1) */
-static inline void bt6(vec o[6], const vec d[6])
-{
-    const vec a = d[4] - 4 * d[2], b = d[3] - 4 * d[1], c = d[4] - d[2], e = 2 * (d[3] - d[1]);
-    o[0] = 4 * d[0] - 5 * d[2] + d[4];
-    o[1] = a + b;
-    o[2] = a - b;
-    o[3] = c + e;
-    o[4] = c - e;
-    o[5] = 4 * d[1] - 5 * d[3] + d[5];
-}
+#define VEC vec
+#define VLD ld
+#define VST st
+#define WSUF 8
+#include "conv2d_winograd_input.inc"
+#undef VEC
+#undef VLD
+#undef VST
+#undef WSUF
 
 /* V[36][C][TW] of tile row TY, every channel: V[a*6+b] = (B^T d B)[a][b],
  * the 36 planes XS floats apart, the channels' rows CS apart */
@@ -189,21 +186,7 @@ static void input_transform(float *V, size_t xs, size_t cs, const float *prep, c
 {
     const int HP = prep_rows(s), PL = phase_len(s), TW = tiles_w(s), C = s->c;
     for (int c = 0; c < C; c++)
-        for (int t = 0; t < TW; t += TV) {
-            vec T[6][6];   /* T[k][b]: row k of the tile times B */
-            for (int k = 0; k < 6; k++) {
-                const float *row = prep + ((size_t)c * HP + 4 * ty + k) * 4 * PL + t;
-                vec d[6];
-                for (int j = 0; j < 6; j++) d[j] = ld(row + (j & 3) * PL + (j >> 2));
-                bt6(T[k], d);
-            }
-            for (int b = 0; b < 6; b++) {
-                vec col[6], o[6];
-                for (int k = 0; k < 6; k++) col[k] = T[k][b];
-                bt6(o, col);
-                for (int a = 0; a < 6; a++) st(V + (size_t)(a * 6 + b) * xs + (size_t)c * cs + t, o[a]);
-            }
-        }
+        for (int t = 0; t < TW; t += TV) input_vector_8(V, xs, cs, prep, HP, PL, c, ty, t);
 }
 
 /* the four phases of 8 tiles, p[q][t] (column 4t+q), as 32 columns in
@@ -423,6 +406,28 @@ static inline __attribute__((always_inline)) void tile_block16(float *yb, size_t
                  2 * RV);
 }
 
+#define VEC vec16
+#define VLD ld16
+#define VST st16
+#define WSUF 16
+#include "conv2d_winograd_input.inc"
+#undef VEC
+#undef VLD
+#undef VST
+#undef WSUF
+
+/* input_transform by vectors of 16 tiles (and one of 8 where TW is an odd
+ * number of 8s) */
+static void input_transform_avx512(float *V, size_t xs, size_t cs, const float *prep, const conv_shape *s, int ty)
+{
+    const int HP = prep_rows(s), PL = phase_len(s), TW = tiles_w(s), C = s->c;
+    for (int c = 0; c < C; c++) {
+        int t = 0;
+        for (; t + TV16 <= TW; t += TV16) input_vector_16(V, xs, cs, prep, HP, PL, c, ty, t);
+        if (t < TW) input_vector_8(V, xs, cs, prep, HP, PL, c, ty, t);
+    }
+}
+
 static void product_blocks_avx512(float *yb, size_t ldy, const tiles_in *in, int nt, const float *u,
                                   const float *b, const winograd_epilogue *ep, const conv_shape *s, int oc0,
                                   int oc1, int oy0, int oy1)
@@ -442,8 +447,17 @@ static void product_blocks_avx512(float *yb, size_t ldy, const tiles_in *in, int
 }
 #pragma GCC pop_options
 
-/* the products by the widest kernels this CPU runs (conv_direct_isa, so
- * that conv_direct_set_isa can choose them in a test) */
+/* the input transform and the products by the widest kernels this CPU
+ * runs (conv_direct_isa, so that conv_direct_set_isa can choose them in a
+ * test) */
+static void transform_input(float *V, size_t xs, size_t cs, const float *prep, const conv_shape *s, int ty)
+{
+    if (conv_direct_isa() == CONV_ISA_AVX512)
+        input_transform_avx512(V, xs, cs, prep, s, ty);
+    else
+        input_transform(V, xs, cs, prep, s, ty);
+}
+
 static void products(float *yb, size_t ldy, const tiles_in *in, int nt, const float *u, const float *b,
                      const winograd_epilogue *ep, const conv_shape *s, int oc0, int oc1, int oy0, int oy1)
 {
@@ -459,7 +473,7 @@ static void rows_avx2(float *yb, size_t ldy, const float *prep, const float *u, 
     const int TW = tiles_w(s);
     for (int ty = oy0 / 4; 4 * ty < oy1; ty++) {
         const tiles_in in = {work, plane_stride(s), (size_t)TW, ty};
-        input_transform(work, in.xs, in.cs, prep, s, ty);
+        transform_input(work, in.xs, in.cs, prep, s, ty);
         products(yb, ldy, &in, TW, u, b, ep, s, 0, s->oc, oy0, oy1);
     }
 }
@@ -469,7 +483,7 @@ static void sample_avx2(float *y, size_t ldy, const float *prep, const float *u,
 {
     const int TW = tiles_w(s), TH = tiles_h(s);
     const tiles_in in = {work, sample_plane_stride(s), (size_t)TW * TH, 0};
-    for (int ty = 0; ty < TH; ty++) input_transform(work + (size_t)ty * TW, in.xs, in.cs, prep, s, ty);
+    for (int ty = 0; ty < TH; ty++) transform_input(work + (size_t)ty * TW, in.xs, in.cs, prep, s, ty);
     products(y, ldy, &in, TW * TH, u, b, ep, s, oc0, oc1, 0, s->oh);
 }
 #pragma GCC pop_options
