@@ -142,11 +142,11 @@ static inline void deinterleave4(vec p[4], const vec in[4])
  * [q][t]), so that column j of every tile is a contiguous run of tiles.
  * Zero past the input. By 8 tiles (32 columns) at a time; the chunks that
  * reach the border go through a zeroed copy. */
-static void prepare_avx2(float *prep, const float *x, const conv_shape *s, int c0, int c1)
+static void prepare_avx2(float *prep, const float *x, const conv_shape *s, int c0, int c1, int y0, int y1)
 {
     const int HP = prep_rows(s), PL = phase_len(s), W = s->w;
     for (int c = c0; c < c1; c++)
-        for (int y = 0; y < HP; y++) {
+        for (int y = y0; y < y1; y++) {
             float *row = prep + ((size_t)c * HP + y) * 4 * PL;
             if (y == 0 || y > s->h) {
                 memset(row, 0, sizeof(float) * 4 * (size_t)PL);
@@ -492,9 +492,19 @@ static void sample_avx2(float *y, size_t ldy, const float *prep, const float *u,
 void conv_winograd_prepare_channels(float *prep, const float *x, const conv_shape *s, int c0, int c1)
 {
 #ifdef VG_WINOGRAD
-    prepare_avx2(prep, x, s, c0, c1);
+    prepare_avx2(prep, x, s, c0, c1, 0, prep_rows(s));
 #else
     (void)prep, (void)x, (void)s, (void)c0, (void)c1;
+#endif
+}
+
+void conv_winograd_prepare_rows(float *prep, const float *x, const conv_shape *s, int y0, int y1)
+{
+    if (y1 > prep_rows(s)) y1 = prep_rows(s);
+#ifdef VG_WINOGRAD
+    prepare_avx2(prep, x, s, 0, s->c, y0, y1);
+#else
+    (void)prep, (void)x, (void)s, (void)y0, (void)y1;
 #endif
 }
 

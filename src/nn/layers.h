@@ -97,6 +97,10 @@ void conv_winograd_weights(float *u, const float *w, const conv_shape *s);
 void conv_winograd_prepare(float *prep, const float *x, const conv_shape *s);
 /* the same for channels [C0, C1) only: threads may share one sample's copy */
 void conv_winograd_prepare_channels(float *prep, const float *x, const conv_shape *s, int c0, int c1);
+/* or rows [Y0, Y1) of the bordered copy (row 0 the top border; Y1 past
+ * the copy's end is clipped), every channel: output rows 4k.. read
+ * bordered rows 4k .. 4k+5 */
+void conv_winograd_prepare_rows(float *prep, const float *x, const conv_shape *s, int y0, int y1);
 void forward_conv2d_winograd_rows(float *yb, size_t ldy, const float *prep, const float *u, const float *b,
                                   const winograd_epilogue *ep, const conv_shape *s, int oy0, int oy1, float *work);
 /* A whole sample at once, output channels [OC0, OC1) only (OC0 a multiple

@@ -31,6 +31,7 @@
 #include <math.h>
 #include <omp.h>
 #include <sys/mman.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -776,6 +777,30 @@ static void prepare_part(float *prep, const float *x, const float *W, const floa
     else if (part == 0) conv_direct_prepare(prep, x, W, s);
 }
 
+/* conv_forward_prepared's blocks of one sample shared by a team of NTH
+ * threads (this one T), called by each of them: the copy made by parts,
+ * then the blocks (of ROWS output rows, or PER parts of the output
+ * channels BY_SAMPLE) taken in turn */
+static void shared_sample(vg_model *m, float *y, const float *x, const float *W, const float *u, const float *B,
+                          const conv_shape *s, const float *epi, int pooled, int rows, int per, int by_sample, int t,
+                          int nth)
+{
+    const int ocb = (s->oc + 7) / 8;
+    float *scratch = m->scratch + (size_t)t * m->n_scratch;
+    prepare_part(m->col, x, W, u, s, t, nth);
+#pragma omp barrier
+#pragma omp for schedule(dynamic)
+    for (int j = 0; j < per; j++) {
+        if (by_sample) {
+            const int oc1 = 8 * ((j + 1) * ocb / per);
+            sample_part(y, m->col, u, B, s, scratch, epi, pooled, 8 * (j * ocb / per), oc1 < s->oc ? oc1 : s->oc);
+            continue;
+        }
+        const int oy0 = j * rows, oy1 = oy0 + rows < s->oh ? oy0 + rows : s->oh;
+        prepared_block(y, m->col, u, B, s, scratch, epi, pooled, oy0, oy1);
+    }
+}
+
 /* Inference of the thin padded layers that training runs direct
  * (infers_direct: cnn's conv2 and conv3) and, with U, inference and
  * training of the 3x3 layers Winograd takes (runs_winograd: conv2..conv5;
@@ -805,7 +830,7 @@ static void conv_forward_prepared(vg_model *m, const float *in, float *y, const 
     }
     /* Winograd by whole samples (conv_winograd_by_sample): a sample's
      * output channels in T parts below T samples */
-    const int by_sample = u && conv_winograd_by_sample(s), ocb = (s->oc + 7) / 8;
+    const int by_sample = u && conv_winograd_by_sample(s);
     const int per = by_sample ? (n < T ? T : 1) : (s->oh + rows - 1) / rows;
     if (n >= T) {
 #pragma omp parallel for schedule(dynamic) num_threads(T) if (T > 1)
@@ -828,21 +853,22 @@ static void conv_forward_prepared(vg_model *m, const float *in, float *y, const 
     for (int i = 0; i < n; i++) {
 #pragma omp parallel num_threads(T)
         {
-            const int t = omp_get_thread_num();
-            prepare_part(m->col, in + i * xs, W, u, s, t, T);
+            const int t = omp_get_thread_num(), nth = omp_get_num_threads();
+            if (u && !by_sample) {
+                /* Winograd by rows: each thread a contiguous share of the
+                 * tile rows, and it prepares those rows itself, so that
+                 * what it reads was written by its own core (two border
+                 * rows apart), in this layer and, as every layer shares
+                 * the image the same way, in the one before */
+                const int ty0 = t * per / nth, ty1 = (t + 1) * per / nth;
+                conv_winograd_prepare_rows(m->col, in + i * xs, s, 4 * ty0, t == nth - 1 ? INT_MAX : 4 * ty1);
 #pragma omp barrier
-#pragma omp for schedule(dynamic)
-            for (int j = 0; j < per; j++) {
                 float *scratch = m->scratch + (size_t)t * m->n_scratch;
-                if (by_sample) {
-                    const int oc1 = 8 * ((j + 1) * ocb / per);
-                    sample_part(y + i * ys, m->col, u, B, s, scratch, epi, pooled, 8 * (j * ocb / per),
-                                oc1 < s->oc ? oc1 : s->oc);
-                    continue;
-                }
-                const int oy0 = j * rows, oy1 = oy0 + rows < s->oh ? oy0 + rows : s->oh;
-                prepared_block(y + i * ys, m->col, u, B, s, scratch, epi, pooled, oy0, oy1);
-            }
+                for (int j = ty0; j < ty1; j++)
+                    prepared_block(y + i * ys, m->col, u, B, s, scratch, epi, pooled, 4 * j,
+                                   4 * j + 4 < s->oh ? 4 * j + 4 : s->oh);
+            } else
+                shared_sample(m, y + i * ys, in + i * xs, W, u, B, s, epi, pooled, rows, per, by_sample, t, nth);
         }
     }
 }
@@ -855,10 +881,21 @@ static void conv_forward_stem(vg_model *m, const float *in, float *y, const floa
 {
     enum { STEM_ROWS = 8 };
     const size_t xs = (size_t)s->c * s->h * s->w, ys = (size_t)s->oc * s->oh * s->ow;
-    const int T = m->n_threads, rows = n >= T ? s->oh : STEM_ROWS, per = (s->oh + rows - 1) / rows;
+    const int T = m->n_threads;
+    if (n >= T) {
 #pragma omp parallel for schedule(dynamic) num_threads(T) if (T > 1)
+        for (int i = 0; i < n; i++)
+            forward_conv2d_stem_rows(y + i * ys, in + i * xs, W, B, epi, s, 0, s->oh,
+                                     m->col + (size_t)omp_get_thread_num() * m->n_col);
+        return;
+    }
+    /* below T samples, each thread a contiguous share of the rows (static
+     * chunks), as the Winograd layers after it share theirs: the next
+     * layer then reads what its own core wrote */
+    const int per = (s->oh + STEM_ROWS - 1) / STEM_ROWS;
+#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
     for (int j = 0; j < n * per; j++) {
-        const int i = j / per, oy0 = (j % per) * rows, oy1 = oy0 + rows < s->oh ? oy0 + rows : s->oh;
+        const int i = j / per, oy0 = (j % per) * STEM_ROWS, oy1 = oy0 + STEM_ROWS < s->oh ? oy0 + STEM_ROWS : s->oh;
         forward_conv2d_stem_rows(y + i * ys, in + i * xs, W, B, epi, s, oy0, oy1,
                                  m->col + (size_t)omp_get_thread_num() * m->n_col);
     }
