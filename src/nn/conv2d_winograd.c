@@ -378,32 +378,36 @@ typedef float vec16u __attribute__((vector_size(TV16 * sizeof(float)), aligned(s
 static inline vec16 ld16(const float *p) { return *(const vec16u *)p; }
 static inline void st16(float *p, vec16 v) { *(vec16u *)p = v; }
 
+/* OBK output channels (8, or 16 with a single vector: 16 accumulators
+ * instead of 8, which alone leave the FMA units waiting on each other and
+ * the loads) x RV vectors of 16 tiles */
 static inline __attribute__((always_inline)) void tile_block16(float *yb, size_t ldy, const tiles_in *in,
                                                                const float *u, const float *b,
                                                                const winograd_epilogue *ep, const conv_shape *s,
-                                                               int o0, int t0, int oy0, int oy1, const int RV)
+                                                               int o0, int t0, int oy0, int oy1, const int OBK,
+                                                               const int RV)
 {
+    enum { MB = TOB * RV16 * TV16 };   /* the largest block, OBK x RV <= 24 vectors */
     const int C = s->c;
     const size_t xs = in->xs, cs = in->cs;
-    float M[36][TOB][RV16 * TV16];
+    float M[36][MB];
     for (int xi = 0; xi < 36; xi++) {
-        vec16 acc[TOB][RV16];
-        for (int o = 0; o < TOB; o++)
+        vec16 acc[2 * TOB][RV16];
+        for (int o = 0; o < OBK; o++)
             for (int r = 0; r < RV; r++) acc[o][r] = (vec16){0};
         const float *vx = in->V + xi * xs + t0, *ux = u + ((size_t)o0 / 4 * 36 + xi) * C * 4;
         for (int c = 0; c < C; c++) {
             vec16 v[RV16];
             for (int r = 0; r < RV; r++) v[r] = ld16(vx + (size_t)c * cs + r * TV16);
-            for (int o = 0; o < TOB; o++) {
+            for (int o = 0; o < OBK; o++) {
                 const float w = ux[(size_t)(o / 4) * 36 * C * 4 + (size_t)c * 4 + o % 4];
                 for (int r = 0; r < RV; r++) acc[o][r] += w * v[r];
             }
         }
-        for (int o = 0; o < TOB; o++)
-            for (int r = 0; r < RV; r++) st16(M[xi][o] + r * TV16, acc[o][r]);
+        for (int o = 0; o < OBK; o++)
+            for (int r = 0; r < RV; r++) st16(M[xi] + (o * RV + r) * TV16, acc[o][r]);
     }
-    block_output(yb, ldy, in, &M[0][0][0], TOB * RV16 * TV16, RV16 * TV16, b, ep, s, o0, t0, oy0, oy1, TOB,
-                 2 * RV);
+    block_output(yb, ldy, in, &M[0][0], MB, RV * TV16, b, ep, s, o0, t0, oy0, oy1, OBK, 2 * RV);
 }
 
 #define VEC vec16
@@ -432,17 +436,23 @@ static void product_blocks_avx512(float *yb, size_t ldy, const tiles_in *in, int
                                   const float *b, const winograd_epilogue *ep, const conv_shape *s, int oc0,
                                   int oc1, int oy0, int oy1)
 {
-    for (int o0 = oc0; o0 < oc1; o0 += TOB) {
+    for (int o0 = oc0; o0 < oc1; o0 += 2 * TOB) {
+        const int pair = o0 + TOB < oc1;   /* two blocks of 8 channels here */
         int t0 = 0;
-        for (; t0 + RV16 * TV16 <= nt; t0 += RV16 * TV16) tile_block16(yb, ldy, in, u, b, ep, s, o0, t0, oy0, oy1, 3);
+        for (; t0 + RV16 * TV16 <= nt; t0 += RV16 * TV16)
+            for (int k = 0; k <= pair; k++) tile_block16(yb, ldy, in, u, b, ep, s, o0 + k * TOB, t0, oy0, oy1, TOB, 3);
         if (nt - t0 >= 2 * TV16) {
-            tile_block16(yb, ldy, in, u, b, ep, s, o0, t0, oy0, oy1, 2);
+            for (int k = 0; k <= pair; k++) tile_block16(yb, ldy, in, u, b, ep, s, o0 + k * TOB, t0, oy0, oy1, TOB, 2);
             t0 += 2 * TV16;
         } else if (nt - t0 >= TV16) {
-            tile_block16(yb, ldy, in, u, b, ep, s, o0, t0, oy0, oy1, 1);
+            if (pair)
+                tile_block16(yb, ldy, in, u, b, ep, s, o0, t0, oy0, oy1, 2 * TOB, 1);
+            else
+                tile_block16(yb, ldy, in, u, b, ep, s, o0, t0, oy0, oy1, TOB, 1);
             t0 += TV16;
         }
-        if (nt - t0 == TV) tile_block(yb, ldy, in, u, b, ep, s, o0, t0, oy0, oy1, 8, 1);
+        if (nt - t0 == TV)
+            for (int k = 0; k <= pair; k++) tile_block(yb, ldy, in, u, b, ep, s, o0 + k * TOB, t0, oy0, oy1, 8, 1);
     }
 }
 #pragma GCC pop_options
