@@ -160,9 +160,17 @@ static void prepare_avx2(float *prep, const float *x, const conv_shape *s, int c
                 if (x0 >= 0 && x0 + 4 * TV <= W) {
                     for (int k = 0; k < 4; k++) in[k] = ld(xr + x0 + k * TV);
                 } else {
-                    float buf[4 * TV];
-                    for (int k = 0; k < 4 * TV; k++) buf[k] = x0 + k >= 0 && x0 + k < W ? xr[x0 + k] : 0.0f;
-                    for (int k = 0; k < 4; k++) in[k] = ld(buf + k * TV);
+                    /* masked loads: the columns inside [0, W), zero around
+                     * them (a masked-out lane is not read; the address is
+                     * made as an integer, since it may lie before x) */
+                    typedef int32_t ivec __attribute__((vector_size(TV * sizeof(int32_t))));
+                    const ivec lane = {0, 1, 2, 3, 4, 5, 6, 7};
+                    for (int k = 0; k < 4; k++) {
+                        const ivec col = lane + (x0 + k * TV);
+                        const ivec inside = (col >= 0) & (col < W);
+                        const uintptr_t at = (uintptr_t)xr + sizeof(float) * (uintptr_t)(intptr_t)(x0 + k * TV);
+                        in[k] = __builtin_ia32_maskloadps256((const vec *)at, inside);
+                    }
                 }
                 deinterleave4(p, in);
                 for (int q = 0; q < 4; q++) st(row + q * PL + t, p[q]);

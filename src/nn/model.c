@@ -32,6 +32,8 @@
 #include <omp.h>
 #include <sys/mman.h>
 #include <limits.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -777,6 +779,39 @@ static void prepare_part(float *prep, const float *x, const float *W, const floa
     else if (part == 0) conv_direct_prepare(prep, x, W, s);
 }
 
+/* Rows shared by a team of threads with an owner each: thread t takes its
+ * own contiguous rows [front, back) from the front and, when they are
+ * done, the other threads' from the back. Nearly every row stays with the
+ * core that prepared its input, and a thread on a slower core (the VM's
+ * cores are not equally fast for seconds at a time) does not hold the
+ * other up. Front and back in one atomic word, a cache line each. */
+enum { MAX_SHARES = 16 };
+typedef struct {
+    _Atomic uint64_t fb;   /* front | back << 32 */
+    char pad[64 - sizeof(uint64_t)];
+} row_share;
+
+static void row_share_init(row_share *r, int front, int back)
+{
+    atomic_store(&r->fb, (uint64_t)(uint32_t)front | (uint64_t)(uint32_t)back << 32);
+}
+
+/* the next row for thread T of NTH, or -1 when every row is taken */
+static int row_share_next(row_share *sh, int t, int nth)
+{
+    for (int k = 0; k < nth; k++) {
+        row_share *r = &sh[(t + k) % nth];
+        uint64_t v = atomic_load(&r->fb);
+        for (;;) {
+            const int f = (int)(uint32_t)v, b = (int)(uint32_t)(v >> 32);
+            if (f >= b) break;
+            const uint64_t next = k == 0 ? v + 1 : (uint64_t)(uint32_t)f | (uint64_t)(uint32_t)(b - 1) << 32;
+            if (atomic_compare_exchange_weak(&r->fb, &v, next)) return k == 0 ? f : b - 1;
+        }
+    }
+    return -1;
+}
+
 /* conv_forward_prepared's blocks of one sample shared by a team of NTH
  * threads (this one T), called by each of them: the copy made by parts,
  * then the blocks (of ROWS output rows, or PER parts of the output
@@ -850,21 +885,24 @@ static void conv_forward_prepared(vg_model *m, const float *in, float *y, const 
         }
         return;
     }
+    row_share shares[MAX_SHARES];
     for (int i = 0; i < n; i++) {
 #pragma omp parallel num_threads(T)
         {
             const int t = omp_get_thread_num(), nth = omp_get_num_threads();
-            if (u && !by_sample) {
+            if (u && !by_sample && T <= MAX_SHARES) {
                 /* Winograd by rows: each thread a contiguous share of the
                  * tile rows, and it prepares those rows itself, so that
                  * what it reads was written by its own core (two border
                  * rows apart), in this layer and, as every layer shares
-                 * the image the same way, in the one before */
+                 * the image the same way, in the one before; a thread
+                 * done early takes the others' last rows (row_share) */
                 const int ty0 = t * per / nth, ty1 = (t + 1) * per / nth;
                 conv_winograd_prepare_rows(m->col, in + i * xs, s, 4 * ty0, t == nth - 1 ? INT_MAX : 4 * ty1);
+                row_share_init(&shares[t], ty0, ty1);
 #pragma omp barrier
                 float *scratch = m->scratch + (size_t)t * m->n_scratch;
-                for (int j = ty0; j < ty1; j++)
+                for (int j; (j = row_share_next(shares, t, nth)) >= 0;)
                     prepared_block(y + i * ys, m->col, u, B, s, scratch, epi, pooled, 4 * j,
                                    4 * j + 4 < s->oh ? 4 * j + 4 : s->oh);
             } else
