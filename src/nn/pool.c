@@ -191,20 +191,8 @@ void forward_global_avgpool(float *y, const float *x, int n, int c, int h, int w
             y[p] = (float)(acc / (double)hw);
         }
     } else {
-        /* eight rows at a time: each row's sum is still one chain of
-         * double adds in order (the same bits), but eight chains run side
-         * by side instead of one waiting on each add (cnn's 1024 rows of
-         * 30: 14 us a pass, one at a time) */
-        enum { RB = 8 };
         const size_t rows = (size_t)n * c * h;
-        size_t r = 0;
-        for (; r + RB <= rows; r += RB) {
-            double acc[RB] = {0};
-            for (int i = 0; i < w; i++)
-                for (int k = 0; k < RB; k++) acc[k] += x[(r + k) * w + i];
-            for (int k = 0; k < RB; k++) y[r + k] = (float)(acc[k] / w);
-        }
-        for (; r < rows; r++) {
+        for (size_t r = 0; r < rows; r++) {
             double acc = 0;
             for (int i = 0; i < w; i++) acc += x[r * w + i];
             y[r] = (float)(acc / w);
