@@ -79,8 +79,7 @@ fi
 if grep -q -w avx2 /proc/cpuinfo; then
     w1=$(VOXGENDER_WINOGRAD=1 OPENBLAS_NUM_THREADS=$THREADS "$BUILD/bench_nn" --probe cnn)
     w0=$(VOXGENDER_WINOGRAD=0 OPENBLAS_NUM_THREADS=$THREADS "$BUILD/bench_nn" --probe cnn)
-    default=direct
-    grep -q -w avx512f /proc/cpuinfo || default=Winograd
+    default=Winograd   # on every CPU with AVX2 and FMA since session 27
     echo "bench: cnn by Winograd (VOXGENDER_WINOGRAD=1): batch-1 latency $(get latency_ms "$w1") ms," \
          "batch 64 $(get infer64_per_s "$w1") samples/s; by the direct kernels (=0): $(get latency_ms "$w0") ms," \
          "$(get infer64_per_s "$w0") samples/s; this CPU's default: $default"

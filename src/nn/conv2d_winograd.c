@@ -182,7 +182,7 @@ static void prepare_avx2(float *prep, const float *x, const conv_shape *s, int c
 #define VLD ld
 #define VST st
 #define WSUF 8
-#include "conv2d_winograd_input.inc"
+#include "conv2d_winograd_width.inc"
 #undef VEC
 #undef VLD
 #undef VST
@@ -212,18 +212,6 @@ static inline void interleave4(vec out[4], const vec p[4])
     out[3] = __builtin_shuffle(b, d, hi2);
 }
 
-/* A^T m for one 6-vector m (A^T's rows: 1 1 1 1 1 0 / 0 1 -1 2 -2 0 /
- * 0 1 1 4 4 0 / 0 1 -1 8 -8 1) */
-static inline void at4(vec o[4], const vec m[6])
-{
-    const vec p = m[1] + m[2], q = m[1] - m[2], r = m[3] + m[4], u = m[3] - m[4];
-    o[0] = m[0] + p + r;
-    o[1] = q + 2 * u;
-    o[2] = p + 4 * r;
-    o[3] = q + 8 * u + m[5];
-}
-
-static inline vec relu(vec v) { return __builtin_ia32_maxps256(v, (vec){0}); }
 static inline vec vmax(vec a, vec b) { return __builtin_ia32_maxps256(a, b); }
 
 /* The 2x2 stride-2 max of one channel's 4 output rows of 8 tiles from
@@ -265,58 +253,53 @@ typedef struct {
     int ty0;
 } tiles_in;
 
-/* Y = A^T M A + bias for OBK output channels x NV vectors of TV tiles from
- * tile column T0, and the epilogue EP (rows_avx2), written to output rows
+/* Output channel OC's tiles from TILE (one vector of TV; Y[a][q][t]: output
+ * row 4*TY+a, column 4t+q of the tile vector's), written to output rows
  * 4*TY.. (clipped to OY1 and OH) of yb (row OY0 at yb, channel rows LDY
- * apart), columns clipped to OW. M[xi][o][r], the 36 sums over channels of
- * channel O0 + o's tile vector r, is a vector of TV floats at
- * M + xi * MXI + o * MO + r * TV. */
+ * apart), columns clipped to OW, or max-pooled into them (EP->pooled) */
+static inline __attribute__((always_inline)) void store_tiles(float *yb, size_t ldy, const tiles_in *in, vec Y[4][4],
+                                                              const winograd_epilogue *ep, const conv_shape *s,
+                                                              int oc, int tile, int oy0, int oy1)
+{
+    const int TW = tiles_w(s), ty = in->ty0 + tile / TW, x0 = 4 * (tile % TW);
+    if (x0 >= s->ow) return;   /* tiles of the rounding only */
+    if (ep && ep->pooled) {
+        pool_store(yb + (size_t)oc * ldy, Y, s, x0, ty, oy0, oy1);
+        return;
+    }
+    const int cols = s->ow - x0 < 4 * TV ? s->ow - x0 : 4 * TV;
+    for (int a = 0; a < 4; a++) {
+        const int oy = 4 * ty + a;
+        if (oy >= oy1) break;
+        /* interleave: output column 4t+q is Y[a][q][t] */
+        vec row[4];
+        interleave4(row, Y[a]);
+        float *dst = yb + (size_t)oc * ldy + (size_t)(oy - oy0) * s->ow + x0;
+        if (cols == 4 * TV)
+            for (int q = 0; q < 4; q++) st(dst + q * TV, row[q]);
+        else
+            memcpy(dst, row, sizeof(float) * cols);
+    }
+}
+
+/* Y = A^T M A + bias for OBK output channels x NV vectors of TV tiles from
+ * tile column T0, and the epilogue EP (rows_avx2), stored by store_tiles.
+ * M[xi][o][r], the 36 sums over channels of channel O0 + o's tile vector
+ * r, is a vector of TV floats at M + xi * MXI + o * MO + r * TV. */
 static inline __attribute__((always_inline)) void block_output(float *yb, size_t ldy, const tiles_in *in,
                                                                const float *M, size_t mxi, size_t mo,
                                                                const float *b, const winograd_epilogue *ep,
                                                                const conv_shape *s, int o0, int t0, int oy0, int oy1,
                                                                const int OBK, const int NV)
 {
-    const int TW = tiles_w(s);
     for (int o = 0; o < OBK && o0 + o < s->oc; o++) {
         const int oc = o0 + o;
         const float bias = b ? b[oc] : 0.0f, scale = ep ? ep->ss[oc] : 1.0f, shift = ep ? ep->ss[s->oc + oc] : 0.0f;
         for (int r = 0; r < NV; r++) {
-            const int tile = t0 + r * TV, ty = in->ty0 + tile / TW, x0 = 4 * (tile % TW);
-            if (x0 >= s->ow) continue;   /* tiles of the rounding only */
-            const float *mr = M + o * mo + r * TV;
-            vec R[4][6];   /* A^T M: R[a][j] */
-            for (int j = 0; j < 6; j++) {
-                vec m[6], t[4];
-                for (int i = 0; i < 6; i++) m[i] = ld(mr + (i * 6 + j) * mxi);
-                at4(t, m);
-                for (int a = 0; a < 4; a++) R[a][j] = t[a];
-            }
-            vec Y[4][4];   /* output row 4*TY+a, column 4t+q: Y[a][q][t] */
-            for (int a = 0; a < 4; a++) {
-                at4(Y[a], R[a]);
-                for (int q = 0; q < 4; q++) {
-                    Y[a][q] += bias;
-                    if (ep) Y[a][q] = relu(Y[a][q] * scale + shift);
-                }
-            }
-            if (ep && ep->pooled) {
-                pool_store(yb + (size_t)oc * ldy, Y, s, x0, ty, oy0, oy1);
-                continue;
-            }
-            const int cols = s->ow - x0 < 4 * TV ? s->ow - x0 : 4 * TV;
-            for (int a = 0; a < 4; a++) {
-                const int oy = 4 * ty + a;
-                if (oy >= oy1) break;
-                /* interleave: output column 4t+q is Y[a][q][t] */
-                vec row[4];
-                interleave4(row, Y[a]);
-                float *dst = yb + (size_t)oc * ldy + (size_t)(oy - oy0) * s->ow + x0;
-                if (cols == 4 * TV)
-                    for (int q = 0; q < 4; q++) st(dst + q * TV, row[q]);
-                else
-                    memcpy(dst, row, sizeof(float) * cols);
-            }
+            if (4 * ((t0 + r * TV) % tiles_w(s)) >= s->ow) continue;   /* tiles of the rounding only */
+            vec Y[4][4];
+            output_vector_8(Y, M + o * mo + r * TV, mxi, bias, ep != NULL, scale, shift);
+            store_tiles(yb, ldy, in, Y, ep, s, oc, t0 + r * TV, oy0, oy1);
         }
     }
 }
@@ -390,6 +373,43 @@ typedef float vec16u __attribute__((vector_size(TV16 * sizeof(float)), aligned(s
 static inline vec16 ld16(const float *p) { return *(const vec16u *)p; }
 static inline void st16(float *p, vec16 v) { *(vec16u *)p = v; }
 
+#define VEC vec16
+#define VLD ld16
+#define VST st16
+#define WSUF 16
+#include "conv2d_winograd_width.inc"
+#undef VEC
+#undef VLD
+#undef VST
+#undef WSUF
+
+/* block_output by vectors of 16 tiles: the transform at twice the width,
+ * then each half stored as block_output stores it (its two halves may lie
+ * in two rows of tiles) */
+static inline __attribute__((always_inline)) void block_output16(float *yb, size_t ldy, const tiles_in *in,
+                                                                 const float *M, size_t mxi, size_t mo,
+                                                                 const float *b, const winograd_epilogue *ep,
+                                                                 const conv_shape *s, int o0, int t0, int oy0,
+                                                                 int oy1, const int OBK, const int NV16)
+{
+    for (int o = 0; o < OBK && o0 + o < s->oc; o++) {
+        const int oc = o0 + o;
+        const float bias = b ? b[oc] : 0.0f, scale = ep ? ep->ss[oc] : 1.0f, shift = ep ? ep->ss[s->oc + oc] : 0.0f;
+        for (int r = 0; r < NV16; r++) {
+            vec16 Y16[4][4];
+            output_vector_16(Y16, M + o * mo + r * TV16, mxi, bias, ep != NULL, scale, shift);
+            for (int h = 0; h < 2; h++) {
+                vec Y[4][4];
+                for (int a = 0; a < 4; a++)
+                    for (int q = 0; q < 4; q++)
+                        Y[a][q] = h ? __builtin_shufflevector(Y16[a][q], Y16[a][q], 8, 9, 10, 11, 12, 13, 14, 15)
+                                    : __builtin_shufflevector(Y16[a][q], Y16[a][q], 0, 1, 2, 3, 4, 5, 6, 7);
+                store_tiles(yb, ldy, in, Y, ep, s, oc, t0 + r * TV16 + h * TV, oy0, oy1);
+            }
+        }
+    }
+}
+
 /* OBK output channels (8, or 16 with a single vector: 16 accumulators
  * instead of 8, which alone leave the FMA units waiting on each other and
  * the loads) x RV vectors of 16 tiles */
@@ -419,18 +439,8 @@ static inline __attribute__((always_inline)) void tile_block16(float *yb, size_t
         for (int o = 0; o < OBK; o++)
             for (int r = 0; r < RV; r++) st16(M[xi] + (o * RV + r) * TV16, acc[o][r]);
     }
-    block_output(yb, ldy, in, &M[0][0], MB, RV * TV16, b, ep, s, o0, t0, oy0, oy1, OBK, 2 * RV);
+    block_output16(yb, ldy, in, &M[0][0], MB, RV * TV16, b, ep, s, o0, t0, oy0, oy1, OBK, RV);
 }
-
-#define VEC vec16
-#define VLD ld16
-#define VST st16
-#define WSUF 16
-#include "conv2d_winograd_input.inc"
-#undef VEC
-#undef VLD
-#undef VST
-#undef WSUF
 
 /* input_transform by vectors of 16 tiles (and one of 8 where TW is an odd
  * number of 8s) */

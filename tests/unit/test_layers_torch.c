@@ -275,6 +275,22 @@ TEST(winograd_matches_the_lowered_sum_at_cnn_sizes)
                                          &s, oy0, oy0 + 4 < s.oh ? oy0 + 4 : s.oh, work);
         err = max_abs_diff(pool, pref, np);
         CHECKF(err <= 5e-5f * 2 * big && pool[np] == 12345, "shape %zu: Winograd's fused pool differs by %g", k, err);
+        if (X86_GCC && __builtin_cpu_supports("avx512f")) {
+            /* the epilogue and pool too: the same bits on AVX2 */
+            float *y2 = zeros(ny), *pool2 = zeros(np);
+            REQUIRE(conv_direct_set_isa(CONV_ISA_AVX2) == 0);
+            for (int oy0 = 0; oy0 < s.oh; oy0 += 4) {
+                const int oy1 = oy0 + 4 < s.oh ? oy0 + 4 : s.oh;
+                forward_conv2d_winograd_rows(y2 + (size_t)oy0 * s.ow, (size_t)s.oh * s.ow, prep, u, b, &plain, &s,
+                                             oy0, oy1, work);
+                forward_conv2d_winograd_rows(pool2 + (size_t)(oy0 / 2) * ps.ow, (size_t)ps.oh * ps.ow, prep, u, b,
+                                             &pooled, &s, oy0, oy1, work);
+            }
+            conv_direct_set_isa(CONV_ISA_AUTO);
+            CHECKF(!memcmp(y2, y, sizeof(float) * ny) && !memcmp(pool2, pool, sizeof(float) * np),
+                   "shape %zu: AVX-512's batch norm + ReLU or pool differ from AVX2's", k);
+            free(y2); free(pool2);
+        }
         /* a whole sample at once, in two parts of the output channels
          * (split at a multiple of 8): the same bits as by rows */
         float *swork = zeros(conv_winograd_sample_work_size(&s)), *sy = zeros(ny), *spool = zeros(np);
