@@ -178,15 +178,23 @@ static void prepare_avx2(float *prep, const float *x, const conv_shape *s, int c
         }
 }
 
+/* Where the transformed input of a block lies: V's 36 planes XS floats
+ * apart, each holding the channels' rows of tiles CS floats apart; a row
+ * holds tile rows TY0, TY0 + 1, ... one after the other, TW tiles each
+ * (so that a vector of tiles never spans two tile rows). */
+typedef struct {
+    const float *V;
+    size_t xs, cs;
+    int ty0;
+} tiles_in;
+
 #define VEC vec
 #define VLD ld
 #define VST st
 #define WSUF 8
+#define WINO_MAXO TOB
+#define WINO_MAXR TRV
 #include "conv2d_winograd_width.inc"
-#undef VEC
-#undef VLD
-#undef VST
-#undef WSUF
 
 /* V[36][C][TW] of tile row TY, every channel: V[a*6+b] = (B^T d B)[a][b],
  * the 36 planes XS floats apart, the channels' rows CS apart */
@@ -243,16 +251,6 @@ static inline void pool_store(float *yc, vec Y[4][4], const conv_shape *s, int x
     }
 }
 
-/* Where the transformed input of a block lies: V's 36 planes XS floats
- * apart, each holding the channels' rows of tiles CS floats apart; a row
- * holds tile rows TY0, TY0 + 1, ... one after the other, TW tiles each
- * (so that a vector of tiles never spans two tile rows). */
-typedef struct {
-    const float *V;
-    size_t xs, cs;
-    int ty0;
-} tiles_in;
-
 /* Output channel OC's tiles from TILE (one vector of TV; Y[a][q][t]: output
  * row 4*TY+a, column 4t+q of the tile vector's), written to output rows
  * 4*TY.. (clipped to OY1 and OH) of yb (row OY0 at yb, channel rows LDY
@@ -305,34 +303,16 @@ static inline __attribute__((always_inline)) void block_output(float *yb, size_t
 }
 
 /* OBK output channels x RV vectors of tiles from tile column T0: the 36
- * products over channels (each a chain of FMAs over the channels in
- * order), then block_output */
+ * products over channels, then block_output */
 static inline __attribute__((always_inline)) void tile_block(float *yb, size_t ldy, const tiles_in *in,
                                                              const float *u, const float *b,
                                                              const winograd_epilogue *ep, const conv_shape *s, int o0,
                                                              int t0, int oy0, int oy1, const int OBK, const int RV)
 {
-    const int C = s->c;
-    const size_t xs = in->xs, cs = in->cs;
-    vec M[36][TOB][TRV];
-    for (int xi = 0; xi < 36; xi++) {
-        vec acc[TOB][TRV];
-        for (int o = 0; o < OBK; o++)
-            for (int r = 0; r < RV; r++) acc[o][r] = (vec){0};
-        const float *vx = in->V + xi * xs + t0, *ux = u + ((size_t)o0 / 4 * 36 + xi) * C * 4;
-        for (int c = 0; c < C; c++) {
-            vec v[TRV];
-            for (int r = 0; r < RV; r++) v[r] = ld(vx + (size_t)c * cs + r * TV);
-            for (int o = 0; o < OBK; o++) {
-                /* the next 4 channels' weights follow the block's 36 x C x 4 */
-                const float w = ux[(size_t)(o / 4) * 36 * C * 4 + (size_t)c * 4 + o % 4];
-                for (int r = 0; r < RV; r++) acc[o][r] += w * v[r];
-            }
-        }
-        for (int o = 0; o < OBK; o++)
-            for (int r = 0; r < RV; r++) M[xi][o][r] = acc[o][r];
-    }
-    block_output(yb, ldy, in, (const float *)M, TOB * TRV * TV, TRV * TV, b, ep, s, o0, t0, oy0, oy1, OBK, RV);
+    enum { MB = TOB * TRV * TV };   /* the largest block */
+    float M[36][MB];
+    products_8(&M[0][0], MB, in, u, s->c, o0, t0, OBK, RV);
+    block_output(yb, ldy, in, &M[0][0], MB, RV * TV, b, ep, s, o0, t0, oy0, oy1, OBK, RV);
 }
 
 /* Output channels [OC0, OC1) (OC0 a multiple of TOB; OC1 too, or OC) of
@@ -377,11 +357,9 @@ static inline void st16(float *p, vec16 v) { *(vec16u *)p = v; }
 #define VLD ld16
 #define VST st16
 #define WSUF 16
+#define WINO_MAXO (2 * TOB)
+#define WINO_MAXR RV16
 #include "conv2d_winograd_width.inc"
-#undef VEC
-#undef VLD
-#undef VST
-#undef WSUF
 
 /* block_output by vectors of 16 tiles: the transform at twice the width,
  * then each half stored as block_output stores it (its two halves may lie
@@ -419,26 +397,9 @@ static inline __attribute__((always_inline)) void tile_block16(float *yb, size_t
                                                                int o0, int t0, int oy0, int oy1, const int OBK,
                                                                const int RV)
 {
-    enum { MB = TOB * RV16 * TV16 };   /* the largest block, OBK x RV <= 24 vectors */
-    const int C = s->c;
-    const size_t xs = in->xs, cs = in->cs;
+    enum { MB = TOB * RV16 * TV16 };   /* the largest block: 8 x 2 or 16 x 1 vectors */
     float M[36][MB];
-    for (int xi = 0; xi < 36; xi++) {
-        vec16 acc[2 * TOB][RV16];
-        for (int o = 0; o < OBK; o++)
-            for (int r = 0; r < RV; r++) acc[o][r] = (vec16){0};
-        const float *vx = in->V + xi * xs + t0, *ux = u + ((size_t)o0 / 4 * 36 + xi) * C * 4;
-        for (int c = 0; c < C; c++) {
-            vec16 v[RV16];
-            for (int r = 0; r < RV; r++) v[r] = ld16(vx + (size_t)c * cs + r * TV16);
-            for (int o = 0; o < OBK; o++) {
-                const float w = ux[(size_t)(o / 4) * 36 * C * 4 + (size_t)c * 4 + o % 4];
-                for (int r = 0; r < RV; r++) acc[o][r] += w * v[r];
-            }
-        }
-        for (int o = 0; o < OBK; o++)
-            for (int r = 0; r < RV; r++) st16(M[xi] + (o * RV + r) * TV16, acc[o][r]);
-    }
+    products_16(&M[0][0], MB, in, u, s->c, o0, t0, OBK, RV);
     block_output16(yb, ldy, in, &M[0][0], MB, RV * TV16, b, ep, s, o0, t0, oy0, oy1, OBK, RV);
 }
 
