@@ -31,8 +31,8 @@ fi
 # same binary measures 2.3 or 4.2 ms per cnn sample). Alternating rounds,
 # and each side's best round per metric, keep a slow stretch on one side from
 # deciding the ratio.
-best() {   # "key value" lines of several rounds -> the best value per key
-    awk '{ lower = ($1 ~ /_ms$/); if (!($1 in v) || (lower ? $2 < v[$1] : $2 > v[$1])) v[$1] = $2 }
+best() {   # "key value" lines of several rounds -> the best value per key (lowest for *_ms and *_ms_FORMAT, else highest)
+    awk '{ lower = ($1 ~ /_ms($|_)/); if (!($1 in v) || (lower ? $2 < v[$1] : $2 > v[$1])) v[$1] = $2 }
          !($1 in seen) { seen[$1] = 1; order[++n] = $1 }
          END { for (i = 1; i <= n; i++) print order[i], v[order[i]] }'
 }

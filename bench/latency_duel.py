@@ -15,7 +15,9 @@ take the other side's cores.
 usage: latency_duel.py BENCH_NN THREADS NAME...   (NAME: lenet or cnn)
 prints per NAME: NAME_latency_ms voxgender=MS peer=MS ratio=R blocks=B
 runs=NV/NT block_ratios=Q1/MEDIAN/Q3 (each pair of blocks' ratio of medians)
+peer_format=F (PyTorch's faster memory format for NAME, chosen first)
 """
+import copy
 import os
 import statistics
 import subprocess
@@ -27,6 +29,9 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "ref"))
 from torch_models import CNN, LeNet  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_nn import FORMATS  # noqa: E402
+
 SHAPES = {"lenet": (3, 32, 32), "cnn": (1, 128, 481)}
 BLOCK_S = 0.03      # each side's turn
 BLOCKS = 60         # turns per side at least: ~5 s per network
@@ -34,10 +39,27 @@ MIN_RUNS = 200      # passes per side at least (the issue: median of >= 200 runs
 PAUSE_S = 0.01      # after a turn, before the other side's
 
 
+def faster_format(model, x):
+    """PyTorch's faster memory format for MODEL at batch 1 (bench/torch_nn.py's
+    FORMATS), by three alternating blocks of 30 passes in each: its name,
+    the model and the input in it"""
+    cands = {f: (copy.deepcopy(model).to(memory_format=fmt), x.contiguous(memory_format=fmt))
+             for f, fmt in FORMATS.items()}
+    times = {f: [] for f in cands}
+    with torch.no_grad():
+        for _ in range(3):
+            for f, (m, xf) in cands.items():
+                for _ in range(30):
+                    t = time.perf_counter()
+                    m(xf)
+                    times[f].append(time.perf_counter() - t)
+    best = min(times, key=lambda f: statistics.median(times[f]))
+    return (best, *cands[best])
+
+
 def duel(bench_nn, name):
     shape = SHAPES[name]
-    model = (CNN(dropout=0.3) if name == "cnn" else LeNet()).eval()
-    x = torch.randn(1, *shape)
+    fmt, model, x = faster_format((CNN(dropout=0.3) if name == "cnn" else LeNet()).eval(), torch.randn(1, *shape))
     # voxgender runs as users run it: glibc, not the peer's jemalloc
     env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "MALLOC_CONF")}
     vg = subprocess.Popen([bench_nn, "--serve", name, *map(str, shape)], stdin=subprocess.PIPE,
@@ -81,7 +103,8 @@ def duel(bench_nn, name):
     mv, mt = statistics.median(all_v), statistics.median(all_t)
     q = statistics.quantiles(ratios, n=4)
     print(f"{name}_latency_ms voxgender={mv:.4f} peer={mt:.4f} ratio={mt / mv:.2f} blocks={b} "
-          f"runs={len(all_v)}/{len(all_t)} block_ratios={q[0]:.2f}/{q[1]:.2f}/{q[2]:.2f}", flush=True)
+          f"runs={len(all_v)}/{len(all_t)} block_ratios={q[0]:.2f}/{q[1]:.2f}/{q[2]:.2f} peer_format={fmt}",
+          flush=True)
 
 
 if __name__ == "__main__":

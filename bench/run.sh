@@ -58,13 +58,18 @@ if [ "$have_torch" = 1 ]; then
     for a in lenet cnn; do
         d=$(awk -v k="${a}_latency_ms" '$1 == k' <<<"$duel")
         echo "BENCH ${a}_latency_batch1 voxgender=$(field voxgender) peer=$(field peer) ms speedup=$(field ratio)" \
-             "(in turns: $(field blocks) blocks each, $(field runs) runs, ratio of the blocks' medians by quartile $(field block_ratios))"
+             "(in turns: $(field blocks) blocks each, $(field runs) runs, ratio of the blocks' medians by quartile $(field block_ratios); peer in $(field peer_format))"
         v=$(get ${a}_latency_ms "$vgout"); p=$(get ${a}_latency_ms "$peer")
         echo "bench: ${a} batch-1 latency, each side's best round (separate processes): voxgender $v ms, peer $p ms, $(ratio "$p" "$v")x"
         v=$(get ${a}_infer64_per_s "$vgout"); p=$(get ${a}_infer64_per_s "$peer")
         echo "BENCH ${a}_inference_batch64 voxgender=$v peer=$p samples/s speedup=$(ratio "$v" "$p")"
         v=$(get ${a}_train32_per_s "$vgout"); p=$(get ${a}_train32_per_s "$peer")
         echo "BENCH ${a}_training_batch32 voxgender=$v peer=$p samples/s speedup=$(ratio "$v" "$p")"
+        # the peer takes the faster of PyTorch's memory formats (bench/torch_nn.py)
+        for k in latency_ms infer64_per_s train32_per_s; do
+            printf '%s' "bench: ${a} peer ${k}: nchw $(get ${a}_${k}_nchw "$peer")," \
+                   " channels_last $(get ${a}_${k}_channels_last "$peer")"$'\n'
+        done
     done
     # the spread behind the best-of-rounds ratio: each round's own, in order
     vgr=$(awk '$1 == "cnn_latency_ms" { print $2 }' <<<"$vgrounds" | paste -sd' ')
