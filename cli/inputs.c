@@ -65,12 +65,30 @@ static void walk(list *l, const char *dir, size_t rel, int depth, const vg_dir_c
 /* Whether the start of standard input is a recording rather than a list of
  * paths: a list has no NUL and no control characters but tab and line
  * ends, and every audio container's header has some (RIFF's and FLAC's
- * sizes, Ogg's version byte, ID3's flags). */
+ * sizes, Ogg's version byte, ID3's flags). A list whose file names hold
+ * other control characters is told apart by its first line, which names a
+ * file (first_line_exists). */
 static int looks_binary(const unsigned char *b, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (b[i] < 0x20 && b[i] != '\t' && b[i] != '\n' && b[i] != '\r') return 1;
     return 0;
+}
+
+/* Whether the first line of B (N bytes, ALL the whole input) names a file
+ * or folder that exists: then B is a list whose file names hold other
+ * control characters, which no recording's header would name */
+static int first_line_exists(const unsigned char *b, size_t n, int all)
+{
+    const unsigned char *nl = memchr(b, '\n', n);
+    size_t len = nl ? (size_t)(nl - b) : all ? n : 0;
+    if (len && b[len - 1] == '\r') len--;
+    if (!len || memchr(b, 0, len)) return 0;
+    char path[4097];
+    memcpy(path, b, len);
+    path[len] = '\0';
+    struct stat st;
+    return stat(path, &st) == 0;
 }
 
 /* The recording on standard input, START (N bytes, already read) and the
@@ -136,7 +154,7 @@ static int read_stdin(list *l)
         cli_error("-: reading paths from the terminal, one per line; Ctrl-D ends them");
     unsigned char head[4096];
     const size_t n = fread(head, 1, sizeof head, stdin);
-    if (looks_binary(head, n)) return spool_stdin(l, head, n);
+    if (looks_binary(head, n) && !first_line_exists(head, n, n < sizeof head)) return spool_stdin(l, head, n);
     /* a list: the lines already read, then the rest */
     char *text = NULL;
     size_t len = 0, cap = 0;

@@ -137,6 +137,14 @@ check "a folder input: its files keep their paths, the non-audio one fails" bash
 check "predict - at a terminal says it reads paths until Ctrl-D, then classifies them" bash -c \
     "grep -q 'voxgender: -: reading paths from the terminal, one per line; Ctrl-D ends them' '$T/tty.out' &&
      grep -qP '^\\Q$good1\\E\t(male|female)\t[01]\t' '$T/tty.out'"
+# a list of paths whose file names hold control characters (not tab): read
+# as paths, since its first line names a file, not spooled as a recording
+ctl="$T/ctl$(printf '\001')name.flac"
+cp "$good1" "$ctl"
+check "predict -: a list whose file names hold control characters is read as paths, not as a recording" bash -c \
+    "out=\$(printf '%s\n' '$ctl' | '$VG' predict -m models/voxgender-default.safetensors - -q) &&
+     [ \$(wc -l <<<\"\$out\") -eq 1 ] && [ \"\$(cut -f1 <<<\"\$out\")\" != - ] &&
+     [ \"\$(cut -f2- <<<\"\$out\")\" = \"\$('$VG' predict -m models/voxgender-default.safetensors '$good1' -q | cut -f2-)\" ]"
 check "spectrogram -: a recording on stdin is OUTDIR/stdin.png, the image the file gives" bash -c \
     "'$VG' spectrogram - -o '$T/stdinout' -q < '$good1' && '$VG' spectrogram '$good1' -o '$T/fileout' -q &&
      [ \"\$(ls '$T/stdinout')\" = stdin.png ] && cmp -s '$T/stdinout/stdin.png' '$T/fileout/p225_003.png'"
