@@ -19,12 +19,14 @@
  * output's arithmetic is the same whatever the blocking, batch size or
  * thread count, so those still do not change the bits.
  *
- * Compiled for AVX2 with FMA, with the products also for AVX-512 (16
- * tiles a vector, the same bits), and taken on every CPU with AVX2 and FMA
- * (conv_winograd_available). Measured faster than the direct kernels on
- * AMD Zen 3 (AVX2 only; session 19) and on an Intel Xeon with AVX-512
- * (session 27: cnn batch 1 1.07 ms against 2.15 ms, batch 64 1.5x,
- * training 1.1x); VOXGENDER_WINOGRAD=0 turns it off (make bench compares). */
+ * Compiled for AVX2 with FMA, with the products and both transforms also
+ * for AVX-512 (16 tiles a vector, the same bits; the arithmetic of each
+ * width comes from conv2d_winograd_width.inc), and taken on every CPU with
+ * AVX2 and FMA (conv_winograd_available). Measured faster than the direct
+ * kernels on AMD Zen 3 (AVX2 only; session 19) and on an Intel Xeon with
+ * AVX-512 (session 27: cnn batch 1 1.07 ms against 2.15 ms with the 16-wide
+ * products alone, batch 64 2.2x); VOXGENDER_WINOGRAD=0 turns it off (make
+ * bench compares). */
 #include "layers.h"
 
 #include <pthread.h>
