@@ -67,8 +67,7 @@ if [ "$have_torch" = 1 ]; then
         echo "BENCH ${a}_training_batch32 voxgender=$v peer=$p samples/s speedup=$(ratio "$v" "$p")"
         # the peer takes the faster of PyTorch's memory formats (bench/torch_nn.py)
         for k in latency_ms infer64_per_s train32_per_s; do
-            printf '%s' "bench: ${a} peer ${k}: nchw $(get ${a}_${k}_nchw "$peer")," \
-                   " channels_last $(get ${a}_${k}_channels_last "$peer")"$'\n'
+            echo "bench: ${a} peer ${k}: nchw $(get ${a}_${k}_nchw "$peer"), channels_last $(get ${a}_${k}_channels_last "$peer")"
         done
     done
     # the spread behind the best-of-rounds ratio: each round's own, in order

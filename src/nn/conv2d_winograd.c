@@ -341,8 +341,9 @@ static void product_blocks(float *yb, size_t ldy, const tiles_in *in, int nt, co
  * channels x 2 such vectors (16 accumulators), or 16 channels x 1 vector
  * on a row's last 16 tiles; the last 8 take the AVX2 block. Each of the
  * 36 sums is the same chain of FMAs over the channels, in the same order,
- * as tile_block's, so the two give the same bits; only the output
- * transform (block_output) stays 8 tiles wide. Two vectors, not three,
+ * as tile_block's, and the output transform the same arithmetic, so the
+ * two give the same bits; only the stores (store_tiles) stay 8 tiles
+ * wide. Two vectors, not three,
  * although 32 registers would hold 8 x 3 accumulators: the block's
  * 36 products (M) then take 36 KB, not 55, and stay in the 48 KB L1 cache
  * until the output transform reads them (cnn batch 1: 0.905 against 0.942
@@ -506,24 +507,22 @@ void conv_winograd_prepare(float *prep, const float *x, const conv_shape *s)
     conv_winograd_prepare_channels(prep, x, s, 0, s->c);
 }
 
-/* VOXGENDER_WINOGRAD, read once: 0 never, 1 wherever the kernels can run,
- * -1 (unset, or anything else) the measured default */
-static int winograd_setting = -1;
+/* VOXGENDER_WINOGRAD=0, read once, turns the path off; anything else
+ * (1 included) leaves the default, wherever the kernels can run */
+static int winograd_off;
 static pthread_once_t winograd_setting_once = PTHREAD_ONCE_INIT;
 
 static void read_winograd_setting(void)
 {
     const char *v = getenv("VOXGENDER_WINOGRAD");
-    winograd_setting = v && !strcmp(v, "0") ? 0 : v && !strcmp(v, "1") ? 1 : -1;
+    winograd_off = v && !strcmp(v, "0");
 }
 
 int conv_winograd_available(void)
 {
 #ifdef VG_WINOGRAD
     pthread_once(&winograd_setting_once, read_winograd_setting);
-    const int isa = conv_direct_isa();
-    if (winograd_setting >= 0) return winograd_setting && isa >= CONV_ISA_AVX2;
-    return isa >= CONV_ISA_AVX2;
+    return !winograd_off && conv_direct_isa() >= CONV_ISA_AVX2;
 #else
     return 0;
 #endif

@@ -891,20 +891,22 @@ static void conv_forward_prepared(vg_model *m, const float *in, float *y, const 
         {
             const int t = omp_get_thread_num(), nth = omp_get_num_threads();
             if (u && !by_sample && T <= MAX_SHARES) {
-                /* Winograd by rows: each thread a contiguous share of the
-                 * tile rows, and it prepares those rows itself, so that
+                /* Winograd by rows (ROWS = WINO_ROWS, one row of tiles;
+                 * bordered row 4k starts tile row k): each thread a
+                 * contiguous share of the tile rows, and it prepares those
+                 * rows itself, so that
                  * what it reads was written by its own core (two border
                  * rows apart), in this layer and, as every layer shares
                  * the image the same way, in the one before; a thread
                  * done early takes the others' last rows (row_share) */
                 const int ty0 = t * per / nth, ty1 = (t + 1) * per / nth;
-                conv_winograd_prepare_rows(m->col, in + i * xs, s, 4 * ty0, t == nth - 1 ? INT_MAX : 4 * ty1);
+                conv_winograd_prepare_rows(m->col, in + i * xs, s, rows * ty0, t == nth - 1 ? INT_MAX : rows * ty1);
                 row_share_init(&shares[t], ty0, ty1);
 #pragma omp barrier
                 float *scratch = m->scratch + (size_t)t * m->n_scratch;
                 for (int j; (j = row_share_next(shares, t, nth)) >= 0;)
-                    prepared_block(y + i * ys, m->col, u, B, s, scratch, epi, pooled, 4 * j,
-                                   4 * j + 4 < s->oh ? 4 * j + 4 : s->oh);
+                    prepared_block(y + i * ys, m->col, u, B, s, scratch, epi, pooled, rows * j,
+                                   rows * (j + 1) < s->oh ? rows * (j + 1) : s->oh);
             } else
                 shared_sample(m, y + i * ys, in + i * xs, W, u, B, s, epi, pooled, rows, per, by_sample, t, nth);
         }
