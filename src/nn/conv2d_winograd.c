@@ -207,6 +207,15 @@ static void input_transform(float *V, size_t xs, size_t cs, const float *prep, c
         for (int t = 0; t < TW; t += TV) input_vector_8(V, xs, cs, prep, HP, PL, c, ty, t);
 }
 
+/* D[36][OC][TW] of tile row TY, every channel of the output gradient
+ * whose copy PREP was made with the transposed shape T (grad_vector) */
+static void grad_transform(float *D, size_t xs, size_t cs, const float *prep, const conv_shape *t, int ty)
+{
+    const int HP = prep_rows(t), PL = phase_len(t), TW = tiles_w(t);
+    for (int o = 0; o < t->c; o++)
+        for (int k = 0; k < TW; k += TV) grad_vector_8(D, xs, cs, prep, HP, PL, o, ty, k);
+}
+
 /* the four phases of 8 tiles, p[q][t] (column 4t+q), as 32 columns in
  * order: out[k] holds columns 8k..8k+7 */
 static inline void interleave4(vec out[4], const vec p[4])
@@ -418,6 +427,16 @@ static void input_transform_avx512(float *V, size_t xs, size_t cs, const float *
     }
 }
 
+static void grad_transform_avx512(float *D, size_t xs, size_t cs, const float *prep, const conv_shape *t, int ty)
+{
+    const int HP = prep_rows(t), PL = phase_len(t), TW = tiles_w(t);
+    for (int o = 0; o < t->c; o++) {
+        int k = 0;
+        for (; k + TV16 <= TW; k += TV16) grad_vector_16(D, xs, cs, prep, HP, PL, o, ty, k);
+        if (k < TW) grad_vector_8(D, xs, cs, prep, HP, PL, o, ty, k);
+    }
+}
+
 static void product_blocks_avx512(float *yb, size_t ldy, const tiles_in *in, int nt, const float *u,
                                   const float *b, const winograd_epilogue *ep, const conv_shape *s, int oc0,
                                   int oc1, int oy0, int oy1)
@@ -450,6 +469,14 @@ static void transform_input(float *V, size_t xs, size_t cs, const float *prep, c
         input_transform_avx512(V, xs, cs, prep, s, ty);
     else
         input_transform(V, xs, cs, prep, s, ty);
+}
+
+static void transform_grad(float *D, size_t xs, size_t cs, const float *prep, const conv_shape *t, int ty)
+{
+    if (conv_direct_isa() == CONV_ISA_AVX512)
+        grad_transform_avx512(D, xs, cs, prep, t, ty);
+    else
+        grad_transform(D, xs, cs, prep, t, ty);
 }
 
 static void products(float *yb, size_t ldy, const tiles_in *in, int nt, const float *u, const float *b,
@@ -545,5 +572,29 @@ void forward_conv2d_winograd_rows(float *yb, size_t ldy, const float *prep, cons
     rows_avx2(yb, ldy, prep, u, b, ep, s, oy0, oy1, work);
 #else
     (void)yb, (void)ldy, (void)prep, (void)u, (void)b, (void)ep, (void)s, (void)oy0, (void)oy1, (void)work;
+#endif
+}
+
+void conv_winograd_tiles(const conv_shape *s, int *tw, int *th)
+{
+    *tw = tiles_w(s);
+    *th = tiles_h(s);
+}
+
+void conv_winograd_input_tiles(float *V, size_t xs, size_t cs, const float *prep, const conv_shape *s, int ty)
+{
+#ifdef VG_WINOGRAD
+    transform_input(V, xs, cs, prep, s, ty);
+#else
+    (void)V, (void)xs, (void)cs, (void)prep, (void)s, (void)ty;
+#endif
+}
+
+void conv_winograd_grad_tiles(float *D, size_t xs, size_t cs, const float *prep, const conv_shape *t, int ty)
+{
+#ifdef VG_WINOGRAD
+    transform_grad(D, xs, cs, prep, t, ty);
+#else
+    (void)D, (void)xs, (void)cs, (void)prep, (void)t, (void)ty;
 #endif
 }

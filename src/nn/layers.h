@@ -115,6 +115,39 @@ int conv_winograd_by_sample(const conv_shape *s);
 size_t conv_winograd_sample_work_size(const conv_shape *s);
 void forward_conv2d_winograd_sample(float *y, size_t ldy, const float *prep, const float *u, const float *b,
                                     const winograd_epilogue *ep, const conv_shape *s, int oc0, int oc1, float *work);
+/* The tiles of S's output: TW across (rounded up to whole vectors of 8),
+ * TH down. conv_winograd_input_tiles writes the transform of tile row TY
+ * of the input copy PREP (conv_winograd_prepare with S):
+ * V[xi*XS + c*CS + t] = (B^T d B)[xi/6][xi%6] of channel c's tile t;
+ * conv_winograd_grad_tiles that of an output gradient's copy (made with
+ * T = conv_transposed(S)): D[xi*XS + o*CS + t] = (A g A^T)[xi/6][xi%6] of
+ * channel o's 4x4 tile t, zero past the output. The weight gradient is
+ * G^T (sum over tiles of D (.) V) G (conv2d_winograd_dw.c). */
+void conv_winograd_tiles(const conv_shape *s, int *tw, int *th);
+void conv_winograd_input_tiles(float *V, size_t xs, size_t cs, const float *prep, const conv_shape *s, int ty);
+void conv_winograd_grad_tiles(float *D, size_t xs, size_t cs, const float *prep, const conv_shape *t, int ty);
+/* The weight gradient of a Winograd layer S by the same transforms
+ * (conv2d_winograd_dw.c), sample by sample: conv_winograd_dw_begin takes
+ * SUMS (conv_winograd_dw_sums_size floats, zeroed here) and WORK
+ * (conv_winograd_dw_work_size floats), both the caller's and in use until
+ * conv_winograd_dw_finish; conv_winograd_dw_add adds sample X[C,H,W] with
+ * its output gradient's copy DY_PREP (conv_winograd_prepare with
+ * conv_transposed(S), as the input gradient's Winograd pass makes it).
+ * Sums of several such runs may be added together; then
+ * conv_winograd_dw_gradient adds their weight gradient to dw[OC,C,3,3]
+ * for the (output, input) channel pairs [P0, P1) of OC x C (o * C + c),
+ * so that threads can share it. The bias gradient is not made here. */
+typedef struct winograd_dw {
+    conv_shape s, t;
+    float *M, *prep, *V, *D;
+    int k, cap;   /* tiles buffered in V and D, and their room */
+} winograd_dw;
+size_t conv_winograd_dw_sums_size(const conv_shape *s);
+size_t conv_winograd_dw_work_size(const conv_shape *s);
+void conv_winograd_dw_begin(winograd_dw *w, float *sums, float *work, const conv_shape *s);
+void conv_winograd_dw_add(winograd_dw *w, const float *x, const float *dy_prep);
+void conv_winograd_dw_finish(winograd_dw *w);
+void conv_winograd_dw_gradient(float *dw, const float *sums, const conv_shape *s, size_t p0, size_t p1);
 /* Inference of a stem convolution (conv2d_stem.c): 3x3, stride 2, padding
  * 1, at most 4 input channels, output channels a multiple of 4, on CPUs
  * with AVX2 (conv_stem_suits). forward_conv2d_stem_rows writes output rows

@@ -594,6 +594,8 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
             size_t cs = conv_col_size(&s);
             if (cs > col) col = cs;
             size_t ws = (size_t)L->oc * L->ic * L->kh * L->kw + (size_t)L->oc;
+            /* and the Winograd weight gradient's sums (conv_backward) */
+            if (runs_winograd(&s)) ws += conv_winograd_dw_sums_size(&s);
             if (ws > wtmp) wtmp = ws;
             /* a sample's output gradient, made inside conv_backward */
             if ((size_t)L->oc * L->oh * L->ow > scratch) scratch = (size_t)L->oc * L->oh * L->ow;
@@ -602,7 +604,8 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
                  * transformed input, together (conv_backward) */
                 winograd_forward_sizes(&s, &col, &scratch);
                 const conv_shape t = conv_transposed(&s);
-                const size_t dxw = conv_winograd_prep_size(&t) + conv_winograd_work_size(&t);
+                const size_t dxw = conv_winograd_prep_size(&t) + conv_winograd_work_size(&t) +
+                                   conv_winograd_dw_work_size(&s);
                 if (dxw > col) col = dxw;
             }
         }
@@ -1049,6 +1052,17 @@ typedef struct {
     const int32_t *argmax;               /* NULL for a group without a pool */
 } pending_bn_grad;
 
+/* db[o] += the sum of one sample's dy[OC][P], as backward_conv2d sums it */
+static void bias_grad_sample(float *db, const float *dy, int oc, int p)
+{
+    for (int o = 0; o < oc; o++) {
+        const float *r = dy + (size_t)o * p;
+        float acc = 0;
+        for (int j = 0; j < p; j++) acc += r[j];
+        db[o] += acc;
+    }
+}
+
 static void conv_backward(vg_model *m, nn_layer *L, const float *in, const float *dy,
                           float *dx, int n, const pending_bn_grad *bg)
 {
@@ -1064,10 +1078,13 @@ static void conv_backward(vg_model *m, nn_layer *L, const float *in, const float
     const size_t xs = (size_t)L->ic * L->ih * L->iw, ys = (size_t)L->oc * L->oh * L->ow;
     const size_t nw = (size_t)L->oc * L->ic * L->kh * L->kw, nb = dB ? (size_t)L->oc : 0;
     const int T = m->n_threads, chunks = conv_grad_chunks(n);
-    /* the input gradient by Winograd, as a convolution of dy, where the
-     * forward pass takes that path (runs_winograd) */
-    const float *ut = dx && runs_winograd(&s) ? winograd_cached(&L->wino_dx, W, &s, 1, T) : NULL;
-    const conv_shape t = ut ? conv_transposed(&s) : s;
+    /* where the forward pass takes Winograd's path (runs_winograd), the
+     * input gradient takes it as a convolution of dy, and the weight
+     * gradient by the transposed transforms, from the same copy of dy */
+    const int wino = runs_winograd(&s);
+    const float *ut = dx && wino ? winograd_cached(&L->wino_dx, W, &s, 1, T) : NULL;
+    const conv_shape t = wino ? conv_transposed(&s) : s;
+    const size_t dy_prep = wino ? conv_winograd_prep_size(&t) : 0, ns = wino ? conv_winograd_dw_sums_size(&s) : 0;
 #pragma omp parallel num_threads(T)
     {
         float *col = m->col + (size_t)omp_get_thread_num() * m->n_col;
@@ -1075,6 +1092,8 @@ static void conv_backward(vg_model *m, nn_layer *L, const float *in, const float
         for (int k = 0; k < chunks; k++) {
             float *acc = m->wtmp + (size_t)k * m->n_wtmp;
             memset(acc, 0, sizeof(float) * (nw + nb));
+            winograd_dw wd;
+            if (wino) conv_winograd_dw_begin(&wd, acc + nw + nb, col + dy_prep + conv_winograd_work_size(&t), &s);
             for (int i = k * n / chunks; i < (k + 1) * n / chunks; i++) {
                 const float *dyi = dy + i * ys;
                 if (bg) {
@@ -1083,23 +1102,35 @@ static void conv_backward(vg_model *m, nn_layer *L, const float *in, const float
                                              L->oh, L->ow);
                     dyi = buf;
                 }
-                backward_conv2d(dx && !ut ? dx + i * xs : NULL, acc, dB ? acc + nw : NULL, dyi, in + i * xs, W, &s,
-                                col);
-                if (ut) {
-                    conv_winograd_prepare(col, dyi, &t);
-                    forward_conv2d_winograd_rows(dx + i * xs, (size_t)L->ih * L->iw, col, ut, NULL, NULL, &t, 0,
-                                                 t.oh, col + conv_winograd_prep_size(&t));
+                if (!wino) {
+                    backward_conv2d(dx ? dx + i * xs : NULL, acc, dB ? acc + nw : NULL, dyi, in + i * xs, W, &s,
+                                    col);
+                    continue;
                 }
+                if (dB) bias_grad_sample(acc + nw, dyi, L->oc, L->oh * L->ow);
+                conv_winograd_prepare(col, dyi, &t);
+                if (ut)
+                    forward_conv2d_winograd_rows(dx + i * xs, (size_t)L->ih * L->iw, col, ut, NULL, NULL, &t, 0,
+                                                 t.oh, col + dy_prep);
+                conv_winograd_dw_add(&wd, in + i * xs, col);
             }
+            if (wino) conv_winograd_dw_finish(&wd);
         }
-        /* each weight sums the chunks in chunk order, whichever thread */
+        /* each weight (or Winograd sum) sums the chunks in chunk order,
+         * whichever thread: the sums into the first chunk's */
 #pragma omp for schedule(static)
-        for (size_t j = 0; j < nw + nb; j++) {
+        for (size_t j = 0; j < nw + nb + ns; j++) {
             float sum = 0;
             for (int k = 0; k < chunks; k++) sum += m->wtmp[(size_t)k * m->n_wtmp + j];
             if (j < nw) dW[j] += sum;
-            else dB[j - nw] += sum;
+            else if (j < nw + nb) dB[j - nw] += sum;
+            else m->wtmp[j] = sum;
         }
+        /* then their weight gradient, by runs of channel pairs */
+        const size_t pairs = (size_t)L->oc * L->ic;
+#pragma omp for schedule(static)
+        for (int part = 0; part < (wino ? T : 0); part++)
+            conv_winograd_dw_gradient(dW, m->wtmp + nw + nb, &s, pairs * part / T, pairs * (part + 1) / T);
     }
 }
 

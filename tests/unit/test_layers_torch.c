@@ -190,6 +190,16 @@ TEST(direct_kernels_every_instruction_set_at_cnn_sizes)
  * tiles wide, and must give the same bits as the AVX2 ones (the shapes
  * between them take rows of 8 to 64 tiles, so every block width and
  * remainder). */
+static const conv_shape winograd_shapes[] = {
+    {.n = 1, .c = 16, .h = 64, .w = 241, .oc = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
+    {.n = 1, .c = 32, .h = 32, .w = 120, .oc = 64, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
+    {.n = 1, .c = 64, .h = 16, .w = 60, .oc = 128, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
+    {.n = 1, .c = 128, .h = 8, .w = 30, .oc = 128, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
+    {.n = 1, .c = 8, .h = 9, .w = 13, .oc = 12, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
+    {.n = 1, .c = 24, .h = 7, .w = 101, .oc = 20, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
+    {.n = 1, .c = 16, .h = 6, .w = 150, .oc = 16, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
+};
+
 TEST(winograd_matches_the_lowered_sum_at_cnn_sizes)
 {
     const int can = X86_GCC && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -203,17 +213,8 @@ TEST(winograd_matches_the_lowered_sum_at_cnn_sizes)
         conv_direct_set_isa(CONV_ISA_AUTO);
     }
     if (!can) return;
-    const conv_shape shapes[] = {
-        {.n = 1, .c = 16, .h = 64, .w = 241, .oc = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
-        {.n = 1, .c = 32, .h = 32, .w = 120, .oc = 64, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
-        {.n = 1, .c = 64, .h = 16, .w = 60, .oc = 128, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
-        {.n = 1, .c = 128, .h = 8, .w = 30, .oc = 128, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
-        {.n = 1, .c = 8, .h = 9, .w = 13, .oc = 12, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
-        {.n = 1, .c = 24, .h = 7, .w = 101, .oc = 20, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
-        {.n = 1, .c = 16, .h = 6, .w = 150, .oc = 16, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1},
-    };
-    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
-        conv_shape s = shapes[k];
+    for (size_t k = 0; k < sizeof winograd_shapes / sizeof winograd_shapes[0]; k++) {
+        conv_shape s = winograd_shapes[k];
         REQUIRE(conv_shape_init(&s) == 0);
         CHECKF(conv_winograd_shape(&s), "shape %zu: not a Winograd layer", k);
         unsigned seed = 11 + (unsigned)k;
@@ -306,6 +307,62 @@ TEST(winograd_matches_the_lowered_sum_at_cnn_sizes)
         free(swork); free(sy); free(spool);
         free(ss); free(pref); free(pool); free(am);
         free(x); free(w); free(b); free(yref); free(y); free(col); free(u); free(prep); free(work); free(blk);
+    }
+}
+
+/* Training's weight gradient of the same layers by Winograd's transforms
+ * (conv2d_winograd_dw.c), over three samples, against backward_conv2d's
+ * (the direct or lowered sum, checked against PyTorch above): within 5e-5
+ * of the largest weight gradient, as the forward pass. Partial tiles (the
+ * shapes' odd sizes) must add nothing: the output gradient is zero past
+ * the output. The final transform split in two runs of channel pairs gives
+ * the same bits as one; the AVX-512 transforms the same bits as AVX2's. */
+static void winograd_dw_of(float *dw, const float *x, const float *dy, const conv_shape *s, int split)
+{
+    const conv_shape t = conv_transposed(s);
+    const size_t nx = (size_t)s->c * s->h * s->w, ny = (size_t)s->oc * s->oh * s->ow;
+    float *sums = zeros(conv_winograd_dw_sums_size(s)), *work = zeros(conv_winograd_dw_work_size(s)),
+          *prep = zeros(conv_winograd_prep_size(&t));
+    winograd_dw wd;
+    conv_winograd_dw_begin(&wd, sums, work, s);
+    for (int i = 0; i < s->n; i++) {
+        conv_winograd_prepare(prep, dy + i * ny, &t);
+        conv_winograd_dw_add(&wd, x + i * nx, prep);
+    }
+    conv_winograd_dw_finish(&wd);
+    const size_t pairs = (size_t)s->oc * s->c, cut = split ? pairs / 3 : pairs;
+    conv_winograd_dw_gradient(dw, sums, s, 0, cut);
+    conv_winograd_dw_gradient(dw, sums, s, cut, pairs);
+    free(sums); free(work); free(prep);
+}
+
+TEST(winograd_weight_gradient_matches_the_direct_sum)
+{
+    if (!conv_winograd_available()) return;
+    for (size_t k = 0; k < sizeof winograd_shapes / sizeof winograd_shapes[0]; k++) {
+        conv_shape s = winograd_shapes[k];
+        s.n = 3;
+        REQUIRE(conv_shape_init(&s) == 0);
+        unsigned seed = 31 + (unsigned)k;
+        const size_t nx = (size_t)s.n * s.c * s.h * s.w, ny = (size_t)s.n * s.oc * s.oh * s.ow,
+                     nw = (size_t)s.oc * s.c * 9;
+        float *x = random_floats(nx, &seed), *dy = random_floats(ny, &seed), *w = random_floats(nw, &seed);
+        float *ref = zeros(nw), *dw = zeros(nw), *dw2 = zeros(nw), *col = zeros(conv_col_size(&s) + conv_direct_train_scratch(&s));
+        backward_conv2d(NULL, ref, NULL, dy, x, w, &s, col);
+        winograd_dw_of(dw, x, dy, &s, 0);
+        const float big = max_abs(ref, nw), err = max_abs_diff(dw, ref, nw);
+        CHECKF(big > 0 && err <= 5e-5f * big, "shape %zu: Winograd's weight gradient differs by %g of %g", k, err, big);
+    
+        winograd_dw_of(dw2, x, dy, &s, 1);
+        CHECKF(!memcmp(dw, dw2, sizeof(float) * nw), "shape %zu: the final transform in two runs differs", k);
+        if (conv_direct_isa() == CONV_ISA_AVX512) {
+            memset(dw2, 0, sizeof(float) * nw);
+            REQUIRE(conv_direct_set_isa(CONV_ISA_AVX2) == 0);
+            winograd_dw_of(dw2, x, dy, &s, 0);
+            conv_direct_set_isa(CONV_ISA_AUTO);
+            CHECKF(!memcmp(dw, dw2, sizeof(float) * nw), "shape %zu: AVX-512's weight gradient differs from AVX2's", k);
+        }
+        free(x); free(dy); free(w); free(ref); free(dw); free(dw2); free(col);
     }
 }
 
