@@ -452,6 +452,15 @@ static int runs_winograd(const conv_shape *s)
     return conv_winograd_shape(s) && conv_winograd_available();
 }
 
+/* The work of the input gradient's Winograd pass (conv_backward, the
+ * transposed shape T): by whole samples where the forward pass takes them
+ * (conv_winograd_by_sample; conv5: 1 ms a cnn training step), else by rows */
+static size_t dx_work_size(const conv_shape *t)
+{
+    const size_t rows = conv_winograd_work_size(t), whole = conv_winograd_sample_work_size(t);
+    return conv_winograd_by_sample(t) && whole > rows ? whole : rows;
+}
+
 /* Raises *COL and *SCRATCH to what conv_forward_prepared's Winograd path
  * needs per thread for S: the sample's copy, and the transformed input of
  * a row of tiles or, for a layer done by whole samples, of the sample */
@@ -604,8 +613,7 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
                  * transformed input, together (conv_backward) */
                 winograd_forward_sizes(&s, &col, &scratch);
                 const conv_shape t = conv_transposed(&s);
-                const size_t dxw = conv_winograd_prep_size(&t) + conv_winograd_work_size(&t) +
-                                   conv_winograd_dw_work_size(&s);
+                const size_t dxw = conv_winograd_prep_size(&t) + dx_work_size(&t) + conv_winograd_dw_work_size(&s);
                 if (dxw > col) col = dxw;
             }
         }
@@ -1085,6 +1093,7 @@ static void conv_backward(vg_model *m, nn_layer *L, const float *in, const float
     const float *ut = dx && wino ? winograd_cached(&L->wino_dx, W, &s, 1, T) : NULL;
     const conv_shape t = wino ? conv_transposed(&s) : s;
     const size_t dy_prep = wino ? conv_winograd_prep_size(&t) : 0, ns = wino ? conv_winograd_dw_sums_size(&s) : 0;
+    const int dx_by_sample = wino && conv_winograd_by_sample(&t);
 #pragma omp parallel num_threads(T)
     {
         float *col = m->col + (size_t)omp_get_thread_num() * m->n_col;
@@ -1093,7 +1102,7 @@ static void conv_backward(vg_model *m, nn_layer *L, const float *in, const float
             float *acc = m->wtmp + (size_t)k * m->n_wtmp;
             memset(acc, 0, sizeof(float) * (nw + nb));
             winograd_dw wd;
-            if (wino) conv_winograd_dw_begin(&wd, acc + nw + nb, col + dy_prep + conv_winograd_work_size(&t), &s);
+            if (wino) conv_winograd_dw_begin(&wd, acc + nw + nb, col + dy_prep + dx_work_size(&t), &s);
             for (int i = k * n / chunks; i < (k + 1) * n / chunks; i++) {
                 const float *dyi = dy + i * ys;
                 if (bg) {
@@ -1109,7 +1118,10 @@ static void conv_backward(vg_model *m, nn_layer *L, const float *in, const float
                 }
                 if (dB) bias_grad_sample(acc + nw, dyi, L->oc, L->oh * L->ow);
                 conv_winograd_prepare(col, dyi, &t);
-                if (ut)
+                if (ut && dx_by_sample)
+                    forward_conv2d_winograd_sample(dx + i * xs, (size_t)L->ih * L->iw, col, ut, NULL, NULL, &t, 0,
+                                                   t.oc, col + dy_prep);
+                else if (ut)
                     forward_conv2d_winograd_rows(dx + i * xs, (size_t)L->ih * L->iw, col, ut, NULL, NULL, &t, 0,
                                                  t.oh, col + dy_prep);
                 conv_winograd_dw_add(&wd, in + i * xs, col);
