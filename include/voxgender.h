@@ -442,7 +442,10 @@ double vg_model_macs(vg_model *m, int h, int w);
  * buffers of a pass are the model's; for passes in parallel, give each
  * thread its own model (vg_model_load again). Training a model
  * (vg_model_train_step, vg_frontend_to_model, vg_model_set_meta) must not
- * overlap any other use of it. */
+ * overlap any other use of it.
+ * Memory: the buffers of a pass are kept for the next, and reused while
+ * large enough, so a model holds those of the largest batch (and of
+ * training, once it has trained) until vg_model_destroy. */
 int vg_model_forward(vg_model *m, const float *x, int n, int h, int w, float *logits);
 
 /* Metadata: string key/value pairs saved in the model file's __metadata__.

@@ -69,6 +69,14 @@ typedef struct nn_meta {
     char *key, *value;
 } nn_meta;
 
+/* A plan's buffer and its size in bytes (nn_plan keeps it while large
+ * enough for the next plan) */
+typedef struct plan_room {
+    void *p;
+    size_t size;
+} plan_room;
+enum { ROOM_ACT, ROOM_DACT, ROOM_IACT, ROOM_COL, ROOM_SCRATCH, ROOM_WTMP, ROOM_DINPUT, ROOM_GTMP, ROOM_GDONE, ROOMS };
+
 struct vg_model {
     char *arch;               /* the description the model was built from */
     nn_layer *layers;
@@ -85,7 +93,9 @@ struct vg_model {
     nn_meta *meta;
     int n_meta;
 
-    /* plan for the current input shape */
+    /* plan for the current input shape; the pointers below point into
+     * ROOM, the buffers the model owns (NULL where the plan needs none) */
+    plan_room room[ROOMS];
     int plan_n, plan_h, plan_w, plan_training;
     float *act, *dact;        /* activations and their gradients */
     size_t n_act;

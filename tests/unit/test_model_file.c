@@ -548,6 +548,56 @@ TEST(training_is_deterministic_for_a_seed)
     free(x);
 }
 
+/* A plan keeps the buffers of a larger earlier one (nn_plan): a training
+ * run's last smaller batch and its validation in inference reuse the
+ * training batch's memory instead of faulting new memory in each epoch.
+ * Reused buffers hold the earlier passes' data, which must not matter:
+ * each training pass (gradients, running statistics) and each inference
+ * pass gives the same bits as on a fresh model with the same weights. */
+static void one_training_pass(vg_model *m, const float *x, const int *labels, int n, int w)
+{
+    float dlogits[2 * 8];
+    nn_zero_grad(m);
+    const float *logits = nn_forward(m, x, n, 128, w, 1);
+    REQUIRE(logits);
+    softmax_cross_entropy(dlogits, NULL, logits, labels, NULL, n, 2);
+    nn_backward(m, x, dlogits, 1);
+}
+
+TEST(plans_reuse_larger_buffers_without_changing_results)
+{
+    const int n = 6, w = 40, per = 128 * w;
+    float *x = malloc(sizeof(float) * n * per);
+    int labels[6];
+    random_batch(x, labels, n, per, 9);
+    vg_model *m;
+    REQUIRE(vg_model_create("cnn", 4, &m, NULL, 0) == VG_OK);
+    const int batches[4] = {6, 3, 6, 2};
+    void *act = NULL;
+    for (int k = 0; k < 4; k++) {
+        vg_model *f;
+        REQUIRE(vg_model_create("cnn", 4, &f, NULL, 0) == VG_OK);
+        memcpy(f->arena, m->arena, sizeof(float) * m->n_arena);
+        f->rng = m->rng;   /* dropout's stream */
+        one_training_pass(m, x, labels, batches[k], w);
+        one_training_pass(f, x, labels, batches[k], w);
+        if (k == 0) act = m->room[ROOM_ACT].p;
+        CHECKF(m->room[ROOM_ACT].p == act, "pass %d (batch %d) reallocated the activations", k, batches[k]);
+        CHECKF(!memcmp(m->arena, f->arena, sizeof(float) * 2 * m->n_arena),
+               "pass %d (batch %d): reused buffers change the gradients or running statistics", k, batches[k]);
+        float logits[2 * 5], fresh[2 * 5];
+        CHECK(vg_model_forward(m, x, 5, 128, w, logits) == VG_OK);
+        CHECK(vg_model_forward(f, x, 5, 128, w, fresh) == VG_OK);
+        CHECKF(m->room[ROOM_ACT].p == act, "inference after pass %d reallocated the activations", k);
+        CHECKF(!memcmp(logits, fresh, sizeof logits), "after pass %d, reused buffers change the logits", k);
+        vg_model_destroy(f);
+        /* the next pass starts from other weights */
+        for (size_t j = 0; j < m->n_arena; j++) m->arena[j] -= 0.01f * m->grads[j];
+    }
+    vg_model_destroy(m);
+    free(x);
+}
+
 TEST(cnn_memorises_32_examples)
 {
     const int n = 32, w = 32;
