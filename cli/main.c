@@ -11,7 +11,9 @@
 /* OpenBLAS picks its kernels when it loads, from OPENBLAS_CORETYPE. If this
  * CPU has AVX-512 but the kernels chosen do not use it (Debian's 0.3.21 does
  * not know AMD Zen 4, and some environments preset OPENBLAS_CORETYPE=Haswell),
- * set the variable to the recommended core and start again, once.
+ * switch to the recommended core in this process (vg_blas_use_core), or,
+ * where this BLAS cannot, set the variable and start again, once: loading
+ * FFmpeg's libraries a second time cost 30 ms a run.
  * VOXGENDER_BLAS_CORETYPE, when set, is used as given instead. */
 static void ensure_fast_blas(char **argv)
 {
@@ -20,6 +22,7 @@ static void ensure_fast_blas(char **argv)
     const char *want = forced ? forced : vg_blas_recommended_core();
     const char *have = getenv("OPENBLAS_CORETYPE");
     if (!want || (have && !strcmp(have, want))) return;
+    if (vg_blas_use_core(want) == VG_OK) return;
     setenv("OPENBLAS_CORETYPE", want, 1);
     setenv("VOXGENDER_BLAS_REEXEC", "1", 1);
     execv("/proc/self/exe", argv);

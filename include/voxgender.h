@@ -67,10 +67,17 @@ const char *vg_version(void);
  * CPUs (AMD Zen 4) and picks slower AVX2 "Haswell" kernels unless the
  * environment variable OPENBLAS_CORETYPE is set before the library loads;
  * vg_blas_recommended_core() names the core to set, or NULL when the
- * detected one is already the best. The voxgender CLI does this itself. */
+ * detected one is already the best. The voxgender CLI does this itself.
+ * vg_blas_use_core(CORE) switches OpenBLAS to CORE's kernels (e.g.
+ * "SkylakeX") in the running process, as OPENBLAS_CORETYPE=CORE would
+ * have at load time, and sets that variable for child processes: VG_OK
+ * when CORE's kernels are then in use, VG_EUNSUPPORTED (nothing changed)
+ * when this BLAS cannot switch or does not know CORE, VG_EARG for an empty
+ * name. Call it before any BLAS work, while no other thread uses BLAS. */
 const char *vg_blas_core(void);
 int vg_blas_threads(void);
 const char *vg_blas_recommended_core(void);
+int vg_blas_use_core(const char *core);
 
 /* Threads. A model pass uses the calling thread's OpenMP thread count
  * (all cores by default) and OpenBLAS's process-wide one. A program that

@@ -23,6 +23,16 @@ printf 'not audio\n' > "$T/text.wav"
 # --version and --help everywhere
 check "--version" bash -c "'$VG' --version | grep -q '^voxgender [0-9]'"
 check "--help lists commands" bash -c "'$VG' --help | grep -q spectrogram"
+# the kernels asked for run, without OPENBLAS_CORETYPE set (switched in
+# process where OpenBLAS can, else by starting again)
+if grep -q avx2 /proc/cpuinfo; then
+    check "VOXGENDER_BLAS_CORETYPE=Haswell: --version names Haswell kernels" bash -c \
+        "env -u OPENBLAS_CORETYPE VOXGENDER_BLAS_CORETYPE=Haswell '$VG' --version | grep -q 'BLAS: OpenBLAS Haswell kernels'"
+fi
+if grep -q avx512f /proc/cpuinfo; then
+    check "AVX-512 CPU: --version names AVX-512 kernels without OPENBLAS_CORETYPE" bash -c \
+        "env -u OPENBLAS_CORETYPE '$VG' --version | grep -qE 'BLAS: OpenBLAS (SkylakeX|Cooperlake|SapphireRapids) kernels'"
+fi
 check "--help documents the environment variables" bash -c \
     "h=\$('$VG' --help); for v in VOXGENDER_MODEL VOXGENDER_BLAS_CORETYPE VOXGENDER_WINOGRAD OMP_WAIT_POLICY; do grep -q \"^  \$v \" <<<\"\$h\" || exit 1; done"
 check "spectrogram --help documents every option" bash -c \

@@ -4,6 +4,8 @@
 #include "../../src/util/errmsg.h"
 #include "test.h"
 
+#include <cblas.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -474,6 +476,51 @@ static void *classify_on_one_thread(void *arg)
     j->n_threads = m->n_threads;
     vg_model_destroy(m);
     return NULL;
+}
+
+/* vg_blas_use_core switches OpenBLAS's kernels in the running process (the
+ * CLI's way to fast kernels without starting again): to Haswell's and back
+ * on any x86-64 CPU with AVX2, with a GEMM right on each; an unknown name
+ * changes nothing. Elsewhere (another BLAS, another CPU) it must refuse. */
+static int gemm_is_right(void)
+{
+    enum { N = 67 };
+    static float a[N * N], b[N * N], c[N * N];
+    for (int i = 0; i < N * N; i++) a[i] = (float)(i % 7) - 3, b[i] = (float)(i % 5) - 2;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1, a, N, b, N, 0, c, N);
+    for (int i = 0; i < N; i += 11)
+        for (int j = 0; j < N; j += 13) {
+            float ref = 0;
+            for (int k = 0; k < N; k++) ref += a[i * N + k] * b[k * N + j];
+            if (c[i * N + j] != ref) return 0;   /* small integers: exact */
+        }
+    return 1;
+}
+
+TEST(vg_blas_use_core_switches_kernels_in_process)
+{
+    CHECK(vg_blas_use_core(NULL) == VG_EARG && vg_blas_use_core("") == VG_EARG);
+    char saved[64];
+    snprintf(saved, sizeof saved, "%s", vg_blas_core());
+#if defined(__x86_64__) && defined(__GNUC__)
+    const int can = __builtin_cpu_supports("avx2") && dlsym(RTLD_DEFAULT, "gotoblas_dynamic_init");
+#else
+    const int can = 0;
+#endif
+    if (!can) {
+        CHECK(vg_blas_use_core("Haswell") == VG_EUNSUPPORTED || !strcasecmp(saved, "Haswell"));
+        return;
+    }
+    CHECK(vg_blas_use_core("Haswell") == VG_OK);
+    CHECKF(!strcasecmp(vg_blas_core(), "Haswell"), "kernels now %s", vg_blas_core());
+    CHECK(getenv("OPENBLAS_CORETYPE") && !strcmp(getenv("OPENBLAS_CORETYPE"), "Haswell"));
+    CHECK(gemm_is_right());
+    CHECK(vg_blas_use_core("NoSuchCore") == VG_EUNSUPPORTED);
+    CHECKF(!strcasecmp(vg_blas_core(), "Haswell"), "an unknown core left %s kernels", vg_blas_core());
+    CHECK(!strcmp(getenv("OPENBLAS_CORETYPE"), "Haswell"));
+    CHECK(vg_blas_use_core(saved) == VG_OK);
+    CHECKF(!strcasecmp(vg_blas_core(), saved), "kernels %s, not %s again", vg_blas_core(), saved);
+    CHECK(gemm_is_right());
 }
 
 /* The CLI's workers: one model per thread, each pass on one thread, BLAS on
