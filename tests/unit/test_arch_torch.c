@@ -260,6 +260,42 @@ TEST(cnn_training_gradients_follow_changed_weights)
     vg_model_destroy(m);
 }
 
+/* A 3x3 layer with a bias takes the Winograd training path too: its weight
+ * gradient by the transforms (conv2d_winograd_dw.c), its bias gradient
+ * summed beside them. Against the baseline kernels at the fixtures'
+ * tolerance, on a network large enough for batch-parallel passes (the
+ * path that runs it). */
+TEST(winograd_training_of_a_biased_layer_matches_the_baseline)
+{
+    const char *arch = "input 1 128 0; c1: conv 16 k=3 p=1; relu; c2: conv 16 k=3 p=1 bias=1; relu; timepool; "
+                       "flatten; fc: linear 2";
+    const int w = 70;
+    vg_model *m;
+    REQUIRE(vg_model_create(arch, 7, &m, NULL, 0) == VG_OK);
+    const size_t ng = m->n_arena + 2 * 128 * (size_t)w;
+    float *x = malloc(sizeof(float) * 2 * 128 * w), *wino = malloc(sizeof(float) * ng),
+          *base = malloc(sizeof(float) * ng);
+    REQUIRE(x && wino && base);
+    for (int i = 0; i < 2 * 128 * w; i++) x[i] = sinf(i * 0.021f) + 0.3f * cosf(i * 0.0037f);
+    training_gradients(m, x, w, wino);
+    CHECK(m->batch_parallel);
+    const int forced = conv_direct_set_isa(CONV_ISA_BASE) == 0;
+    training_gradients(m, x, w, base);
+    conv_direct_set_isa(CONV_ISA_AUTO);
+    CHECK(forced || !conv_winograd_available());
+    for (int i = 0; i < m->n_tensors; i++) {
+        const nn_tensor *t = &m->tensors[i];
+        if (!t->is_buffer) allclose(t->name, wino + t->offset, base + t->offset, t->count, RTOL, ATOL);
+    }
+    const nn_tensor *b = nn_find_tensor(m, "c2.bias");
+    REQUIRE(b);
+    double norm = 0;
+    for (size_t i = 0; i < b->count; i++) norm += fabsf(wino[b->offset + i]);
+    CHECKF(norm > 1e-4, "c2's bias gradient is %g", norm);
+    free(x); free(wino); free(base);
+    vg_model_destroy(m);
+}
+
 /* A 12-parameter "model" for the optimizer fixtures. */
 static vg_model *vector_model(void)
 {
