@@ -655,7 +655,8 @@ int nn_plan(vg_model *m, int n, int h, int w, int training)
     /* training stays batch-parallel on one thread too (model.h) */
     m->batch_parallel = m->n_threads > 1 || (suits_batch_parallel && training);
     const size_t F = sizeof(float);
-    int ok = reserve(&m->room[ROOM_ACT], F * act, training) && reserve(&m->room[ROOM_IACT], sizeof(int32_t) * (iact + 1), 0) &&
+    int ok = reserve(&m->room[ROOM_ACT], F * act, training) &&
+             reserve(&m->room[ROOM_IACT], sizeof(int32_t) * (iact + 1), 0) &&
              reserve(&m->room[ROOM_COL], F * col * (size_t)m->n_threads, training) &&
              (!scratch || reserve(&m->room[ROOM_SCRATCH], F * scratch * (size_t)m->n_threads, 0));
     if (ok && training)

@@ -347,7 +347,8 @@ TEST(winograd_weight_gradient_matches_the_direct_sum)
         const size_t nx = (size_t)s.n * s.c * s.h * s.w, ny = (size_t)s.n * s.oc * s.oh * s.ow,
                      nw = (size_t)s.oc * s.c * 9;
         float *x = random_floats(nx, &seed), *dy = random_floats(ny, &seed), *w = random_floats(nw, &seed);
-        float *ref = zeros(nw), *dw = zeros(nw), *dw2 = zeros(nw), *col = zeros(conv_col_size(&s) + conv_direct_train_scratch(&s));
+        float *ref = zeros(nw), *dw = zeros(nw), *dw2 = zeros(nw),
+              *col = zeros(conv_col_size(&s) + conv_direct_train_scratch(&s));
         backward_conv2d(NULL, ref, NULL, dy, x, w, &s, col);
         winograd_dw_of(dw, x, dy, &s, 0);
         const float big = max_abs(ref, nw), err = max_abs_diff(dw, ref, nw);
