@@ -210,6 +210,21 @@ static void training_gradients(vg_model *m, const float *x, int w, float *g)
     memcpy(g + m->n_arena, m->dinput, sizeof(float) * 2 * 128 * w);
 }
 
+/* The gradients of the same pass with the baseline kernels (no Winograd,
+ * no direct kernels) into BASE, and every parameter's within the PyTorch
+ * fixtures' tolerance of OURS */
+static void match_the_baseline(vg_model *m, const float *x, int w, const float *ours, float *base)
+{
+    const int forced = conv_direct_set_isa(CONV_ISA_BASE) == 0;
+    training_gradients(m, x, w, base);
+    conv_direct_set_isa(CONV_ISA_AUTO);
+    CHECK(forced || !conv_winograd_available());
+    for (int i = 0; i < m->n_tensors; i++) {
+        const nn_tensor *t = &m->tensors[i];
+        if (!t->is_buffer) allclose(t->name, ours + t->offset, base + t->offset, t->count, RTOL, ATOL);
+    }
+}
+
 /* Training runs the 3x3 layers' forward pass and input gradient by
  * Winograd where inference does (conv_winograd_available), each from a
  * transform of the weights kept between steps. After a step has changed
@@ -242,15 +257,7 @@ TEST(cnn_training_gradients_follow_changed_weights)
     memcpy(m->arena, saved, sizeof(float) * m->n_arena);
     training_gradients(m, x, w, after);
     memcpy(m->arena, saved, sizeof(float) * m->n_arena);
-    const int forced = conv_direct_set_isa(CONV_ISA_BASE) == 0;
-    training_gradients(m, x, w, base);
-    conv_direct_set_isa(CONV_ISA_AUTO);
-    CHECK(forced || !conv_winograd_available());
-    for (int i = 0; i < m->n_tensors; i++) {
-        const nn_tensor *t = &m->tensors[i];
-        if (t->is_buffer) continue;
-        allclose(t->name, after + t->offset, base + t->offset, t->count, RTOL, ATOL);
-    }
+    match_the_baseline(m, x, w, after, base);
     allclose("input gradient", after + m->n_arena, base + m->n_arena, 2 * 128 * (size_t)w, RTOL, ATOL);
     const nn_tensor *c2 = nn_find_tensor(m, "conv2.weight");
     double moved = 0;
@@ -279,14 +286,7 @@ TEST(winograd_training_of_a_biased_layer_matches_the_baseline)
     for (int i = 0; i < 2 * 128 * w; i++) x[i] = sinf(i * 0.021f) + 0.3f * cosf(i * 0.0037f);
     training_gradients(m, x, w, wino);
     CHECK(m->batch_parallel);
-    const int forced = conv_direct_set_isa(CONV_ISA_BASE) == 0;
-    training_gradients(m, x, w, base);
-    conv_direct_set_isa(CONV_ISA_AUTO);
-    CHECK(forced || !conv_winograd_available());
-    for (int i = 0; i < m->n_tensors; i++) {
-        const nn_tensor *t = &m->tensors[i];
-        if (!t->is_buffer) allclose(t->name, wino + t->offset, base + t->offset, t->count, RTOL, ATOL);
-    }
+    match_the_baseline(m, x, w, wino, base);
     const nn_tensor *b = nn_find_tensor(m, "c2.bias");
     REQUIRE(b);
     double norm = 0;
