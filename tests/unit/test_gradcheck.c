@@ -170,6 +170,81 @@ TEST(gradcheck_conv2d)
     }
 }
 
+/* ---- conv2d by Winograd, as training runs it: the forward pass, the input
+ * gradient as the transposed convolution by the flipped weights
+ * (model.c's winograd_cached), the weight gradient by the transposed
+ * transforms (conv2d_winograd_dw.c), the bias gradient summed. Partial
+ * tiles at the bottom and right. */
+static void wino_f(gc_case *c, const float *x, float *y)
+{
+    const conv_shape *s = c->ctx;
+    conv_shape one = *s;
+    one.n = 1;
+    float *u = malloc(sizeof(float) * conv_winograd_weights_size(&one)),
+          *prep = malloc(sizeof(float) * conv_winograd_prep_size(&one)),
+          *work = malloc(sizeof(float) * conv_winograd_work_size(&one));
+    conv_winograd_weights(u, c->params[0], &one);
+    const size_t xs = (size_t)s->c * s->h * s->w, ys = (size_t)s->oc * s->oh * s->ow;
+    for (int i = 0; i < s->n; i++) {
+        conv_winograd_prepare(prep, x + i * xs, &one);
+        forward_conv2d_winograd_rows(y + i * ys, (size_t)s->oh * s->ow, prep, u, c->params[1], NULL, &one, 0, s->oh,
+                                     work);
+    }
+    free(u); free(prep); free(work);
+}
+
+static void wino_b(gc_case *c, const float *x, const float *dy, float *dx, float **dp)
+{
+    const conv_shape *s = c->ctx;
+    conv_shape one = *s;
+    one.n = 1;
+    const conv_shape t = conv_transposed(&one);
+    const size_t xs = (size_t)s->c * s->h * s->w, ys = (size_t)s->oc * s->oh * s->ow;
+    /* the transposed convolution's weights: wt[c][o] = w[o][c] flipped */
+    float *wt = malloc(sizeof(float) * (size_t)s->oc * s->c * 9),
+          *ut = malloc(sizeof(float) * conv_winograd_weights_size(&t));
+    for (int o = 0; o < s->oc; o++)
+        for (int ch = 0; ch < s->c; ch++)
+            for (int k = 0; k < 9; k++)
+                wt[((size_t)ch * s->oc + o) * 9 + 8 - k] = c->params[0][((size_t)o * s->c + ch) * 9 + k];
+    conv_winograd_weights(ut, wt, &t);
+    float *prep = malloc(sizeof(float) * conv_winograd_prep_size(&t)),
+          *work = malloc(sizeof(float) * conv_winograd_work_size(&t)),
+          *sums = malloc(sizeof(float) * conv_winograd_dw_sums_size(&one)),
+          *dwork = malloc(sizeof(float) * conv_winograd_dw_work_size(&one));
+    winograd_dw wd;
+    conv_winograd_dw_begin(&wd, sums, dwork, &one);
+    for (int i = 0; i < s->n; i++) {
+        conv_winograd_prepare(prep, dy + i * ys, &t);
+        forward_conv2d_winograd_rows(dx + i * xs, (size_t)s->h * s->w, prep, ut, NULL, NULL, &t, 0, t.oh, work);
+        conv_winograd_dw_add(&wd, x + i * xs, prep);
+        for (int o = 0; dp[1] && o < s->oc; o++)
+            for (int j = 0; j < s->oh * s->ow; j++) dp[1][o] += dy[i * ys + (size_t)o * s->oh * s->ow + j];
+    }
+    conv_winograd_dw_finish(&wd);
+    conv_winograd_dw_gradient(dp[0], sums, &one, 0, (size_t)s->oc * s->c);
+    free(wt); free(ut); free(prep); free(work); free(sums); free(dwork);
+}
+
+TEST(gradcheck_conv2d_winograd_training_path)
+{
+    if (!conv_winograd_available()) return;
+    conv_shape s = {.n = 2, .c = 8, .h = 7, .w = 10, .oc = 9, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1};
+    REQUIRE(conv_shape_init(&s) == 0 && conv_winograd_shape(&s));
+    gc_case c = {.name = "conv2d Winograd", .nx = (size_t)s.n * s.c * s.h * s.w,
+                 .ny = (size_t)s.n * s.oc * s.oh * s.ow, .ctx = &s, .fwd = wino_f, .bwd = wino_b};
+    c.np[0] = (size_t)s.oc * s.c * 9;
+    c.np[1] = (size_t)s.oc;
+    c.params[0] = malloc(sizeof(float) * c.np[0]);
+    c.params[1] = malloc(sizeof(float) * c.np[1]);
+    fill(c.params[0], c.np[0], 0.5f);
+    fill(c.params[1], c.np[1], 0.5f);
+    float *x = malloc(sizeof(float) * c.nx);
+    fill(x, c.nx, 1.0f);
+    gradcheck(&c, x);
+    free(x); free(c.params[0]); free(c.params[1]);
+}
+
 /* ---- linear */
 static int lin_dims[3] = {3, 5, 4};   /* n, in, out */
 static void lin_f(gc_case *c, const float *x, float *y)
