@@ -38,10 +38,17 @@ extern const char vg_cli_model_dir[];
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* One line to F: PREFIX, then the message with control characters escaped
  * (\n, \t, \r, \xHH), since file names in it may hold any byte but '/' and
- * NUL (a newline would split the line, an escape sequence drive the terminal). */
+ * NUL (a newline would split the line, an escape sequence drive the
+ * terminal). Bytes that are not valid UTF-8, and the C1 controls (U+0080 to
+ * U+009F, which some terminals obey), are escaped as \xHH too; the rest of
+ * UTF-8 is printed as it is. */
 void cli_vmessage(FILE *f, const char *prefix, const char *fmt, va_list ap);
 /* S with control characters escaped as in cli_vmessage. */
 void cli_put_escaped(FILE *f, const char *s);
+/* The length (2 to 4) of the UTF-8 character at C, NUL-terminated, or 0
+ * when C does not start one (ASCII, a stray or cut byte, an overlong or
+ * surrogate form, a C1 control) */
+int cli_utf8_length(const unsigned char *c);
 /* The same into BUF[N] (cut to fit, always terminated); returns BUF. */
 char *cli_escape(char *buf, size_t n, const char *s);
 /* S as one CSV field: quoted, quotes doubled (commas and newlines kept);

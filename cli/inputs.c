@@ -65,13 +65,30 @@ static void walk(list *l, const char *dir, size_t rel, int depth, const vg_dir_c
 /* Whether the start of standard input is a recording rather than a list of
  * paths: a list has no NUL and no control characters but tab and line
  * ends, and every audio container's header has some (RIFF's and FLAC's
- * sizes, Ogg's version byte, ID3's flags). A list whose file names hold
- * other control characters is told apart by its first line, which names a
- * file (first_line_exists). */
-static int looks_binary(const unsigned char *b, size_t n)
+ * sizes, Ogg's version byte, ID3's flags); its bytes above ASCII are
+ * UTF-8, where a recording's soon are not (a header cut after 6 bytes,
+ * "RIFF$\xfa", has only the latter). A list whose file names hold other
+ * control characters, or other encodings, is told apart by its first line,
+ * which names a file (first_line_exists). A UTF-8 character cut at the end
+ * of the bytes read is not held against it unless they are ALL the input. */
+static int looks_binary(const unsigned char *b, size_t n, int all)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (b[i] < 0x20 && b[i] != '\t' && b[i] != '\n' && b[i] != '\r') return 1;
+        if (b[i] < 0x80) continue;
+        unsigned char ch[5] = {0};
+        const size_t k = n - i < 4 ? n - i : 4;
+        memcpy(ch, b + i, k);
+        const int len = cli_utf8_length(ch);
+        if (!len) {
+            /* a lead byte whose character the read cut short */
+            const int want = b[i] >= 0xf0 ? 4 : b[i] >= 0xe0 ? 3 : b[i] >= 0xc2 ? 2 : 0;
+            int cut = want && (size_t)want > k;
+            for (size_t j = 1; cut && j < k; j++) cut = (b[i + j] & 0xc0) == 0x80;
+            return !(cut && !all);
+        }
+        i += (size_t)len - 1;
+    }
     return 0;
 }
 
@@ -154,7 +171,8 @@ static int read_stdin(list *l)
         cli_error("-: reading paths from the terminal, one per line; Ctrl-D ends them");
     unsigned char head[4096];
     const size_t n = fread(head, 1, sizeof head, stdin);
-    if (looks_binary(head, n) && !first_line_exists(head, n, n < sizeof head)) return spool_stdin(l, head, n);
+    const int all = n < sizeof head;
+    if (looks_binary(head, n, all) && !first_line_exists(head, n, all)) return spool_stdin(l, head, n);
     /* a list: the lines already read, then the rest */
     char *text = NULL;
     size_t len = 0, cap = 0;

@@ -10,14 +10,39 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+int cli_utf8_length(const unsigned char *c)
+{
+    if (c[0] < 0xc2 || c[0] > 0xf4) return 0;   /* ASCII, a continuation byte, an overlong lead, past U+10FFFF */
+    const int n = c[0] >= 0xf0 ? 4 : c[0] >= 0xe0 ? 3 : 2;
+    for (int i = 1; i < n; i++)
+        if ((c[i] & 0xc0) != 0x80) return 0;   /* the terminating NUL stops it too */
+    if ((c[0] == 0xc2 && c[1] < 0xa0) ||       /* C1 controls, U+0080..U+009F */
+        (c[0] == 0xe0 && c[1] < 0xa0) ||       /* overlong */
+        (c[0] == 0xed && c[1] >= 0xa0) ||      /* surrogates */
+        (c[0] == 0xf0 && c[1] < 0x90) ||       /* overlong */
+        (c[0] == 0xf4 && c[1] >= 0x90))        /* past U+10FFFF */
+        return 0;
+    return n;
+}
+
 void cli_put_escaped(FILE *f, const char *s)
 {
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c >= 0x20 && *c != 0x7f) fputc(*c, f);
-        else if (*c == '\n') fputs("\\n", f);
-        else if (*c == '\t') fputs("\\t", f);
-        else if (*c == '\r') fputs("\\r", f);
-        else fprintf(f, "\\x%02x", *c);
+        const int n = *c >= 0x80 ? cli_utf8_length(c) : 0;
+        if (n) {
+            fwrite(c, 1, (size_t)n, f);
+            c += n - 1;
+        } else if (*c >= 0x20 && *c < 0x7f) {
+            fputc(*c, f);
+        } else if (*c == '\n') {
+            fputs("\\n", f);
+        } else if (*c == '\t') {
+            fputs("\\t", f);
+        } else if (*c == '\r') {
+            fputs("\\r", f);
+        } else {
+            fprintf(f, "\\x%02x", *c);
+        }
     }
 }
 

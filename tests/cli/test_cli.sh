@@ -155,6 +155,25 @@ check "predict -: a list whose file names hold control characters is read as pat
     "out=\$(printf '%s\n' '$ctl' | '$VG' predict -m models/voxgender-default.safetensors - -q) &&
      [ \$(wc -l <<<\"\$out\") -eq 1 ] && [ \"\$(cut -f1 <<<\"\$out\")\" != - ] &&
      [ \"\$(cut -f2- <<<\"\$out\")\" = \"\$('$VG' predict -m models/voxgender-default.safetensors '$good1' -q | cut -f2-)\" ]"
+# a recording's header cut after 6 bytes ("RIFF$\xfa") has no control
+# character, but a byte that is not UTF-8: a recording, not a path (the fuzzer
+# found it read as one, with the raw byte in the message); a list in Latin-1
+# whose first line names a file is still a list
+check "predict -: a header cut short on stdin is a recording that cannot be read, not a path" bash -c \
+    "printf 'RIFF\$\\372' | '$VG' predict -q - 2> '$T/cut.err'; [ \$? -eq 1 ] &&
+     [ \"\$(cat '$T/cut.err')\" = 'voxgender: -: not a readable audio file (unknown format or corrupt header)' ]"
+latin="$T/caf$(printf '\351').flac"
+cp "$good1" "$latin"
+check "predict -: a Latin-1 list whose first line names a file is read as paths" bash -c \
+    "out=\$(printf '%s\n' '$latin' | '$VG' predict -m models/voxgender-default.safetensors - -q) &&
+     [ \$(wc -l <<<\"\$out\") -eq 1 ] && grep -qF 'caf\\xe9.flac' <<<\"\$out\""
+# messages print UTF-8 file names as they are, and escape bytes that are not
+# UTF-8 and the C1 controls (which some terminals obey)
+zoe="Zo$(printf '\303\253').wav"
+"$VG" predict -q "$T/$zoe" "$T/bad$(printf '\351 \302\233')x.wav" 2> "$T/utf8.err"
+check "errors: UTF-8 names as they are, other bytes and C1 controls escaped, valid UTF-8 throughout" bash -c \
+    "grep -qF '$zoe: no such file' '$T/utf8.err' && grep -qF 'bad\\xe9 \\xc2\\x9bx.wav: no such file' '$T/utf8.err' &&
+     /usr/bin/python3 -c 'import sys; open(sys.argv[1], encoding=\"utf-8\", errors=\"strict\").read()' '$T/utf8.err'"
 check "spectrogram -: a recording on stdin is OUTDIR/stdin.png, the image the file gives" bash -c \
     "'$VG' spectrogram - -o '$T/stdinout' -q < '$good1' && '$VG' spectrogram '$good1' -o '$T/fileout' -q &&
      [ \"\$(ls '$T/stdinout')\" = stdin.png ] && cmp -s '$T/stdinout/stdin.png' '$T/fileout/p225_003.png'"
