@@ -49,6 +49,16 @@ void cli_put_escaped(FILE *f, const char *s);
  * when C does not start one (ASCII, a stray or cut byte, an overlong or
  * surrogate form, a C1 control) */
 int cli_utf8_length(const unsigned char *c);
+/* S, a file or folder name, as a JSON string literal (malloc'd; NULL when
+ * out of memory): UTF-8 as it is, quotes, backslashes and control
+ * characters escaped, and each byte that is not UTF-8 as \udcXX, the lone
+ * surrogate that Python's surrogateescape reads back as that byte
+ * (json.loads, then os.fsencode, gives the name's bytes). A JSON document
+ * must be UTF-8, which a name need not be. cli_json_add_name adds it to
+ * object O under KEY (0, or -1 when out of memory). */
+char *cli_json_quote(const char *s);
+struct cJSON;
+int cli_json_add_name(struct cJSON *o, const char *key, const char *s);
 /* The same into BUF[N] (cut to fit, always terminated); returns BUF. */
 char *cli_escape(char *buf, size_t n, const char *s);
 /* S as one CSV field: quoted, quotes doubled (commas and newlines kept);

@@ -142,7 +142,7 @@ int cmd_eval(int argc, char **argv)
     vg_model_destroy(probe);
     if (!rc && json) {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "model", model);
+        cli_json_add_name(o, "model", model);
         cJSON_AddNumberToObject(o, "n", (double)m.n);
         cJSON_AddNumberToObject(o, "failed", (double)r.n_failed);
         cJSON_AddNumberToObject(o, "accuracy", m.accuracy);
@@ -161,7 +161,7 @@ int cmd_eval(int argc, char **argv)
         cJSON *ps = cJSON_AddArrayToObject(o, "per_speaker");
         for (size_t s = 0; s < m.n_speakers; s++) {
             cJSON *e = cJSON_CreateObject();
-            cJSON_AddStringToObject(e, "speaker", m.speakers[s].speaker);
+            cli_json_add_name(e, "speaker", m.speakers[s].speaker);
             cJSON_AddStringToObject(e, "gender", vg_label_name(m.speakers[s].label));
             cJSON_AddNumberToObject(e, "n", m.speakers[s].n);
             cJSON_AddNumberToObject(e, "accuracy", (double)m.speakers[s].correct / m.speakers[s].n);
@@ -172,8 +172,8 @@ int cmd_eval(int argc, char **argv)
         cJSON *pr = cJSON_AddArrayToObject(o, "per_recording");
         for (size_t i = 0; i < sc.n; i++) {
             cJSON *e = cJSON_CreateObject();
-            cJSON_AddStringToObject(e, "path", sc.items[i]->relpath);
-            cJSON_AddStringToObject(e, "speaker", sc.items[i]->speaker);
+            cli_json_add_name(e, "path", sc.items[i]->relpath);
+            cli_json_add_name(e, "speaker", sc.items[i]->speaker);
             cJSON_AddStringToObject(e, "gender", vg_label_name(sc.labels[i]));
             cJSON_AddNumberToObject(e, "p_male", sc.p_male[i]);
             cJSON_AddItemToArray(pr, e);

@@ -69,7 +69,7 @@ static void emit(job *j, const char *path, float p, const float *l, const char *
     int code = reason ? -1 : p >= 0.5f;
     if (j->fmt == FMT_JSON) {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "path", path);
+        cli_json_add_name(o, "path", path);
         cJSON_AddStringToObject(o, "label", label);
         cJSON_AddNumberToObject(o, "code", code);
         if (reason) {

@@ -254,7 +254,7 @@ int cmd_segment(int argc, char **argv)
         double dur = samples / 16000.0;
         if (all) {
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "file", path);
+            cli_json_add_name(o, "file", path);
             cJSON_AddNumberToObject(o, "duration", dur);
             cJSON *arr = cJSON_AddArrayToObject(o, "segments");
             for (size_t i = 0; i < col.n; i++) {

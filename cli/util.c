@@ -1,6 +1,7 @@
 #include "cli.h"
 #include "voxgender.h"
 
+#include <cJSON.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -10,19 +11,68 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int cli_utf8_length(const unsigned char *c)
+/* The length (2 to 4) of the UTF-8 character at C, NUL-terminated, with
+ * its code point in *CP, or 0 for a byte that does not start one */
+static int utf8_decode(const unsigned char *c, unsigned *cp)
 {
     if (c[0] < 0xc2 || c[0] > 0xf4) return 0;   /* ASCII, a continuation byte, an overlong lead, past U+10FFFF */
     const int n = c[0] >= 0xf0 ? 4 : c[0] >= 0xe0 ? 3 : 2;
-    for (int i = 1; i < n; i++)
+    unsigned v = c[0] & (0x7f >> n);
+    for (int i = 1; i < n; i++) {
         if ((c[i] & 0xc0) != 0x80) return 0;   /* the terminating NUL stops it too */
-    if ((c[0] == 0xc2 && c[1] < 0xa0) ||       /* C1 controls, U+0080..U+009F */
-        (c[0] == 0xe0 && c[1] < 0xa0) ||       /* overlong */
-        (c[0] == 0xed && c[1] >= 0xa0) ||      /* surrogates */
-        (c[0] == 0xf0 && c[1] < 0x90) ||       /* overlong */
-        (c[0] == 0xf4 && c[1] >= 0x90))        /* past U+10FFFF */
-        return 0;
+        v = v << 6 | (c[i] & 0x3f);
+    }
+    if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || (v >= 0xd800 && v < 0xe000) || v > 0x10ffff)
+        return 0;   /* overlong, a surrogate, past U+10FFFF */
+    *cp = v;
     return n;
+}
+
+int cli_utf8_length(const unsigned char *c)
+{
+    unsigned cp;
+    const int n = utf8_decode(c, &cp);
+    return n && cp >= 0xa0 ? n : 0;   /* not the C1 controls, U+0080..U+009F */
+}
+
+char *cli_json_quote(const char *s)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f) return NULL;
+    fputc('"', f);
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        unsigned cp;
+        const int n = *c >= 0x80 ? utf8_decode(c, &cp) : 0;
+        if (n && cp >= 0xa0) {
+            fwrite(c, 1, (size_t)n, f);
+            c += n - 1;
+        } else if (n) {
+            fprintf(f, "\\u%04x", cp);   /* a C1 control */
+            c += n - 1;
+        } else if (*c >= 0x80) {
+            fprintf(f, "\\udc%02x", *c);   /* not UTF-8: Python's surrogateescape */
+        } else if (*c == '"' || *c == '\\') {
+            fputc('\\', f);
+            fputc(*c, f);
+        } else if (*c < 0x20 || *c == 0x7f) {
+            fprintf(f, "\\u%04x", *c);
+        } else {
+            fputc(*c, f);
+        }
+    }
+    fputc('"', f);
+    if (fclose(f)) { free(out); return NULL; }
+    return out;
+}
+
+int cli_json_add_name(struct cJSON *o, const char *key, const char *s)
+{
+    char *q = cli_json_quote(s);
+    const int ok = q && cJSON_AddRawToObject(o, key, q);
+    free(q);
+    return ok ? 0 : -1;
 }
 
 void cli_put_escaped(FILE *f, const char *s)

@@ -83,6 +83,28 @@ mkdir -p "$T/spk/Male/$(printf 'bad\tname\033[1m')" "$T/spk/Female/f1"
 cp "$good2" "$T/spk/Female/f1/" && cp "$good1" "$T/spk/Male/$(printf 'bad\tname\033[1m')/"
 check "eval: a speaker folder's control characters are escaped in the per-speaker table" bash -c \
     "'$VG' eval -q -m models/voxgender-default.safetensors '$T/spk' | grep -qF '  bad\\tname\\x1b[1m '"
+# JSON must be UTF-8, which a file name need not be: names in JSON output
+# are UTF-8 as they are, control characters escaped, and other bytes as
+# \udcXX, which Python's surrogateescape turns back into the name's bytes
+mkdir -p "$T/json8/Male/$(printf 'caf\351')" "$T/json8/Female/$(printf 'Zo\303\253 \033[1m')"
+cp "$good1" "$T/json8/Male/$(printf 'caf\351')/$(printf 'a\351\n.flac')"
+cp "$good2" "$T/json8/Female/$(printf 'Zo\303\253 \033[1m')/b.flac"
+"$VG" predict -q --format json -m models/voxgender-default.safetensors "$T/json8" > "$T/json8.pred"
+"$VG" segment -q --format json "$T/json8" > "$T/json8.seg"
+"$VG" eval -q --format json -m models/voxgender-default.safetensors "$T/json8" > "$T/json8.eval"
+check "JSON output: names that are not UTF-8 read back exactly (predict, segment, eval)" /usr/bin/python3 -c "
+import json, os, sys
+d = b'$T/json8'
+want = {os.path.join(r, f) for r, _, fs in os.walk(d) for f in fs}
+text = lambda path: open(path, encoding='utf-8', errors='strict').read()
+pred = {os.fsencode(json.loads(l)['path']) for l in text('$T/json8.pred').splitlines()}
+seg = {os.fsencode(o['file']) for o in json.loads(text('$T/json8.seg'))}
+ev = json.loads(text('$T/json8.eval'))
+spk = {os.fsencode(s['speaker']) for s in ev['per_speaker']}
+rec = {os.path.join(d, os.fsencode(r['path'])) for r in ev['per_recording']}
+ok = pred == want and seg == want and rec == want and spk == {b'caf\\xe9', b'Zo\\xc3\\xab \\x1b[1m'}
+print(pred, seg, spk, file=sys.stderr) if not ok else None
+sys.exit(not ok)"
 mkdir -p "$T/allbad/Test/Male/a" "$T/allbad/Test/Female/b"
 cp "$T/text.wav" "$T/allbad/Test/Male/a/"; cp "$T/text.wav" "$T/allbad/Test/Female/b/"
 "$VG" eval -q "$T/allbad" > "$T/allbad.out" 2> "$T/allbad.err"; rc=$?
