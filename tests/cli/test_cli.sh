@@ -105,6 +105,11 @@ rec = {os.path.join(d, os.fsencode(r['path'])) for r in ev['per_recording']}
 ok = pred == want and seg == want and rec == want and spk == {b'caf\\xe9', b'Zo\\xc3\\xab \\x1b[1m'}
 print(pred, seg, spk, file=sys.stderr) if not ok else None
 sys.exit(not ok)"
+"$VG" eval -q -m models/voxgender-default.safetensors "$T/json8" --report "$T/json8.report" > /dev/null
+check "eval --report: names that are not UTF-8 escaped, the page valid UTF-8" /usr/bin/python3 -c "
+import sys
+page = open('$T/json8.report/index.html', encoding='utf-8', errors='strict').read()
+sys.exit(not ('caf\\\\xe9/a\\\\xe9\\\\x0a.flac' in page and 'Zo\\u00eb \\\\x1b[1m' in page))"
 mkdir -p "$T/allbad/Test/Male/a" "$T/allbad/Test/Female/b"
 cp "$T/text.wav" "$T/allbad/Test/Male/a/"; cp "$T/text.wav" "$T/allbad/Test/Female/b/"
 "$VG" eval -q "$T/allbad" > "$T/allbad.out" 2> "$T/allbad.err"; rc=$?
