@@ -109,7 +109,9 @@ int cmd_check(int argc, char **argv)
 
     int splits[4] = {VG_SPLIT_TRAIN, VG_SPLIT_VALIDATION, VG_SPLIT_TEST, VG_SPLIT_NONE};
     int problems = 0, empty[4][2] = {{0}};   /* no readable recording in a split and class */
-    printf("dataset %s: %zu files%s\n\n", root, d->n, d->has_splits ? "" : " (no Train/Validation/Test split folders)");
+    char shown[4096];   /* the folder's name, escaped as in messages */
+    printf("dataset %s: %zu files%s\n\n", cli_escape(shown, sizeof shown, root), d->n,
+           d->has_splits ? "" : " (no Train/Validation/Test split folders)");
     printf("%-11s %-7s %10s %9s %8s %11s\n", "split", "class", "recordings", "speakers", "hours", "unreadable");
     for (int si = 0; si < 4; si++) {
         for (int label = 0; label < 2; label++) {

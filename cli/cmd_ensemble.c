@@ -55,8 +55,11 @@ int cmd_ensemble(int argc, char **argv)
     if (!rc && (rc = vg_model_ensemble(members, n, &e, err, sizeof err)))
         cli_error("ensemble: %s", err);
     if (!rc && (rc = vg_model_save(e, out))) cli_error("%s: cannot write (%s)", out, cli_write_reason(rc));
-    if (!rc)
-        printf("ensemble of %d models (%zu parameters) -> %s\n", n, vg_model_num_params(e), out);
+    if (!rc) {
+        char shown[4096];   /* escaped as in messages */
+        printf("ensemble of %d models (%zu parameters) -> %s\n", n, vg_model_num_params(e),
+               cli_escape(shown, sizeof shown, out));
+    }
     vg_model_destroy(e);
     for (int i = 0; i < n; i++) vg_model_destroy(members[i]);
     return rc ? 1 : 0;

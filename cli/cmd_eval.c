@@ -51,6 +51,7 @@ int cmd_eval(int argc, char **argv)
 {
     const char *model = NULL, *manifest = NULL, *arch = NULL, *report = NULL;
     int json = 0, first = 0, quiet = 0, jobs = cli_ncpus(), worst = 10;
+    char shown[4096];   /* a path for a summary line, escaped as in messages */
     enum { O_FORMAT = 256, O_WINDOW, O_MANIFEST, O_WORST, O_ARCH, O_REPORT };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"format", required_argument, 0, O_FORMAT},
@@ -137,7 +138,7 @@ int cmd_eval(int argc, char **argv)
             cli_error("%s: cannot write the report", report);
             rc = 1;
         } else if (!json)
-            fprintf(stderr, "report: %s/index.html\n", report);
+            fprintf(stderr, "report: %s/index.html\n", cli_escape(shown, sizeof shown, report));
     }
     vg_model_destroy(probe);
     if (!rc && json) {
@@ -183,7 +184,9 @@ int cmd_eval(int argc, char **argv)
         free(txt);
         cJSON_Delete(o);
     } else if (!rc) {
-        printf("model %s on %s (%s)\n", model, argv[optind], d->has_splits ? "Test split" : "all recordings");
+        char data[4096];
+        printf("model %s on %s (%s)\n", cli_escape(shown, sizeof shown, model), cli_escape(data, sizeof data, argv[optind]),
+               d->has_splits ? "Test split" : "all recordings");
         print_metrics(&m, "");
         if (r.n_failed) printf("unreadable recordings skipped: %zu\n", r.n_failed);
         size_t show = worst == 0 || (size_t)worst > m.n_speakers ? m.n_speakers : (size_t)worst;

@@ -51,9 +51,12 @@ int cmd_import(int argc, char **argv)
     if (rc) { cli_error("%s: %s", argv[optind], err); return 1; }
     rc = vg_model_save(m, out);
     if (rc) cli_error("%s: cannot write (%s)", out, cli_write_reason(rc));
-    else
-        printf("imported %s (%s%s, %zu parameters) -> %s\n", argv[optind], arch ? arch : vg_model_meta(m, "arch_name"),
-               arch ? "" : ", recognised from its tensors", vg_model_num_params(m), out);
+    else {
+        char from[4096], to[4096];   /* escaped as in messages */
+        printf("imported %s (%s%s, %zu parameters) -> %s\n", cli_escape(from, sizeof from, argv[optind]),
+               arch ? arch : vg_model_meta(m, "arch_name"), arch ? "" : ", recognised from its tensors",
+               vg_model_num_params(m), cli_escape(to, sizeof to, out));
+    }
     vg_model_destroy(m);
     return rc ? 1 : 0;
 }

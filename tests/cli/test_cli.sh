@@ -110,6 +110,10 @@ check "eval --report: names that are not UTF-8 escaped, the page valid UTF-8" /u
 import sys
 page = open('$T/json8.report/index.html', encoding='utf-8', errors='strict').read()
 sys.exit(not ('caf\\\\xe9/a\\\\xe9\\\\x0a.flac' in page and 'Zo\\u00eb \\\\x1b[1m' in page))"
+ln -s "$T/json8" "$T/$(printf 'ck\033[1m')"
+check "check and eval: the folder named in their summary line is escaped" bash -c \
+    "'$VG' check -q '$T/'\$'ck\\033[1m' | head -1 | grep -qF 'ck\\x1b[1m: 2 files' &&
+     '$VG' eval -q -m models/voxgender-default.safetensors '$T/'\$'ck\\033[1m' | head -1 | grep -qF 'ck\\x1b[1m (all recordings)'"
 mkdir -p "$T/allbad/Test/Male/a" "$T/allbad/Test/Female/b"
 cp "$T/text.wav" "$T/allbad/Test/Male/a/"; cp "$T/text.wav" "$T/allbad/Test/Female/b/"
 "$VG" eval -q "$T/allbad" > "$T/allbad.out" 2> "$T/allbad.err"; rc=$?
