@@ -45,6 +45,8 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_vmessage(FILE *f, const char *prefix, const char *fmt, va_list ap);
 /* S with control characters escaped as in cli_vmessage. */
 void cli_put_escaped(FILE *f, const char *s);
+/* The same for the one character at S (not NUL); returns the next one. */
+const char *cli_put_escaped_char(FILE *f, const char *s);
 /* The length (2 to 4) of the UTF-8 character at C, NUL-terminated, or 0
  * when C does not start one (ASCII, a stray or cut byte, an overlong or
  * surrogate form, a C1 control) */

@@ -69,24 +69,18 @@ static void walk(list *l, const char *dir, size_t rel, int depth, const vg_dir_c
  * UTF-8, where a recording's soon are not (a header cut after 6 bytes,
  * "RIFF$\xfa", has only the latter). A list whose file names hold other
  * control characters, or other encodings, is told apart by its first line,
- * which names a file (first_line_exists). A UTF-8 character cut at the end
- * of the bytes read is not held against it unless they are ALL the input. */
+ * which names a file (first_line_exists). Unless the bytes read are ALL
+ * the input, their last three are not judged: a character may be cut there. */
 static int looks_binary(const unsigned char *b, size_t n, int all)
 {
     for (size_t i = 0; i < n; i++) {
         if (b[i] < 0x20 && b[i] != '\t' && b[i] != '\n' && b[i] != '\r') return 1;
         if (b[i] < 0x80) continue;
-        unsigned char ch[5] = {0};
-        const size_t k = n - i < 4 ? n - i : 4;
-        memcpy(ch, b + i, k);
+        if (!all && n - i < 4) break;   /* a character the read may have cut short */
+        unsigned char ch[5] = {0};      /* NUL-terminated for cli_utf8_length */
+        memcpy(ch, b + i, n - i < 4 ? n - i : 4);
         const int len = cli_utf8_length(ch);
-        if (!len) {
-            /* a lead byte whose character the read cut short */
-            const int want = b[i] >= 0xf0 ? 4 : b[i] >= 0xe0 ? 3 : b[i] >= 0xc2 ? 2 : 0;
-            int cut = want && (size_t)want > k;
-            for (size_t j = 1; cut && j < k; j++) cut = (b[i + j] & 0xc0) == 0x80;
-            return !(cut && !all);
-        }
+        if (!len) return 1;
         i += (size_t)len - 1;
     }
     return 0;

@@ -11,29 +11,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* S in HTML text or an attribute: markup characters as entities, and
- * control characters and bytes that are not UTF-8 as \xHH (cli_put_escaped),
- * so that the page stays valid UTF-8 whatever the file names hold */
+/* S in HTML text or an attribute: markup characters as entities, the rest
+ * as in messages (cli_put_escaped: control characters and bytes that are
+ * not UTF-8 escaped), so that the page stays valid UTF-8 whatever the file
+ * names hold */
 static void html_escape(FILE *f, const char *s)
 {
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        const int n = *c >= 0x80 ? cli_utf8_length(c) : 0;
-        if (n) {
-            fwrite(c, 1, (size_t)n, f);
-            c += n - 1;
-        } else if (*c == '<') {
-            fputs("&lt;", f);
-        } else if (*c == '>') {
-            fputs("&gt;", f);
-        } else if (*c == '&') {
-            fputs("&amp;", f);
-        } else if (*c == '"') {
-            fputs("&quot;", f);
-        } else if (*c >= 0x20 && *c < 0x7f) {
-            fputc(*c, f);
-        } else {
-            fprintf(f, "\\x%02x", *c);
+    while (*s) {
+        if (*s == '<') fputs("&lt;", f);
+        else if (*s == '>') fputs("&gt;", f);
+        else if (*s == '&') fputs("&amp;", f);
+        else if (*s == '"') fputs("&quot;", f);
+        else {
+            s = cli_put_escaped_char(f, s);
+            continue;
         }
+        s++;
     }
 }
 

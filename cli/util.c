@@ -75,25 +75,25 @@ int cli_json_add_name(struct cJSON *o, const char *key, const char *s)
     return ok ? 0 : -1;
 }
 
+const char *cli_put_escaped_char(FILE *f, const char *s)
+{
+    const unsigned char *c = (const unsigned char *)s;
+    const int n = *c >= 0x80 ? cli_utf8_length(c) : 0;
+    if (n) {
+        fwrite(c, 1, (size_t)n, f);
+        return s + n;
+    }
+    if (*c >= 0x20 && *c < 0x7f) fputc(*c, f);
+    else if (*c == '\n') fputs("\\n", f);
+    else if (*c == '\t') fputs("\\t", f);
+    else if (*c == '\r') fputs("\\r", f);
+    else fprintf(f, "\\x%02x", *c);
+    return s + 1;
+}
+
 void cli_put_escaped(FILE *f, const char *s)
 {
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        const int n = *c >= 0x80 ? cli_utf8_length(c) : 0;
-        if (n) {
-            fwrite(c, 1, (size_t)n, f);
-            c += n - 1;
-        } else if (*c >= 0x20 && *c < 0x7f) {
-            fputc(*c, f);
-        } else if (*c == '\n') {
-            fputs("\\n", f);
-        } else if (*c == '\t') {
-            fputs("\\t", f);
-        } else if (*c == '\r') {
-            fputs("\\r", f);
-        } else {
-            fprintf(f, "\\x%02x", *c);
-        }
-    }
+    while (*s) s = cli_put_escaped_char(f, s);
 }
 
 char *cli_escape(char *buf, size_t n, const char *s)

@@ -179,6 +179,16 @@ static int bwd_rows(const conv_shape *s)
     return r < 1 ? 1 : r > s->oh ? s->oh : r;
 }
 
+void backward_conv2d_bias(float *db, const float *dy, int oc, int p)
+{
+    for (int o = 0; o < oc; o++) {
+        const float *r = dy + (size_t)o * p;
+        float acc = 0;
+        for (int j = 0; j < p; j++) acc += r[j];
+        db[o] += acc;
+    }
+}
+
 void backward_conv2d(float *dx, float *dw, float *db, const float *dy, const float *x,
                      const float *w, const conv_shape *s, float *col)
 {
@@ -191,13 +201,7 @@ void backward_conv2d(float *dx, float *dw, float *db, const float *dy, const flo
         const float *xn = x + (size_t)n * s->c * s->h * s->w;
         const float *dyn = dy + (size_t)n * s->oc * P;
         float *dxn = dx ? dx + (size_t)n * s->c * s->h * s->w : NULL;
-        if (db)
-            for (int o = 0; o < s->oc; o++) {
-                const float *r = dyn + (size_t)o * P;
-                float acc = 0;
-                for (int p = 0; p < P; p++) acc += r[p];
-                db[o] += acc;
-            }
+        if (db) backward_conv2d_bias(db, dyn, s->oc, P);
         if (is_pointwise(s)) {
             /* dw[OC,C] += dy[OC,P] @ x[C,P]^T; dx[C,P] = w[OC,C]^T @ dy[OC,P] */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->oc, K, P, 1.0f, dyn, P, xn, P,

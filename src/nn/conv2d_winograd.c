@@ -471,14 +471,6 @@ static void transform_input(float *V, size_t xs, size_t cs, const float *prep, c
         input_transform(V, xs, cs, prep, s, ty);
 }
 
-static void transform_grad(float *D, size_t xs, size_t cs, const float *prep, const conv_shape *t, int ty)
-{
-    if (conv_direct_isa() == CONV_ISA_AVX512)
-        grad_transform_avx512(D, xs, cs, prep, t, ty);
-    else
-        grad_transform(D, xs, cs, prep, t, ty);
-}
-
 static void products(float *yb, size_t ldy, const tiles_in *in, int nt, const float *u, const float *b,
                      const winograd_epilogue *ep, const conv_shape *s, int oc0, int oc1, int oy0, int oy1)
 {
@@ -593,7 +585,10 @@ void conv_winograd_input_tiles(float *V, size_t xs, size_t cs, const float *prep
 void conv_winograd_grad_tiles(float *D, size_t xs, size_t cs, const float *prep, const conv_shape *t, int ty)
 {
 #ifdef VG_WINOGRAD
-    transform_grad(D, xs, cs, prep, t, ty);
+    if (conv_direct_isa() == CONV_ISA_AVX512)
+        grad_transform_avx512(D, xs, cs, prep, t, ty);
+    else
+        grad_transform(D, xs, cs, prep, t, ty);
 #else
     (void)D, (void)xs, (void)cs, (void)prep, (void)t, (void)ty;
 #endif

@@ -58,7 +58,9 @@ void conv_winograd_dw_begin(winograd_dw *w, float *sums, float *work, const conv
     w->M = sums;
     w->prep = work;
     w->V = work + conv_winograd_prep_size(s);
-    w->D = w->V + 36 * plane(s, s->c);
+    w->vxs = plane(s, s->c);
+    w->dxs = plane(s, s->oc);
+    w->D = w->V + 36 * w->vxs;
     w->cap = buffer_tiles(s);
     w->k = 0;
     memset(sums, 0, sizeof(float) * conv_winograd_dw_sums_size(s));
@@ -69,10 +71,10 @@ static void empty_buffer(winograd_dw *w)
 {
     const conv_shape *s = &w->s;
     if (!w->k) return;
-    const size_t vxs = plane(s, s->c), dxs = plane(s, s->oc), mxs = (size_t)s->oc * s->c;
+    const size_t mxs = (size_t)s->oc * s->c;
     for (int xi = 0; xi < 36; xi++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->oc, s->c, w->k, 1.0f, w->D + xi * dxs, w->cap,
-                    w->V + xi * vxs, w->cap, 1.0f, w->M + xi * mxs, s->c);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->oc, s->c, w->k, 1.0f, w->D + xi * w->dxs, w->cap,
+                    w->V + xi * w->vxs, w->cap, 1.0f, w->M + xi * mxs, s->c);
     w->k = 0;
 }
 
@@ -82,11 +84,10 @@ void conv_winograd_dw_add(winograd_dw *w, const float *x, const float *dy_prep)
     int tw, th;
     conv_winograd_tiles(s, &tw, &th);
     conv_winograd_prepare(w->prep, x, s);
-    const size_t vxs = plane(s, s->c), dxs = plane(s, s->oc);
     for (int ty = 0; ty < th; ty++) {
         if (w->k + tw > w->cap) empty_buffer(w);
-        conv_winograd_input_tiles(w->V + w->k, vxs, (size_t)w->cap, w->prep, s, ty);
-        conv_winograd_grad_tiles(w->D + w->k, dxs, (size_t)w->cap, dy_prep, &w->t, ty);
+        conv_winograd_input_tiles(w->V + w->k, w->vxs, (size_t)w->cap, w->prep, s, ty);
+        conv_winograd_grad_tiles(w->D + w->k, w->dxs, (size_t)w->cap, dy_prep, &w->t, ty);
         w->k += tw;
     }
 }

@@ -140,7 +140,8 @@ void conv_winograd_grad_tiles(float *D, size_t xs, size_t cs, const float *prep,
 typedef struct winograd_dw {
     conv_shape s, t;
     float *M, *prep, *V, *D;
-    int k, cap;   /* tiles buffered in V and D, and their room */
+    size_t vxs, dxs;   /* floats between V's and D's 36 planes */
+    int k, cap;        /* tiles buffered in V and D, and their room */
 } winograd_dw;
 size_t conv_winograd_dw_sums_size(const conv_shape *s);
 size_t conv_winograd_dw_work_size(const conv_shape *s);
@@ -176,6 +177,9 @@ int conv_direct_set_isa(int isa);
 /* dw[OC,C,KH,KW] += ..., db[OC] += ..., dx[N,C,H,W] = ... */
 void backward_conv2d(float *dx, float *dw, float *db, const float *dy, const float *x,
                      const float *w, const conv_shape *s, float *col);
+/* db[OC] += the sums of one sample's dy[OC][P] (backward_conv2d's, and the
+ * Winograd training path's) */
+void backward_conv2d_bias(float *db, const float *dy, int oc, int p);
 
 /* ---- linear: x[N,IN] @ w[OUT,IN]^T + b[OUT] -> y[N,OUT]; b may be NULL */
 void forward_linear(float *y, const float *x, const float *w, const float *b,

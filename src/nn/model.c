@@ -1090,17 +1090,6 @@ typedef struct {
     const int32_t *argmax;               /* NULL for a group without a pool */
 } pending_bn_grad;
 
-/* db[o] += the sum of one sample's dy[OC][P], as backward_conv2d sums it */
-static void bias_grad_sample(float *db, const float *dy, int oc, int p)
-{
-    for (int o = 0; o < oc; o++) {
-        const float *r = dy + (size_t)o * p;
-        float acc = 0;
-        for (int j = 0; j < p; j++) acc += r[j];
-        db[o] += acc;
-    }
-}
-
 static void conv_backward(vg_model *m, nn_layer *L, const float *in, const float *dy,
                           float *dx, int n, const pending_bn_grad *bg)
 {
@@ -1124,13 +1113,16 @@ static void conv_backward(vg_model *m, nn_layer *L, const float *in, const float
     const conv_shape t = wino ? conv_transposed(&s) : s;
     const size_t dy_prep = wino ? conv_winograd_prep_size(&t) : 0, ns = wino ? conv_winograd_dw_sums_size(&s) : 0;
     const int dx_by_sample = wino && conv_winograd_by_sample(&t);
+    /* a chunk's accumulators: the weights' (not for Winograd, whose sums
+     * follow them), the bias's, the Winograd sums */
+    const size_t j0 = wino ? nw : 0;
 #pragma omp parallel num_threads(T)
     {
         float *col = m->col + (size_t)omp_get_thread_num() * m->n_col;
 #pragma omp for schedule(dynamic)
         for (int k = 0; k < chunks; k++) {
             float *acc = m->wtmp + (size_t)k * m->n_wtmp;
-            memset(acc, 0, sizeof(float) * (nw + nb));
+            memset(acc + j0, 0, sizeof(float) * (nw + nb - j0));
             winograd_dw wd;
             if (wino) conv_winograd_dw_begin(&wd, acc + nw + nb, col + dy_prep + dx_work_size(&t), &s);
             for (int i = k * n / chunks; i < (k + 1) * n / chunks; i++) {
@@ -1146,7 +1138,7 @@ static void conv_backward(vg_model *m, nn_layer *L, const float *in, const float
                                     col);
                     continue;
                 }
-                if (dB) bias_grad_sample(acc + nw, dyi, L->oc, L->oh * L->ow);
+                if (dB) backward_conv2d_bias(acc + nw, dyi, L->oc, L->oh * L->ow);
                 conv_winograd_prepare(col, dyi, &t);
                 if (ut && dx_by_sample)
                     forward_conv2d_winograd_sample(dx + i * xs, (size_t)L->ih * L->iw, col, ut, NULL, NULL, &t, 0,
@@ -1161,7 +1153,7 @@ static void conv_backward(vg_model *m, nn_layer *L, const float *in, const float
         /* each weight (or Winograd sum) sums the chunks in chunk order,
          * whichever thread: the sums into the first chunk's */
 #pragma omp for schedule(static)
-        for (size_t j = 0; j < nw + nb + ns; j++) {
+        for (size_t j = j0; j < nw + nb + ns; j++) {
             float sum = 0;
             for (int k = 0; k < chunks; k++) sum += m->wtmp[(size_t)k * m->n_wtmp + j];
             if (j < nw) dW[j] += sum;
