@@ -452,8 +452,14 @@ double vg_model_macs(vg_model *m, int h, int w);
  * overlap any other use of it.
  * Memory: the buffers of a pass are kept for the next, and reused while
  * large enough, so a model holds those of the largest batch (and of
- * training, once it has trained) until vg_model_destroy. */
+ * training, once it has trained) until vg_model_release_buffers or
+ * vg_model_destroy. */
 int vg_model_forward(vg_model *m, const float *x, int n, int h, int w, float *logits);
+/* Frees the buffers that passes keep (activations, workspaces, transformed
+ * weights), e.g. after one large batch; the weights stay, and the next pass
+ * makes what it needs again, with the same results. Waits for a pass on
+ * another thread; must not overlap training (as vg_model_forward). */
+void vg_model_release_buffers(vg_model *m);
 
 /* Metadata: string key/value pairs saved in the model file's __metadata__.
  * Values are copied; vg_model_meta returns NULL for a missing key. */

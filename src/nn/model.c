@@ -1511,11 +1511,30 @@ nn_tensor *nn_find_tensor(vg_model *m, const char *name)
     return NULL;
 }
 
+/* the lazily made Winograd weights of every layer: made again when needed */
+static void release_winograd_weights(vg_model *m)
+{
+    for (int i = 0; i < m->n_layers; i++) {
+        free(m->layers[i].wino), free(m->layers[i].wino_dx);
+        m->layers[i].wino = m->layers[i].wino_dx = NULL;
+    }
+}
+
+void vg_model_release_buffers(vg_model *m)
+{
+    if (!m) return;
+    pthread_mutex_lock(&m->lock);   /* not under another thread's pass */
+    release_rooms(m);
+    release_winograd_weights(m);
+    m->plan_n = 0;                  /* the next pass plans again */
+    pthread_mutex_unlock(&m->lock);
+}
+
 void vg_model_destroy(vg_model *m)
 {
     if (!m) return;
     free(m->arch);
-    for (int i = 0; i < m->n_layers; i++) free(m->layers[i].wino), free(m->layers[i].wino_dx);
+    release_winograd_weights(m);
     free(m->layers);
     free(m->tensors);
     free(m->arena);

@@ -645,6 +645,44 @@ TEST(plans_reuse_larger_buffers_without_changing_results)
     free(x);
 }
 
+/* vg_model_release_buffers frees what passes keep, and the passes after it
+ * plan again with the same results: a training pass and inference give the
+ * bits of a model that never released anything. */
+TEST(released_buffers_are_remade_with_the_same_results)
+{
+    const int n = 6, w = 40, per = 128 * w;
+    float *x = malloc(sizeof(float) * n * per);
+    int labels[6];
+    random_batch(x, labels, n, per, 11);
+    vg_model *m, *f;
+    REQUIRE(vg_model_create("cnn", 5, &m, NULL, 0) == VG_OK);
+    REQUIRE(vg_model_create("cnn", 5, &f, NULL, 0) == VG_OK);
+    float logits[2 * 6], kept[2 * 6];
+    for (int round = 0; round < 2; round++) {
+        one_training_pass(m, x, labels, n, w);
+        one_training_pass(f, x, labels, n, w);
+        CHECK(vg_model_forward(m, x, n, 128, w, logits) == VG_OK);
+        CHECK(vg_model_forward(f, x, n, 128, w, kept) == VG_OK);
+        CHECKF(!memcmp(logits, kept, sizeof logits), "round %d: released buffers change the logits", round);
+        CHECKF(!memcmp(m->arena, f->arena, sizeof(float) * 2 * m->n_arena),
+               "round %d: released buffers change the gradients or running statistics", round);
+        vg_model_release_buffers(m);
+        int held = 0;
+        for (int k = 0; k < ROOMS; k++) held += m->room[k].p != NULL;
+        for (int i = 0; i < m->n_layers; i++) held += m->layers[i].wino != NULL || m->layers[i].wino_dx != NULL;
+        CHECKF(held == 0, "round %d: %d buffers still held after release", round, held);
+        CHECK(m->act == NULL && m->col == NULL);
+    }
+    vg_model_release_buffers(m);   /* twice in a row, and on NULL: nothing to do */
+    vg_model_release_buffers(NULL);
+    CHECK(vg_model_forward(m, x, 1, 128, w, logits) == VG_OK);
+    CHECK(vg_model_forward(f, x, 1, 128, w, kept) == VG_OK);
+    CHECK(!memcmp(logits, kept, sizeof(float) * 2));
+    vg_model_destroy(m);
+    vg_model_destroy(f);
+    free(x);
+}
+
 TEST(cnn_memorises_32_examples)
 {
     const int n = 32, w = 32;
