@@ -125,7 +125,7 @@ $(BUILD)/bench_nn: $(BUILD)/bench/bench_nn.o $(LIB_A)
 $(BUILD)/music_features: $(BUILD)/tools/music_features.o $(LIB_INTERNAL)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_INTERNAL) $(LDLIBS)
 
-# A measurement behind the README's "Missed, and why" (not run by make bench):
+# A measurement behind "Missed, and why" (docs/benchmark-history.md) (not run by make bench):
 # Winograd F(2x2,3x3) against im2col for cnn's 3x3 layers at batch 1.
 $(BUILD)/winograd_probe: $(BUILD)/bench/winograd_probe.o $(LIB_INTERNAL)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_INTERNAL) $(LDLIBS)

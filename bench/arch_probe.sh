@@ -3,7 +3,7 @@
 # voxgender (build/bench_nn --probe) against PyTorch (bench/torch_arch.py),
 # with the thread count, OpenBLAS kernels and allocators of make bench
 # (bench/common.sh), three alternating rounds, each side's best. Not run by
-# make bench: it backs the README's "Missed, and why" (how the cost of cnn's
+# make bench: it backs "Missed, and why" (docs/benchmark-history.md) (how the cost of cnn's
 # design moves the batch-1 ratio).
 # Usage: bench/arch_probe.sh [BUILD] DESCRIPTION|NAME...   (e.g. cnn)
 set -euo pipefail

@@ -25,7 +25,7 @@
 /* Tiles buffered before the products, at least a row of them: for cnn
  * one row (conv2's 64 tiles) to four (conv5's, two samples). On cnn
  * training at batch 32, up to 128 measured alike, 256 and 512 5% slower
- * and 1024 10% (README: "The weight gradient by Winograd too"). */
+ * and 1024 10% (docs/engine-performance.md: "The weight gradient by Winograd too"). */
 enum { DW_TILES = 32 };
 
 /* (output, input) channel pairs the final transform takes at a time */
