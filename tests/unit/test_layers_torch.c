@@ -371,7 +371,8 @@ TEST(winograd_weight_gradient_matches_the_direct_sum)
  * input channels) at cnn's conv1 and at odd sizes, with and without the
  * fused batch norm + ReLU, by blocks of rows: against the lowered sum
  * (checked against PyTorch above) followed by them, within 1e-5 of the
- * largest output. Taken exactly on CPUs with AVX2 and FMA. */
+ * largest output. Taken exactly on CPUs with AVX2 and FMA; on AVX-512 CPUs
+ * its AVX-512 kernel gives the AVX2 kernel's bits. */
 TEST(stem_kernel_matches_the_lowered_sum)
 {
     const conv_shape cnn_conv1 = {.n = 1, .c = 1, .h = 128, .w = 481, .oc = 16, .kh = 3, .kw = 3, .sh = 2, .sw = 2,
@@ -386,6 +387,7 @@ TEST(stem_kernel_matches_the_lowered_sum)
         cnn_conv1,
         {.n = 1, .c = 3, .h = 7, .w = 13, .oc = 8, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .ph = 1, .pw = 1},
         {.n = 1, .c = 2, .h = 10, .w = 38, .oc = 12, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .ph = 1, .pw = 1},
+        {.n = 1, .c = 4, .h = 9, .w = 77, .oc = 24, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .ph = 1, .pw = 1},
     };
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
         conv_shape s = shapes[k];
@@ -412,6 +414,18 @@ TEST(stem_kernel_matches_the_lowered_sum)
             const float err = max_abs_diff(y, fused ? yfused : yref, ny);
             CHECKF(big > 0 && err <= 1e-5f * big && y[ny] == 12345, "shape %zu (epilogue %d): differs by %g of %g", k,
                    fused, err, big);
+            /* AVX-512's kernel (wider vectors, blocks of 8 channels) gives
+             * AVX2's bits */
+            if (conv_direct_isa() == CONV_ISA_AVX512) {
+                float *y2 = zeros(ny + 1);
+                y2[ny] = 12345;
+                REQUIRE(conv_direct_set_isa(CONV_ISA_AVX2) == 0);
+                forward_conv2d_stem_rows(y2, x, w, b, fused ? ss : NULL, &s, 0, s.oh, scratch);
+                conv_direct_set_isa(CONV_ISA_AUTO);
+                CHECKF(!memcmp(y, y2, sizeof(float) * ny) && y2[ny] == 12345,
+                       "shape %zu (epilogue %d): AVX2 and AVX-512 differ", k, fused);
+                free(y2);
+            }
         }
         free(x); free(w); free(b); free(ss); free(yref); free(yfused); free(y); free(col); free(scratch);
     }
