@@ -58,25 +58,13 @@ size_t conv_stem_scratch_size(const conv_shape *s) { return (size_t)s->c * 3 * 2
 #define STEM_EVEN {0, 2, 4, 6, 8, 10, 12, 14}
 #define STEM_ODD {1, 3, 5, 7, 9, 11, 13, 15}
 #include "conv2d_stem_width.inc"
-#undef SV
-#undef VEC
-#undef VLD
-#undef VST
-#undef VMAX0
-#undef SSUF
-#undef SOBW
-#undef STEM_EVEN
-#undef STEM_ODD
 #pragma GCC pop_options
 
 /* AVX-512: 16 floats a vector, the same arithmetic */
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512dq,avx512vl,avx2,fma")
 #pragma GCC optimize("fp-contract=fast")
-typedef float vec16 __attribute__((vector_size(16 * sizeof(float))));
-typedef float vec16u __attribute__((vector_size(16 * sizeof(float)), aligned(sizeof(float)), may_alias));
-static inline vec16 ld16(const float *p) { return *(const vec16u *)p; }
-static inline void st16(float *p, vec16 v) { *(vec16u *)p = v; }
+#include "vec16.h"
 #define SV 16
 #define VEC vec16
 #define VLD ld16
@@ -87,15 +75,6 @@ static inline void st16(float *p, vec16 v) { *(vec16u *)p = v; }
 #define STEM_EVEN {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
 #define STEM_ODD {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31}
 #include "conv2d_stem_width.inc"
-#undef SV
-#undef VEC
-#undef VLD
-#undef VST
-#undef VMAX0
-#undef SSUF
-#undef SOBW
-#undef STEM_EVEN
-#undef STEM_ODD
 #pragma GCC pop_options
 #endif
 

@@ -360,10 +360,8 @@ static void product_blocks(float *yb, size_t ldy, const tiles_in *in, int nt, co
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx2,fma")
 enum { TV16 = 2 * TV, RV16 = 2 };
-typedef float vec16 __attribute__((vector_size(TV16 * sizeof(float))));
-typedef float vec16u __attribute__((vector_size(TV16 * sizeof(float)), aligned(sizeof(float)), may_alias));
-static inline vec16 ld16(const float *p) { return *(const vec16u *)p; }
-static inline void st16(float *p, vec16 v) { *(vec16u *)p = v; }
+#include "vec16.h"
+_Static_assert(TV16 == 16, "a vector of 16 tiles is one vec16.h vector");
 
 #define VEC vec16
 #define VLD ld16
