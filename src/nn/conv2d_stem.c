@@ -19,11 +19,10 @@
 #include <immintrin.h>
 #endif
 
-/* output channels per block (SOBW, each width's own: 8 on AVX-512, whose
- * 32 registers hold them, 5 µs faster on cnn's conv1 than 4 and 30 than
- * 16) at least SOB: accumulators, 9 input vectors, broadcasts; the widest
- * vector, in floats */
-enum { SOB = 4, STEM_MAX_C = 4, STEM_MAX_SV = 16 };
+/* output channels per block: SOB on AVX2, SOB512 on AVX-512, whose 32
+ * registers hold them (5 µs faster on cnn's conv1 than 4, and 30 than 16):
+ * accumulators, 9 input vectors, broadcasts; the widest vector, in floats */
+enum { SOB = 4, SOB512 = 8, STEM_MAX_C = 4, STEM_MAX_SV = 16 };
 
 /* a split row's length for vectors of SV floats: a vector past OW + 1, so
  * that odd[ox + 1] of the last vector stays inside */
@@ -54,7 +53,7 @@ size_t conv_stem_scratch_size(const conv_shape *s) { return (size_t)s->c * 3 * 2
 #define VST st
 #define VMAX0(v) __builtin_ia32_maxps256((v), (vec){0})
 #define SSUF avx2
-#define SOBW 4
+#define SOBW SOB
 #define STEM_EVEN {0, 2, 4, 6, 8, 10, 12, 14}
 #define STEM_ODD {1, 3, 5, 7, 9, 11, 13, 15}
 #include "conv2d_stem_width.inc"
@@ -71,7 +70,7 @@ size_t conv_stem_scratch_size(const conv_shape *s) { return (size_t)s->c * 3 * 2
 #define VST st16
 #define VMAX0(v) ((vec16)_mm512_max_ps((__m512)(v), _mm512_setzero_ps()))
 #define SSUF avx512
-#define SOBW 8
+#define SOBW SOB512
 #define STEM_EVEN {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
 #define STEM_ODD {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31}
 #include "conv2d_stem_width.inc"
@@ -82,8 +81,8 @@ void forward_conv2d_stem_rows(float *y, const float *x, const float *w, const fl
                               const conv_shape *s, int oy0, int oy1, float *scratch)
 {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-    /* AVX-512's blocks are of 8 output channels; the same bits either way */
-    if (conv_direct_isa() == CONV_ISA_AVX512 && s->oc % 8 == 0)
+    /* AVX-512's kernel where its blocks fit; the same bits either way */
+    if (conv_direct_isa() == CONV_ISA_AVX512 && s->oc % SOB512 == 0)
         stem_rows_avx512(y, x, w, b, epi, s, oy0, oy1, scratch);
     else stem_rows_avx2(y, x, w, b, epi, s, oy0, oy1, scratch);
 #else

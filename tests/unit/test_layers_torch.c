@@ -353,7 +353,6 @@ TEST(winograd_weight_gradient_matches_the_direct_sum)
         winograd_dw_of(dw, x, dy, &s, 0);
         const float big = max_abs(ref, nw), err = max_abs_diff(dw, ref, nw);
         CHECKF(big > 0 && err <= 5e-5f * big, "shape %zu: Winograd's weight gradient differs by %g of %g", k, err, big);
-    
         winograd_dw_of(dw2, x, dy, &s, 1);
         CHECKF(!memcmp(dw, dw2, sizeof(float) * nw), "shape %zu: the final transform in two runs differs", k);
         if (conv_direct_isa() == CONV_ISA_AVX512) {
